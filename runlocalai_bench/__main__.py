@@ -1,0 +1,3 @@
+from runlocalai_bench.cli import main
+
+main()

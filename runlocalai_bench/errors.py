@@ -1,0 +1,61 @@
+"""Errors a user can cause, each with a hint. The CLI renders them once as `error:` / `hint:`.
+
+The tree is short on purpose:
+
+    RlaError               anything rla reports to the user without a traceback
+    ├── ConfigError        flags, presets, specs, resume mismatches
+    ├── DataError          datasets missing, unreadable, or not matching their pinned hash
+    ├── ModelFileError     a GGUF that is missing, unreadable or corrupt
+    ├── EndpointError      a server that is unreachable, loading, or not OpenAI-compatible
+    ├── BackendError       a request that failed after its retries
+    ├── RunDirError        an output directory that cannot be written or read back
+    └── PublishError       Gist and leaderboard API failures
+"""
+
+from __future__ import annotations
+
+
+class RlaError(Exception):
+    """An error with a one-line message and a one-line hint on what to do about it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(RlaError):
+    exit_code = 2
+
+
+class DataError(RlaError):
+    pass
+
+
+class ModelFileError(RlaError):
+    pass
+
+
+class EndpointError(RlaError):
+    pass
+
+
+class BackendError(RlaError):
+    """A single request failed for good. `retryable` says whether the endpoint itself is gone."""
+
+    def __init__(self, message: str, hint: str | None = None, *, fatal: bool = False) -> None:
+        super().__init__(message, hint)
+        self.fatal = fatal
+
+
+class RunDirError(RlaError):
+    pass
+
+
+class PublishError(RlaError):
+    pass

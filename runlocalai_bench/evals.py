@@ -1,0 +1,92 @@
+"""The seam between the pipeline and each kind of benchmark.
+
+A task spec in tasks/ names its `kind`; the kind's module implements `Eval`:
+
+    multiple_choice  →  runlocalai_bench.scoring.multiple_choice.MultipleChoiceEval
+    code_execution   →  runlocalai_bench.scoring.code_execution.CodeExecutionEval
+
+The pipeline only ever calls these methods, in this order: load → build_prompt → (backend) →
+score → aggregate. `reference_generation` is what a model that knows the answers would return;
+the oracle backend of `rla selftest` uses it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from runlocalai_bench import specs
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.types import (
+    DataSource,
+    Dataset,
+    Generation,
+    Item,
+    Prompt,
+    PromptStyle,
+    Results,
+    SampleResult,
+)
+
+KINDS = {
+    "multiple_choice": "runlocalai_bench.scoring.multiple_choice:MultipleChoiceEval",
+    "code_execution": "runlocalai_bench.scoring.code_execution:CodeExecutionEval",
+}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task spec as read from tasks/<slug>.toml, with its fingerprint."""
+
+    slug: str
+    kind: str
+    path: Path
+    sha256: str
+    data: Mapping[str, Any]
+
+    @property
+    def default_style(self) -> PromptStyle:
+        style = self.data.get("prompt", {}).get("default_style", "completion")
+        return "chat" if style == "chat" else "completion"
+
+
+class Eval(Protocol):
+    spec: TaskSpec
+
+    def load(self, source: DataSource) -> Dataset: ...
+
+    def build_prompt(self, item: Item, dataset: Dataset, style: PromptStyle) -> Prompt: ...
+
+    def score(self, item: Item, prompt: Prompt, generation: Generation) -> SampleResult: ...
+
+    def aggregate(self, samples: Sequence[SampleResult], expected_n: int) -> Results: ...
+
+    def reference_generation(self, item: Item, prompt: Prompt) -> Generation: ...
+
+    def close(self) -> None: ...
+
+
+def load_task_spec(slug: str) -> TaskSpec:
+    data = specs.load_spec("tasks", slug)
+    path = specs.spec_path("tasks", slug)
+    if data.get("slug") != slug:
+        raise ConfigError(f"{path} declares slug {data.get('slug')!r}, not {slug!r}",
+                          hint="a spec's file name and its slug field must agree")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"{path}: unknown kind {kind!r}", hint=f"known: {', '.join(KINDS)}")
+    return TaskSpec(slug=slug, kind=kind, path=path, sha256=specs.spec_sha256(path), data=data)
+
+
+def load_eval(slug: str) -> Eval:
+    spec = load_task_spec(slug)
+    module_name, _, class_name = KINDS[spec.kind].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(spec)  # type: ignore[no-any-return]
+
+
+def task_slugs() -> list[str]:
+    return specs.spec_names("tasks")

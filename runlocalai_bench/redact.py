@@ -1,0 +1,72 @@
+"""Secrets never reach what rla writes: run.log, samples, records, Gists, error messages.
+
+`redact` replaces tokens by shape (GitHub, Hugging Face, OpenAI-style keys, bearer and basic
+credentials, `key=value` secrets in URLs and headers), the values of secret-looking environment
+variables present in this process, and the user's home directory (→ `~`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+MASK = "[REDACTED]"
+
+_PATTERNS = [
+    # GitHub: classic, OAuth, user-to-server, server-to-server, refresh, fine-grained
+    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
+    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}\b"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}\b"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    # Authorization: Bearer/Basic/token <value>
+    re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"(?i)(?<=\bbasic )[A-Za-z0-9+/=]{8,}"),
+    re.compile(r"(?i)(?<=\bauthorization: token )[A-Za-z0-9._\-]{8,}"),
+    # key=value / "key": "value" for secret-looking keys
+    re.compile(
+        r"(?i)(?<=[?&;\s\"'{,])(?:api[_-]?key|access[_-]?token|token|secret|password|passwd)"
+        r"(?:\"?\s*[:=]\s*\"?)([^\s\"'&,;}]{6,})"
+    ),
+    # user:password@ in URLs
+    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
+]
+
+_SECRET_ENV = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential|auth)")
+
+
+@lru_cache(maxsize=1)
+def _env_secrets() -> tuple[str, ...]:
+    values = {
+        v for k, v in os.environ.items() if _SECRET_ENV.search(k) and v and len(v) >= 8
+    }
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def refresh() -> None:
+    """Forget the cached environment secrets (after the environment changed)."""
+    _env_secrets.cache_clear()
+
+
+def _home() -> str | None:
+    home = (os.environ.get("HOME") or str(Path.home())).rstrip("/")
+    return home or None
+
+
+def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
+    if not text:
+        return text
+    for secret in (*extra, *_env_secrets()):
+        if secret:
+            text = text.replace(secret, MASK)
+    for pattern in _PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(0).replace(m.group(1), MASK), text)
+        else:
+            text = pattern.sub(MASK, text)
+    home = _home()
+    if home:
+        text = re.sub(re.escape(home) + r"(?=/|\b|$)", "~", text)
+    return text
