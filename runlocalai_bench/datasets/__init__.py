@@ -1,0 +1,1 @@
+"""Benchmark data: loaders from the hub, --data-dir and bundled samples, with content pins."""

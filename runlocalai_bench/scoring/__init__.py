@@ -1,0 +1,1 @@
+"""Scoring: one module per benchmark kind, and the aggregation they share."""

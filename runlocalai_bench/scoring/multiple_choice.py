@@ -1,0 +1,412 @@
+"""Multiple-choice benchmarks (MMLU, TurkishMMLU, selfcheck): prompts, letter picking, answer
+extraction and scoring. Everything but `MultipleChoiceEval.load` is a pure function of values.
+
+Two scoring methods, named by the spec's `[scoring] method`:
+
+first_token_logprob
+    One request per question with `max_tokens = 1` and the top-k alternatives of the first
+    token. The pick is the letter whose best variant ("B", " B", "▁B", "ĠB") has the highest
+    log-probability. Because the top-k is a prefix of the sorted distribution, the best letter
+    variant is in it whenever any letter variant is, so the pick equals the argmax over the full
+    distribution. A backend that sees the whole distribution (in process) returns the exact
+    log-probabilities of `Prompt.candidates` instead, and those are used as they are. With no
+    letter among the alternatives, the greedy text is read as a generative answer (status
+    "fallback"), and if that fails too the sample is wrong (status "unparsed").
+generative
+    The model writes; `extract_answer` reads the final explicit answer. Unreadable answers are
+    scored wrong with status "unparsed".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from runlocalai_bench.datasets._common import DatasetConfig
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.evals import TaskSpec
+from runlocalai_bench.scoring import metrics
+from runlocalai_bench.types import (
+    Dataset,
+    DataSource,
+    Generation,
+    Item,
+    MCItem,
+    Message,
+    Prompt,
+    PromptStyle,
+    Results,
+    SampleResult,
+    TokenLogprob,
+)
+
+Method = Literal["first_token_logprob", "generative"]
+METHODS: tuple[Method, ...] = ("first_token_logprob", "generative")
+
+LOADERS = {
+    "mmlu": "runlocalai_bench.datasets.mmlu",
+    "turkishmmlu": "runlocalai_bench.datasets.turkishmmlu",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The methodology, as read from a task spec
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """The [prompt] table: how a question, its options and a few-shot answer are written.
+
+    Templates use `{subject}` (the subtask with "_" as spaces), `{question}` (stripped),
+    `{choices}` (the option lines joined), `{letter}` and `{text}` (one option).
+    """
+
+    letters: tuple[str, ...]
+    shots: int
+    header: str
+    question: str
+    choice: str
+    choice_separator: str = "\n"
+    target: str = " {letter}"
+    fewshot_separator: str = "\n\n"
+    chat_instruction: str = ""
+    default_style: PromptStyle = "completion"
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The [scoring] table."""
+
+    method: Method
+    top_logprobs: int = 20
+    max_tokens: int = 1
+    stop: tuple[str, ...] = ()  # completion style only; chat answers end at end-of-turn
+    answer_words: tuple[str, ...] = ("answer",)  # "Answer: B", "the answer is B"
+    option_suffixes: tuple[str, ...] = ()  # "C şıkkı"
+
+
+@dataclass(frozen=True)
+class MCConfig:
+    slug: str
+    metric: str
+    dataset: DatasetConfig
+    prompt: PromptFormat
+    scoring: ScoringConfig
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_spec(cls, slug: str, data: Mapping[str, Any]) -> MCConfig:
+        try:
+            prompt = dict(data["prompt"])
+            scoring = dict(data["scoring"])
+            fmt = PromptFormat(
+                letters=tuple(prompt.pop("letters")),
+                shots=int(prompt.pop("shots")),
+                header=prompt.pop("header"),
+                question=prompt.pop("question"),
+                choice=prompt.pop("choice"),
+                **prompt,
+            )
+            method = scoring["method"]
+            if method not in METHODS:
+                raise ConfigError(f"task spec {slug!r}: unknown scoring method {method!r}",
+                                  hint=f"known: {', '.join(METHODS)}")
+            score_cfg = ScoringConfig(
+                method=method,
+                top_logprobs=int(scoring.get("top_logprobs", 20)),
+                max_tokens=int(scoring.get("max_tokens", 1)),
+                stop=tuple(scoring.get("stop", ())),
+                answer_words=tuple(scoring.get("answer_words", ("answer",))),
+                option_suffixes=tuple(scoring.get("option_suffixes", ())),
+            )
+            return cls(slug=slug, metric=str(data.get("metric", "accuracy")),
+                       dataset=DatasetConfig.from_spec(slug, data["dataset"]), prompt=fmt,
+                       scoring=score_cfg, categories=dict(data.get("categories", {})))
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"task spec {slug!r} is incomplete or malformed: {exc}",
+                              hint="compare it with tasks/mmlu.toml") from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompts
+
+
+def subject_name(subtask: str) -> str:
+    return subtask.replace("_", " ")
+
+
+def format_question(item: MCItem, fmt: PromptFormat) -> str:
+    """One question with its lettered options, ending in the answer cue ("Answer:")."""
+    pairs = zip(fmt.letters, item.choices, strict=True)
+    lines = fmt.choice_separator.join(fmt.choice.format(letter=k, text=t) for k, t in pairs)
+    return fmt.question.format(question=item.question.strip(), choices=lines)
+
+
+def completion_prompt(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat) -> str:
+    """lm-eval's layout: header, then each shot followed by its answer, then the question."""
+    parts = [fmt.header.format(subject=subject_name(item.subtask))]
+    for shot in shots:
+        parts.append(format_question(shot, fmt) + fmt.target.format(letter=shot.answer)
+                     + fmt.fewshot_separator)
+    parts.append(format_question(item, fmt))
+    return "".join(parts)
+
+
+def chat_messages(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat) -> tuple[Message, ...]:
+    """Few-shot as turns: each shot a user question and an assistant letter. The header and the
+    instruction open the first user turn."""
+    intro = fmt.header.format(subject=subject_name(item.subtask)) + fmt.chat_instruction
+    messages: list[Message] = []
+    for shot in (*shots, item):
+        content = format_question(shot, fmt)
+        if not messages:
+            content = intro + content
+        messages.append(Message("user", content))
+        if shot is not item:
+            messages.append(Message("assistant", shot.answer))
+    return tuple(messages)
+
+
+def letter_candidates(letters: Sequence[str]) -> tuple[str, ...]:
+    """The continuations whose log-probabilities decide a first-token pick: each letter with and
+    without a leading space (tokenizers differ on which one follows "Answer:")."""
+    return tuple(variant for letter in letters for variant in (f" {letter}", letter))
+
+
+def build_prompt(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat,
+                 scoring: ScoringConfig, style: PromptStyle) -> Prompt:
+    if scoring.method == "first_token_logprob":
+        limits: dict[str, Any] = {"max_tokens": 1, "top_logprobs": scoring.top_logprobs,
+                                  "candidates": letter_candidates(fmt.letters)}
+    else:
+        stop = scoring.stop if style == "completion" else ()
+        limits = {"max_tokens": scoring.max_tokens, "stop": stop}
+    if style == "chat":
+        return Prompt(messages=chat_messages(item, shots, fmt), **limits)
+    return Prompt(text=completion_prompt(item, shots, fmt), **limits)
+
+
+def prompt_sort_key(item: Item) -> tuple[str, int, str]:
+    """Orders requests so questions sharing a few-shot prefix (same subtask) run together, in
+    their original order; a server with prompt caching turned on then reuses the prefix."""
+    index = item.id.rsplit("/", 1)[-1]
+    return (item.subtask, int(index) if index.isdigit() else 0, item.id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the model's answer
+
+
+@dataclass(frozen=True)
+class LetterPick:
+    letter: str | None  # None: no letter among the alternatives
+    logprobs: Mapping[str, float]  # the best log-probability seen per letter
+
+
+_TOKEN_PREFIX = " \t\r\n▁Ġ"  # spaces, SentencePiece's "▁" and byte-level BPE's "Ġ"
+
+
+def token_letter(token: str, letters: Sequence[str]) -> str | None:
+    core = token.lstrip(_TOKEN_PREFIX)
+    return core if core in letters else None
+
+
+def pick_letter(alternatives: Sequence[TokenLogprob], letters: Sequence[str]) -> LetterPick:
+    """The letter with the highest log-probability over its token variants; ties go to the
+    earlier letter."""
+    best: dict[str, float] = {}
+    for alt in alternatives:
+        letter = token_letter(alt.token, letters)
+        if letter is not None and not math.isnan(alt.logprob):
+            best[letter] = max(alt.logprob, best.get(letter, -math.inf))
+    if not best:
+        return LetterPick(None, {})
+    ordered = {letter: best[letter] for letter in letters if letter in best}
+    top = max(ordered.values())
+    return LetterPick(next(k for k, v in ordered.items() if v == top), ordered)
+
+
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_FILLER = (r"(?:\s|[:=\-–—\(\[]|\bis\b|\bwas\b|\bwould\b|\bshould\b|\bbe\b|\boption\b|"
+           r"\bchoice\b|\bletter\b|\bşık\w*|\bseçenek\w*)*")
+
+
+@cache
+def _explicit_patterns(answer_words: tuple[str, ...],
+                       suffixes: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    words = "|".join(r"\s+".join(map(re.escape, w.split())) for w in
+                     sorted(answer_words, key=len, reverse=True))
+    patterns = [
+        re.compile(rf"(?i:\b(?:{words}))\w*{_FILLER}(?P<letter>[A-Za-z])(?![A-Za-z0-9])"),
+        re.compile(r"\\boxed\{\s*(?:\\text\{)?\s*(?P<letter>[A-Za-z])\s*\}"),
+    ]
+    if suffixes:
+        tails = "|".join(map(re.escape, suffixes))
+        patterns.append(re.compile(rf"\b(?P<letter>[A-Za-z])[\)\.]?\s*(?i:{tails})"))
+    return tuple(patterns)
+
+
+_LEADING = re.compile(r"^\s*[\(\[]?(?P<letter>[A-Za-z])(?![A-Za-z0-9])")
+_BARE_LINE = re.compile(r"(?m)^\s*[\(\[]?(?P<letter>[A-Z])[\)\]\.:]?\s*$")
+_LOWERCASE_OK_AFTER = set(".):;,]}") | {"", "\n"}
+
+
+def _accept(match: re.Match[str], text: str, letters: Sequence[str]) -> str | None:
+    raw = match.group("letter")
+    if raw.upper() not in letters:
+        return None
+    if raw.islower():
+        # "answer is a ..." is an article, "answer: a." and "(b)" are letters.
+        nxt = text[match.end("letter"): match.end("letter") + 1]
+        before = text[match.start("letter") - 1: match.start("letter")]
+        if nxt not in _LOWERCASE_OK_AFTER and before not in "([":
+            return None
+    return raw.upper()
+
+
+def extract_answer(text: str, letters: Sequence[str], answer_words: Sequence[str] = ("answer",),
+                   option_suffixes: Sequence[str] = ()) -> str | None:
+    """The answer letter a model wrote, or None.
+
+    In order: the last explicit answer ("Answer: B", "the answer is (b)", "\\boxed{B}",
+    "Cevap: C", "doğru cevap C şıkkı"); else a letter opening the reply ("B", "B.", "B) 4",
+    "(B)"); else the last line that is a letter alone. Markdown emphasis and <think> blocks are
+    ignored. A lowercase letter counts only where it cannot be the article "a".
+    """
+    cleaned = _THINK.sub(" ", text).replace("*", "").replace("`", "")
+    last: tuple[int, str] | None = None
+    for pattern in _explicit_patterns(tuple(answer_words), tuple(option_suffixes)):
+        for match in pattern.finditer(cleaned):
+            letter = _accept(match, cleaned, letters)
+            if letter and (last is None or match.start("letter") >= last[0]):
+                last = (match.start("letter"), letter)
+    if last:
+        return last[1]
+    leading = _LEADING.match(cleaned)
+    if leading and (letter := _accept(leading, cleaned, letters)):
+        return letter
+    bare = [m.group("letter") for m in _BARE_LINE.finditer(cleaned) if m.group("letter") in letters]
+    return bare[-1] if bare else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def score_generation(item: MCItem, prompt: Prompt, generation: Generation,
+                     cfg: MCConfig) -> SampleResult:
+    letters = cfg.prompt.letters
+    details: dict[str, Any] = {"method": cfg.scoring.method}
+    extracted: str | None
+    if cfg.scoring.method == "first_token_logprob":
+        if generation.candidate_logprobs is not None:
+            pick, source = pick_letter(generation.candidate_logprobs, letters), "candidates"
+        else:
+            pick, source = pick_letter(generation.top_logprobs, letters), "top_logprobs"
+        details["letter_logprobs"] = dict(pick.logprobs)
+        if pick.letter is not None:
+            extracted, status = pick.letter, "ok"
+        else:
+            source = "text"
+            extracted = extract_answer(generation.text, letters, cfg.scoring.answer_words,
+                                       cfg.scoring.option_suffixes)
+            status = "fallback" if extracted else "unparsed"
+        details["source"] = source
+    else:
+        extracted = extract_answer(generation.text, letters, cfg.scoring.answer_words,
+                                   cfg.scoring.option_suffixes)
+        status = "ok" if extracted else "unparsed"
+    return SampleResult(
+        id=item.id,
+        subtask=item.subtask,
+        prompt=prompt.rendered(),
+        response=generation.text,
+        target=item.answer,
+        extracted=extracted,
+        score=1.0 if extracted == item.answer else 0.0,
+        status=status,
+        details=details,
+        latency_ms=generation.latency_ms,
+        server_timings=generation.server_timings,
+    )
+
+
+def reference_generation(item: MCItem, prompt: Prompt, letters: Sequence[str]) -> Generation:
+    """What a model that knows the answer returns: the gold letter as text, ranked first among
+    the top alternatives and, when the prompt names candidates, among those too."""
+    space = "" if prompt.style == "chat" else " "
+    gold, other = math.log(0.9), math.log(0.1 / max(1, len(letters) - 1))
+
+    def logprob(token: str) -> float:
+        # The variant the prompt style expects carries the mass; the other one trails it.
+        base = gold if token.strip() == item.answer else other
+        return base if token == f"{space}{token.strip()}" else base - 2.0
+
+    ranked = sorted(letters, key=lambda letter: letter != item.answer)
+    top = tuple(TokenLogprob(f"{space}{letter}", logprob(f"{space}{letter}")) for letter in ranked)
+    candidates = tuple(TokenLogprob(c, logprob(c)) for c in prompt.candidates)
+    return Generation(
+        text=f"{space}{item.answer}",
+        top_logprobs=top[: prompt.top_logprobs],
+        candidate_logprobs=candidates if prompt.candidates else None,
+        finish_reason="stop",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The Eval
+
+
+class MultipleChoiceEval:
+    """The `multiple_choice` kind of tasks/: see runlocalai_bench.evals.Eval."""
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.spec = spec
+        self.config = MCConfig.from_spec(spec.slug, spec.data)
+
+    def load(self, source: DataSource) -> Dataset:
+        import importlib
+
+        module_name = LOADERS.get(self.config.dataset.loader)
+        if module_name is None:
+            raise ConfigError(f"task spec {self.spec.slug!r}: unknown loader "
+                              f"{self.config.dataset.loader!r}",
+                              hint=f"known: {', '.join(LOADERS)}")
+        loader = importlib.import_module(module_name)
+        return loader.load(self.config.dataset, source)  # type: ignore[no-any-return]
+
+    def shots(self, item: MCItem, dataset: Dataset) -> tuple[MCItem, ...]:
+        pool = dataset.fewshot.get(item.subtask, ())
+        return tuple(s for s in pool if isinstance(s, MCItem))[: self.config.prompt.shots]
+
+    def build_prompt(self, item: Item, dataset: Dataset, style: PromptStyle) -> Prompt:
+        mc = _mc(item)
+        return build_prompt(mc, self.shots(mc, dataset), self.config.prompt,
+                            self.config.scoring, style)
+
+    def sort_key(self, item: Item) -> tuple[str, int, str]:
+        return prompt_sort_key(item)
+
+    def score(self, item: Item, prompt: Prompt, generation: Generation) -> SampleResult:
+        return score_generation(_mc(item), prompt, generation, self.config)
+
+    def aggregate(self, samples: Sequence[SampleResult], expected_n: int) -> Results:
+        return metrics.aggregate(samples, slug=self.spec.slug, metric=self.config.metric,
+                                 expected_n=expected_n, categories=self.config.categories)
+
+    def reference_generation(self, item: Item, prompt: Prompt) -> Generation:
+        return reference_generation(_mc(item), prompt, self.config.prompt.letters)
+
+    def close(self) -> None:
+        """Nothing to release: multiple-choice scoring holds no resources."""
+
+
+def _mc(item: Item) -> MCItem:
+    if not isinstance(item, MCItem):
+        raise ConfigError(f"item {item.id!r} is not a multiple-choice question",
+                          hint="this task spec's kind does not match its data")
+    return item
