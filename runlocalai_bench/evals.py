@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from runlocalai_bench import specs
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.types import (
-    DataSource,
     Dataset,
+    DataSource,
     Generation,
     Item,
     Prompt,

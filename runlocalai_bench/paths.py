@@ -1,4 +1,4 @@
-"""Where rla keeps things on the user's machine. Resolved once, from the environment, at the edge."""
+"""Where rla keeps things on the user's machine, resolved from the environment at the edge."""
 
 from __future__ import annotations
 

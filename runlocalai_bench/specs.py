@@ -56,8 +56,7 @@ def load_spec(kind: SpecKind, name: str) -> dict[str, Any]:
     path = spec_path(kind, name)
     if not path.is_file():
         known = ", ".join(spec_names(kind)) or "none"
-        raise ConfigError(f"no {kind[:-1] if kind != 'hardware' else 'hardware'} spec named {name!r}",
-                          hint=f"known: {known}")
+        raise ConfigError(f"no {kind} spec named {name!r}", hint=f"known: {known}")
     return _load(path)
 
 

@@ -1,0 +1,33 @@
+"""Turn a RunConfig into a ready backend: probe the server, or load the GGUF in process."""
+
+from __future__ import annotations
+
+from runlocalai_bench.backends.base import Backend
+from runlocalai_bench.config import RunConfig
+from runlocalai_bench.errors import ConfigError
+
+
+def open_backend(config: RunConfig) -> Backend:
+    if config.endpoint:
+        from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
+        from runlocalai_bench.runtime.probe import probe_endpoint
+
+        runtime = probe_endpoint(config.endpoint, model=config.model)
+        model = config.model or runtime.model.id
+        if not model:
+            raise ConfigError(f"{config.endpoint} serves no model rla could identify",
+                              hint="pass --model NAME as the server lists it under /v1/models")
+        return OpenAICompatBackend(
+            config.endpoint, model, runtime, sampling=config.sampling, timeout=config.timeout,
+            retries=config.retries, api_key=config.api_key,
+        )
+
+    from runlocalai_bench.backends.llama_cpp import LlamaCppBackend, import_llama_cpp
+    from runlocalai_bench.models import embedded_model_path
+    from runlocalai_bench.runtime.gguf import model_info_from_gguf
+
+    import_llama_cpp()  # fail early with the install hint, before any hashing
+    path = config.model_path or embedded_model_path()
+    info = model_info_from_gguf(path)
+    return LlamaCppBackend(path, info, sampling=config.sampling, n_ctx=config.n_ctx,
+                           n_threads=config.n_threads)

@@ -1,0 +1,238 @@
+"""llama-cpp-python in process: the embedded default when a GGUF is given with --model-path.
+
+Every request starts from an empty KV cache (no prompt reuse across requests), so a sample's
+output never depends on the one before it. After the prompt is evaluated the backend reads the
+whole next-token distribution: the top-k alternatives and the exact log-probabilities of the
+prompt's candidate continuations (answer letters), then decodes greedily with the stop sequences.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runlocalai_bench.errors import BackendError, ConfigError, ModelFileError
+from runlocalai_bench.types import (
+    Generation,
+    ModelInfo,
+    Prompt,
+    RuntimeInfo,
+    SamplingParams,
+    TokenLogprob,
+)
+
+INSTALL_HINT = "pip install 'runlocalai-bench[llama]'  (builds llama-cpp-python)"
+
+
+def import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ConfigError("in-process runs need llama-cpp-python, which is not installed",
+                          hint=INSTALL_HINT) from exc
+    return llama_cpp
+
+
+class LlamaCppBackend:
+    name = "llama-cpp-python"
+
+    def __init__(
+        self,
+        model_path: Path,
+        model_info: ModelInfo,
+        *,
+        sampling: SamplingParams | None = None,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+    ) -> None:
+        llama_cpp = import_llama_cpp()
+        if not model_path.is_file():
+            raise ModelFileError(f"model file {model_path} does not exist",
+                                 hint="pass --model-path with a .gguf file")
+        self.sampling = sampling or SamplingParams()
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._lock = threading.Lock()
+        self._logits_stale = False
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                seed=self.sampling.seed, logits_all=False, verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}",
+                                 hint="is the file a complete GGUF? re-download it") from exc
+        self._version = getattr(llama_cpp, "__version__", None)
+        self._n_vocab = self._llm.n_vocab()
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        self._chat_template = template
+        if template and model_info.chat_template_sha256 is None:
+            from dataclasses import replace
+
+            model_info = replace(
+                model_info,
+                chat_template_sha256=hashlib.sha256(template.encode()).hexdigest())
+        self._model_info = model_info
+
+    # -- description ----------------------------------------------------------------------
+
+    def runtime(self) -> RuntimeInfo:
+        version = self._version or "unknown"
+        return RuntimeInfo(
+            engine="llama-cpp-python",
+            version=self._version,
+            slug=f"llama-cpp-python-{version}",
+            model=self._model_info,
+            slots=1,
+            n_ctx=self.n_ctx,
+            settings={"n_threads": self._llm.n_threads if hasattr(self._llm, "n_threads")
+                      else self.n_threads, "n_batch": self._llm.n_batch,
+                      "kv_cache_reuse": False},
+        )
+
+    def sent_params(self, prompt: Prompt) -> Mapping[str, Any]:
+        s = self.sampling
+        return {
+            "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": 0.0,
+            "typical_p": 1.0, "repeat_penalty": 1.0, "seed": s.seed, "n": s.n,
+            "max_tokens": prompt.max_tokens, "stop": list(prompt.stop),
+            "top_logprobs": prompt.top_logprobs, "candidates": list(prompt.candidates),
+        }
+
+    # -- generation -----------------------------------------------------------------------
+
+    async def generate(self, prompt: Prompt) -> Generation:
+        return await asyncio.to_thread(self._generate_sync, prompt)
+
+    def _prompt_text(self, prompt: Prompt) -> str:
+        if prompt.style == "completion":
+            return prompt.text
+        if not self._chat_template:
+            raise BackendError(
+                "this model has no chat template, so chat-style prompts cannot be rendered",
+                hint="use --prompt-style completion for base models")
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        formatter = Jinja2ChatFormatter(
+            template=self._chat_template,
+            eos_token=llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace"),
+            bos_token=llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace"),
+            add_generation_prompt=True,
+        )
+        rendered = formatter(messages=[{"role": m.role, "content": m.content}
+                                       for m in prompt.messages])
+        return rendered.prompt
+
+    def _generate_sync(self, prompt: Prompt) -> Generation:
+        import numpy as np
+
+        llm = self._llm
+        with self._lock:
+            started = time.perf_counter()
+            text = self._prompt_text(prompt)
+            # The chat template already carries the BOS token when it wants one.
+            tokens = llm.tokenize(text.encode("utf-8"), add_bos=prompt.style == "completion",
+                                  special=prompt.style == "chat")
+            if len(tokens) + prompt.max_tokens > self.n_ctx:
+                raise BackendError(
+                    f"prompt of {len(tokens)} tokens + {prompt.max_tokens} to generate exceeds"
+                    f" the context of {self.n_ctx}", hint="raise --n-ctx")
+            llm.reset()
+            self._logits_stale = False
+            llm.eval(tokens)
+            n_prompt = len(tokens)
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(self._n_vocab,))
+            logprobs = _log_softmax(logits.astype(np.float64))
+            top = self._top_k(logprobs, prompt.top_logprobs)
+            candidates = self._candidates(prompt.candidates, tokens, logprobs)
+            prefill_ms = (time.perf_counter() - started) * 1000.0
+            if prompt.max_tokens <= 1:
+                best = int(np.argmax(logprobs))
+                out = llm.detokenize([best], prev_tokens=tokens).decode("utf-8", "replace")
+                finish = "length"
+                n_out = 1
+                for stop in prompt.stop:
+                    if stop and stop in out:
+                        out, finish = out[: out.index(stop)], "stop"
+            else:
+                s = self.sampling
+                if self._logits_stale:
+                    llm.reset()
+                completion = llm.create_completion(
+                    prompt=tokens, max_tokens=prompt.max_tokens, temperature=s.temperature,
+                    top_k=s.top_k, top_p=s.top_p, min_p=0.0, typical_p=1.0,
+                    repeat_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0,
+                    stop=list(prompt.stop) or None, seed=s.seed,
+                )
+                choice = completion["choices"][0]
+                out = choice["text"]
+                finish = choice.get("finish_reason")
+                n_out = completion.get("usage", {}).get("completion_tokens")
+            total_ms = (time.perf_counter() - started) * 1000.0
+        return Generation(
+            text=out, top_logprobs=top, candidate_logprobs=candidates, finish_reason=finish,
+            prompt_tokens=n_prompt, completion_tokens=n_out, latency_ms=total_ms,
+            server_timings={"prompt_n": n_prompt, "prompt_ms": round(prefill_ms, 3),
+                            "predicted_n": n_out,
+                            "predicted_ms": round(total_ms - prefill_ms, 3)},
+        )
+
+    def _top_k(self, logprobs: Any, k: int) -> tuple[TokenLogprob, ...]:
+        import numpy as np
+
+        if k <= 0:
+            return ()
+        idx = np.argpartition(-logprobs, min(k, len(logprobs) - 1))[:k]
+        idx = idx[np.argsort(-logprobs[idx], kind="stable")]
+        return tuple(TokenLogprob(self._piece(int(i)), float(logprobs[i])) for i in idx)
+
+    def _piece(self, token: int) -> str:
+        return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
+
+    def _candidates(self, candidates: tuple[str, ...], prompt_tokens: list[int],
+                    logprobs: Any) -> tuple[TokenLogprob, ...] | None:
+        """Exact log P(candidate | prompt) for each candidate continuation.
+
+        A single-token candidate reads the distribution already computed. A multi-token one is
+        scored token by token and the cache rolled back to the prompt afterwards.
+        """
+        if not candidates:
+            return None
+        llm = self._llm
+        import numpy as np
+
+        out = []
+        for cand in candidates:
+            ids = llm.tokenize(cand.encode("utf-8"), add_bos=False, special=False)
+            if not ids:
+                continue
+            total = float(logprobs[ids[0]])
+            for i in range(1, len(ids)):
+                llm.eval([ids[i - 1]])
+                step = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1),
+                                             shape=(self._n_vocab,))
+                total += float(_log_softmax(step.astype(np.float64))[ids[i]])
+            if len(ids) > 1:
+                # Roll back to the prompt; the next decode must not reuse these logits.
+                llm.n_tokens = len(prompt_tokens)
+                self._logits_stale = True
+            out.append(TokenLogprob(cand, total))
+        return tuple(out)
+
+    async def aclose(self) -> None:
+        close = getattr(self._llm, "close", None)
+        if close is not None:
+            close()
+
+
+def _log_softmax(logits: Any) -> Any:
+    import numpy as np
+
+    shifted = logits - np.max(logits)
+    return shifted - np.log(np.sum(np.exp(shifted)))

@@ -1,0 +1,124 @@
+"""How runs show themselves in the terminal: the live progress UI and the results table."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.types import Results, SampleResult, to_dict
+
+
+def results_table(results: Results, *, max_rows: int = 80) -> Table:
+    metric = results.metric
+    title = (f"{results.slug}  {metric} {results.score * 100:.2f}%"
+             f" ± {results.stderr * 100:.2f}  (n={results.n}"
+             + (", partial" if results.partial else "") + ")")
+    table = Table(title=title, title_justify="left")
+    table.add_column("subtask")
+    table.add_column("n", justify="right")
+    table.add_column(metric, justify="right")
+    table.add_column("± se", justify="right")
+    rows = list(results.categories) + list(results.subtasks)
+    for row in rows[:max_rows]:
+        name = f"[{row.name}]" if row in results.categories else row.name
+        table.add_row(name, str(row.n), f"{row.score * 100:.1f}", f"{row.stderr * 100:.1f}")
+    if len(rows) > max_rows:
+        table.add_row(f"… {len(rows) - max_rows} more in results.json", "", "", "")
+    table.add_row("micro (headline)", str(results.n), f"{results.score * 100:.2f}",
+                  f"{results.stderr * 100:.2f}", end_section=True)
+    table.add_row("macro", "", f"{results.macro * 100:.2f}", "")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(results.counts.items()) if v)
+    if counts:
+        table.caption = f"outcomes: {counts}"
+    return table
+
+
+class RichRunUI:
+    """Header and results on stdout (logged); a live bar on the terminal; milestones in run.log."""
+
+    def __init__(self, console: Console, diagnostics: Console, *,
+                 json_output: bool = False) -> None:
+        self.console = console
+        self.diagnostics = diagnostics
+        self._base = 0
+        self.json_output = json_output
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._log: RunLog | None = None
+        self._total = 0
+        self._done = 0
+        self._started = 0.0
+        self._next_note = 0
+        self._errors = 0
+
+    def begin(self, log: RunLog, header: Sequence[str], total: int, done: int) -> None:
+        self._log = log
+        self._total, self._done = total, done
+        self._started = time.perf_counter()
+        self._next_note = done + max(1, total // 10)
+        self._base = done
+        target = self.diagnostics if self.json_output else self.console
+        for line in header:
+            target.print(line, highlight=False, markup=False)
+        terminal = Console(file=log.terminal(), force_terminal=log.terminal_is_tty(),
+                           no_color=self.console.no_color)
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), console=terminal, transient=False,
+            disable=not log.terminal_is_tty(),
+        )
+        self._task = self._progress.add_task("samples", total=total, completed=done, rate="")
+        self._progress.start()
+        log.note(f"progress {done}/{total}")
+
+    def advance(self, result: SampleResult) -> None:
+        self._done += 1
+        self._errors += result.status == "error"
+        rate = self._rate()
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, rate=f"{rate:.2f}/s")
+        if self._log is not None and (self._done >= self._next_note or self._done == self._total):
+            self._next_note = self._done + max(1, self._total // 10)
+            self._log.note(self._milestone(rate))
+
+    def _rate(self) -> float:
+        elapsed = time.perf_counter() - self._started
+        return 0.0 if elapsed <= 0 else (self._done - self._base) / elapsed
+
+    def _milestone(self, rate: float) -> str:
+        pct = 100.0 * self._done / max(self._total, 1)
+        elapsed = time.perf_counter() - self._started
+        return (f"progress {self._done}/{self._total} ({pct:.0f}%) elapsed {elapsed:.1f}s"
+                f" rate {rate:.2f}/s errors {self._errors}")
+
+    def end(self, results: Results | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._log is not None:
+            self._log.note(self._milestone(self._rate()) + " (final)")
+        if results is None:
+            return
+        if self.json_output:
+            self.console.print_json(json.dumps(to_dict(results)))
+        else:
+            self.console.print(results_table(results))
+
+
+def print_json(console: Console, data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))

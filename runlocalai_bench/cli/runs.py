@@ -1,0 +1,71 @@
+"""`rla runs list | show`: the run index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from runlocalai_bench import paths, ui
+from runlocalai_bench.cli.render import print_json, results_table
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.store import RunIndex
+from runlocalai_bench.types import Results, SubtaskScore, to_dict
+
+app = typer.Typer(help="List and inspect past runs.", no_args_is_help=True)
+
+
+def _index() -> RunIndex:
+    return RunIndex(paths.data_home() / "runs.sqlite")
+
+
+@app.command("list")
+def list_runs(
+    slug: str = typer.Option(None, "--slug", help="Only runs of this benchmark."),
+    limit: int = typer.Option(50, "--limit", help="At most N runs, newest first."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """List runs, newest first."""
+    rows = _index().list(slug=slug, limit=limit)
+    out = ui.stdout_console()
+    if json_output:
+        print_json(out, [to_dict(r) for r in rows])
+        return
+    table = Table(title=f"{len(rows)} run(s)", title_justify="left")
+    for column in ("id", "status", "score", "n", "runtime", "hardware", "model"):
+        table.add_column(column)
+    for r in rows:
+        score = "" if r.score is None else f"{r.score * 100:.2f}" + (" (partial)" if r.partial
+                                                                   else "")
+        n = "" if r.n is None else f"{r.n}/{r.expected_n}"
+        table.add_row(r.id, r.status, score, n, r.runtime or "", r.hardware or "",
+                      Path(r.model).name if r.model else "")
+    out.print(table)
+
+
+@app.command("show")
+def show(
+    ref: str = typer.Argument(..., help="Run id, id prefix or run directory."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Show one run: its index row and, when finished, its results."""
+    row = _index().get(ref)
+    run = rundir.RunDir(Path(row.path))
+    out = ui.stdout_console()
+    results = rundir.read_json(run.results) if run.results.is_file() else None
+    if json_output:
+        print_json(out, {"run": to_dict(row), "results": results})
+        return
+    for key, value in to_dict(row).items():
+        out.print(f"{key:12} {value}", highlight=False, markup=False)
+    if results:
+        out.print(results_table(_results_from_json(results)))
+
+
+def _results_from_json(data: dict) -> Results:
+    def scores(rows: list[dict]) -> tuple[SubtaskScore, ...]:
+        return tuple(SubtaskScore(**r) for r in rows)
+
+    return Results(**{**data, "subtasks": scores(data.get("subtasks", [])),
+                      "categories": scores(data.get("categories", []))})

@@ -1,0 +1,301 @@
+"""One run, start to finish:
+
+    config → rig and runtime → dataset → prompts → backend requests → scoring → results
+           → run.log, samples.jsonl, results.json, record.json → run index
+
+The pure parts (item selection, the settings fingerprint, error rows) are plain functions; the
+I/O lives in `run_benchmark` and the helpers it calls. The UI is a small protocol so the CLI can
+draw rich progress while tests and scripts pass their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from runlocalai_bench import __version__
+from runlocalai_bench.backends.base import Backend
+from runlocalai_bench.config import RunConfig
+from runlocalai_bench.errors import BackendError, ConfigError
+from runlocalai_bench.evals import Eval, load_eval
+from runlocalai_bench.results import record as record_mod
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.store import RunIndex, RunRow
+from runlocalai_bench.types import (
+    Dataset,
+    Generation,
+    Item,
+    MCItem,
+    Prompt,
+    PromptStyle,
+    Results,
+    RigInfo,
+    RuntimeInfo,
+    SampleResult,
+    to_dict,
+)
+
+
+class RunUI(Protocol):
+    def begin(self, log: RunLog, header: Sequence[str], total: int, done: int) -> None: ...
+
+    def advance(self, result: SampleResult) -> None: ...
+
+    def end(self, results: Results | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: rundir.RunDir
+    results: Results
+    record: Mapping[str, Any]
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+def select_items(items: Sequence[Item], limit: int | None,
+                 limit_per_subtask: int | None) -> list[Item]:
+    """The slice a run covers: the first N per subtask (stratified), then the first N overall
+    taken round-robin across subtasks so a small --limit still spans subjects."""
+    chosen: list[Item] = list(items)
+    if limit_per_subtask is not None:
+        seen: dict[str, int] = defaultdict(int)
+        kept = []
+        for item in chosen:
+            if seen[item.subtask] < limit_per_subtask:
+                seen[item.subtask] += 1
+                kept.append(item)
+        chosen = kept
+    if limit is not None and limit < len(chosen):
+        by_subtask: dict[str, list[Item]] = defaultdict(list)
+        for item in chosen:
+            by_subtask[item.subtask].append(item)
+        queues = [list(v) for v in by_subtask.values()]
+        picked: list[Item] = []
+        while len(picked) < limit:
+            for queue in queues:
+                if queue and len(picked) < limit:
+                    picked.append(queue.pop(0))
+        keep = {id(i) for i in picked}
+        chosen = [i for i in chosen if id(i) in keep]  # original order: shared prefixes together
+    return chosen
+
+
+def target_of(item: Item) -> str:
+    return item.answer if isinstance(item, MCItem) else item.entry_point
+
+
+def error_row(item: Item, prompt: Prompt, exc: BaseException) -> SampleResult:
+    """A failed request is a counted error row with score 0, never a silent skip."""
+    return SampleResult(
+        id=item.id, subtask=item.subtask, prompt=prompt.rendered(), response="",
+        target=target_of(item), extracted=None, score=0.0, status="error",
+        error=str(exc),
+    )
+
+
+def sample_line(result: SampleResult, generation: Generation | None) -> dict[str, Any]:
+    line = to_dict(result)
+    if generation is not None:
+        line["generation"] = {
+            "text": generation.text,
+            "top_logprobs": [[t.token, t.logprob] for t in generation.top_logprobs],
+            "candidate_logprobs": None if generation.candidate_logprobs is None else
+            [[t.token, t.logprob] for t in generation.candidate_logprobs],
+            "finish_reason": generation.finish_reason,
+            "prompt_tokens": generation.prompt_tokens,
+            "completion_tokens": generation.completion_tokens,
+        }
+    return line
+
+
+def result_settings(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, style: PromptStyle,
+                    dataset: Dataset, n_items: int) -> dict[str, Any]:
+    """Everything that decides what a run computes; its hash guards `--resume`."""
+    return {
+        "slug": config.slug,
+        "spec_sha256": eval_.spec.sha256,
+        "engine": runtime.engine,
+        "model": runtime.model.id or runtime.model.path,
+        "model_sha256": runtime.model.sha256,
+        "endpoint": config.endpoint,
+        "prompt_style": style,
+        "data_source": dataset.pin.source,
+        "data_sha256": dataset.pin.content_sha256,
+        "limit": config.limit,
+        "limit_per_subtask": config.limit_per_subtask,
+        "n_items": n_items,
+        "sampling": to_dict(config.sampling),
+        "n_ctx": config.n_ctx if config.in_process else None,
+    }
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def run_benchmark(
+    config: RunConfig,
+    ui: RunUI,
+    *,
+    open_backend: Callable[[RunConfig], Backend],
+    detect_rig: Callable[[], RigInfo],
+) -> RunOutcome:
+    eval_ = load_eval(config.slug)
+    style: PromptStyle = config.prompt_style or eval_.spec.default_style
+    backend = open_backend(config)
+    try:
+        runtime = backend.runtime()
+        dataset = eval_.load(config.data)
+        items = select_items(dataset.items, config.limit, config.limit_per_subtask)
+        if not items:
+            raise ConfigError("the selection holds no items", hint="check --limit and the data")
+        prompts = [eval_.build_prompt(item, dataset, style) for item in items]
+        rig = detect_rig()
+        settings = result_settings(config, eval_, runtime, style, dataset, len(items))
+        index = RunIndex(config.index_path)
+        run, done = _open_run_dir(config, settings, index)
+        started_at = _now()
+        index.upsert(RunRow(
+            id=run.id, slug=config.slug, path=str(run.path.resolve()), status="running",
+            fingerprint=rundir.fingerprint(settings), started_at=started_at,
+            model=runtime.model.id or runtime.model.path, runtime=runtime.slug,
+            hardware=rig.hardware_slug, expected_n=len(items),
+            partial=len(items) < len(dataset.items) or dataset.pin.source == "bundled",
+        ))
+        todo = [(item, prompt) for item, prompt in zip(items, prompts, strict=True)
+                if item.id not in done]
+        header = _header_lines(config, eval_, runtime, rig, dataset, style, len(items), len(done))
+        wall_start = time.perf_counter()
+        status = "interrupted"
+        try:
+            title = f"# rla {__version__} run {run.id} {started_at}"
+            with RunLog(run.run_log, header=title) as log:
+                ui.begin(log, header, total=len(items), done=len(done))
+                samples_log = rundir.SampleLog(run.samples)
+                try:
+                    asyncio.run(_execute(todo, backend, eval_, samples_log, ui.advance,
+                                         config.concurrency))
+                finally:
+                    samples_log.close()
+                lines = rundir.read_samples(run.samples)
+                results = eval_.aggregate(
+                    [_as_result(line) for line in lines], expected_n=len(items))
+                results = _with_partial(results, dataset, len(items))
+                rundir.write_json_atomic(run.results, to_dict(results))
+                ui.end(results)
+            status = "complete"
+        except BaseException:
+            index.update(run.id, status="interrupted")
+            raise
+        finished_at = _now()
+        wall_s = time.perf_counter() - wall_start
+        record = record_mod.build_record(
+            run=run, config=config, eval_spec=eval_.spec, style=style, runtime=runtime,
+            rig=rig, dataset=dataset, results=results, samples=lines,
+            sent_params=backend.sent_params(prompts[0]), started_at=started_at,
+            finished_at=finished_at, wall_s=wall_s,
+        )
+        rundir.write_json_atomic(run.record, record)
+        index.update(run.id, status=status, finished_at=finished_at, score=results.score,
+                     n=results.n, partial=results.partial)
+        return RunOutcome(run=run, results=results, record=record)
+    finally:
+        asyncio.run(backend.aclose())
+        eval_.close()
+
+
+def _open_run_dir(config: RunConfig, settings: Mapping[str, Any],
+                  index: RunIndex) -> tuple[rundir.RunDir, set[str]]:
+    fp = rundir.fingerprint(settings)
+    if not config.resume:
+        run_id = config.run_id or rundir.new_run_id(config.slug, fp)
+        return rundir.create(config.output_dir, run_id, settings), set()
+    if config.run_id:
+        candidate = Path(config.run_id).expanduser()
+        path = candidate if candidate.is_dir() else Path(index.get(config.run_id).path)
+    else:
+        row = index.latest_unfinished(config.slug)
+        if row is None:
+            raise ConfigError(f"--resume: no unfinished {config.slug} run to continue",
+                              hint="start a new run without --resume")
+        path = Path(row.path)
+    run = rundir.open_for_resume(path, settings)
+    done = {line["id"] for line in rundir.read_samples(run.samples)}
+    return run, done
+
+
+async def _execute(todo: Sequence[tuple[Item, Prompt]], backend: Backend, eval_: Eval,
+                   samples_log: rundir.SampleLog, on_sample: Callable[[SampleResult], None],
+                   concurrency: int) -> None:
+    """Send requests with at most `concurrency` in flight; score and log each as it lands."""
+    queue: asyncio.Queue[tuple[Item, Prompt]] = asyncio.Queue()
+    for pair in todo:
+        queue.put_nowait(pair)
+    fatal: list[BaseException] = []
+
+    async def worker() -> None:
+        while not fatal:
+            try:
+                item, prompt = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            generation: Generation | None = None
+            try:
+                generation = await backend.generate(prompt)
+            except BackendError as exc:
+                if exc.fatal:
+                    fatal.append(exc)
+                    return
+                result = error_row(item, prompt, exc)
+            else:
+                result = await asyncio.to_thread(eval_.score, item, prompt, generation)
+            samples_log.append(sample_line(result, generation))
+            on_sample(result)
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(todo), 1)))))
+    if fatal:
+        raise fatal[0]
+
+
+def _as_result(line: Mapping[str, Any]) -> SampleResult:
+    fields = SampleResult.__dataclass_fields__
+    return SampleResult(**{k: v for k, v in line.items() if k in fields})
+
+
+def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Results:
+    from dataclasses import replace
+
+    partial = (results.partial or n_selected < len(dataset.items)
+               or dataset.pin.source == "bundled")
+    return replace(results, partial=partial, expected_n=n_selected)
+
+
+def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: RigInfo,
+                  dataset: Dataset, style: str, total: int, done: int) -> list[str]:
+    model = runtime.model
+    lines = [
+        f"benchmark  {config.slug} (spec sha256 {eval_.spec.sha256[:12]})",
+        f"rig        {runtime.slug} {rig.hardware_slug}",
+        f"model      {model.id or model.path or '?'}"
+        + (f" ({model.quantization})" if model.quantization else ""),
+        f"data       {dataset.pin.dataset} [{dataset.pin.source}]"
+        f" sha256 {dataset.pin.content_sha256[:12]}"
+        + ("" if dataset.pin.pinned else " UNPINNED"),
+        f"prompt     {style}; greedy (temperature {config.sampling.temperature},"
+        f" seed {config.sampling.seed}, cache_prompt {config.sampling.cache_prompt})",
+        f"samples    {total}" + (f" ({done} done, resuming)" if done else ""),
+    ]
+    return lines
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+

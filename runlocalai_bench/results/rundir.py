@@ -1,0 +1,199 @@
+"""One directory per run, and the rules that make `--resume` safe.
+
+    <run dir>/
+      config.json     the run's configuration and its fingerprint, written before any sample
+      run.log         verbatim stdout + stderr of the run (redacted)
+      samples.jsonl   append-only, one line per scored sample, flushed as it happens
+      results.json    aggregated scores (written at the end, atomically)
+      record.json     the reproduction record (written last, atomically)
+
+A resumed run trusts only complete lines of samples.jsonl: a torn last line from a crash is cut
+off before appending. results.json and record.json are written via a temporary file and rename,
+so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runlocalai_bench.errors import ConfigError, RunDirError
+
+CONFIG = "config.json"
+RUN_LOG = "run.log"
+SAMPLES = "samples.jsonl"
+RESULTS = "results.json"
+RECORD = "record.json"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def run_log(self) -> Path:
+        return self.path / RUN_LOG
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def results(self) -> Path:
+        return self.path / RESULTS
+
+    @property
+    def record(self) -> Path:
+        return self.path / RECORD
+
+
+def new_run_id(slug: str, fingerprint: str, now: datetime | None = None) -> str:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{slug}-{fingerprint[:6]}"
+
+
+def fingerprint(config: Mapping[str, Any]) -> str:
+    """Hash of the settings that decide what a run computes (see pipeline.result_settings)."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def create(output_dir: Path, run_id: str, settings: Mapping[str, Any]) -> RunDir:
+    """Make a fresh run directory and write config.json, or fail with a hint."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        path = output_dir / run_id
+        path.mkdir()
+    except FileExistsError as exc:
+        raise RunDirError(f"run directory {output_dir / run_id} already exists",
+                          hint="wait a second and run again, or pass --resume") from exc
+    except OSError as exc:
+        raise RunDirError(f"cannot create a run directory in {output_dir}: {exc.strerror}",
+                          hint="pass --output-dir with a folder you can write to") from exc
+    run = RunDir(path)
+    write_json_atomic(run.config, {"fingerprint": fingerprint(settings), "settings": settings})
+    return run
+
+
+def open_for_resume(path: Path, settings: Mapping[str, Any]) -> RunDir:
+    """Reopen an interrupted run; refuse if the configuration differs from the original."""
+    run = RunDir(path)
+    if not run.config.is_file():
+        raise RunDirError(f"{path} is not a resumable run (no {CONFIG})",
+                          hint="start a new run without --resume")
+    saved = read_json(run.config)
+    old = saved.get("settings", {})
+    if saved.get("fingerprint") != fingerprint(settings):
+        changed = diff_settings(old, settings)
+        raise ConfigError(
+            f"--resume: run {run.id} was made with a different configuration"
+            f" ({'; '.join(changed) or 'settings differ'})",
+            hint="rerun with the original flags, or start a new run without --resume",
+        )
+    if run.record.is_file():
+        raise ConfigError(f"--resume: run {run.id} is already complete",
+                          hint="start a new run without --resume")
+    return run
+
+
+def diff_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            out.append(f"{key}: {old.get(key)!r} → {new.get(key)!r}")
+    return out
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """Complete lines of samples.jsonl; a torn final line (crash mid-write) is ignored."""
+    return list(_iter_complete(path))
+
+
+def _iter_complete(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                yield json.loads(raw)
+            except ValueError:
+                break
+
+
+def truncate_torn_tail(path: Path) -> None:
+    """Cut samples.jsonl back to its last complete, parseable line before appending."""
+    if not path.is_file():
+        return
+    good = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                json.loads(raw)
+            except ValueError:
+                break
+            good += len(raw)
+    if good != path.stat().st_size:
+        with path.open("r+b") as fh:
+            fh.truncate(good)
+
+
+class SampleLog:
+    """Append-only samples.jsonl writer: one JSON line per sample, flushed and fsynced."""
+
+    def __init__(self, path: Path) -> None:
+        truncate_torn_tail(path)
+        self._fh = path.open("a", encoding="utf-8")
+
+    def append(self, line: Mapping[str, Any]) -> None:
+        self._fh.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {path}: {exc.strerror}",
+                          hint="check free space and permissions of the output directory") from exc
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RunDirError(f"{path} does not exist", hint="is this a run directory?") from exc
+    except ValueError as exc:
+        raise RunDirError(f"{path} is not valid JSON", hint="the file was edited or torn") from exc
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
