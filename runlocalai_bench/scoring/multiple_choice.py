@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -75,6 +76,8 @@ class PromptFormat:
     fewshot_separator: str = "\n\n"
     chat_instruction: str = ""
     default_style: PromptStyle = "completion"
+    # "NFC" composes text stored decomposed ("u" + U+0308 → "ü") before it reaches the model.
+    unicode_normalization: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ class MCConfig:
         try:
             prompt = dict(data["prompt"])
             scoring = dict(data["scoring"])
+            if prompt.get("unicode_normalization", "") not in ("", "NFC"):
+                raise ConfigError(f"task spec {slug!r}: unicode_normalization must be \"NFC\" "
+                                  "or empty", hint="compare it with tasks/turkish-mmlu.toml")
             fmt = PromptFormat(
                 letters=tuple(prompt.pop("letters")),
                 shots=int(prompt.pop("shots")),
@@ -143,7 +149,8 @@ def format_question(item: MCItem, fmt: PromptFormat) -> str:
     """One question with its lettered options, ending in the answer cue ("Answer:")."""
     pairs = zip(fmt.letters, item.choices, strict=True)
     lines = fmt.choice_separator.join(fmt.choice.format(letter=k, text=t) for k, t in pairs)
-    return fmt.question.format(question=item.question.strip(), choices=lines)
+    text = fmt.question.format(question=item.question.strip(), choices=lines)
+    return unicodedata.normalize("NFC", text) if fmt.unicode_normalization == "NFC" else text
 
 
 def completion_prompt(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat) -> str:
@@ -275,9 +282,10 @@ def extract_answer(text: str, letters: Sequence[str], answer_words: Sequence[str
     In order: the last explicit answer ("Answer: B", "the answer is (b)", "\\boxed{B}",
     "Cevap: C", "doğru cevap C şıkkı"); else a letter opening the reply ("B", "B.", "B) 4",
     "(B)"); else the last line that is a letter alone. Markdown emphasis and <think> blocks are
-    ignored. A lowercase letter counts only where it cannot be the article "a".
+    ignored, and text is read in Unicode NFC. A lowercase letter counts only where it cannot be
+    the article "a".
     """
-    cleaned = _THINK.sub(" ", text).replace("*", "").replace("`", "")
+    cleaned = _THINK.sub(" ", unicodedata.normalize("NFC", text)).replace("*", "").replace("`", "")
     last: tuple[int, str] | None = None
     for pattern in _explicit_patterns(tuple(answer_words), tuple(option_suffixes)):
         for match in pattern.finditer(cleaned):
