@@ -270,7 +270,7 @@ def _accept(match: re.Match[str], text: str, letters: Sequence[str]) -> str | No
         # "answer is a ..." is an article, "answer: a." and "(b)" are letters.
         nxt = text[match.end("letter"): match.end("letter") + 1]
         before = text[match.start("letter") - 1: match.start("letter")]
-        if nxt not in _LOWERCASE_OK_AFTER and before not in "([":
+        if nxt not in _LOWERCASE_OK_AFTER and before not in ("(", "["):
             return None
     return raw.upper()
 

@@ -66,6 +66,7 @@ ENGLISH_GOLDEN = [
     ("I think the answer is a bit unclear", None),
     ("Answer: E", None),  # not an MMLU letter
     ("Based on the passage, none of these.", None),
+    ("a cell divides by mitosis", None),  # an article, not option A
 ]
 
 TURKISH_GOLDEN = [
