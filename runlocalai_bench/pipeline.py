@@ -126,7 +126,6 @@ def result_settings(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, style:
         "engine": runtime.engine,
         "model": runtime.model.id or runtime.model.path,
         "model_sha256": runtime.model.sha256,
-        "endpoint": config.endpoint,
         "prompt_style": style,
         "data_source": dataset.pin.source,
         "data_sha256": dataset.pin.content_sha256,
@@ -151,6 +150,7 @@ def run_benchmark(
     eval_ = load_eval(config.slug)
     style: PromptStyle = config.prompt_style or eval_.spec.default_style
     backend = open_backend(config)
+    closed = False  # the backend's client must close on the event loop that used it
     try:
         runtime = backend.runtime()
         dataset = eval_.load(config.data)
@@ -181,8 +181,9 @@ def run_benchmark(
                 ui.begin(log, header, total=len(items), done=len(done))
                 samples_log = rundir.SampleLog(run.samples)
                 try:
-                    asyncio.run(_execute(todo, backend, eval_, samples_log, ui.advance,
-                                         config.concurrency))
+                    asyncio.run(_execute_then_close(todo, backend, eval_, samples_log,
+                                                    ui.advance, config.concurrency))
+                    closed = True
                 finally:
                     samples_log.close()
                 lines = rundir.read_samples(run.samples)
@@ -208,7 +209,8 @@ def run_benchmark(
                      n=results.n, partial=results.partial)
         return RunOutcome(run=run, results=results, record=record)
     finally:
-        asyncio.run(backend.aclose())
+        if not closed:
+            asyncio.run(backend.aclose())
         eval_.close()
 
 
@@ -230,6 +232,15 @@ def _open_run_dir(config: RunConfig, settings: Mapping[str, Any],
     run = rundir.open_for_resume(path, settings)
     done = {line["id"] for line in rundir.read_samples(run.samples)}
     return run, done
+
+
+async def _execute_then_close(todo: Sequence[tuple[Item, Prompt]], backend: Backend,
+                              eval_: Eval, samples_log: rundir.SampleLog,
+                              on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
+    try:
+        await _execute(todo, backend, eval_, samples_log, on_sample, concurrency)
+    finally:
+        await backend.aclose()
 
 
 async def _execute(todo: Sequence[tuple[Item, Prompt]], backend: Backend, eval_: Eval,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -16,11 +15,12 @@ def _no_color() -> bool:
 
 
 def stdout_console() -> Console:
-    return Console(file=sys.stdout, no_color=_no_color(), highlight=False, soft_wrap=True)
+    """Follows sys.stdout at each write, so output made during a run reaches run.log."""
+    return Console(no_color=_no_color(), highlight=False, soft_wrap=True)
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, no_color=_no_color(), highlight=False, soft_wrap=True)
+    return Console(stderr=True, no_color=_no_color(), highlight=False, soft_wrap=True)
 
 
 def render_error(exc: RlaError) -> None:

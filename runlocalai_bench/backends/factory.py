@@ -26,8 +26,8 @@ def open_backend(config: RunConfig) -> Backend:
     from runlocalai_bench.models import embedded_model_path
     from runlocalai_bench.runtime.gguf import model_info_from_gguf
 
-    import_llama_cpp()  # fail early with the install hint, before any hashing
     path = config.model_path or embedded_model_path()
-    info = model_info_from_gguf(path)
+    info = model_info_from_gguf(path)  # a missing or corrupt file is reported before loading
+    import_llama_cpp()
     return LlamaCppBackend(path, info, sampling=config.sampling, n_ctx=config.n_ctx,
                            n_threads=config.n_threads)

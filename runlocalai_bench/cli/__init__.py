@@ -52,10 +52,14 @@ def _register() -> None:
         app.add_typer(getattr(mod, attr), name=name)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print rla's version and exit."),
 ) -> None:
+    if ctx.invoked_subcommand is None and not version:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(2)
     if version:
         from runlocalai_bench import __version__
 
@@ -64,26 +68,17 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app and turn RlaError into `error:` / `hint:` and an exit code."""
+    """Entry point: typer handles usage errors itself; RlaError becomes `error:` / `hint:`."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except RlaError as exc:
         render_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         render_error(RlaError("interrupted", hint="continue the run with --resume"))
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+    except Exception as exc:
         if os.environ.get("RLA_DEBUG"):
             raise
         render_error(RlaError(f"internal error: {type(exc).__name__}: {exc}",

@@ -45,6 +45,7 @@ class RunLog:
         self._saved: dict[int, int] = {}
         self._threads: list[threading.Thread] = []
         self._terminal: IO[str] | None = None
+        self._saved_streams: tuple[IO[str], IO[str]] | None = None
 
     def __enter__(self) -> RunLog:
         self._log = self.path.open("ab")
@@ -60,6 +61,11 @@ class RunLog:
                                       name=f"rla-runlog-{fd}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Python-level writers go through the same descriptors even if sys.stdout/sys.stderr
+        # were replaced by a host program (a test runner, a notebook).
+        self._saved_streams = (sys.stdout, sys.stderr)
+        sys.stdout = _fd_text_stream(1)
+        sys.stderr = _fd_text_stream(2)
         return self
 
     def terminal(self) -> IO[str]:
@@ -107,6 +113,12 @@ class RunLog:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
+        if self._saved_streams:
+            ours = (sys.stdout, sys.stderr)
+            sys.stdout, sys.stderr = self._saved_streams
+            for stream in ours:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)  # closes the pipe's last write end: the pump sees EOF
         for thread in self._threads:
@@ -120,3 +132,8 @@ class RunLog:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _fd_text_stream(fd: int) -> IO[str]:
+    return io.TextIOWrapper(os.fdopen(os.dup(fd), "wb", buffering=0), encoding="utf-8",
+                            errors="replace", write_through=True)

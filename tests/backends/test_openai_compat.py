@@ -1,0 +1,156 @@
+"""The HTTP backend against real loopback servers speaking the OpenAI API's shapes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from runlocalai_bench.backends.openai_compat import OpenAICompatBackend, base_url
+from runlocalai_bench.errors import BackendError
+from runlocalai_bench.types import Message, Prompt, RuntimeInfo
+from tests.support.servers import Reply, Seen, free_port, serve
+
+LLAMA = RuntimeInfo(engine="llama.cpp", version="b6500", slug="llama.cpp-b6500")
+GENERIC = RuntimeInfo(engine="openai-compatible", version=None, slug="openai-compatible")
+
+# llama-server /v1/completions with logprobs: the chat shape (REFERENCE §3).
+LLAMA_COMPLETION = {
+    "choices": [{
+        "text": " B", "index": 0, "finish_reason": "length",
+        "logprobs": {"content": [{
+            "id": 347, "token": " B", "logprob": -0.4, "bytes": [32, 66],
+            "top_logprobs": [
+                {"id": 347, "token": " B", "logprob": -0.4, "bytes": [32, 66]},
+                {"id": 236743, "token": " ", "logprob": -1.3, "bytes": [32]},
+                {"id": 338, "token": " A", "logprob": -2.0, "bytes": [32, 65]},
+            ],
+        }]},
+    }],
+    "usage": {"prompt_tokens": 480, "completion_tokens": 1, "total_tokens": 481},
+    "timings": {"prompt_n": 480, "prompt_ms": 3050.2, "predicted_n": 1, "predicted_ms": 28.1,
+                "predicted_per_second": 35.5, "cache_n": 0},
+}
+
+# vLLM: the legacy completions shape.
+VLLM_COMPLETION = {
+    "choices": [{"text": "C", "finish_reason": "length",
+                 "logprobs": {"tokens": ["C"], "token_logprobs": [-0.2],
+                              "top_logprobs": [{"C": -0.2, " C": -1.9, "A": -3.1}]}}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 1},
+}
+
+
+def _generate(backend: OpenAICompatBackend, prompt: Prompt):
+    async def go():
+        try:
+            return await backend.generate(prompt)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(go())
+
+
+def test_llama_server_completion_sends_greedy_fields_and_parses_chat_shaped_logprobs():
+    with serve(lambda seen: Reply(body=LLAMA_COMPLETION)) as server:
+        backend = OpenAICompatBackend(server.url + "/v1/", "gemma", LLAMA)
+        gen = _generate(backend, Prompt(text="Q?\nAnswer:", max_tokens=1, top_logprobs=20))
+    body = server.requests[0].body
+    assert server.requests[0].path == "/v1/completions"
+    assert body["prompt"] == "Q?\nAnswer:"
+    assert body["temperature"] == 0.0 and body["top_p"] == 1.0 and body["top_k"] == 1
+    assert body["cache_prompt"] is False and body["seed"] == 1234 and body["n"] == 1
+    assert body["logprobs"] == 20 and body["max_tokens"] == 1
+    assert gen.text == " B"
+    assert [t.token for t in gen.top_logprobs] == [" B", " ", " A"]
+    assert gen.server_timings["prompt_ms"] == 3050.2
+    assert gen.prompt_tokens == 480
+
+
+def test_legacy_logprob_shape_and_no_engine_extras_for_generic_servers():
+    with serve(lambda seen: Reply(body=VLLM_COMPLETION)) as server:
+        gen = _generate(OpenAICompatBackend(server.url, "m", GENERIC),
+                        Prompt(text="x", max_tokens=1, top_logprobs=5))
+    body = server.requests[0].body
+    assert "cache_prompt" not in body and "top_k" not in body
+    assert [(t.token, t.logprob) for t in gen.top_logprobs] == [
+        ("C", -0.2), (" C", -1.9), ("A", -3.1)]
+
+
+def test_chat_request_shape():
+    reply = {"choices": [{"message": {"role": "assistant", "content": "The answer is D."},
+                          "finish_reason": "stop",
+                          "logprobs": {"content": [{"token": "The", "logprob": -0.1,
+                                                    "top_logprobs": [{"token": "The",
+                                                                      "logprob": -0.1}]}]}}]}
+    with serve(lambda seen: Reply(body=reply)) as server:
+        gen = _generate(OpenAICompatBackend(server.url, "m", LLAMA),
+                        Prompt(messages=(Message("user", "hi"),), max_tokens=32,
+                               top_logprobs=3, stop=("\n\n",)))
+    seen = server.requests[0]
+    assert seen.path == "/v1/chat/completions"
+    assert seen.body["messages"] == [{"role": "user", "content": "hi"}]
+    assert seen.body["logprobs"] is True and seen.body["top_logprobs"] == 3
+    assert seen.body["stop"] == ["\n\n"]
+    assert gen.text == "The answer is D." and gen.finish_reason == "stop"
+
+
+def test_retries_5xx_and_429_then_succeeds():
+    replies = [Reply(503, {"error": {"message": "Loading model", "code": 503}}),
+               Reply(429, {"error": "busy"}, {"Retry-After": "0"}),
+               Reply(body=LLAMA_COMPLETION)]
+    with serve(lambda seen: replies.pop(0)) as server:
+        gen = _generate(OpenAICompatBackend(server.url, "m", LLAMA, backoff=0.01),
+                        Prompt(text="x"))
+    assert len(server.requests) == 3
+    assert gen.text == " B"
+
+
+def test_persistent_5xx_is_fatal_after_bounded_retries():
+    with serve(lambda seen: Reply(500, {"error": {"message": "boom"}})) as server:
+        backend = OpenAICompatBackend(server.url, "m", LLAMA, retries=2, backoff=0.01)
+        with pytest.raises(BackendError) as info:
+            _generate(backend, Prompt(text="x"))
+    assert len(server.requests) == 3
+    assert info.value.fatal and "HTTP 500" in info.value.message and "boom" in info.value.message
+
+
+def test_4xx_is_an_error_for_that_sample_only():
+    body = {"error": {"code": 400, "message": "the request exceeds the available context size",
+                      "type": "exceed_context_size_error"}}
+    with serve(lambda seen: Reply(400, body)) as server, pytest.raises(BackendError) as info:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, backoff=0.01),
+                  Prompt(text="x"))
+    assert len(server.requests) == 1
+    assert not info.value.fatal and "exceeds the available context" in info.value.message
+
+
+def test_connection_refused_is_fatal():
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(BackendError) as info:
+        _generate(OpenAICompatBackend(url, "m", LLAMA, retries=1, backoff=0.01),
+                  Prompt(text="x"))
+    assert info.value.fatal and "--resume" in (info.value.hint or "")
+
+
+def test_non_json_body_is_reported():
+    with (serve(lambda seen: Reply(200, "<html>hello</html>")) as server,
+          pytest.raises(BackendError, match="not JSON")):
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA), Prompt(text="x"))
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("http://h:1", "http://h:1"), ("http://h:1/", "http://h:1"), ("http://h:1/v1", "http://h:1"),
+    ("http://h:1/v1/", "http://h:1")])
+def test_base_url(given, expected):
+    assert base_url(given) == expected
+
+
+def test_api_key_sent_as_bearer():
+    def handler(seen: Seen) -> Reply:
+        return Reply(body=LLAMA_COMPLETION)
+
+    with serve(handler) as server:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, api_key="sk-test-123456789"),
+                  Prompt(text="x"))
+    assert server.requests[0].headers["Authorization"] == "Bearer sk-test-123456789"

@@ -1,0 +1,160 @@
+"""`rla bench` as a user runs it: a real process, real HTTP, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench.results import rundir
+from tests.support.llama_stub import StubLlamaServer
+from tests.support.servers import Reply, free_port, serve
+
+BUNDLED = Path(__file__).parents[2] / "runlocalai_bench" / "bundled" / "selfcheck.jsonl"
+
+
+def rla(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=os.environ.copy())
+
+
+def selfcheck_questions() -> list[dict]:
+    rows = [json.loads(line) for line in BUNDLED.read_text().splitlines()]
+    return [r for r in rows if "/test/" in r["id"]]
+
+
+def assert_user_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("error: "), proc.stderr
+    assert any(line.startswith("hint: ") for line in lines), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def only_run(out: Path) -> rundir.RunDir:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return rundir.RunDir(runs[0])
+
+
+def test_constant_letter_server_scores_that_letters_share(tmp_path):
+    questions = selfcheck_questions()
+    expected = sum(q["answer"] == "A" for q in questions) / len(questions)
+    stub = StubLlamaServer(policy=lambda prompt: "A")
+    server = stub.start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                   "--output-dir", str(tmp_path), "--json")
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert results["score"] == pytest.approx(expected)
+    assert results["n"] == len(questions) == stub.completions  # one request per question
+    run = only_run(tmp_path)
+    for name in ("run.log", "samples.jsonl", "results.json", "record.json", "config.json"):
+        assert (run.path / name).is_file(), name
+    record = json.loads(run.record.read_text())
+    assert record["runtime"]["slug"] == "llama.cpp-b9999"
+    assert record["sampling"]["sent"]["cache_prompt"] is False
+    assert record["sampling"]["sent"]["temperature"] == 0.0
+    assert record["files"]["samples.jsonl"] == rundir.sha256_file(run.samples)
+    assert record["files"]["run.log"] == rundir.sha256_file(run.run_log)
+    log = run.run_log.read_text()
+    assert "llama.cpp-b9999" in log and f"progress {len(questions)}/{len(questions)}" in log
+    assert all(b["cache_prompt"] is False and b["max_tokens"] == 1 for b in stub.bodies)
+
+
+def test_resume_after_the_server_dies_loses_and_repeats_nothing(tmp_path):
+    questions = selfcheck_questions()
+    dying = StubLlamaServer(policy=lambda p: "B",
+                            fail=lambda n: Reply(500, {"error": {"message": "gone"}})
+                            if n > 5 else None)
+    server = dying.start()
+    try:
+        first = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                    "--output-dir", str(tmp_path), "--retries", "0")
+    finally:
+        server.stop()
+    assert_user_error(first, "--resume")
+    run = only_run(tmp_path)
+    assert len(rundir.read_samples(run.samples)) == 5
+    assert not run.record.exists() and not run.results.exists()
+
+    healthy = StubLlamaServer(policy=lambda p: "B")
+    server = healthy.start()
+    try:
+        mismatch = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                       "--output-dir", str(tmp_path), "--resume", "--limit", "3")
+        assert_user_error(mismatch, "different configuration", "limit")
+        second = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                     "--output-dir", str(tmp_path), "--resume")
+    finally:
+        server.stop()
+    assert second.returncode == 0, second.stderr
+    assert healthy.completions == len(questions) - 5
+    ids = [s["id"] for s in rundir.read_samples(run.samples)]
+    assert sorted(ids) == sorted(q["id"] for q in questions)
+    results = json.loads(run.results.read_text())
+    assert results["score"] == pytest.approx(
+        sum(q["answer"] == "B" for q in questions) / len(questions))
+
+
+def test_unreachable_endpoint(tmp_path):
+    proc = rla("bench", "selfcheck", "--endpoint", f"http://127.0.0.1:{free_port()}",
+               "--output-dir", str(tmp_path))
+    assert_user_error(proc)
+    assert not any(tmp_path.iterdir())
+
+
+def test_server_still_loading(tmp_path):
+    loading = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+    with serve(lambda seen: Reply(503, loading)) as server:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--output-dir", str(tmp_path))
+    assert_user_error(proc, "loading")
+
+
+def test_server_that_is_not_openai_compatible(tmp_path):
+    with serve(lambda seen: Reply(404, "<html><body>Not Found</body></html>")) as server:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--output-dir", str(tmp_path))
+    assert_user_error(proc)
+
+
+def test_missing_and_corrupt_gguf(tmp_path):
+    missing = rla("bench", "selfcheck", "--model-path", str(tmp_path / "nope.gguf"),
+                  "--output-dir", str(tmp_path / "out"))
+    assert_user_error(missing, "nope.gguf")
+    corrupt = tmp_path / "bad.gguf"
+    corrupt.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 64)
+    proc = rla("bench", "selfcheck", "--model-path", str(corrupt), "--output-dir",
+               str(tmp_path / "out"))
+    assert_user_error(proc, "bad.gguf")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    server = StubLlamaServer(policy=lambda p: "A").start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--output-dir",
+                   str(blocker / "runs"))
+    finally:
+        server.stop()
+    assert_user_error(proc, "--output-dir")
+
+
+def test_unknown_benchmark_lists_the_known_ones(tmp_path):
+    proc = rla("bench", "no-such-bench", "--output-dir", str(tmp_path))
+    assert_user_error(proc, "no-such-bench", "selfcheck")
+
+
+def test_conflicting_flags(tmp_path):
+    proc = rla("bench", "selfcheck", "--endpoint", "http://127.0.0.1:1", "--model-path", "x.gguf")
+    assert_user_error(proc, "mutually exclusive")

@@ -1,0 +1,34 @@
+"""Every test runs with its own HOME, data and cache dirs, and no tokens from the real env.
+
+The real model and the llama-server build are expensive, so RLA_CACHE_DIR keeps pointing at
+the shared cache (~/.cache/rla by default) unless a test overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench import redact
+
+SECRET_ENV = ("GH_TOKEN", "GITHUB_TOKEN", "RLA_API_KEY", "OPENAI_API_KEY", "HF_TOKEN",
+              "RLA_SUBMIT_TOKEN", "RLA_ENDPOINT", "RLA_MODEL", "RLA_OUTPUT_DIR")
+REAL_CACHE = Path(os.environ.get("RLA_CACHE_DIR") or Path.home() / ".cache" / "rla")
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RLA_HOME", str(home / "rla-data"))
+    monkeypatch.setenv("RLA_CACHE_DIR", str(REAL_CACHE))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("NO_COLOR", "1")
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    redact.refresh()
+    yield home
+    redact.refresh()

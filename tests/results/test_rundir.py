@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runlocalai_bench.errors import ConfigError, RunDirError
+from runlocalai_bench.results import rundir
+
+
+def test_torn_last_line_is_ignored_and_cut_before_appending(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b"}\n{"id": "c", "resp', encoding="utf-8")
+    assert [s["id"] for s in rundir.read_samples(path)] == ["a", "b"]
+    log = rundir.SampleLog(path)
+    log.append({"id": "c"})
+    log.close()
+    assert [json.loads(x)["id"] for x in path.read_text().splitlines()] == ["a", "b", "c"]
+
+
+def test_garbage_line_stops_trust(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n', encoding="utf-8")
+    assert [s["id"] for s in rundir.read_samples(path)] == ["a"]
+
+
+def test_resume_refuses_a_different_configuration(tmp_path):
+    run = rundir.create(tmp_path, "r1", {"slug": "mmlu", "limit": 10})
+    with pytest.raises(ConfigError) as info:
+        rundir.open_for_resume(run.path, {"slug": "mmlu", "limit": 20})
+    assert "limit: 10 → 20" in info.value.message
+    assert rundir.open_for_resume(run.path, {"slug": "mmlu", "limit": 10}).path == run.path
+
+
+def test_resume_refuses_finished_and_foreign_dirs(tmp_path):
+    run = rundir.create(tmp_path, "r1", {"a": 1})
+    run.record.write_text("{}")
+    with pytest.raises(ConfigError, match="already complete"):
+        rundir.open_for_resume(run.path, {"a": 1})
+    (tmp_path / "other").mkdir()
+    with pytest.raises(RunDirError, match="not a resumable run"):
+        rundir.open_for_resume(tmp_path / "other", {"a": 1})
+
+
+def test_unwritable_output_dir_is_a_user_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RunDirError) as info:
+        rundir.create(blocker / "runs", "r1", {})
+    assert "--output-dir" in (info.value.hint or "")
+
+
+def test_fingerprint_ignores_key_order():
+    assert rundir.fingerprint({"a": 1, "b": [1, 2]}) == rundir.fingerprint({"b": [1, 2], "a": 1})
+    assert rundir.fingerprint({"a": 1}) != rundir.fingerprint({"a": 2})
