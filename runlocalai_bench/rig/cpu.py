@@ -67,7 +67,7 @@ def _brand_words(brand: str) -> list[str]:
     s = re.sub(r"\((r|tm)\)|[®™]", " ", s)
     s = re.sub(r"\b\d+(st|nd|rd|th) gen\b", " ", s)  # "13th Gen Intel Core i7-13700H"
     s = re.sub(r"@.*$", " ", s)  # "@ 3.40GHz"
-    s = re.sub(r"\b(w/|with)\b.*$", " ", s)  # "w/ Radeon 780M Graphics"
+    s = re.sub(r"\s(w/|with)\s.*$", " ", s)  # "w/ Radeon 780M Graphics"
     s = re.sub(r"\b\d+-core\b|\bprocessor\b|\bcpu\b", " ", s)
     return [w.replace("+", "plus") for w in re.findall(r"[a-z0-9+]+", s)]
 

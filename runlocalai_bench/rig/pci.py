@@ -81,6 +81,14 @@ def lspci_names(host: Host) -> dict[str, str]:
             continue
         if len(fields) < 4 or not re.search(r"\[03[0-9a-f]{2}\]", fields[1]):
             continue
-        # The device field ends with its numeric id: "AD102 [GeForce RTX 4090] [2684]".
-        names[normalize_bus_id(fields[0])] = re.sub(r"\s*\[[0-9a-f]{4}\]$", "", fields[3])
+        names[normalize_bus_id(fields[0])] = marketing_name(fields[3])
     return names
+
+
+def marketing_name(device: str) -> str:
+    """lspci's device field as the product's name: "AD102 [GeForce RTX 4090] [2684]" →
+    "GeForce RTX 4090". A bracket listing several products ("Navi 31 [Radeon RX 7900 XT/7900
+    XTX]") is kept whole: which one it is, VRAM decides later."""
+    device = re.sub(r"\s*\[[0-9a-f]{4}\]$", "", device.strip())
+    inner = re.search(r"\[([^\]]+)\]", device)
+    return inner.group(1).strip() if inner and "/" not in inner.group(1) else device
