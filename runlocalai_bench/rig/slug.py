@@ -76,7 +76,8 @@ def _with_spec(gpu: GPUInfo, spec: GpuSpec, system_memory: int | None) -> GPUInf
     slug = spec.slug
     memory = gpu.memory_bytes
     if spec.unified:
-        memory = memory or system_memory
+        # The GPU reads the machine's memory; what a driver calls VRAM is a carve-out of it.
+        memory = system_memory or memory
         if memory:
             slug = f"{spec.slug}-{memory_size_gb(memory)}gb"
     measured = gpu.bandwidth_gbps is not None

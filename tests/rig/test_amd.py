@@ -118,3 +118,19 @@ def test_parse_rocm_smi_orders_cards_numerically() -> None:
     cards, driver = parse_rocm_smi(out)
     assert [c["Card Series"] for c in cards] == ["a", "b"]
     assert driver is None
+
+
+def test_strix_halo_is_unified_and_sized_by_system_memory(tmp_path: Path) -> None:
+    """Ryzen AI Max+ 395: the iGPU's "VRAM" is a 512 MB carve-out of 128 GB it reads at 256 GB/s."""
+    smi = ('{"card0": {"Card Series": "AMD Radeon 8060S Graphics", "Card Model": "0x1586", '
+           '"VRAM Total Memory (B)": "536870912", "PCI Bus": "0000:c5:00.0"}, "system": {}}')
+    host, _ = linux_host(tmp_path, commands={SMI: smi},
+                         files={"proc/meminfo": "MemTotal:       129157564 kB\n"})
+    rig = detect_rig(host)
+
+    (gpu,) = rig.gpus
+    assert gpu.unified_memory
+    assert gpu.memory_bytes == 129157564 * 1024
+    assert gpu.bandwidth_gbps == 256.0
+    assert (rig.hardware_slug, rig.hw_class, rig.accelerator) == ("radeon-8060s-128gb", "UNIFIED",
+                                                                  "rocm")
