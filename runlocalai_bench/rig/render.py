@@ -22,7 +22,8 @@ def _or_none(value: object) -> str:
 def _bandwidth(gpu: GPUInfo) -> str:
     if gpu.bandwidth_gbps is None:
         return _NONE
-    return f"{gpu.bandwidth_gbps:,.1f} GB/s ({gpu.bandwidth_source or 'unknown'})"
+    source = (gpu.bandwidth_source or "").removeprefix("measured-")
+    return f"{gpu.bandwidth_gbps:,.1f} {source}".strip()
 
 
 def _pcie(gpu: GPUInfo) -> str:
@@ -55,7 +56,7 @@ def render_rig(rig: RigInfo) -> RenderableType:
     if not rig.gpus:
         return machine
     gpus = Table(title="GPUs", title_justify="left")
-    for column in ("#", "name", "slug", "memory", "bandwidth", "driver", "PCIe", "bus"):
+    for column in ("#", "name", "slug", "memory", "GB/s", "driver", "PCIe", "bus"):
         gpus.add_column(column)
     for index, gpu in enumerate(rig.gpus):
         stack = " ".join(p for p in (gpu.driver, gpu.cuda and f"CUDA {gpu.cuda}",
@@ -63,8 +64,8 @@ def render_rig(rig: RigInfo) -> RenderableType:
         gpus.add_row(
             str(index),
             _or_none(gpu.name),
-            gpu.slug or "(integrated, not counted)",
-            _gib(gpu.memory_bytes) + (" unified" if gpu.unified_memory and gpu.memory_bytes
+            gpu.slug or "integrated (not counted)",
+            _gib(gpu.memory_bytes) + (" shared" if gpu.unified_memory and gpu.memory_bytes
                                       else ""),
             _bandwidth(gpu),
             stack or _NONE,
