@@ -32,3 +32,12 @@ def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     redact.refresh()
     yield home
     redact.refresh()
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf() -> Path:
+    """The real gemma-3-270m Q4_K_M GGUF, assembled once from its PyPI package into the cache
+    (the same file `rla bench` uses as its embedded default)."""
+    from runlocalai_bench.models import embedded_model_path
+
+    return embedded_model_path()

@@ -9,10 +9,14 @@ prompt's candidate continuations (answer letters), then decodes greedily with th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +63,22 @@ class LlamaCppBackend:
         self.n_threads = n_threads
         self._lock = threading.Lock()
         self._logits_stale = False
-        try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
-                seed=self.sampling.seed, logits_all=False, verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}",
-                                 hint="is the file a complete GGUF? re-download it") from exc
+        # llama.cpp writes load-time notes straight to fd 2; show them only if loading fails.
+        with _captured_stderr() as native:
+            try:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                    seed=self.sampling.seed, logits_all=False, verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                failure: Exception | None = exc
+            else:
+                failure = None
+        if failure is not None:
+            detail = native.text().strip().splitlines()[-1:] or [str(failure)]
+            raise ModelFileError(f"llama.cpp could not load {model_path}: {detail[0]}",
+                                 hint="is the file a complete GGUF? re-download it"
+                                 ) from failure
         self._version = getattr(llama_cpp, "__version__", None)
         self._n_vocab = self._llm.n_vocab()
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -236,3 +248,28 @@ def _log_softmax(logits: Any) -> Any:
 
     shifted = logits - np.max(logits)
     return shifted - np.log(np.sum(np.exp(shifted)))
+
+
+class _Captured:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def text(self) -> str:
+        return self.path.read_text(errors="replace") if self.path.exists() else ""
+
+
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[_Captured]:
+    """Send fd 2 to a temporary file for the duration (native code included)."""
+    with tempfile.TemporaryDirectory(prefix="rla-llama-") as tmp:
+        captured = _Captured(Path(tmp) / "stderr.txt")
+        sys.stderr.flush()
+        saved = os.dup(2)
+        fd = os.open(captured.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.dup2(fd, 2)
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(fd)

@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from runlocalai_bench.results.runlog import RunLog
 from runlocalai_bench.types import Results, SampleResult, to_dict
@@ -33,14 +34,18 @@ def results_table(results: Results, *, max_rows: int = 80) -> Table:
     table.add_column("n", justify="right")
     table.add_column(metric, justify="right")
     table.add_column("± se", justify="right")
-    rows = list(results.categories) + list(results.subtasks)
-    for row in rows[:max_rows]:
-        name = f"[{row.name}]" if row in results.categories else row.name
-        table.add_row(name, str(row.n), f"{row.score * 100:.1f}", f"{row.stderr * 100:.1f}")
+    categories = [(f"category: {c.name}", c) for c in results.categories]
+    rows = categories + [(s.name, s) for s in results.subtasks]
+    shown = rows[:max_rows]
+    for i, (name, row) in enumerate(shown):
+        last = i == len(shown) - 1 or i == len(categories) - 1
+        table.add_row(Text(name), str(row.n), f"{row.score * 100:.1f}",
+                      f"{row.stderr * 100:.1f}", end_section=last)
     if len(rows) > max_rows:
-        table.add_row(f"… {len(rows) - max_rows} more in results.json", "", "", "")
+        table.add_row(f"… {len(rows) - max_rows} more in results.json", "", "", "",
+                      end_section=True)
     table.add_row("micro (headline)", str(results.n), f"{results.score * 100:.2f}",
-                  f"{results.stderr * 100:.2f}", end_section=True)
+                  f"{results.stderr * 100:.2f}")
     table.add_row("macro", "", f"{results.macro * 100:.2f}", "")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(results.counts.items()) if v)
     if counts:
