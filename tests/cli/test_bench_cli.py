@@ -158,3 +158,25 @@ def test_unknown_benchmark_lists_the_known_ones(tmp_path):
 def test_conflicting_flags(tmp_path):
     proc = rla("bench", "selfcheck", "--endpoint", "http://127.0.0.1:1", "--model-path", "x.gguf")
     assert_user_error(proc, "mutually exclusive")
+
+
+def test_runs_are_indexed_and_shown(tmp_path):
+    server = StubLlamaServer(policy=lambda p: "C").start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                   "--limit", "4", "--output-dir", str(tmp_path))
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    run = only_run(tmp_path)
+    listed = json.loads(rla("runs", "list", "--json").stdout)
+    assert [r["id"] for r in listed] == [run.id]
+    assert listed[0]["status"] == "complete" and listed[0]["n"] == 4
+    assert listed[0]["runtime"] == "llama.cpp-b9999" and listed[0]["partial"] is True
+    shown = rla("runs", "show", run.id[:10], "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["results"] == json.loads(run.results.read_text())
+    table = rla("runs", "show", run.id)
+    assert "micro (headline)" in table.stdout
+    assert_user_error(rla("runs", "show", "no-such-run"), "no run")

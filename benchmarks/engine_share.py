@@ -1,0 +1,111 @@
+"""Issue 2's measure: how much of a run's wall time is spent inside the engine, and the
+harness's peak RSS, against a real llama-server with gemma-3-270m at concurrency 1.
+
+    .venv/bin/python benchmarks/engine_share.py [--slug selfcheck] [--limit N]
+
+engine share = Σ (prompt_ms + predicted_ms) from llama-server's `timings` ÷ the run's wall time
+(goal ≥ 0.99). For comparison, a plain sequential httpx client sends the very same prompts with
+the same request body and its share is computed the same way. Peak RSS of the `rla` process is
+read from the kernel (getrusage of the finished child). Writes benchmarks/results/engine_share.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from runlocalai_bench.models import embedded_model_path  # noqa: E402
+from runlocalai_bench.results import rundir  # noqa: E402
+from tests.support.llama_server import LlamaServer  # noqa: E402
+
+
+def engine_ms(timings: dict | None) -> float:
+    t = timings or {}
+    return float(t.get("prompt_ms", 0.0)) + float(t.get("predicted_ms", 0.0))
+
+
+def run_rla(url: str, slug: str, limit: int | None, out: Path) -> dict:
+    args = [sys.executable, "-m", "runlocalai_bench", "bench", slug, "--endpoint", url,
+            "--concurrency", "1", "--output-dir", str(out), "--json"]
+    if limit:
+        args += ["--limit", str(limit)]
+    env = {**os.environ, "RLA_HOME": str(out / "home")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    (run_path,) = [p for p in out.iterdir() if p.is_dir() and p.name != "home"]
+    run = rundir.RunDir(run_path)
+    record = json.loads(run.record.read_text())
+    samples = rundir.read_samples(run.samples)
+    engine_s = sum(engine_ms(s.get("server_timings")) for s in samples) / 1000.0
+    return {
+        "samples": len(samples),
+        "wall_s": record["timings"]["wall_s"],
+        "engine_s": round(engine_s, 3),
+        "engine_share": round(engine_s / record["timings"]["wall_s"], 4),
+        "peak_rss_mb": round(max(peak_kb, before) / 1024.0, 1),
+        "prompts": [s["prompt"] for s in samples],
+        "sent": record["sampling"]["sent"],
+    }
+
+
+def run_plain(url: str, prompts: list[str], sent: dict) -> dict:
+    body = {k: v for k, v in sent.items() if k != "stream"}
+    started = time.perf_counter()
+    engine = 0.0
+    with httpx.Client(base_url=url, timeout=600) as client:
+        for prompt in prompts:
+            reply = client.post("/v1/completions", json={**body, "model": "m", "prompt": prompt})
+            reply.raise_for_status()
+            engine += engine_ms(reply.json().get("timings")) / 1000.0
+    wall = time.perf_counter() - started
+    return {"samples": len(prompts), "wall_s": round(wall, 3), "engine_s": round(engine, 3),
+            "engine_share": round(engine / wall, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--slug", default="selfcheck")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    model = embedded_model_path()
+    with tempfile.TemporaryDirectory(prefix="rla-bench-") as tmp:
+        server = LlamaServer(model, Path(tmp) / "server.log").start()
+        try:
+            ours = run_rla(server.url, args.slug, args.limit, Path(tmp) / "out")
+            plain = run_plain(server.url, ours.pop("prompts"), ours.pop("sent"))
+        finally:
+            server.stop()
+    result = {
+        "benchmark": "engine share of wall time, concurrency 1",
+        "slug": args.slug, "model": model.name, "machine": platform.machine(),
+        "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+        "rla": ours, "plain_sequential_client": plain, "goal_engine_share": 0.99,
+    }
+    print(f"rla:    {ours['samples']} samples, wall {ours['wall_s']:.2f}s, engine "
+          f"{ours['engine_s']:.2f}s, share {ours['engine_share']:.4f}, "
+          f"peak RSS {ours['peak_rss_mb']} MB")
+    print(f"plain:  {plain['samples']} samples, wall {plain['wall_s']:.2f}s, engine "
+          f"{plain['engine_s']:.2f}s, share {plain['engine_share']:.4f}")
+    out = ROOT / "benchmarks" / "results" / "engine_share.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
