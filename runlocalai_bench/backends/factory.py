@@ -17,6 +17,14 @@ def open_backend(config: RunConfig) -> Backend:
         if not model:
             raise ConfigError(f"{config.endpoint} serves no model rla could identify",
                               hint="pass --model NAME as the server lists it under /v1/models")
+        if runtime.engine == "ollama":
+            from runlocalai_bench.backends.ollama import OllamaBackend
+
+            return OllamaBackend(
+                config.endpoint, model, runtime, sampling=config.sampling,
+                num_ctx=config.n_ctx, timeout=config.timeout, retries=config.retries,
+                api_key=config.api_key,
+            )
         return OpenAICompatBackend(
             config.endpoint, model, runtime, sampling=config.sampling, timeout=config.timeout,
             retries=config.retries, api_key=config.api_key,

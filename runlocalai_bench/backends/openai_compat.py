@@ -160,7 +160,11 @@ class OpenAICompatBackend:
                     hint="is the endpoint an OpenAI-compatible server?",
                     fatal=True,
                 ) from exc
-            return parse_response(payload, chat=prompt.style == "chat", latency_ms=latency_ms)
+            return self._parse(payload, prompt, latency_ms)
+
+    def _parse(self, payload: Mapping[str, Any], prompt: Prompt,
+               latency_ms: float) -> Generation:
+        return parse_response(payload, chat=prompt.style == "chat", latency_ms=latency_ms)
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:

@@ -154,3 +154,28 @@ def test_api_key_sent_as_bearer():
         _generate(OpenAICompatBackend(server.url, "m", LLAMA, api_key="sk-test-123456789"),
                   Prompt(text="x"))
     assert server.requests[0].headers["Authorization"] == "Bearer sk-test-123456789"
+
+
+def test_ollama_uses_the_native_api_with_num_ctx():
+    from runlocalai_bench.backends.ollama import OllamaBackend
+
+    reply = {"model": "qwen2.5:0.5b", "response": "B", "done": True, "done_reason": "length",
+             "prompt_eval_count": 612, "prompt_eval_duration": 410_000_000, "eval_count": 1,
+             "eval_duration": 21_000_000, "total_duration": 455_000_000,
+             "logprobs": [{"token": "B", "logprob": -0.3,
+                           "top_logprobs": [{"token": "B", "logprob": -0.3},
+                                            {"token": "A", "logprob": -1.6}]}]}
+    runtime = RuntimeInfo(engine="ollama", version="0.24.0", slug="ollama-0.24.0")
+    with serve(lambda seen: Reply(body=reply)) as server:
+        backend = OllamaBackend(server.url, "qwen2.5:0.5b", runtime, num_ctx=8192)
+        gen = _generate(backend, Prompt(text="Q\nAnswer:", max_tokens=1, top_logprobs=20))
+    seen = server.requests[0]
+    assert seen.path == "/api/generate"
+    assert seen.body["raw"] is True and seen.body["stream"] is False
+    assert seen.body["options"]["num_ctx"] == 8192
+    assert seen.body["options"]["temperature"] == 0.0 and seen.body["options"]["top_k"] == 1
+    assert seen.body["options"]["num_predict"] == 1
+    assert seen.body["top_logprobs"] == 20
+    assert gen.text == "B" and [t.token for t in gen.top_logprobs] == ["B", "A"]
+    assert gen.server_timings["prompt_ms"] == pytest.approx(410.0)
+    assert gen.prompt_tokens == 612
