@@ -89,4 +89,6 @@ def load_eval(slug: str) -> Eval:
 
 
 def task_slugs() -> list[str]:
-    return specs.spec_names("tasks")
+    """Slugs of the scored benchmarks (kinds with an Eval); `speed` has its own runner."""
+    return [slug for slug in specs.spec_names("tasks")
+            if specs.load_spec("tasks", slug).get("kind") in KINDS]

@@ -14,6 +14,7 @@ PINS = {
     "mmlu": "9cb72cdf5d3873290cd8fdc0cac63004f8d15828589beee6c4757c9179285b46",
     "mmlu-generative": "34825de274eec86d479e5a3adfc7cbddc1544fe931463bef849a78568dc48ef8",
     "selfcheck": "c5c17e3d09663b0c910258b958e93a00f857e7de6529285cae13cfe3d3325b08",
+    "speed": "4f30bd8381945c2e4ae72cd5e7910b618cfbe1c79682fb0c20abb6d1c60a13b6",
     "turkish-mmlu": "2798a5f27c4ab55f50a2f12f84faa1b850df5108c2e596248eb33b3295e9bded",
     "turkish-mmlu-generative": "86d25bbd40e3c350aea6abbd67d76a20513e017f80dbd604ba045b5fb666d4dc",
 }

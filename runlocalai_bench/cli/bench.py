@@ -44,6 +44,11 @@ def bench(
     run_id: str = typer.Option(None, "--run-id", help="Name the run, or pick the run to resume."),
     preset: str = typer.Option(None, "--config", help="A preset from configs/ or a TOML file."),
     json_output: bool = typer.Option(False, "--json", help="Print results as JSON on stdout."),
+    profile: str = typer.Option(None, "--profile", help="speed only: standard or pp512-tg128 "
+                                "(tasks/speed.toml)."),
+    n_predict: int = typer.Option(None, "--n-predict", help="speed only: tokens to generate."),
+    speed_prompt: str = typer.Option(None, "--prompt", help="speed only: replace the standard "
+                                     "prompt (the record says so)."),
 ) -> None:
     """Run a benchmark greedily and write a run directory with log, samples, results, record."""
     from runlocalai_bench.backends.factory import open_backend
@@ -58,6 +63,13 @@ def bench(
         "n_ctx": n_ctx, "n_threads": n_threads, "timeout": timeout, "retries": retries,
         "resume": resume, "run_id": run_id,
     }
+    from runlocalai_bench.speed.command import bench_speed, refuse_speed_flags
+
+    if slug == "speed":
+        bench_speed(flags, profile=profile, n_predict=n_predict, prompt=speed_prompt,
+                    preset=preset, json_output=json_output)
+        return
+    refuse_speed_flags(slug, profile=profile, n_predict=n_predict, prompt=speed_prompt)
     config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))
     out, err = ui.stdout_console(), ui.stderr_console()
     outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),

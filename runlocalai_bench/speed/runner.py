@@ -1,0 +1,292 @@
+"""`rla bench speed`, start to finish:
+
+    config → streamer (server probe or in-process model) → prompt → rig → run directory
+           → warm-up (logged, discarded) → measured set → spread ≥ threshold? re-run the set
+           → summary, verdict, ceiling and consistency checks → record.json → run index
+
+Run directory: config.json, run.log (everything printed), runs/warmup-1.log, runs/run-1.log …
+(one per run, each the run's full output, engine timings and arrival times), record.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from runlocalai_bench import __version__
+from runlocalai_bench.config import RunConfig
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.redact import redact
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.store import RunIndex, RunRow
+from runlocalai_bench.rig import bandwidth_ceiling
+from runlocalai_bench.speed.measure import Measurement, RawRun, measure
+from runlocalai_bench.speed.plausibility import Ceiling, Check, ceiling, check_run
+from runlocalai_bench.speed.protocol import needs_rerun, summarize, verdict
+from runlocalai_bench.speed.record import RunEntry, build_speed_record
+from runlocalai_bench.speed.spec import SpeedPlan
+from runlocalai_bench.speed.streams import SpeedRequest, Streamer
+from runlocalai_bench.types import RigInfo, RuntimeInfo
+
+RUNS_DIR = "runs"
+
+
+class SpeedUI(Protocol):
+    def begin(self, log: RunLog, header: Sequence[str]) -> None: ...
+
+    def run_done(self, label: str, measurement: Measurement, counted: bool) -> None: ...
+
+    def note(self, line: str) -> None: ...
+
+    def end(self, record: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class SpeedOutcome:
+    run: rundir.RunDir
+    record: Mapping[str, Any]
+
+    @property
+    def refusals(self) -> list[str]:
+        return list(self.record["speed"]["refusals"])
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+def exact_prompt(tokenize: Callable[[str], list[int] | None], text: str,
+                 n_tokens: int) -> list[int] | None:
+    """`text` repeated (newline-separated) and cut to exactly `n_tokens` tokens, BOS included;
+    None when the engine cannot tokenize."""
+    one = tokenize(text)
+    if one is None:
+        return None
+    if not one:
+        raise ConfigError("the prompt tokenizes to nothing", hint="pass a non-empty --prompt")
+    copies = max(1, math.ceil(n_tokens / len(one)))
+    while True:
+        tokens = tokenize("\n".join([text] * copies))
+        if tokens is None:
+            return None
+        if len(tokens) >= n_tokens:
+            return tokens[:n_tokens]
+        copies += 1
+
+
+def run_settings(config: RunConfig, plan: SpeedPlan, runtime: RuntimeInfo,
+                 prompt: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides what a speed run measures; its hash names the run."""
+    return {
+        "slug": "speed",
+        "spec_sha256": plan.spec_sha256,
+        "profile": plan.profile,
+        "prompt_sha256": prompt["sha256"],
+        "prompt_tokens": plan.prompt_tokens,
+        "n_predict": plan.n_predict,
+        "ignore_eos": plan.ignore_eos,
+        "engine": runtime.engine,
+        "model": runtime.model.id or runtime.model.path,
+        "model_sha256": runtime.model.sha256,
+        "seed": config.sampling.seed,
+        "n_ctx": config.n_ctx if config.in_process else None,
+        "n_threads": config.n_threads if config.in_process else None,
+    }
+
+
+def run_log_text(label: str, stamp: str, request: Mapping[str, Any], raw: RawRun,
+                 m: Measurement) -> str:
+    """One run's own log: what was asked, the full output, the engine's timings as sent, the
+    arrival times and the figures derived from them."""
+    lines = [
+        f"# rla {__version__} speed {label} {stamp}",
+        f"request {json.dumps(dict(request), ensure_ascii=False, sort_keys=True)}",
+        "--- output ---",
+        raw.text,
+        "--- end of output ---",
+        f"finish_reason {raw.finish_reason}",
+        f"engine_timings ({raw.engine_format}) "
+        + json.dumps(raw.engine, sort_keys=True, default=str),
+        f"usage prompt_tokens={raw.prompt_tokens} completion_tokens={raw.completion_tokens}",
+        f"arrivals_ms {json.dumps([round(t, 3) for t in raw.arrivals_ms])}",
+        f"total_ms {raw.total_ms:.3f}",
+        f"decode_tps {_f(m.decode_tps)} ({m.decode_source}); prefill_tps {_f(m.prefill_tps)}"
+        f" ({m.prefill_source}); ttft_ms {_f(m.ttft_ms)}; prompt_tokens {m.prompt_tokens};"
+        f" generated_tokens {m.generated_tokens}",
+        f"engine_decode_tps {_f(m.engine.decode_tps if m.engine else None)};"
+        f" stream_decode_tps {_f(m.stream.decode_tps)}",
+    ]
+    return redact("\n".join(lines)) + "\n"
+
+
+def concatenated_sha256(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan, experts: Any) -> Ceiling:
+    bandwidth = bandwidth_ceiling(rig)
+    sources = sorted({g.bandwidth_source or "unknown" for g in rig.gpus if g.slug})
+    return ceiling(bandwidth, "+".join(sources) if bandwidth else None, runtime.model.size_bytes,
+                   factor=plan.ceiling_factor, expert_count=experts.count,
+                   expert_used_count=experts.used, hw_class=rig.hw_class)
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def run_speed(
+    config: RunConfig,
+    plan: SpeedPlan,
+    ui: SpeedUI,
+    *,
+    open_streamer: Callable[[RunConfig], Streamer],
+    detect_rig: Callable[[], RigInfo],
+) -> SpeedOutcome:
+    streamer = open_streamer(config)
+    try:
+        return _run(config, plan, ui, streamer, detect_rig)
+    finally:
+        streamer.close()
+
+
+def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
+         detect_rig: Callable[[], RigInfo]) -> SpeedOutcome:
+    runtime = streamer.runtime
+    request, prompt = _request(config, plan, streamer)
+    rig = detect_rig()
+    settings = run_settings(config, plan, runtime, prompt)
+    fp = rundir.fingerprint(settings)
+    run = rundir.create(config.output_dir, config.run_id or rundir.new_run_id("speed", fp),
+                        settings)
+    (run.path / RUNS_DIR).mkdir()
+    index = RunIndex(config.index_path)
+    started_at = _now()
+    index.upsert(RunRow(
+        id=run.id, slug="speed", path=str(run.path.resolve()), status="running", fingerprint=fp,
+        started_at=started_at, model=runtime.model.id or runtime.model.path,
+        runtime=runtime.slug, hardware=rig.hardware_slug, expected_n=plan.measured_runs,
+    ))
+    cap = rig_ceiling(rig, runtime, plan, streamer.experts)
+    wall_start = time.perf_counter()
+    entries: list[RunEntry] = []
+    try:
+        with RunLog(run.run_log, header=f"# rla {__version__} run {run.id} {started_at}") as log:
+            ui.begin(log, _header(plan, runtime, rig, prompt, cap))
+
+            def one(label: str, attempt: int) -> RunEntry:
+                raw = streamer.stream(request)
+                m = measure(raw)
+                path = run.path / RUNS_DIR / f"{label}.log"
+                path.write_text(run_log_text(label, _now(), streamer.body(request), raw, m),
+                                encoding="utf-8")
+                entry = RunEntry(label=label, attempt=attempt, counted=False,
+                                 log=f"{RUNS_DIR}/{path.name}",
+                                 log_sha256=rundir.sha256_file(path), raw=raw, measurement=m)
+                ui.run_done(label, m, attempt > 0)
+                return entry
+
+            for i in range(1, plan.warmup_runs + 1):
+                entries.append(one(f"warmup-{i}", 0))
+            attempt, number = 0, 0
+            while True:
+                attempt += 1
+                batch = []
+                for _ in range(plan.measured_runs):
+                    number += 1
+                    batch.append(one(f"run-{number}", attempt))
+                entries.extend(batch)
+                rates = [e.measurement.decode_tps for e in batch]
+                if not needs_rerun(rates, plan.spread_threshold) or \
+                        attempt > plan.max_reruns:
+                    break
+                ui.note(f"decode spread of set {attempt} reached"
+                        f" {plan.spread_threshold:.0%}: re-running the set"
+                        f" ({attempt}/{plan.max_reruns})")
+            counted = [replace(e, counted=True) if e.attempt == attempt else e
+                       for e in entries]
+            measured = [e.measurement for e in counted if e.counted]
+            summary = summarize(measured)
+            result = verdict(summary, required_runs=plan.measured_runs,
+                             threshold=plan.spread_threshold)
+            checks: list[Check] = []
+            for e in counted:
+                if e.counted:
+                    checks.extend(check_run(e.label, e.measurement, cap, plan.consistency))
+            logs_sha = concatenated_sha256([run.path / e.log for e in counted if e.counted])
+            record = build_speed_record(
+                run=run, config=config, plan=plan, runtime=runtime, rig=rig,
+                experts=streamer.experts, prompt=prompt, sent=streamer.body(request),
+                entries=counted, summary=summary, verdict=result, attempts=attempt, cap=cap,
+                checks=checks, logs_sha256=logs_sha, started_at=started_at,
+                finished_at=_now(), wall_s=time.perf_counter() - wall_start,
+            )
+            ui.end(record)
+    except BaseException:
+        index.update(run.id, status="interrupted")
+        raise
+    # run.log is closed now: its hash joins the record.
+    record["files"][rundir.RUN_LOG] = rundir.sha256_file(run.run_log)
+    rundir.write_json_atomic(run.record, record)
+    index.update(run.id, status="complete", finished_at=record["timings"]["finished_at"],
+                 n=len(measured), partial=False)
+    return SpeedOutcome(run=run, record=record)
+
+
+def _request(config: RunConfig, plan: SpeedPlan,
+             streamer: Streamer) -> tuple[SpeedRequest, dict[str, Any]]:
+    seed = config.sampling.seed
+    if plan.prompt_tokens is None:
+        request = SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
+                               prompt=plan.prompt)
+        return request, {"text": plan.prompt, "tokens": None, "exact": False,
+                         "sha256": hashlib.sha256(plan.prompt.encode()).hexdigest()}
+    ids = exact_prompt(streamer.tokenize, plan.prompt, plan.prompt_tokens)
+    if ids is None:
+        raise ConfigError(
+            f"profile {plan.profile} needs a prompt of exactly {plan.prompt_tokens} tokens, and"
+            f" {streamer.runtime.engine} cannot tokenize for rla",
+            hint="use --profile standard, or run llama-server or --model-path")
+    request = SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
+                           token_ids=tuple(ids))
+    blob = json.dumps(ids).encode()
+    return request, {"text": plan.prompt, "tokens": len(ids), "exact": True,
+                     "construction": "text repeated on new lines, cut to the token count",
+                     "sha256": hashlib.sha256(blob).hexdigest()}
+
+
+def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping[str, Any],
+            cap: Ceiling) -> list[str]:
+    model = runtime.model
+    size = f", {model.size_bytes / 1e9:.3f} GB" if model.size_bytes else ""
+    shape = (f"{prompt['tokens']} tokens (exact)" if prompt.get("exact")
+             else repr(plan.prompt))
+    return [
+        f"benchmark  speed, profile {plan.profile} (spec sha256 {plan.spec_sha256[:12]})",
+        f"rig        {runtime.slug} {rig.hardware_slug}",
+        f"model      {model.id or model.path or '?'}"
+        + (f" ({model.quantization}{size})" if model.quantization else size),
+        f"prompt     {shape}; generate {plan.n_predict} tokens"
+        + ("" if plan.ignore_eos else ", stop at end of text"),
+        f"protocol   {plan.warmup_runs} warm-up, {plan.measured_runs} measured runs, re-run"
+        f" at spread ≥ {plan.spread_threshold:.0%} (at most {plan.max_reruns}x)",
+        "ceiling    " + (f"{cap.limit_tps:.1f} tok/s ({cap.basis})" if cap.limit_tps
+                         else f"not checked: {cap.basis}"),
+    ]
+
+
+def _f(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

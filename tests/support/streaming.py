@@ -1,0 +1,219 @@
+"""Streaming HTTP servers on 127.0.0.1: a handler may answer with `Streamed` chunks, sent with
+chunked transfer encoding and flushed one by one (with an optional pause before each), the way
+llama-server sends server-sent events and Ollama sends NDJSON.
+
+`StreamingLlamaServer` speaks llama-server's protocol for `rla bench speed`: /props, /v1/models,
+/health, /tokenize and streamed /v1/completions whose last event carries `usage` and `timings`.
+`StreamingOllama` speaks Ollama's: /api/version, /api/tags, /api/show, /v1/models and streamed
+/api/generate whose final object carries the engine's durations.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.support.llama_stub import MODELS, PROPS
+from tests.support.servers import Reply, Seen
+
+
+@dataclass
+class Streamed:
+    chunks: Iterable[bytes]
+    content_type: str = "text/event-stream"
+    pause_s: float = 0.0  # before each chunk after the first
+
+
+Answer = Reply | Streamed
+
+
+class StreamingServer:
+    def __init__(self, handler: Callable[[Seen], Answer]) -> None:
+        self.handler = handler
+        self.requests: list[Seen] = []
+        outer = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body: Any = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
+                seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                outer.requests.append(seen)
+                answer = outer.handler(seen)
+                if isinstance(answer, Streamed):
+                    self._stream(answer)
+                else:
+                    self._reply(answer)
+
+            def _reply(self, reply: Reply) -> None:
+                payload = json.dumps(reply.body).encode() if isinstance(
+                    reply.body, dict | list) else str(reply.body or "").encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _stream(self, answer: Streamed) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i, chunk in enumerate(answer.chunks):
+                    if i and answer.pause_s:
+                        time.sleep(answer.pause_s)
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> StreamingServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def sse(obj: Any) -> bytes:
+    return f"data: {json.dumps(obj)}\n\n".encode()
+
+
+def llama_timings(prompt_n: int, prompt_ms: float, predicted_n: int,
+                  decode_tps: float) -> dict[str, Any]:
+    """A timings object as llama-server reports it (predicted_per_second over n - 1 steps)."""
+    predicted_ms = (predicted_n - 1) * 1000.0 / decode_tps
+    return {"cache_n": 0, "prompt_n": prompt_n, "prompt_ms": prompt_ms,
+            "prompt_per_token_ms": prompt_ms / prompt_n,
+            "prompt_per_second": prompt_n * 1000.0 / prompt_ms,
+            "predicted_n": predicted_n, "predicted_ms": predicted_ms,
+            "predicted_per_token_ms": predicted_ms / (predicted_n - 1),
+            "predicted_per_second": decode_tps}
+
+
+def _words(text: str) -> list[str]:
+    return text.replace("\n", " \n ").split(" ")
+
+
+@dataclass
+class StreamingLlamaServer:
+    """decode_tps(n) → the decode rate the n-th completion (1-based) reports in its timings.
+    The prompt's tokens are its whitespace-separated words plus BOS (as /tokenize says)."""
+
+    decode_tps: Callable[[int], float] = lambda n: 40.0
+    prompt_ms: float = 1.0
+    pause_s: float = 0.0
+    build_info: str = "b9999-0123abcd"
+    models: Mapping[str, Any] = field(default_factory=lambda: MODELS)
+    completions: int = 0
+    bodies: list[Any] = field(default_factory=list)
+
+    def tokens(self, text: str) -> list[int]:
+        return [2] + [100 + len(w) for w in _words(text)]
+
+    def handle(self, seen: Seen) -> Answer:
+        path = seen.path.split("?")[0]
+        if path == "/health":
+            return Reply(body={"status": "ok"})
+        if path == "/props":
+            return Reply(body={**PROPS, "build_info": self.build_info})
+        if path == "/v1/models":
+            return Reply(body=dict(self.models))
+        if path == "/tokenize":
+            return Reply(body={"tokens": self.tokens(seen.body["content"])})
+        if path == "/v1/completions":
+            self.completions += 1
+            self.bodies.append(seen.body)
+            return self._completion(seen.body, self.decode_tps(self.completions))
+        return Reply(404, {"error": {"code": 404, "message": "File Not Found"}})
+
+    def _completion(self, body: Mapping[str, Any], tps: float) -> Streamed:
+        prompt = body["prompt"]
+        prompt_n = len(prompt) if isinstance(prompt, list) else len(self.tokens(prompt))
+        n = int(body["max_tokens"])
+
+        def events() -> Iterator[bytes]:
+            for i in range(n):
+                yield sse({"choices": [{"text": f" w{i}", "index": 0, "logprobs": None,
+                                        "finish_reason": None}],
+                           "object": "text_completion"})
+            yield sse({"choices": [{"text": "", "index": 0, "logprobs": None,
+                                    "finish_reason": "length"}],
+                       "usage": {"prompt_tokens": prompt_n, "completion_tokens": n,
+                                 "total_tokens": prompt_n + n},
+                       "timings": llama_timings(prompt_n, self.prompt_ms, n, tps)})
+            yield b"data: [DONE]\n\n"
+
+        return Streamed(events(), pause_s=self.pause_s)
+
+    def start(self) -> StreamingServer:
+        return StreamingServer(self.handle).start()
+
+
+@dataclass
+class StreamingOllama:
+    """Ollama 0.x: `pieces` streamed one per NDJSON line, then the final object `final`."""
+
+    pieces: Sequence[str] = (" The", " attention", " mechanism")
+    final: Mapping[str, Any] = field(default_factory=dict)
+    size: int = 291_000_000
+    bodies: list[Any] = field(default_factory=list)
+
+    def handle(self, seen: Seen) -> Answer:
+        path = seen.path.split("?")[0]
+        if path == "/api/version":
+            return Reply(body={"version": "0.24.0"})
+        if path == "/api/tags":
+            return Reply(body={"models": [{"name": "gemma3:270m", "model": "gemma3:270m",
+                                           "size": self.size}]})
+        if path == "/api/show":
+            return Reply(body={"details": {"family": "gemma3", "quantization_level": "Q8_0",
+                                           "parameter_size": "268.10M"},
+                               "model_info": {"general.architecture": "gemma3"},
+                               "parameters": "stop \"<end_of_turn>\""})
+        if path == "/v1/models":
+            return Reply(body={"object": "list", "data": [{"id": "gemma3:270m"}]})
+        if path == "/api/generate":
+            self.bodies.append(seen.body)
+
+            def lines() -> Iterator[bytes]:
+                for piece in self.pieces:
+                    yield (json.dumps({"model": "gemma3:270m", "response": piece,
+                                       "done": False}) + "\n").encode()
+                yield (json.dumps({"model": "gemma3:270m", "response": "", "done": True,
+                                   "context": [1, 2, 3], **self.final}) + "\n").encode()
+
+            return Streamed(lines(), content_type="application/x-ndjson")
+        return Reply(404, {"error": "not found"})
+
+    def start(self) -> StreamingServer:
+        return StreamingServer(self.handle).start()
