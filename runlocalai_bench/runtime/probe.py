@@ -212,7 +212,7 @@ class _Http:
             raise EndpointError(
                 f"the server at {redact(self.base)} refused rla without an API key "
                 f"({method} {path} answered {reply.status})",
-                hint="give rla the server's API key (--api-key)",
+                hint="set RLA_API_KEY to the server's API key",
             )
         return reply
 
@@ -289,12 +289,12 @@ def probe_endpoint(
     base = normalise_endpoint(url)
     with _session(client, timeout, api_key) as session:
         http = _Http(session, base, timeout)
-        spec = identify(http)
+        spec = _identify(http)
         reader = _READERS.get(spec.engine, _read_openai_compatible)
         return reader(http, spec, model)
 
 
-def identify(http: _Http) -> RunnerSpec:
+def _identify(http: _Http) -> RunnerSpec:
     for spec in runner_specs():
         reply = http.get(spec.identify_path)
         if reply.ok and isinstance(reply.json, Mapping) and _matches(reply.json, spec):

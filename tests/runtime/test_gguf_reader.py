@@ -22,6 +22,25 @@ from runlocalai_bench.runtime.gguf import (
     sha256_file,
 )
 
+from .fakes import (
+    ARR,
+    BOOL,
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    STR,
+    TINY_TENSORS,
+    U8,
+    U16,
+    U32,
+    U64,
+    gguf_bytes,
+    tiny_llama_kv,
+)
+
 # ---------------------------------------------------------------------------------------------
 # The real model
 
@@ -70,7 +89,7 @@ def test_real_gemma_model_info_and_sha256(gemma_gguf: Path, tmp_path: Path) -> N
 # Hand-written files
 
 
-def test_tiny_file_fields(write_gguf, kit) -> None:
+def test_tiny_file_fields(write_gguf) -> None:
     path = write_gguf()
     info = read_gguf(path)
     assert info.architecture == "llama"
@@ -87,29 +106,28 @@ def test_tiny_file_fields(write_gguf, kit) -> None:
     assert not info.big_endian
 
 
-def test_every_value_type_round_trips(write_gguf, kit) -> None:
-    k = kit
+def test_every_value_type_round_trips(write_gguf) -> None:
     kv = [
-        ("general.architecture", k.STR, "test"),
-        ("v.u8", k.U8, 255),
-        ("v.i8", k.I8, -128),
-        ("v.u16", k.U16, 65535),
-        ("v.i16", k.I16, -32768),
-        ("v.u32", k.U32, 4_000_000_000),
-        ("v.i32", k.I32, -2_000_000_000),
-        ("v.f32", k.F32, 0.5),
-        ("v.bool", k.BOOL, True),
-        ("v.str", k.STR, "héllo ✓"),
-        ("v.u64", k.U64, 2**63 + 5),
-        ("v.i64", k.I64, -(2**62)),
-        ("v.f64", k.F64, 1e-300),
-        ("v.arr_small", k.ARR, (k.I32, [1, -2, 3])),
-        ("v.arr_nested", k.ARR, (k.ARR, [(k.U8, [1, 2]), (k.STR, ["a"])])),
-        ("v.arr_empty", k.ARR, (k.STR, [])),
-        ("v.big_nested", k.ARR, (k.ARR, [(k.U16, [i, i]) for i in range(100)])),
-        ("v.after", k.STR, "still read"),
+        ("general.architecture", STR, "test"),
+        ("v.u8", U8, 255),
+        ("v.i8", I8, -128),
+        ("v.u16", U16, 65535),
+        ("v.i16", I16, -32768),
+        ("v.u32", U32, 4_000_000_000),
+        ("v.i32", I32, -2_000_000_000),
+        ("v.f32", F32, 0.5),
+        ("v.bool", BOOL, True),
+        ("v.str", STR, "héllo ✓"),
+        ("v.u64", U64, 2**63 + 5),
+        ("v.i64", I64, -(2**62)),
+        ("v.f64", F64, 1e-300),
+        ("v.arr_small", ARR, (I32, [1, -2, 3])),
+        ("v.arr_nested", ARR, (ARR, [(U8, [1, 2]), (STR, ["a"])])),
+        ("v.arr_empty", ARR, (STR, [])),
+        ("v.big_nested", ARR, (ARR, [(U16, [i, i]) for i in range(100)])),
+        ("v.after", STR, "still read"),
     ]
-    info = read_gguf(write_gguf(data=k.gguf_bytes(kv)))
+    info = read_gguf(write_gguf(data=gguf_bytes(kv)))
     got = info.metadata
     for key, _, value in kv[1:13]:
         assert got[key] == value, key
@@ -121,11 +139,11 @@ def test_every_value_type_round_trips(write_gguf, kit) -> None:
     assert info.tensor_count == 0 and info.parameters == 0
 
 
-def test_big_endian_and_version_2(write_gguf, kit) -> None:
-    big = read_gguf(write_gguf("big.gguf", data=kit.gguf_bytes(
-        kit.tiny_llama_kv(), kit.TINY_TENSORS, big_endian=True)))  # fmt: skip
-    v2 = read_gguf(write_gguf("v2.gguf", data=kit.gguf_bytes(
-        kit.tiny_llama_kv(), kit.TINY_TENSORS, version=2)))  # fmt: skip
+def test_big_endian_and_version_2(write_gguf) -> None:
+    big = read_gguf(write_gguf("big.gguf", data=gguf_bytes(
+        tiny_llama_kv(), TINY_TENSORS, big_endian=True)))  # fmt: skip
+    v2 = read_gguf(write_gguf("v2.gguf", data=gguf_bytes(
+        tiny_llama_kv(), TINY_TENSORS, version=2)))  # fmt: skip
     little = read_gguf(write_gguf())
     assert big.big_endian and big.version == 3
     assert v2.version == 2
@@ -143,22 +161,22 @@ def test_big_endian_and_version_2(write_gguf, kit) -> None:
     [(15, "Q4_K_M"), (17, "Q5_K_M"), (18, "Q6_K"), (7, "Q8_0"), (1, "F16"), (0, "F32"),
      (2, "Q4_0"), (32, "BF16"), (1024 | 15, "Q4_K_M"), (999, None)],
 )  # fmt: skip
-def test_file_type_names(write_gguf, kit, file_type: int, name: str | None) -> None:
-    kv = kit.tiny_llama_kv(**{"general.file_type": (kit.U32, file_type)})
-    info = read_gguf(write_gguf(data=kit.gguf_bytes(kv, kit.TINY_TENSORS)))
+def test_file_type_names(write_gguf, file_type: int, name: str | None) -> None:
+    kv = tiny_llama_kv(**{"general.file_type": (U32, file_type)})
+    info = read_gguf(write_gguf(data=gguf_bytes(kv, TINY_TENSORS)))
     assert info.file_type == file_type
     assert info.quantization == name
 
 
-def test_custom_alignment_sets_data_offset(write_gguf, kit) -> None:
-    kv = kit.tiny_llama_kv(**{"general.alignment": (kit.U32, 64)})
-    info = read_gguf(write_gguf(data=kit.gguf_bytes(kv, kit.TINY_TENSORS, alignment=64)))
+def test_custom_alignment_sets_data_offset(write_gguf) -> None:
+    kv = tiny_llama_kv(**{"general.alignment": (U32, 64)})
+    info = read_gguf(write_gguf(data=gguf_bytes(kv, TINY_TENSORS, alignment=64)))
     assert info.alignment == 64
     assert info.data_offset % 64 == 0
 
 
-def test_size_label_stands_in_when_there_are_no_tensors(write_gguf, kit) -> None:
-    path = write_gguf(data=kit.gguf_bytes(kit.tiny_llama_kv()))
+def test_size_label_stands_in_when_there_are_no_tensors(write_gguf) -> None:
+    path = write_gguf(data=gguf_bytes(tiny_llama_kv()))
     model = model_info_from_gguf(path, with_sha256=False)
     assert model.parameters == 1_500_000_000
     assert model.sha256 is None
@@ -197,14 +215,14 @@ def test_not_gguf(write_gguf, data: bytes, expected: str) -> None:
 
 
 @pytest.mark.parametrize(("version", "expected"), [(1, "version 1"), (4, "version 4")])
-def test_unsupported_versions(write_gguf, kit, version: int, expected: str) -> None:
-    path = write_gguf(data=kit.gguf_bytes(kit.tiny_llama_kv(), version=version))
+def test_unsupported_versions(write_gguf, version: int, expected: str) -> None:
+    path = write_gguf(data=gguf_bytes(tiny_llama_kv(), version=version))
     with pytest.raises(ModelFileError, match=expected):
         read_gguf(path)
 
 
-def test_every_cut_inside_the_header_is_reported_truncated(write_gguf, kit) -> None:
-    whole = kit.gguf_bytes(kit.tiny_llama_kv(), kit.TINY_TENSORS)
+def test_every_cut_inside_the_header_is_reported_truncated(write_gguf) -> None:
+    whole = gguf_bytes(tiny_llama_kv(), TINY_TENSORS)
     header_end = read_gguf(write_gguf(data=whole)).data_offset
     # Every byte of the fixed header and first keys, then a sample through the rest.
     for cut in [*range(5, 80), *range(80, header_end, 97), header_end - 1]:
@@ -214,8 +232,8 @@ def test_every_cut_inside_the_header_is_reported_truncated(write_gguf, kit) -> N
         assert "sha256" in (err.value.hint or "")
 
 
-def test_cut_inside_tensor_data_is_reported_truncated(write_gguf, kit) -> None:
-    whole = kit.gguf_bytes(kit.tiny_llama_kv(), kit.TINY_TENSORS)
+def test_cut_inside_tensor_data_is_reported_truncated(write_gguf) -> None:
+    whole = gguf_bytes(tiny_llama_kv(), TINY_TENSORS)
     # The last tensor (Q6_K, 256 x 300) is 63,000 bytes, padded to 63,008 at the file's end.
     needed = len(whole) - 8
     assert read_gguf(write_gguf(data=whole[:needed])).parameters > 0
@@ -224,8 +242,8 @@ def test_cut_inside_tensor_data_is_reported_truncated(write_gguf, kit) -> None:
             read_gguf(write_gguf(data=whole[:cut]))
 
 
-def test_corrupt_lengths_and_types(write_gguf, kit) -> None:
-    good = kit.gguf_bytes(kit.tiny_llama_kv())
+def test_corrupt_lengths_and_types(write_gguf) -> None:
+    good = gguf_bytes(tiny_llama_kv())
     # The first key's length claims more than the whole file.
     huge_key = good[:24] + struct.pack("<Q", 2**62) + good[32:]
     # The first value's type is 13, which GGUF does not define.
@@ -240,10 +258,10 @@ def test_corrupt_lengths_and_types(write_gguf, kit) -> None:
             read_gguf(write_gguf(data=data))
 
 
-def test_alignment_must_be_a_power_of_two(write_gguf, kit) -> None:
-    kv = kit.tiny_llama_kv(**{"general.alignment": (kit.U32, 48)})
+def test_alignment_must_be_a_power_of_two(write_gguf) -> None:
+    kv = tiny_llama_kv(**{"general.alignment": (U32, 48)})
     with pytest.raises(ModelFileError, match="alignment"):
-        read_gguf(write_gguf(data=kit.gguf_bytes(kv)))
+        read_gguf(write_gguf(data=gguf_bytes(kv)))
 
 
 # ---------------------------------------------------------------------------------------------
