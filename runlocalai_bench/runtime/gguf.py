@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import re
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,7 @@ class GGUFInfo:
     chat_template_sha256: str | None
     alignment: int
     data_offset: int
+    split_count: int = 1  # a model split across files (name-00001-of-00003.gguf)
     metadata: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -354,6 +356,7 @@ def _parse(buf: mmap.mmap, path: Path) -> GGUFInfo:
             hint=_TRUNCATED_HINT,
         )
 
+    split_count = metadata.get("split.count")
     arch = _str(metadata.get("general.architecture"))
     file_type = metadata.get("general.file_type")
     file_type = file_type if isinstance(file_type, int) else None
@@ -374,6 +377,7 @@ def _parse(buf: mmap.mmap, path: Path) -> GGUFInfo:
         chat_template_sha256=template_sha256(_str(metadata.get("tokenizer.chat_template"))),
         alignment=alignment,
         data_offset=data_offset,
+        split_count=split_count if isinstance(split_count, int) and split_count > 1 else 1,
         metadata=metadata,
     )
 
@@ -441,13 +445,59 @@ def sha256_file(path: str | Path, *, cache_dir: Path | None = None) -> str:
     return hexdigest
 
 
+def split_paths(info: GGUFInfo) -> list[Path]:
+    """Every file of a split model, in order, named as llama.cpp names them
+    (`<prefix>-00001-of-00003.gguf`); just the file itself for an unsplit one."""
+    path = Path(info.path)
+    if info.split_count == 1:
+        return [path]
+    match = _SPLIT_NAME.fullmatch(path.name)
+    if not match or int(match["count"]) != info.split_count:
+        raise ModelFileError(
+            f"{path} is part {info.metadata.get('split.no', 0) + 1} of a model split into "
+            f"{info.split_count} files, but its name does not say which",
+            hint="keep the split files' names as llama-gguf-split wrote them "
+            "(name-00001-of-00003.gguf)",
+        )
+    return [
+        path.with_name(f"{match['prefix']}-{i:05d}-of-{info.split_count:05d}.gguf")
+        for i in range(1, info.split_count + 1)
+    ]
+
+
+_SPLIT_NAME = re.compile(r"(?P<prefix>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf")
+
+
 def model_info_from_gguf(
     path: str | Path, *, cache_dir: Path | None = None, with_sha256: bool = True
 ) -> ModelInfo:
-    """ModelInfo for a local GGUF file: metadata from its header, plus its sha256."""
+    """ModelInfo for a local GGUF file: metadata from its header, plus its sha256.
+
+    For a split model, give any of its files: the parameters and size cover all of them, and
+    the sha256 is that of the first file (which holds the metadata)."""
     info = read_gguf(path)
-    digest = sha256_file(path, cache_dir=cache_dir) if with_sha256 else None
-    return model_info_from(info, sha256=digest)
+    parts = split_paths(info)
+    shards = [info]
+    if len(parts) > 1:
+        shards = []
+        for part in parts:
+            if not part.is_file():
+                raise ModelFileError(
+                    f"{part.name} is missing: {Path(info.path).name} is one of "
+                    f"{len(parts)} files of a split model",
+                    hint="download every part of the model into the same folder",
+                )
+            shards.append(info if part == Path(info.path) else read_gguf(part))
+        info = shards[0]
+    digest = sha256_file(info.path, cache_dir=cache_dir) if with_sha256 else None
+    model = model_info_from(info, sha256=digest)
+    if len(shards) > 1:
+        model = replace(
+            model,
+            parameters=sum(s.parameters for s in shards) or model.parameters,
+            size_bytes=sum(s.size_bytes for s in shards),
+        )
+    return model
 
 
 def model_info_from(info: GGUFInfo, *, sha256: str | None = None) -> ModelInfo:

@@ -683,16 +683,3 @@ def wait_until_ready(
                     hint="a large model can take minutes to load; wait longer or check the server",
                 )
             time.sleep(min(interval, left))
-
-
-def describe(info: RuntimeInfo) -> str:
-    """One line for logs: `llama.cpp-b6500 · gemma-3-270m-q4_k_m.gguf Q4_K_M · ctx 4096`."""
-    parts = [info.slug]
-    model = " ".join(p for p in (info.model.id, info.model.quantization) if p)
-    if model:
-        parts.append(model)
-    if info.n_ctx:
-        parts.append(f"ctx {info.n_ctx}")
-    if info.slots:
-        parts.append(f"slots {info.slots}")
-    return " · ".join(parts)

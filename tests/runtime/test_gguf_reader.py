@@ -183,6 +183,42 @@ def test_size_label_stands_in_when_there_are_no_tensors(write_gguf) -> None:
     assert model.context_length == 4096
 
 
+def _split_model(write_gguf, names: tuple[str, str]) -> list[Path]:
+    split = {"split.count": (U16, 2), "split.tensors.count": (I32, 3)}
+    first = gguf_bytes(tiny_llama_kv(**split, **{"split.no": (U16, 0)}), TINY_TENSORS[:2])
+    second = gguf_bytes(
+        [("split.no", U16, 1), ("split.count", U16, 2), ("split.tensors.count", I32, 3)],
+        TINY_TENSORS[2:],
+    )
+    return [write_gguf(names[0], data=first), write_gguf(names[1], data=second)]
+
+
+def test_split_model_counts_every_part(write_gguf) -> None:
+    first, second = _split_model(write_gguf, ("m-00001-of-00002.gguf", "m-00002-of-00002.gguf"))
+    whole = read_gguf(write_gguf("whole.gguf"))
+    assert read_gguf(first).split_count == 2
+    for given in (first, second):
+        model = model_info_from_gguf(given)
+        assert model.parameters == whole.parameters
+        assert model.size_bytes == first.stat().st_size + second.stat().st_size
+        assert (model.architecture, model.quantization) == ("llama", "Q4_K_M")
+        assert model.path == str(first)
+        assert model.sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
+
+
+def test_split_model_with_a_missing_part(write_gguf) -> None:
+    first, second = _split_model(write_gguf, ("m-00001-of-00002.gguf", "m-00002-of-00002.gguf"))
+    second.unlink()
+    with pytest.raises(ModelFileError, match=r"m-00002-of-00002\.gguf is missing"):
+        model_info_from_gguf(first)
+
+
+def test_split_model_renamed(write_gguf) -> None:
+    first, _ = _split_model(write_gguf, ("first.gguf", "second.gguf"))
+    with pytest.raises(ModelFileError, match="split into 2 files"):
+        model_info_from_gguf(first)
+
+
 # ---------------------------------------------------------------------------------------------
 # Files that are not (whole) GGUF
 
