@@ -77,7 +77,7 @@ def test_llama_server_end_to_end_and_resume_after_a_kill(gemma_gguf, tmp_path):
         record = json.loads(reference.record.read_text())
         assert record["runtime"]["engine"] == "llama.cpp"
         assert record["runtime"]["slug"].startswith("llama.cpp-b")
-        assert record["runtime"]["model"]["quantization"] == "Q4_K_M"
+        assert record["model"]["quantization"] == "Q4_K_M"
         samples = rundir.read_samples(reference.samples)
         assert all(s["server_timings"]["prompt_n"] > 100 for s in samples)
         assert all(s["server_timings"].get("cache_n", 0) == 0 for s in samples)
