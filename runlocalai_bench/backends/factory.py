@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from runlocalai_bench import paths
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
@@ -12,7 +13,7 @@ def open_backend(config: RunConfig) -> Backend:
         from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
         from runlocalai_bench.runtime.probe import probe_endpoint
 
-        runtime = probe_endpoint(config.endpoint, model=config.model)
+        runtime = probe_endpoint(config.endpoint, model=config.model, api_key=config.api_key)
         model = config.model or runtime.model.id
         if not model:
             raise ConfigError(f"{config.endpoint} serves no model rla could identify",
@@ -35,7 +36,8 @@ def open_backend(config: RunConfig) -> Backend:
     from runlocalai_bench.runtime.gguf import model_info_from_gguf
 
     path = config.model_path or embedded_model_path()
-    info = model_info_from_gguf(path)  # a missing or corrupt file is reported before loading
+    # A missing or corrupt file is reported before llama.cpp is even imported.
+    info = model_info_from_gguf(path, cache_dir=paths.cache_home())
     import_llama_cpp()
     return LlamaCppBackend(path, info, sampling=config.sampling, n_ctx=config.n_ctx,
                            n_threads=config.n_threads)
