@@ -41,3 +41,15 @@ def gemma_gguf() -> Path:
     from runlocalai_bench.models import embedded_model_path
 
     return embedded_model_path()
+
+
+@pytest.fixture(scope="session")
+def llama_server(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real llama-server (scripts/setup.sh --server builds it) serving gemma-3-270m on a free
+    loopback port with --parallel 1, shared by the session and stopped at its end."""
+    from tests.support.llama_server import LlamaServer
+
+    server = LlamaServer(gemma_gguf, tmp_path_factory.mktemp("llama-server") / "server.log")
+    server.start()
+    yield server
+    server.stop()
