@@ -137,9 +137,8 @@ class LlamaCppBackend:
             bos_token=llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace"),
             add_generation_prompt=True,
         )
-        rendered = formatter(messages=[{"role": m.role, "content": m.content}
-                                       for m in prompt.messages])
-        return rendered.prompt
+        messages: list[Any] = [{"role": m.role, "content": m.content} for m in prompt.messages]
+        return str(formatter(messages=messages).prompt)
 
     def _generate_sync(self, prompt: Prompt) -> Generation:
         import numpy as np
