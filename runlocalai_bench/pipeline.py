@@ -24,6 +24,7 @@ from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.evals import Eval, load_eval
+from runlocalai_bench.redact import redact_tree
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.runlog import RunLog
@@ -103,6 +104,7 @@ def error_row(item: Item, prompt: Prompt, exc: BaseException) -> SampleResult:
 
 
 def sample_line(result: SampleResult, generation: Generation | None) -> dict[str, Any]:
+    """One samples.jsonl line, redacted: a prompt, reply or error never carries a secret."""
     line = to_dict(result)
     if generation is not None:
         line["generation"] = {
@@ -114,7 +116,7 @@ def sample_line(result: SampleResult, generation: Generation | None) -> dict[str
             "prompt_tokens": generation.prompt_tokens,
             "completion_tokens": generation.completion_tokens,
         }
-    return line
+    return redact_tree(line)  # type: ignore[no-any-return]
 
 
 def result_settings(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, style: PromptStyle,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 MASK = "[REDACTED]"
 
@@ -25,14 +27,20 @@ _PATTERNS = [
     re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/=\-]{8,}"),
     re.compile(r"(?i)(?<=\bbasic )[A-Za-z0-9+/=]{8,}"),
     re.compile(r"(?i)(?<=\bauthorization: token )[A-Za-z0-9._\-]{8,}"),
-    # key=value / "key": "value" for secret-looking keys
+    # key=value / "key": "value" for secret-looking keys, also at the start of a line
     re.compile(
-        r"(?i)(?<=[?&;\s\"'{,])(?:api[_-]?key|access[_-]?token|token|secret|password|passwd)"
+        r"(?i)(?<![^?&;\s\"'{,])(?:api[_-]?key|access[_-]?token|token|secret|password|passwd)"
         r"(?:\"?\s*[:=]\s*\"?)([^\s\"'&,;}]{6,})"
     ),
     # user:password@ in URLs
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
 ]
+
+# Every pattern above needs one of these (lowercased) substrings: text without any skips the
+# patterns. Plain substring tests, because a case-insensitive regex crawls over non-ASCII text.
+_TRIGGERS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "hf_", "sk-", "xox", "akia",
+             "bearer ", "basic ", "authorization", "apikey", "api_key", "api-key", "token",
+             "secret", "passw", "://")
 
 _SECRET_ENV = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential|auth)")
 
@@ -50,9 +58,23 @@ def refresh() -> None:
     _env_secrets.cache_clear()
 
 
-def _home() -> str | None:
-    home = (os.environ.get("HOME") or str(Path.home())).rstrip("/")
-    return home or None
+def _homes() -> tuple[str, ...]:
+    return _home_spellings((os.environ.get("HOME") or str(Path.home())).rstrip("/"))
+
+
+@lru_cache(maxsize=4)
+def _home_spellings(home: str) -> tuple[str, ...]:
+    """The home directory as $HOME spells it and, when a symlink leads there, as resolved."""
+    if not home:
+        return ()
+    out = [home]
+    try:
+        resolved = str(Path(home).resolve()).rstrip("/")
+    except OSError:
+        resolved = home
+    if resolved and resolved != home:
+        out.append(resolved)
+    return tuple(sorted(out, key=len, reverse=True))
 
 
 def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
@@ -61,12 +83,26 @@ def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     for secret in (*extra, *_env_secrets()):
         if secret:
             text = text.replace(secret, MASK)
-    for pattern in _PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(0).replace(m.group(1), MASK), text)
-        else:
-            text = pattern.sub(MASK, text)
-    home = _home()
-    if home:
-        text = re.sub(re.escape(home) + r"(?=/|\b|$)", "~", text)
+    lowered = text.lower()
+    if any(trigger in lowered for trigger in _TRIGGERS):
+        for pattern in _PATTERNS:
+            if pattern.groups:
+                text = pattern.sub(lambda m: m.group(0).replace(m.group(1), MASK), text)
+            else:
+                text = pattern.sub(MASK, text)
+    for home in _homes():
+        if home in text:
+            text = re.sub(re.escape(home) + r"(?=/|\b|$)", "~", text)
     return text
+
+
+def redact_tree(value: Any, *, extra: tuple[str, ...] = ()) -> Any:
+    """`redact` applied to every string (keys included) of a JSON-shaped value."""
+    if isinstance(value, str):
+        return redact(value, extra=extra)
+    if isinstance(value, Mapping):
+        return {redact_tree(k, extra=extra): redact_tree(v, extra=extra)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_tree(v, extra=extra) for v in value]
+    return value

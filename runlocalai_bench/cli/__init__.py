@@ -27,6 +27,9 @@ _COMMANDS = [
     ("bench", "bench", "bench"),
     ("rig", "rig", "rig"),
     ("selftest", "selftest", "selftest"),
+    ("schema", "schema", "schema"),
+    ("publish", "publish", "publish"),
+    ("submit", "submit", "submit"),
 ]
 _GROUPS = [
     ("runs", "app", "runs"),

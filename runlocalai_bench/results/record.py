@@ -1,30 +1,55 @@
 """record.json: the reproduction record, derived from the run and never assembled by hand.
 
-`RECORD_VERSION` bumps with every new field; `tests/results/test_record.py` round-trips it.
+The shape is `runlocalai_bench/schemas/record-v2.json` (`rla schema record-v2`);
+`RECORD_VERSION` bumps with every change of shape, and `tests/results/test_record.py` builds a
+record from a real run and validates it against that schema.
+
+Written by the run with `test_run_log_url`, `gist`, `submitter` and `notes` empty; `rla publish`
+fills the first two after the Gist is verified, `rla submit` the last two. The record holds the
+sha256 of run.log, samples.jsonl and results.json, never its own.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import platform
+import re
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import __version__
+from runlocalai_bench import __version__, specs
 from runlocalai_bench.config import RunConfig
+from runlocalai_bench.errors import RunDirError
 from runlocalai_bench.evals import TaskSpec
-from runlocalai_bench.redact import redact
+from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
-from runlocalai_bench.types import Dataset, Results, RigInfo, RuntimeInfo, to_dict
+from runlocalai_bench.runtime.gguf import FILE_TYPES
+from runlocalai_bench.types import (
+    Dataset,
+    ModelInfo,
+    Results,
+    RigInfo,
+    RuntimeInfo,
+    SubtaskScore,
+    to_dict,
+)
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 # Packages whose versions can move a score; recorded when installed.
 _PACKAGES = ("runlocalai-bench", "llama-cpp-python", "httpx", "datasets", "numpy", "typer",
              "rich", "psutil", "nvidia-ml-py")
+
+# GGUF quantization names as they appear in file and model names ("…-q4_k_m.gguf",
+# "llama3.1:8b-instruct-q4_K_M"); longest first so Q4_K_M wins over Q4_K.
+_QUANT_NAMES = sorted({*FILE_TYPES.values(), "Q4_K", "Q5_K", "Q3_K"}, key=len, reverse=True)
+_QUANT_IN_NAME = re.compile(
+    r"(?i)(?<![a-z0-9])(" + "|".join(re.escape(q) for q in _QUANT_NAMES) + r")(?![a-z0-9])")
+_INSTRUCT_WORDS = {"instruct", "it", "chat", "sft", "dpo", "rlhf", "orpo"}
+_BASE_WORDS = {"base", "pt", "pretrained"}
 
 
 def package_versions() -> dict[str, str | None]:
@@ -82,6 +107,92 @@ def reproduction_command(config: RunConfig, style: str) -> str:
     return redact(shlex.join(args))
 
 
+# -- the model's identity on the leaderboard -------------------------------------------------
+
+
+def quantization_from_name(name: str | None) -> str | None:
+    """"gemma-3-270m-q4_k_m.gguf" → "Q4_K_M"; None when no known GGUF quant name appears."""
+    if not name:
+        return None
+    found = _QUANT_IN_NAME.findall(name)
+    return found[-1].upper() if found else None
+
+
+def _name_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9.]+", name.lower()) if w]
+
+
+def model_slug(model: ModelInfo) -> str | None:
+    """The model's name as a slug, without its quantization or file suffix:
+    "Qwen2.5 Coder 1.5B Instruct" → "qwen2.5-coder-1.5b-instruct",
+    "/m/gemma-3-270m-q4_k_m.gguf" → "gemma-3-270m", "llama3.1:8b-q4_K_M" → "llama3.1-8b"."""
+    for source in (model.name, model.id, Path(model.path).name if model.path else None):
+        if not source:
+            continue
+        text = re.sub(r"(?i)\.gguf$", "", source.strip())
+        text = _QUANT_IN_NAME.sub(" ", text)
+        words = [w.strip(".") for w in _name_words(text)]
+        words = [w for w in words if w and w != "gguf"]
+        if words:
+            return "-".join(words)
+    return None
+
+
+def model_tuning(model: ModelInfo) -> str | None:
+    """"instruct" or "base" when the model's name says so; None when it does not."""
+    for source in (model.name, model.id, Path(model.path).name if model.path else None):
+        words = set(_name_words(source or ""))
+        if words & _INSTRUCT_WORDS:
+            return "instruct"
+        if words & _BASE_WORDS:
+            return "base"
+    return None
+
+
+def model_block(model: ModelInfo) -> dict[str, Any]:
+    quant = model.quantization
+    source = "runtime" if quant else None
+    if not quant:
+        quant = quantization_from_name(model.id) or quantization_from_name(model.path)
+        source = "file-name" if quant else None
+    return {
+        "slug": model_slug(model),
+        "family": model.architecture,
+        "parameters": model.parameters,
+        "tuning": model_tuning(model),
+        "quantization": quant,
+        "quantization_source": source,
+        "file_sha256": model.sha256,
+        "name": model.name,
+        "id": model.id,
+        "path": model.path,
+        "size_bytes": model.size_bytes,
+        "context_length": model.context_length,
+        "chat_template_sha256": model.chat_template_sha256,
+    }
+
+
+def runner_spec(engine: str) -> str | None:
+    """runners/<name>.toml describing this engine, as a repository path."""
+    for name, spec in specs.load_all("runners").items():
+        if spec.get("engine") == engine:
+            return f"runners/{name}.toml"
+    return None
+
+
+def rig_line(runtime_slug: str | None, hardware_slug: str | None) -> str:
+    """How the leaderboard renders a rig: `llama.cpp-b6500 rtx-4090`."""
+    return f"{runtime_slug or 'unknown'} {hardware_slug or 'unknown'}"
+
+
+def _scores(rows: Sequence[SubtaskScore]) -> dict[str, dict[str, Any]]:
+    return {r.name: {"score": r.score, "n": r.n, "correct": r.correct, "stderr": r.stderr,
+                     "category": r.category} for r in rows}
+
+
+# -- the record ------------------------------------------------------------------------------
+
+
 def build_record(
     *,
     run: rundir.RunDir,
@@ -99,30 +210,40 @@ def build_record(
     wall_s: float,
 ) -> dict[str, Any]:
     engine_ms = sum(_engine_ms(s.get("server_timings")) for s in samples)
-    spec_rel = f"tasks/{eval_spec.path.name}"
+    runtime_block = {k: v for k, v in to_dict(runtime).items() if k != "model"}
+    runtime_block["concurrency"] = config.concurrency
     record: dict[str, Any] = {
         "record_version": RECORD_VERSION,
         "run_id": run.id,
         "benchmark": {
             "slug": eval_spec.slug,
+            "title": eval_spec.data.get("title"),
             "kind": eval_spec.kind,
+            "metric": results.metric,
+            "scoring_method": eval_spec.data.get("scoring", {}).get("method"),
             "spec_sha256": eval_spec.sha256,
-            "runner": spec_rel,
             "prompt_style": style,
+        },
+        "runner": {
+            "task_spec": f"tasks/{eval_spec.path.name}",
+            "runtime_spec": runner_spec(runtime.engine),
         },
         "results": {
             "metric": results.metric,
             "score": results.score,
             "stderr": results.stderr,
+            "macro": results.macro,
             "n": results.n,
             "expected_n": results.expected_n,
             "partial": results.partial,
-            "subtasks": {s.name: {"score": s.score, "n": s.n} for s in results.subtasks},
+            "subtasks": _scores(results.subtasks),
+            "categories": _scores(results.categories),
             "counts": dict(results.counts),
         },
-        "model": to_dict(runtime.model),
-        "runtime": to_dict(runtime),
+        "model": model_block(runtime.model),
+        "runtime": runtime_block,
         "hardware": to_dict(rig),
+        "rig": rig_line(runtime.slug, rig.hardware_slug),
         "dataset": to_dict(dataset.pin),
         "sampling": {"sent": dict(sent_params), "settings": to_dict(config.sampling)},
         "rla": {"version": __version__, "git_commit": rla_git_commit()},
@@ -131,23 +252,42 @@ def build_record(
             "reproduce": reproduction_command(config, style),
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
-        "concurrency": config.concurrency,
         "timings": {
             "started_at": started_at,
             "finished_at": finished_at,
             "wall_s": round(wall_s, 3),
             "engine_s": round(engine_ms / 1000.0, 3) if engine_ms else None,
         },
-        "files": {
-            name: rundir.sha256_file(run.path / name)
-            for name in (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
-            if (run.path / name).is_file()
-        },
+        "files": file_hashes(run),
         "test_run_log_url": None,
+        "gist": None,
         "submitter": None,
         "notes": "",
     }
-    return _redacted(record)
+    return redact_tree(record)  # type: ignore[no-any-return]
+
+
+def file_hashes(run: rundir.RunDir) -> dict[str, str]:
+    """sha256 of the run's log, samples and results (record.json's own hash is never in it)."""
+    return {
+        name: rundir.sha256_file(run.path / name)
+        for name in (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
+        if (run.path / name).is_file()
+    }
+
+
+def read_record(run: rundir.RunDir) -> dict[str, Any]:
+    """A finished run's record, refusing records of another version with a hint."""
+    if not run.record.is_file():
+        raise RunDirError(f"{run.path} has no {rundir.RECORD}",
+                          hint="only a finished run has a record; finish it with --resume")
+    record = rundir.read_json(run.record)
+    if not isinstance(record, dict) or record.get("record_version") != RECORD_VERSION:
+        found = record.get("record_version") if isinstance(record, dict) else None
+        raise RunDirError(f"{run.record} is record version {found}, this rla reads"
+                          f" {RECORD_VERSION}",
+                          hint="rerun the benchmark with this version of rla")
+    return record
 
 
 def _engine_ms(timings: Any) -> float:
@@ -159,13 +299,3 @@ def _engine_ms(timings: Any) -> float:
         if isinstance(value, int | float):
             total += float(value)
     return total
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    return value

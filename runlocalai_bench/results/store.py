@@ -26,13 +26,19 @@ CREATE TABLE IF NOT EXISTS runs (
     score         REAL,
     n             INTEGER,
     expected_n    INTEGER,
-    partial       INTEGER
+    partial       INTEGER,
+    gist_url      TEXT,                   -- set by `rla publish`
+    submission_id TEXT,                   -- set by `rla submit`
+    submission_status TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_slug ON runs (slug, started_at);
 """
+# Columns added after the first release: an older index gains them on open.
+_ADDED = {"gist_url": "TEXT", "submission_id": "TEXT", "submission_status": "TEXT"}
 
 COLUMNS = ("id", "slug", "path", "status", "fingerprint", "started_at", "finished_at", "model",
-           "runtime", "hardware", "score", "n", "expected_n", "partial")
+           "runtime", "hardware", "score", "n", "expected_n", "partial", "gist_url",
+           "submission_id", "submission_status")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class RunRow:
     n: int | None = None
     expected_n: int | None = None
     partial: bool | None = None
+    gist_url: str | None = None
+    submission_id: str | None = None
+    submission_status: str | None = None
 
 
 class RunIndex:
@@ -67,6 +76,10 @@ class RunIndex:
                               hint="set RLA_HOME to a folder you can write to") from exc
         try:
             conn.executescript(_SCHEMA)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             with conn:
                 yield conn
         finally:

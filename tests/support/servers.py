@@ -38,6 +38,7 @@ class LoopbackServer:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per response
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

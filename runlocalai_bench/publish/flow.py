@@ -1,0 +1,223 @@
+"""Publish a finished run as a Gist, then submit it to the leaderboard.
+
+    publish_run(run dir, GistClient)
+        record.json → check the run's files still hash as recorded → README.md → refuse if any
+        file holds a secret → POST /gists → fetch every raw URL back and compare sha256 with the
+        local bytes → write the Gist URL into record.json and the run index
+    prepare_submission(run dir, handle, notes)   (no network)
+        record + handle + cleaned notes → the trust gate → the payload and its idempotency key
+    submit_prepared(submission, LeaderboardClient)
+        POST → submission.json in the run dir, the record's submitter and notes, the run index
+
+The Gist holds record.json as the run wrote it (test_run_log_url still empty: the URL does not
+exist before the Gist does); the local record gains the URL and the verified file hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runlocalai_bench import schemas
+from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
+from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient
+from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
+from runlocalai_bench.publish.notes import clean_notes
+from runlocalai_bench.publish.payload import build_payload, idempotency_key
+from runlocalai_bench.publish.readme import gist_description, render_readme
+from runlocalai_bench.publish.trust import GateVerdict, check_gate
+from runlocalai_bench.redact import redact, redact_tree
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.store import RunIndex
+
+README = "README.md"
+SUBMISSION = "submission.json"
+_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- publish ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GistBundle:
+    files: Mapping[str, bytes]  # name → the exact bytes uploaded
+    omitted: tuple[str, ...]  # files left out, each with why
+
+
+@dataclass(frozen=True)
+class Published:
+    url: str
+    gist_id: str
+    files: Mapping[str, str]  # name → sha256, verified against the raw URL
+    omitted: tuple[str, ...]
+    already: bool = False  # the record already named a verified Gist; nothing was uploaded
+
+
+def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
+                max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
+    """run.log, record.json, results.json, samples.jsonl when its size allows, and README.md."""
+    changed = [name for name, sha in (record.get("files") or {}).items()
+               if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
+    if changed:
+        raise RunDirError(f"{', '.join(changed)} changed after the record was written",
+                          hint="publish only a run's own files; rerun the benchmark")
+    files: dict[str, bytes] = {}
+    omitted: list[str] = []
+    for name in (rundir.RUN_LOG, rundir.RECORD, rundir.RESULTS, rundir.SAMPLES):
+        path = run.path / name
+        size = path.stat().st_size
+        if size > max_bytes:
+            if name == rundir.SAMPLES:
+                omitted.append(f"{name} omitted: {size:,} bytes, over the {max_bytes:,} a raw"
+                               " Gist URL serves (sha256 in record.json)")
+                continue
+            raise PublishError(f"{name} is {size:,} bytes, over the {max_bytes:,} a Gist's raw"
+                               " URL serves", hint="the log cannot be published whole")
+        files[name] = path.read_bytes()
+    readme = render_readme(record, {n: _sha256(b) for n, b in files.items()}, omitted)
+    return GistBundle(files={README: readme.encode("utf-8"), **files}, omitted=tuple(omitted))
+
+
+def find_secrets(files: Mapping[str, bytes], extra: tuple[str, ...] = ()) -> list[str]:
+    """Names of files that still hold something `redact` would hide (a token, a key, the home
+    directory). JSON is compared value by value, so escaping cannot fool the check."""
+    found = []
+    for name, data in files.items():
+        text = data.decode("utf-8", "replace")
+        if any(secret and secret in text for secret in extra):
+            found.append(name)
+        elif name.endswith(".jsonl"):
+            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            if any(redact_tree(line, extra=extra) != line for line in lines):
+                found.append(name)
+        elif name.endswith(".json"):
+            value = json.loads(text)
+            if redact_tree(value, extra=extra) != value:
+                found.append(name)
+        elif redact(text, extra=extra) != text:
+            found.append(name)
+    return found
+
+
+def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] = (),
+                index: RunIndex | None = None,
+                now: Callable[[], str] = _now) -> Published:
+    run = rundir.RunDir(run_path)
+    record = read_record(run)
+    gist = record.get("gist")
+    if record.get("test_run_log_url") and isinstance(gist, Mapping) and gist.get("verified"):
+        return Published(url=record["test_run_log_url"], gist_id=gist["id"],
+                         files={n: f["sha256"] for n, f in gist["files"].items()},
+                         omitted=(), already=True)
+    bundle = gist_bundle(run, record)
+    leaking = find_secrets(bundle.files, secrets)
+    if leaking:
+        raise PublishError(f"{', '.join(leaking)} would publish a secret or your home path",
+                           hint="nothing was uploaded; remove it from the run directory's files"
+                           " or rerun the benchmark")
+    try:
+        texts = {name: data.decode("utf-8") for name, data in bundle.files.items()}
+    except UnicodeDecodeError as exc:
+        raise PublishError(f"a run file is not UTF-8 text: {exc}",
+                           hint="Gists hold text; rerun the benchmark") from exc
+    created = client.create(gist_description(record), texts)
+    verified: dict[str, dict[str, Any]] = {}
+    for name, data in bundle.files.items():
+        entry = created.files.get(name)
+        if entry is None:
+            raise PublishError(f"the Gist {created.html_url} lacks {name}",
+                               hint="delete that Gist and publish again")
+        copy = client.fetch_raw(entry.raw_url)
+        if _sha256(copy) != _sha256(data):
+            raise PublishError(
+                f"the Gist's copy of {name} differs from the local file (sha256"
+                f" {_sha256(copy)[:12]} ≠ {_sha256(data)[:12]})",
+                hint=f"{created.html_url} is not a faithful copy: delete it and publish again")
+        verified[name] = {"raw_url": entry.raw_url, "sha256": _sha256(data), "size": len(data)}
+    record["test_run_log_url"] = created.html_url
+    record["gist"] = {"id": created.id, "html_url": created.html_url, "files": verified,
+                      "verified": True, "verified_at": now()}
+    rundir.write_json_atomic(run.record, record)
+    if index is not None:
+        index.update(run.id, gist_url=created.html_url)
+    return Published(url=created.html_url, gist_id=created.id,
+                     files={n: v["sha256"] for n, v in verified.items()},
+                     omitted=bundle.omitted)
+
+
+# -- submit ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    run: rundir.RunDir
+    record: Mapping[str, Any]  # with the submitter and notes of this submission
+    payload: Mapping[str, Any]
+    key: str
+    verdict: GateVerdict
+
+
+def check_handle(handle: str | None) -> str | None:
+    if handle is None or handle == "":
+        return None
+    if not _HANDLE.match(handle):
+        raise ConfigError(f"--handle {handle!r} is not a valid handle",
+                          hint="letters, digits, '-', '_' or '.', at most 39, starting with a"
+                          " letter or digit; leave it out to submit anonymously")
+    return handle
+
+
+def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
+                       publishable: Mapping[str, str]) -> Submission:
+    """The gate's verdict and the exact payload, without sending anything."""
+    run = rundir.RunDir(run_path)
+    record = dict(read_record(run))
+    record["submitter"] = check_handle(handle) if handle is not None else record.get("submitter")
+    record["notes"] = clean_notes(notes) if notes is not None else record.get("notes", "")
+    verdict = check_gate(record, run.path, publishable)
+    payload = build_payload(record, handle=record["submitter"], notes=record["notes"])
+    return Submission(run=run, record=record, payload=payload, key=idempotency_key(record),
+                      verdict=verdict)
+
+
+def payload_errors(payload: Mapping[str, Any]) -> list[str]:
+    return schemas.validate(payload, schemas.load_schema(schemas.SUBMISSION))
+
+
+def submit_prepared(submission: Submission, client: LeaderboardClient, *,
+                    index: RunIndex | None = None, now: Callable[[], str] = _now) -> Receipt:
+    if not submission.verdict.ok:
+        raise PublishError(f"the trust gate refused this run ({len(submission.verdict.reasons)}"
+                           " reasons); nothing was sent",
+                           hint="fix each reason listed above")
+    errors = payload_errors(submission.payload)
+    if errors:
+        raise PublishError(f"the payload does not match schema {schemas.SUBMISSION}: {errors[0]}",
+                           hint="this is a bug in rla: please report it with record.json")
+    receipt = client.submit(submission.payload, submission.key)
+    rundir.write_json_atomic(submission.run.path / SUBMISSION, {
+        "id": receipt.id, "status": receipt.status, "duplicate": receipt.duplicate,
+        "api_url": client.api_url, "idempotency_key": submission.key, "submitted_at": now(),
+        "rate_limit_remaining": receipt.rate_limit_remaining,
+        "rate_limit_reset": receipt.rate_limit_reset,
+    })
+    rundir.write_json_atomic(submission.run.record, dict(submission.record))
+    if index is not None:
+        index.update(submission.run.id, submission_id=receipt.id,
+                     submission_status=receipt.status)
+    return receipt

@@ -1,0 +1,164 @@
+"""The leaderboard submission: a pure function of the record, shaped by
+`runlocalai_bench/schemas/submission-v1.json` (`rla schema submission-v1`; docs/submission-api.md).
+
+Every field the leaderboard's contract asks for is here: the Gist URL, the exact reproduction
+command, model slug and quantization, runtime and version, hardware slug (with the hardware as a
+union on `hw_class`), the per-subtask breakdown, the dataset pin, the sampling sent, the rla
+version and commit, and the submitter handle (null: anonymous).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from runlocalai_bench import __version__
+from runlocalai_bench.redact import redact_tree
+
+SUBMISSION_VERSION = 1
+_GB = 1e9
+
+
+def idempotency_key(record: Mapping[str, Any]) -> str:
+    """The same run always gets the same key, so a retried or repeated submit never counts
+    twice: the run's id, its methodology and the hashes of its log, samples and results."""
+    basis = {
+        "run_id": record.get("run_id"),
+        "spec_sha256": (record.get("benchmark") or {}).get("spec_sha256"),
+        "files": record.get("files"),
+    }
+    blob = json.dumps(basis, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"rla-submission-v{SUBMISSION_VERSION}\n{blob}".encode()).hexdigest()
+
+
+def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) -> dict[str, Any]:
+    """The submission for one record. `handle` and `notes` must already be checked and cleaned
+    (cli/submit.py does); the result is redacted once more as a last line of defence."""
+    bench, results, model = record["benchmark"], record["results"], record["model"]
+    runtime, hardware, dataset = record["runtime"], record["hardware"], record["dataset"]
+    settings = record["sampling"]["settings"]
+    gist = record.get("gist") or {}
+    gist_files = gist.get("files") or {}
+    payload: dict[str, Any] = {
+        "schema_version": SUBMISSION_VERSION,
+        "kind": "quality",
+        "idempotency_key": idempotency_key(record),
+        "client": {"name": "rla", "version": record["rla"]["version"],
+                   "git_commit": record["rla"]["git_commit"], "submitted_with": __version__},
+        "benchmark": {
+            "slug": bench["slug"],
+            "title": bench["title"],
+            "metric": bench["metric"],
+            "scoring_method": bench["scoring_method"],
+            "spec_sha256": bench["spec_sha256"],
+            "prompt_style": bench["prompt_style"],
+        },
+        "score": {
+            "value": results["score"],
+            "stderr": results["stderr"],
+            "macro": results["macro"],
+            "n": results["n"],
+            "expected_n": results["expected_n"],
+            "counts": dict(results["counts"]),
+        },
+        "subtasks": _rows(results["subtasks"]),
+        "categories": _rows(results["categories"]),
+        "model": {
+            "slug": model["slug"],
+            "name": model["name"],
+            "family": model["family"],
+            "parameters": model["parameters"],
+            "tuning": model["tuning"],
+            "quantization": model["quantization"],
+            "file_sha256": model["file_sha256"],
+            "size_bytes": model["size_bytes"],
+        },
+        "runtime": {
+            "engine": runtime["engine"],
+            "version": runtime["version"],
+            "slug": runtime["slug"],
+            "build": runtime["build"],
+            "commit": runtime["commit"],
+            "backend": hardware.get("accelerator"),
+            "settings": {
+                "slots": runtime["slots"],
+                "n_ctx": runtime["n_ctx"],
+                "concurrency": runtime["concurrency"],
+                "sampler_defaults": dict(runtime["sampler_defaults"]),
+                "server": dict(runtime["settings"]),
+            },
+        },
+        "hardware": hardware_union(hardware),
+        "rig": record["rig"],
+        "dataset": {
+            "id": dataset["dataset"],
+            "revision": dataset["revision"],
+            "content_sha256": dataset["content_sha256"],
+            "pinned": dataset["pinned"],
+            "source": dataset["source"],
+        },
+        "sampling": {
+            "temperature": settings["temperature"],
+            "top_p": settings["top_p"],
+            "top_k": settings["top_k"],
+            "n": settings["n"],
+            "seed": settings["seed"],
+            "cache_prompt": settings["cache_prompt"],
+            "sent": dict(record["sampling"]["sent"]),
+        },
+        "reproduction": {
+            "command": record["command"]["reproduce"],
+            "task_spec": record["runner"]["task_spec"],
+            "runtime_spec": record["runner"]["runtime_spec"],
+        },
+        "evidence": {
+            "test_run_log_url": record["test_run_log_url"],
+            "gist_id": gist.get("id"),
+            "run_log_sha256": record["files"]["run.log"],
+            "samples_sha256": record["files"]["samples.jsonl"],
+            "results_sha256": record["files"]["results.json"],
+            "record_sha256": (gist_files.get("record.json") or {}).get("sha256"),
+            "samples_in_gist": "samples.jsonl" in gist_files,
+        },
+        "timings": dict(record["timings"]),
+        "submitter": {"handle": handle},
+        "notes": notes,
+    }
+    return redact_tree(payload)  # type: ignore[no-any-return]
+
+
+def hardware_union(hardware: Mapping[str, Any]) -> dict[str, Any]:
+    """The rig as a union on `hw_class`: DISCRETE_GPU (gpu_name, gpu_count, vram_gb, driver,
+    cuda), UNIFIED (chip, unified_memory_gb) or CPU_ONLY (cpu_name), with the OS, CPU and RAM
+    every class shares."""
+    cpu, os_info = hardware.get("cpu") or {}, hardware.get("os") or {}
+    gpus = list(hardware.get("gpus") or [])
+    memory = hardware.get("memory_bytes")
+    out: dict[str, Any] = {
+        "hw_class": hardware["hw_class"],
+        "slug": hardware["hardware_slug"],
+        "accelerator": hardware.get("accelerator"),
+        "ram_gb": round(memory / _GB, 1) if memory else None,
+        "cpu": {k: cpu.get(k) for k in ("brand", "vendor", "family", "cores", "threads")},
+        "os": {k: os_info.get(k) for k in ("system", "release", "distro", "machine")},
+    }
+    first = gpus[0] if gpus else {}
+    if hardware["hw_class"] == "DISCRETE_GPU":
+        vram = first.get("memory_bytes")
+        out.update(gpu_name=first.get("name"), gpu_count=len(gpus),
+                   vram_gb=round(vram / _GB, 1) if vram else None,
+                   driver=first.get("driver"), cuda=first.get("cuda"), rocm=first.get("rocm"))
+    elif hardware["hw_class"] == "UNIFIED":
+        out.update(chip=first.get("name") or cpu.get("brand"),
+                   unified_memory_gb=out["ram_gb"])
+    else:
+        out.update(cpu_name=cpu.get("brand"))
+    return out
+
+
+def _rows(scores: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": name, "category": row.get("category"), "n": row["n"],
+             "score": row["score"], "stderr": row.get("stderr")}
+            for name, row in scores.items()]

@@ -1,0 +1,89 @@
+"""Real runs to publish: made once per session by `rla bench` against the stub llama-server,
+then copied into each test that changes them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench import schemas
+from runlocalai_bench.results import rundir
+from tests.publish.fakes import FakeGitHub, FakeLeaderboard
+from tests.support.llama_stub import StubLlamaServer
+
+DATA = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data"))
+
+
+def rla(*args: str, env: dict[str, str] | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})},
+                          input=stdin if stdin is not None else "")
+
+
+def bench(out: Path, *args: str, policy: Callable[[str], str] = lambda p: "A",
+          env: dict[str, str] | None = None) -> rundir.RunDir:
+    server = StubLlamaServer(policy=policy).start()
+    try:
+        proc = rla("bench", *args, "--endpoint", server.url, "--model", "stub",
+                   "--output-dir", str(out), env=env)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1
+    return rundir.RunDir(runs[0])
+
+
+def copy_run(run: rundir.RunDir, dest: Path) -> rundir.RunDir:
+    target = dest / run.id
+    shutil.copytree(run.path, target)
+    return rundir.RunDir(target)
+
+
+@pytest.fixture(scope="session")
+def _selfcheck_run(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
+    return bench(tmp_path_factory.mktemp("selfcheck"), "selfcheck")
+
+
+@pytest.fixture
+def selfcheck_run(_selfcheck_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
+    """A finished 12-question run: the bundled smoke test, never publishable."""
+    return copy_run(_selfcheck_run, tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def _full_run(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
+    if not (DATA / "turkishmmlu").is_dir():
+        pytest.skip(f"TurkishMMLU data not found at {DATA} (set RLA_TEST_DATA)")
+    return bench(tmp_path_factory.mktemp("full"), "turkish-mmlu-generative", "--data-dir",
+                 str(DATA / "turkishmmlu"), "--concurrency", "4")
+
+
+@pytest.fixture
+def full_run(_full_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
+    """A finished full, pinned TurkishMMLU run (900 questions): publishable once published."""
+    return copy_run(_full_run, tmp_path / "runs")
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    fake = FakeGitHub()
+    server = fake.start()
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def leaderboard() -> Iterator[FakeLeaderboard]:
+    fake = FakeLeaderboard(
+        validate=lambda p: schemas.validate(p, schemas.load_schema(schemas.SUBMISSION)))
+    server = fake.start()
+    yield fake
+    server.stop()

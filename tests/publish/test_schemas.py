@@ -1,0 +1,84 @@
+"""The schema validator on the keywords rla's schemas use, and the schema files themselves."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+
+from runlocalai_bench import schemas
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.publish.payload import SUBMISSION_VERSION
+from runlocalai_bench.results.record import RECORD_VERSION
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "n", "kind"],
+    "properties": {
+        "name": {"type": "string", "minLength": 2, "maxLength": 5, "pattern": "^[a-z]+$"},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "ratio": {"$ref": "#/$defs/fraction"},
+        "kind": {"enum": ["a", "b"]},
+        "v": {"const": 2},
+        "tags": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "maybe": {"type": ["string", "null"]},
+        "map": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "shape": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["x"]}]},
+    },
+    "$defs": {"fraction": {"type": "number", "minimum": 0, "maximum": 1}},
+}
+
+
+def test_a_valid_instance_has_no_errors():
+    value = {"name": "abc", "n": 3, "kind": "a", "ratio": 0.5, "v": 2, "tags": ["x"],
+             "maybe": None, "map": {"a": 1}, "shape": {"x": 1}}
+    assert schemas.validate(value, SCHEMA) == []
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    ({"n": 3, "kind": "a"}, "$: missing required field 'name'"),
+    ({"name": "abc", "n": 3, "kind": "a", "extra": 1}, "$: unexpected field 'extra'"),
+    ({"name": "a", "n": 3, "kind": "a"}, "$.name: shorter than 2 characters"),
+    ({"name": "abcdef", "n": 3, "kind": "a"}, "$.name: longer than 5 characters"),
+    ({"name": "ABC", "n": 3, "kind": "a"}, "$.name: 'ABC' does not match '^[a-z]+$'"),
+    ({"name": "abc", "n": 0, "kind": "a"}, "$.n: 0 is below 1"),
+    ({"name": "abc", "n": 11, "kind": "a"}, "$.n: 11 is above 10"),
+    ({"name": "abc", "n": True, "kind": "a"}, "$.n: expected integer, got boolean"),
+    ({"name": "abc", "n": 2.5, "kind": "a"}, "$.n: expected integer, got number"),
+    ({"name": "abc", "n": 3, "kind": "c"}, "$.kind: 'c' is not one of ['a', 'b']"),
+    ({"name": "abc", "n": 3, "kind": "a", "v": 3}, "$.v: must be 2"),
+    ({"name": "abc", "n": 3, "kind": "a", "ratio": 1.5}, "$.ratio: 1.5 is above 1"),
+    ({"name": "abc", "n": 3, "kind": "a", "tags": []}, "$.tags: fewer than 1 items"),
+    ({"name": "abc", "n": 3, "kind": "a", "tags": [1]}, "$.tags[0]: expected string, got integer"),
+    ({"name": "abc", "n": 3, "kind": "a", "maybe": 1},
+     "$.maybe: expected string or null, got integer"),
+    ({"name": "abc", "n": 3, "kind": "a", "map": {"k": "v"}},
+     "$.map.k: expected integer, got string"),
+    ({"name": "abc", "n": 3, "kind": "a", "shape": {}},
+     "$.shape: matches 0 of the allowed shapes, not exactly 1"),
+])
+def test_each_violation_is_reported_with_its_path(value, error):
+    assert error in schemas.validate(value, SCHEMA)
+
+
+def test_unsupported_keywords_are_refused():
+    with pytest.raises(ConfigError, match="not supported"):
+        schemas._check_keywords({"properties": {"a": {"anyOf": []}}}, "#")
+
+
+def test_the_shipped_schemas_load_and_match_the_code_versions():
+    assert schemas.schema_names() == ["record-v2", "submission-v1"]
+    record = schemas.load_schema(schemas.RECORD)
+    submission = schemas.load_schema(schemas.SUBMISSION)
+    assert record["properties"]["record_version"]["const"] == RECORD_VERSION
+    assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
+    for name in schemas.schema_names():
+        text = resources.files("runlocalai_bench.schemas").joinpath(f"{name}.json").read_text()
+        assert json.loads(text)["$id"].endswith(name)
+
+
+def test_unknown_schema_name():
+    with pytest.raises(ConfigError, match="no schema named"):
+        schemas.load_schema("record-v9")
