@@ -62,7 +62,7 @@ def entry_dict(entry: RunEntry) -> dict[str, Any]:
         "log": entry.log,
         "log_sha256": entry.log_sha256,
         "raw": raw_run_dict(entry.raw),
-        "metrics": _rounded(to_dict(entry.measurement)),
+        "metrics": to_dict(entry.measurement),
     }
 
 
@@ -166,7 +166,7 @@ def build_speed_record(
             "runs": [entry_dict(e) for e in entries if e.attempt > 0],
             "warmup": [entry_dict(e) for e in entries if e.attempt == 0],
             "attempts": attempts,
-            "summary": _rounded(to_dict(summary)),
+            "summary": to_dict(summary),
             "reproduced": verdict.reproduced,
             "confidence": verdict.confidence,
             "verdict": verdict.reason,
@@ -174,7 +174,7 @@ def build_speed_record(
             "logs_sha256": logs_sha256,
             "logs_sha256_prefix": logs_sha256[:12],
             "plausibility": {
-                **_rounded(to_dict(cap)),
+                **to_dict(cap),
                 "experts": {"count": experts.count, "used": experts.used},
                 "checks": [to_dict(c) for c in checks],
             },
@@ -190,16 +190,6 @@ def build_speed_record(
 def _without_prompt(sent: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling fields sent; the prompt itself is in speed.prompt."""
     return {k: v for k, v in sent.items() if k != "prompt"}
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, Mapping):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_rounded(v) for v in value]
-    return value
 
 
 def _redacted(value: Any) -> Any:

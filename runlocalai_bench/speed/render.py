@@ -33,18 +33,20 @@ def speed_table(record: Mapping[str, Any]) -> Group:
     title = (f"speed ({speed['profile']})  decode {_f(summary['decode_tps']['median'])} tok/s"
              f"  spread {_f((summary['spread'] or 0) * 100)}%  reproduced"
              f" {str(speed['reproduced']).lower()}, confidence {speed['confidence']}")
-    table = Table(title=title, title_justify="left")
-    for column in ("run", "decode tok/s", "engine", "streamed", "prefill tok/s", "TTFT ms",
-                   "prompt", "generated"):
+    table = Table(title=title, title_justify="left",
+                  caption=f"tok/s; decode = engine's figure where it reports one, else stream;"
+                          f" counted: set {speed['attempts']}")
+    for column in ("run", "set", "decode", "engine", "stream", "prefill", "TTFT ms", "prompt",
+                   "gen"):
         table.add_column(column, justify="left" if column == "run" else "right")
     for run in speed["runs"]:
         m = run["metrics"]
         engine = (m.get("engine") or {}).get("decode_tps")
-        name = run["label"] + ("" if run["counted"] else " (set " + str(run["attempt"]) + ")")
-        table.add_row(name, _f(m["decode_tps"]), _f(engine), _f(m["stream"]["decode_tps"]),
-                      _f(m["prefill_tps"]), _f(m["ttft_ms"], 0), str(m["prompt_tokens"] or ""),
-                      str(m["generated_tokens"] or ""))
-    table.add_row("median", _f(summary["decode_tps"]["median"]), "", "",
+        table.add_row(run["label"], str(run["attempt"]), _f(m["decode_tps"]), _f(engine),
+                      _f(m["stream"]["decode_tps"]), _f(m["prefill_tps"]), _f(m["ttft_ms"], 0),
+                      str(m["prompt_tokens"] or ""), str(m["generated_tokens"] or ""),
+                      style=None if run["counted"] else "dim")
+    table.add_row("median", "", _f(summary["decode_tps"]["median"]), "", "",
                   _f(summary["prefill_tps"]["median"]), _f(summary["ttft_ms"]["median"], 0),
                   str(summary["prompt_tokens"] or ""),
                   _f(summary["generated_tokens"]["median"], 0), end_section=True)

@@ -11,6 +11,7 @@ llama-server sends server-sent events and Ollama sends NDJSON.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,15 @@ class Streamed:
 
 
 Answer = Reply | Streamed
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a closed keep-alive connection) is not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class StreamingServer:
@@ -85,8 +95,7 @@ class StreamingServer:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _H)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         daemon=True)
 
@@ -127,11 +136,14 @@ def _words(text: str) -> list[str]:
 @dataclass
 class StreamingLlamaServer:
     """decode_tps(n) → the decode rate the n-th completion (1-based) reports in its timings.
-    The prompt's tokens are its whitespace-separated words plus BOS (as /tokenize says)."""
+    The prompt's tokens are its whitespace-separated words plus BOS (as /tokenize says);
+    completions stream " w0", " w1", … one event per token, then usage and timings."""
 
     decode_tps: Callable[[int], float] = lambda n: 40.0
     prompt_ms: float = 1.0
     pause_s: float = 0.0
+    # Events recorded from a real llama-server, replayed as they are for every completion.
+    replay: Sequence[bytes] | None = None
     build_info: str = "b9999-0123abcd"
     models: Mapping[str, Any] = field(default_factory=lambda: MODELS)
     completions: int = 0
@@ -157,6 +169,8 @@ class StreamingLlamaServer:
         return Reply(404, {"error": {"code": 404, "message": "File Not Found"}})
 
     def _completion(self, body: Mapping[str, Any], tps: float) -> Streamed:
+        if self.replay is not None:
+            return Streamed(list(self.replay), pause_s=self.pause_s)
         prompt = body["prompt"]
         prompt_n = len(prompt) if isinstance(prompt, list) else len(self.tokens(prompt))
         n = int(body["max_tokens"])
