@@ -1,8 +1,9 @@
 """record.json of a speed run: the quality record's provenance fields, and a `speed` section.
 
-Top level as in results/record.py (record_version, run_id, benchmark, model, runtime, hardware,
-sampling, rla, packages, command, timings, files, test_run_log_url, submitter, notes), with
-`benchmark.kind = "speed"` and no dataset or results; the tok/s row lives under `speed`:
+Top level as in results/record.py (record v2: record_version, run_id, benchmark, runner, model,
+runtime, hardware, rig, sampling, rla, packages, command, timings, files, test_run_log_url, gist,
+submitter, notes), with `benchmark.kind = "speed"` and no `dataset` or `results`: the tok/s row
+lives under `speed`:
 
     schema, profile, prompt, n_predict, ignore_eos, protocol, consistency,
     runs[]        every measured run of every attempt: attempt, counted, log, log_sha256,
@@ -24,7 +25,7 @@ from typing import Any
 
 from runlocalai_bench import __version__
 from runlocalai_bench.config import RunConfig
-from runlocalai_bench.redact import redact
+from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import record as quality_record
 from runlocalai_bench.results import rundir
 from runlocalai_bench.speed.measure import Measurement, RawRun
@@ -36,7 +37,7 @@ from runlocalai_bench.speed.plausibility import (
     speed_gate,
 )
 from runlocalai_bench.speed.protocol import Summary, Verdict
-from runlocalai_bench.speed.spec import SpeedPlan
+from runlocalai_bench.speed.spec import SLUG, SpeedPlan
 from runlocalai_bench.speed.streams import Experts
 from runlocalai_bench.types import RigInfo, RuntimeInfo, to_dict
 
@@ -120,20 +121,28 @@ def build_speed_record(
     wall_s: float,
 ) -> dict[str, Any]:
     counted = [e for e in entries if e.counted]
+    runtime_block = {k: v for k, v in to_dict(runtime).items() if k != "model"}
+    runtime_block["concurrency"] = 1
     record: dict[str, Any] = {
         "record_version": quality_record.RECORD_VERSION,
         "run_id": run.id,
         "benchmark": {
-            "slug": "speed",
+            "slug": SLUG,
+            "title": plan.title,
             "kind": "speed",
+            "metric": "decode_tps",
+            "scoring_method": f"capture-protocol/{plan.profile}",
             "spec_sha256": plan.spec_sha256,
-            "runner": f"tasks/{plan.spec_path.name}",
-            "profile": plan.profile,
             "prompt_style": "completion",
         },
-        "model": to_dict(runtime.model),
-        "runtime": to_dict(runtime),
+        "runner": {
+            "task_spec": f"tasks/{plan.spec_path.name}",
+            "runtime_spec": quality_record.runner_spec(runtime.engine),
+        },
+        "model": quality_record.model_block(runtime.model),
+        "runtime": runtime_block,
         "hardware": to_dict(rig),
+        "rig": quality_record.rig_line(runtime.slug, rig.hardware_slug),
         "sampling": {"sent": _without_prompt(sent), "settings": to_dict(config.sampling)},
         "rla": {"version": __version__, "git_commit": quality_record.rla_git_commit()},
         "packages": quality_record.package_versions(),
@@ -141,12 +150,12 @@ def build_speed_record(
             "reproduce": reproduction_command(config, plan),
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
-        "concurrency": 1,
         "timings": {"started_at": started_at, "finished_at": finished_at,
                     "wall_s": round(wall_s, 3)},
         # run.log joins once it is closed (the runner adds it).
         "files": {e.log: e.log_sha256 for e in entries},
         "test_run_log_url": None,
+        "gist": None,
         "submitter": None,
         "notes": "",
         "speed": {
@@ -182,7 +191,7 @@ def build_speed_record(
             "refusals": [],
         },
     }
-    record = _redacted(record)
+    record = redact_tree(record)
     record["speed"]["refusals"] = speed_gate(record)
     return record
 
@@ -190,13 +199,3 @@ def build_speed_record(
 def _without_prompt(sent: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling fields sent; the prompt itself is in speed.prompt."""
     return {k: v for k, v in sent.items() if k != "prompt"}
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    return value

@@ -27,6 +27,7 @@ class SpeedPlan:
     """Everything that decides what a speed run measures."""
 
     profile: str
+    title: str
     prompt: str
     prompt_tokens: int | None  # exact prompt length in tokens (pp512), else the text as is
     n_predict: int
@@ -68,6 +69,7 @@ def plan_from_spec(data: Mapping[str, Any], profile: str | None, *, prompt: str 
                           hint="a decode rate needs two generated tokens or more")
     plan = SpeedPlan(
         profile=name,
+        title=str(data.get("title", SLUG)),
         prompt=prompt if prompt is not None else protocol["prompt"],
         prompt_tokens=int(tokens) if tokens is not None else None,
         n_predict=int(n),

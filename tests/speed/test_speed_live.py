@@ -1,0 +1,106 @@
+"""Speed runs against the real thing: llama-server and llama-cpp-python with gemma-3-270m.
+No figure is asserted (the machine's speed is not the code's); the observations must agree
+with each other: engine counts, streamed events, prefill against TTFT, engine against stream."""
+
+from __future__ import annotations
+
+import pytest
+
+from runlocalai_bench.config import build_config
+from runlocalai_bench.rig import detect_rig
+from runlocalai_bench.speed import speed_gate
+from runlocalai_bench.speed.factory import open_streamer
+from runlocalai_bench.speed.measure import LLAMA_CPP, LLAMA_CPP_PERF, measure
+from runlocalai_bench.speed.runner import exact_prompt, run_speed
+from runlocalai_bench.speed.spec import load_speed_plan
+from runlocalai_bench.speed.streams import SpeedRequest
+
+pytestmark = pytest.mark.integration
+
+PROMPT = "Write a detailed explanation of how transformer attention works."
+
+
+class _Quiet:
+    def begin(self, log, header):
+        return None
+
+    def run_done(self, label, measurement, counted):
+        return None
+
+    def note(self, line):
+        return None
+
+    def end(self, record):
+        return None
+
+
+def assert_consistent(record: dict, prompt_tokens: int, generated: int, fmt: str) -> None:
+    s = record["speed"]
+    for run in s["runs"] + s["warmup"]:
+        m, raw = run["metrics"], run["raw"]
+        assert raw["engine_format"] == fmt
+        assert m["decode_source"] == "engine" and m["prefill_source"] == "engine"
+        assert m["prompt_tokens"] == prompt_tokens
+        assert m["generated_tokens"] == generated  # ignore_eos: exactly n_predict
+        assert 0 < m["stream"]["events"] <= generated
+        assert raw["arrivals_ms"] == sorted(raw["arrivals_ms"])
+        assert m["stream"]["decode_tps"] > 0 and m["decode_tps"] > 0
+    failed = [c for c in s["plausibility"]["checks"] if not c["ok"] and c["severity"] == "refuse"]
+    assert failed == []
+    assert {c["name"] for c in s["plausibility"]["checks"]} >= {"prefill-vs-ttft",
+                                                                "engine-vs-stream"}
+    assert s["refusals"] == speed_gate(record)
+
+
+def test_llama_server_standard_prompt(llama_server, tmp_path):
+    config = build_config("speed", {"endpoint": llama_server.url, "output_dir": tmp_path,
+                                    "index_path": tmp_path / "runs.sqlite"}, env={})
+    streamer = open_streamer(config)
+    try:
+        prompt_tokens = len(streamer.tokenize(PROMPT) or [])
+    finally:
+        streamer.close()
+    outcome = run_speed(config, load_speed_plan(n_predict=16), _Quiet(),
+                        open_streamer=open_streamer, detect_rig=detect_rig)
+    record = outcome.record
+
+    assert prompt_tokens > 5
+    assert_consistent(record, prompt_tokens, 16, LLAMA_CPP)
+    assert record["runtime"]["engine"] == "llama.cpp" and record["runtime"]["version"]
+    # The request asked for no prompt cache: every run prefilled the whole prompt.
+    assert all(r["raw"]["engine"]["cache_n"] == 0 for r in record["speed"]["runs"])
+    for entry in record["speed"]["runs"]:
+        log = (outcome.run.path / entry["log"]).read_text()
+        assert '"predicted_n": 16' in log and "--- output ---" in log
+
+
+def test_llama_server_takes_an_exact_512_token_prompt(llama_server, tmp_path):
+    config = build_config("speed", {"endpoint": llama_server.url}, env={})
+    streamer = open_streamer(config)
+    try:
+        ids = exact_prompt(streamer.tokenize, PROMPT, 512)
+        assert ids is not None and len(ids) == 512
+        raw = streamer.stream(SpeedRequest(n_predict=2, ignore_eos=True, seed=1234,
+                                           token_ids=tuple(ids)))
+    finally:
+        streamer.close()
+    m = measure(raw)
+    assert raw.engine is not None and raw.engine["prompt_n"] == 512
+    assert m.prompt_tokens == 512 and m.generated_tokens == 2
+
+
+def test_in_process_llama_cpp_python(tmp_path):
+    pytest.importorskip("llama_cpp", reason="pip install 'runlocalai-bench[llama]'")
+    config = build_config("speed", {"output_dir": tmp_path, "n_threads": 2,
+                                    "index_path": tmp_path / "runs.sqlite", "n_ctx": 512},
+                          env={})
+    outcome = run_speed(config, load_speed_plan(n_predict=8), _Quiet(),
+                        open_streamer=open_streamer, detect_rig=detect_rig)
+    record = outcome.record
+    first = record["speed"]["runs"][0]
+    assert_consistent(record, first["raw"]["prompt_tokens"], 8, LLAMA_CPP_PERF)
+    # llama.cpp's own counters: the prompt in one batch, one decode step per token but the last.
+    assert first["raw"]["engine"]["n_p_eval"] == first["raw"]["prompt_tokens"]
+    assert first["raw"]["engine"]["n_eval"] == 7
+    assert record["runtime"]["engine"] == "llama-cpp-python"
+    assert "--n-threads 2" in record["command"]["reproduce"]
