@@ -1,0 +1,184 @@
+"""Rescoring: a run's recorded generations replayed through this rla's scorer, without a model.
+
+    record.json → the task spec (its sha256 must equal the record's) → the dataset (the gold
+    answers come from the data, never from the samples) → for each line of samples.jsonl: the
+    item by id, the prompt rebuilt and compared with the one recorded, the recorded generation
+    scored again → the aggregate → every difference from what the run claimed
+
+Error rows stay error rows (score 0): a failed request has no generation to replay. The
+comparison is exact: the same scorer on the same generations gives the same numbers.
+
+`recorded_aggregate` is the cheaper check that needs no data: the samples' own recorded scores
+aggregated again, which catches a record or results.json whose numbers were edited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runlocalai_bench.backends.replay import generation_from_line
+from runlocalai_bench.editor.scores import Mismatch, results_block, score_mismatches
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.evals import Eval, load_eval
+from runlocalai_bench.results import rundir
+from runlocalai_bench.types import (
+    Dataset,
+    DatasetPin,
+    DataSource,
+    Item,
+    MCItem,
+    PromptStyle,
+    Results,
+    SampleResult,
+)
+
+COMPARED = ("score", "extracted", "status")
+
+
+class RecordMismatch(ConfigError):
+    """The record names something this machine cannot match (`field` says which)."""
+
+    def __init__(self, field: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {message}", hint)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SampleChange:
+    """One sample whose recorded value differs from the rescored one (`field` names which)."""
+
+    id: str
+    subtask: str
+    field: str  # score | extracted | status | prompt | target
+    recorded: Any
+    rescored: Any
+
+
+@dataclass(frozen=True)
+class Rescore:
+    slug: str
+    spec_sha256: str
+    data: DatasetPin
+    results: Results
+    mismatches: tuple[Mismatch, ...]  # record.json's results vs the recomputed ones
+    changes: tuple[SampleChange, ...]  # samples.jsonl lines the scorer now judges differently
+    problems: tuple[str, ...]  # lines that cannot be rescored at all (unknown or repeated ids)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatches or self.changes or self.problems)
+
+
+def sample_result(line: Mapping[str, Any]) -> SampleResult:
+    fields = SampleResult.__dataclass_fields__
+    return SampleResult(**{k: v for k, v in line.items() if k in fields})
+
+
+def target_of(item: Item) -> str:
+    return item.answer if isinstance(item, MCItem) else item.entry_point
+
+
+def data_source_for(record: Mapping[str, Any], data_dir: Path | None = None) -> DataSource:
+    """Where to read the run's data here: `data_dir` when given; the bundled sample for a
+    sample run; the run's own --data-dir when this machine has it; else the pinned hub copy."""
+    pin = record.get("dataset") or {}
+    allow = not pin.get("pinned", True)
+    if data_dir is not None:
+        return DataSource(kind="dir", path=str(data_dir.expanduser().resolve()),
+                          allow_unpinned=allow)
+    if pin.get("source") == "bundled":
+        return DataSource(kind="bundled", allow_unpinned=allow)
+    location = pin.get("location")
+    if pin.get("source") == "dir" and location and Path(location).is_dir():
+        return DataSource(kind="dir", path=location, allow_unpinned=allow)
+    return DataSource(kind="hub", allow_unpinned=allow)
+
+
+def eval_for(record: Mapping[str, Any]) -> Eval:
+    """This rla's Eval for the record's benchmark, refusing a different methodology."""
+    bench = record.get("benchmark") or {}
+    eval_ = load_eval(str(bench.get("slug")))
+    if eval_.spec.sha256 != bench.get("spec_sha256"):
+        eval_.close()
+        version = (record.get("rla") or {}).get("version")
+        raise RecordMismatch(
+            "benchmark.spec_sha256", f"the run used spec {str(bench.get('spec_sha256'))[:12]}, "
+            f"this rla has {eval_.spec.sha256[:12]} for {bench.get('slug')}",
+            hint=f"rescore with the rla version that made the run (rla {version})")
+    return eval_
+
+
+def recorded_aggregate(eval_: Eval, lines: Sequence[Mapping[str, Any]],
+                       expected_n: int) -> Results:
+    """The samples' recorded scores aggregated again: no data, no scorer."""
+    return eval_.aggregate([sample_result(line) for line in lines], expected_n=expected_n)
+
+
+def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
+                  lines: Sequence[Mapping[str, Any]]
+                  ) -> tuple[list[SampleResult], list[SampleChange], list[str]]:
+    """Each line scored again from its recorded generation: the new results, every value that
+    changed, and the lines that could not be rescored."""
+    items = {item.id: item for item in dataset.items}
+    results: list[SampleResult] = []
+    changes: list[SampleChange] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        sample_id, subtask = str(line.get("id")), str(line.get("subtask"))
+        if sample_id in seen:
+            problems.append(f"samples.jsonl line {number}: id {sample_id!r} appears twice")
+            continue
+        seen.add(sample_id)
+        item = items.get(sample_id)
+        if item is None:
+            problems.append(f"samples.jsonl line {number}: id {sample_id!r} is not in the data")
+            continue
+        if item.subtask != subtask:
+            changes.append(SampleChange(sample_id, subtask, "subtask", subtask, item.subtask))
+        if line.get("target") != target_of(item):
+            changes.append(SampleChange(sample_id, item.subtask, "target", line.get("target"),
+                                        target_of(item)))
+        prompt = eval_.build_prompt(item, dataset, style)
+        if line.get("prompt") != prompt.rendered():
+            changes.append(SampleChange(sample_id, item.subtask, "prompt", "(recorded prompt)",
+                                        "(prompt rebuilt from the data differs)"))
+        if line.get("status") == "error":
+            result = sample_result({**line, "subtask": item.subtask, "score": 0.0})
+        else:
+            result = eval_.score(item, prompt, generation_from_line(line))
+        results.append(result)
+        for field in COMPARED:
+            if line.get(field) != getattr(result, field):
+                changes.append(SampleChange(sample_id, item.subtask, field, line.get(field),
+                                            getattr(result, field)))
+    return results, changes, problems
+
+
+def rescore_run(run: rundir.RunDir, record: Mapping[str, Any], *,
+                data_dir: Path | None = None) -> Rescore:
+    """Replay the run's samples through this rla's scorer and compare with what it claims."""
+    eval_ = eval_for(record)
+    try:
+        dataset = eval_.load(data_source_for(record, data_dir))
+        recorded_sha = (record.get("dataset") or {}).get("content_sha256")
+        if dataset.pin.content_sha256 != recorded_sha:
+            raise RecordMismatch(
+                "dataset.content_sha256", f"the data here hashes to "
+                f"{dataset.pin.content_sha256[:12]}, the run used {str(recorded_sha)[:12]}",
+                hint="pass --data-dir with the copy of the data the run used")
+        lines = rundir.read_samples(run.samples)
+        style: PromptStyle = ("chat" if (record.get("benchmark") or {}).get("prompt_style")
+                              == "chat" else "completion")
+        rescored, changes, problems = rescore_lines(eval_, dataset, style, lines)
+        claimed = results_block(record.get("results") or {})
+        results = eval_.aggregate(rescored, expected_n=int(claimed.get("expected_n") or 0))
+    finally:
+        eval_.close()
+    return Rescore(slug=eval_.spec.slug, spec_sha256=eval_.spec.sha256, data=dataset.pin,
+                   results=results,
+                   mismatches=tuple(score_mismatches(claimed, results_block(results))),
+                   changes=tuple(changes), problems=tuple(problems))

@@ -1,0 +1,247 @@
+"""`rla verify`: is a submission internally consistent and untouched since its run?
+
+Checks, in order, each a list of findings that name the file and the field:
+
+    schema     record.json against the record schema (the publishing code's validator)
+    files      run.log, samples.jsonl, results.json hash to the sha256 in record.json
+    results    results.json states the same scores as record.json
+    samples    samples.jsonl has one line per scored sample, and their recorded scores
+               aggregate to the claimed numbers (no data needed)
+    rescore    the recorded generations scored again by this rla's scorer on the real data
+               give the same samples and the same numbers (skipped when the data is not here)
+    log        run.log agrees with the record: rla version, run id, start, benchmark, rig,
+               data hash, command, sample counts, headline
+    signature  record.sig is a valid signature of record.json (skipped when unsigned)
+
+A failed check makes the submission invalid; a skipped one is shown with why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from runlocalai_bench import schemas
+from runlocalai_bench.editor import keys
+from runlocalai_bench.editor.logcheck import check_log
+from runlocalai_bench.editor.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
+from runlocalai_bench.editor.scores import results_block, score_mismatches
+from runlocalai_bench.editor.source import Source
+from runlocalai_bench.errors import DataError, RlaError
+from runlocalai_bench.evals import KINDS
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import RECORD_VERSION
+
+Status = Literal["ok", "failed", "skipped"]
+HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
+CHECKS = ("schema", "files", "results", "samples", "rescore", "log", "signature")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: Status
+    message: str
+    file: str | None = None
+    field: str | None = None
+    hint: str | None = None
+
+    def where(self) -> str:
+        return ":".join(p for p in (self.file, self.field) if p)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    origin: str
+    run_id: str | None
+    findings: tuple[Finding, ...]
+    signer: str | None = None  # the key id of a valid signature
+    rescore: Rescore | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def failures(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status == "failed")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"origin": self.origin, "run_id": self.run_id, "ok": self.ok,
+                "signer": self.signer,
+                "findings": [{"check": f.check, "status": f.status, "file": f.file,
+                              "field": f.field, "message": f.message, "hint": f.hint}
+                             for f in self.findings]}
+
+
+def load_record(path: Path) -> dict[str, Any]:
+    record = rundir.read_json(path)
+    if not isinstance(record, dict) or record.get("record_version") != RECORD_VERSION:
+        found = record.get("record_version") if isinstance(record, dict) else None
+        raise RlaError(f"{path} is record version {found}, this rla reads {RECORD_VERSION}",
+                       hint="verify it with the rla version that wrote it")
+    return record
+
+
+def check_schema(record: Mapping[str, Any]) -> list[Finding]:
+    errors = schemas.validate(record, schemas.load_schema(schemas.RECORD))
+    out = [Finding("schema", "failed", error.split(": ", 1)[-1], rundir.RECORD,
+                   error.split(": ", 1)[0].removeprefix("$").lstrip(".") or None)
+           for error in errors]
+    return out or [Finding("schema", "ok", f"record.json matches schema {schemas.RECORD}")]
+
+
+def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    listed = record.get("files") if isinstance(record.get("files"), Mapping) else {}
+    assert isinstance(listed, Mapping)
+    out: list[Finding] = []
+    for name in HASHED:
+        if name not in listed:
+            out.append(Finding("files", "failed", f"record.json lists no sha256 of {name}",
+                               rundir.RECORD, f"files.{name}"))
+    for name, expected in listed.items():
+        if name not in HASHED:
+            out.append(Finding("files", "failed", f"record.json lists an unknown file {name!r}",
+                               rundir.RECORD, f"files.{name}"))
+            continue
+        path = source.run.path / name
+        if not path.is_file():
+            omitted = name in source.missing and name == rundir.SAMPLES
+            out.append(Finding("files", "skipped" if omitted else "failed",
+                               f"{name} is missing" + (f" from {source.origin}" if omitted
+                                                       else ""), name, f"files.{name}",
+                               hint="a Gist leaves out samples.jsonl over 10 MB" if omitted
+                               else None))
+        elif rundir.sha256_file(path) != expected:
+            out.append(Finding("files", "failed", f"{name} does not hash to the sha256 in "
+                               "record.json (it changed after the run)", name,
+                               f"files.{name}"))
+    if not out:
+        out.append(Finding("files", "ok", f"{', '.join(HASHED)} match their sha256"))
+    return out
+
+
+def check_results_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    if not source.run.results.is_file():
+        return []  # already a files finding
+    try:
+        stated = rundir.read_json(source.run.results)
+    except RlaError as exc:
+        return [Finding("results", "failed", exc.message, rundir.RESULTS)]
+    claimed = record.get("results") or {}
+    mismatches = score_mismatches(claimed, stated, fields=(
+        "metric", "score", "stderr", "macro", "n", "expected_n", "partial"))
+    out = [Finding("results", "failed", m.describe().replace("recomputed", "results.json says"),
+                   rundir.RECORD, m.field) for m in mismatches]
+    return out or [Finding("results", "ok", "results.json states the record's scores")]
+
+
+def check_samples(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    if not source.run.samples.is_file():
+        return [Finding("samples", "skipped", "no samples.jsonl to recount", rundir.SAMPLES)]
+    lines = rundir.read_samples(source.run.samples)
+    claimed = results_block(record.get("results") or {})
+    out: list[Finding] = []
+    if len(lines) != claimed.get("n"):
+        out.append(Finding("samples", "failed", f"samples.jsonl has {len(lines)} complete lines,"
+                           f" the record claims n={claimed.get('n')}", rundir.SAMPLES,
+                           "results.n"))
+    ids = [str(line.get("id")) for line in lines]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        out.append(Finding("samples", "failed", f"ids appear twice: {', '.join(repeated[:5])}",
+                           rundir.SAMPLES, "id"))
+    eval_ = eval_for(record)
+    try:
+        again = recorded_aggregate(eval_, lines, int(claimed.get("expected_n") or 0))
+    finally:
+        eval_.close()
+    for m in score_mismatches(claimed, results_block(again)):
+        out.append(Finding("samples", "failed", m.describe() + " from the samples' own scores",
+                           rundir.RECORD, m.field))
+    return out or [Finding("samples", "ok", f"{len(lines)} samples aggregate to the claimed "
+                           "scores")]
+
+
+def check_rescore(source: Source, record: Mapping[str, Any],
+                  data_dir: Path | None) -> tuple[list[Finding], Rescore | None]:
+    if not source.run.samples.is_file():
+        return [Finding("rescore", "skipped", "no samples.jsonl to rescore", rundir.SAMPLES)], None
+    try:
+        result = rescore_run(source.run, record, data_dir=data_dir)
+    except DataError as exc:
+        return [Finding("rescore", "skipped", f"the data is not available here: {exc.message}",
+                        hint=exc.hint or "pass --data-dir")], None
+    out = [Finding("rescore", "failed", p, rundir.SAMPLES) for p in result.problems]
+    for c in result.changes[:50]:
+        out.append(Finding("rescore", "failed", f"sample {c.id}: recorded {c.field} "
+                           f"{c.recorded!r}, the scorer gives {c.rescored!r}", rundir.SAMPLES,
+                           f"{c.id}.{c.field}"))
+    if len(result.changes) > 50:
+        out.append(Finding("rescore", "failed", f"… and {len(result.changes) - 50} more sample "
+                           "changes", rundir.SAMPLES))
+    out += [Finding("rescore", "failed", m.describe(), rundir.RECORD, m.field)
+            for m in result.mismatches]
+    return out or [Finding("rescore", "ok", f"{result.results.n} samples rescored: same "
+                           f"answers, {result.slug} {result.results.score * 100:.2f}% as "
+                           "claimed")], result
+
+
+def check_log_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    if not source.run.run_log.is_file():
+        return []  # already a files finding
+    text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
+    found = check_log(text, record)
+    out = [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field) for f in found]
+    return out or [Finding("log", "ok", "run.log agrees with the record (version, run, "
+                           "benchmark, rig, data, samples, headline)")]
+
+
+def check_signature_file(source: Source,
+                         record: Mapping[str, Any]) -> tuple[list[Finding], str | None]:
+    path = source.run.path / keys.SIGNATURE
+    try:
+        signature = keys.read_signature(path)
+    except RlaError as exc:
+        return [Finding("signature", "failed", exc.message, keys.SIGNATURE)], None
+    if signature is None:
+        return [Finding("signature", "skipped", "the record is unsigned",
+                        hint="the operator can sign it with `rla keys sign RUN_DIR`")], None
+    check = keys.check_signature(record, signature)
+    if not check.valid:
+        return [Finding("signature", "failed", check.problem or "invalid signature",
+                        keys.SIGNATURE, "signature")], None
+    return [Finding("signature", "ok", f"signed by {check.key_id}")], check.key_id
+
+
+def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyReport:
+    try:
+        record = load_record(source.record_path)
+    except RlaError as exc:
+        return VerifyReport(origin=source.origin, run_id=None, findings=(
+            Finding("schema", "failed", exc.message, rundir.RECORD, hint=exc.hint),))
+    findings = check_schema(record) + check_files(source, record)
+    findings += check_results_file(source, record)
+    rescored: Rescore | None = None
+    if (record.get("benchmark") or {}).get("kind") in KINDS:
+        try:
+            findings += check_samples(source, record)
+        except RlaError as exc:
+            findings.append(Finding("samples", "failed", exc.message, rundir.RECORD,
+                                    getattr(exc, "field", None), hint=exc.hint))
+        try:
+            part, rescored = check_rescore(source, record, data_dir)
+        except RlaError as exc:
+            part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
+                            getattr(exc, "field", None), hint=exc.hint)]
+        findings += part
+        findings += check_log_file(source, record)
+    else:
+        findings.append(Finding("rescore", "skipped", "not a scored benchmark: nothing to "
+                                "rescore"))
+    signature_findings, signer = check_signature_file(source, record)
+    findings += signature_findings
+    return VerifyReport(origin=source.origin, run_id=record.get("run_id"),
+                        findings=tuple(findings), signer=signer, rescore=rescored)
