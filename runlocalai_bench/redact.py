@@ -92,7 +92,7 @@ def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
                 text = pattern.sub(MASK, text)
     for home in _homes():
         if home in text:
-            text = re.sub(re.escape(home) + r"(?=/|\b|$)", "~", text)
+            text = re.sub(re.escape(home) + r"(?![\w-])", "~", text)  # not /home/al-x
     return text
 
 

@@ -10,6 +10,7 @@ import typer
 from runlocalai_bench import ui
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.config import build_config
+from runlocalai_bench.errors import ConfigError
 
 
 def bench(
@@ -49,6 +50,10 @@ def bench(
     n_predict: int = typer.Option(None, "--n-predict", help="speed only: tokens to generate."),
     speed_prompt: str = typer.Option(None, "--prompt", help="speed only: replace the standard "
                                      "prompt (the record says so)."),
+    publish: bool = typer.Option(False, "--publish",
+                                 help="Then publish the run as a Gist (see `rla publish`)."),
+    submit: bool = typer.Option(False, "--submit", help="Then publish it and submit it to the "
+                                "leaderboard (see `rla submit`; asks for consent)."),
 ) -> None:
     """Run a benchmark greedily and write a run directory with log, samples, results, record."""
     from runlocalai_bench.backends.factory import open_backend
@@ -65,6 +70,9 @@ def bench(
     }
     from runlocalai_bench.speed.command import bench_speed, refuse_speed_flags
 
+    if slug == "speed" and (publish or submit):
+        raise ConfigError("--publish and --submit apply to scored benchmarks, not speed",
+                          hint="drop them for `rla bench speed`")
     if slug == "speed":
         bench_speed(flags, profile=profile, n_predict=n_predict, prompt=speed_prompt,
                     preset=preset, json_output=json_output)
@@ -76,3 +84,11 @@ def bench(
                             open_backend=open_backend, detect_rig=detect_rig)
     target = err if json_output else out
     target.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
+    if publish or submit:
+        from runlocalai_bench.cli.publish import publish_command
+        from runlocalai_bench.cli.submit import submit_command
+
+        publish_command(str(outcome.run.path), None, data_out=not json_output)
+        if submit:
+            submit_command(str(outcome.run.path), api_url=None, yes=False, dry_run=False,
+                           handle=None, notes=None, data_out=not json_output)

@@ -28,7 +28,9 @@ def resolve_run(ref: str) -> Path:
     return Path(run_index().get(ref).path)
 
 
-def publish_command(ref: str, github_api_url: str | None) -> str:
+def publish_command(ref: str, github_api_url: str | None, *, data_out: bool = True) -> str:
+    """Publish and report; the URL is the command's data (stdout) unless `data_out` is False
+    (`rla bench --json --publish` keeps stdout for the results)."""
     from runlocalai_bench.publish.flow import publish_run
 
     run_path = resolve_run(ref)
@@ -39,7 +41,7 @@ def publish_command(ref: str, github_api_url: str | None) -> str:
     with GistClient(token, api_url=api_url) as client:
         # The token may come from `gh`, outside the environment redact() scans: check for it.
         done = publish_run(run_path, client, secrets=(token,), index=run_index())
-    out = ui.stdout_console()
+    out = ui.stdout_console() if data_out else err
     if done.already:
         err.print(f"already published and verified: {done.url}", markup=False)
     else:

@@ -35,11 +35,13 @@ def _summary(sub: Submission, api_url: str) -> list[str]:
 
 
 def submit_command(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
-                   handle: str | None, notes: str | None, server_check: bool = False) -> None:
+                   handle: str | None, notes: str | None, server_check: bool = False,
+                   data_out: bool = True) -> None:
     run_path = resolve_run(ref)
     sub = prepare_submission(run_path, handle=handle, notes=notes,
                              publishable=publishable_specs())
-    out, err = ui.stdout_console(), ui.stderr_console()
+    err = ui.stderr_console()
+    out = ui.stdout_console() if data_out else err
     if dry_run:
         verdict = sub.verdict.as_dict()
         if server_check:

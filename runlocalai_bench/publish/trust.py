@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runlocalai_bench import schemas, specs
+from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
 
 
@@ -32,12 +33,12 @@ class GateVerdict:
 
 
 def publishable_specs() -> dict[str, str]:
-    """slug → sha256 of tasks/<slug>.toml, for every benchmark the leaderboard can show (not
-    the bundled-only smoke test)."""
+    """slug → sha256 of tasks/<slug>.toml, for every quality benchmark the leaderboard can show:
+    a scored kind (not speed), and not the bundled-only smoke test."""
     out = {}
     for slug in specs.spec_names("tasks"):
         spec = specs.load_spec("tasks", slug)
-        if spec.get("dataset", {}).get("bundled_only"):
+        if spec.get("kind") not in KINDS or spec.get("dataset", {}).get("bundled_only"):
             continue
         out[slug] = specs.spec_sha256(specs.spec_path("tasks", slug))
     return out

@@ -141,7 +141,7 @@ def model_slug(model: ModelInfo) -> str | None:
 def model_tuning(model: ModelInfo) -> str | None:
     """"instruct" or "base" when the model's name says so; None when it does not."""
     for source in (model.name, model.id, Path(model.path).name if model.path else None):
-        words = set(_name_words(source or ""))
+        words = set(re.split(r"[^a-z0-9]+", (source or "").lower()))
         if words & _INSTRUCT_WORDS:
             return "instruct"
         if words & _BASE_WORDS:

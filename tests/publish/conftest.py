@@ -72,6 +72,30 @@ def full_run(_full_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
     return copy_run(_full_run, tmp_path / "runs")
 
 
+@pytest.fixture(scope="session")
+def _published_full_run(_full_run: rundir.RunDir,
+                        tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
+    from runlocalai_bench.publish.flow import publish_run
+    from runlocalai_bench.publish.gist import GistClient
+    from tests.publish.fakes import VALID_TOKEN
+
+    run = copy_run(_full_run, tmp_path_factory.mktemp("published"))
+    fake = FakeGitHub()
+    server = fake.start()
+    try:
+        with GistClient(VALID_TOKEN, api_url=fake.url) as client:
+            publish_run(run.path, client)
+    finally:
+        server.stop()
+    return run
+
+
+@pytest.fixture
+def published_full_run(_published_full_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
+    """The full run, published to a (since stopped) loopback Gist API and verified."""
+    return copy_run(_published_full_run, tmp_path / "runs")
+
+
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
     fake = FakeGitHub()

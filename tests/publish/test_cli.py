@@ -1,0 +1,284 @@
+"""`rla publish`, `rla submit`, `rla schema` and `rla bench --publish --submit` as a user runs
+them: real processes against loopback Gist and leaderboard servers."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench import schemas
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.store import RunIndex, RunRow
+from tests.publish.conftest import rla
+from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.support.llama_stub import StubLlamaServer
+
+# Each test starts several `rla` processes: seconds, not milliseconds. The same flows run in
+# process, faster, in test_publish_flow.py and test_trust.py.
+pytestmark = pytest.mark.integration
+
+
+def env_for(github=None, leaderboard=None, **extra: str) -> dict[str, str]:
+    env = dict(extra)
+    if github is not None:
+        env.update(GH_TOKEN=VALID_TOKEN, RLA_GITHUB_API_URL=github.url)
+    if leaderboard is not None:
+        env.update(RLA_SUBMIT_TOKEN=LEADERBOARD_TOKEN, RLA_LEADERBOARD_URL=leaderboard.url)
+    return env
+
+
+def assert_refused(proc, *needles: str) -> None:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "error: " in proc.stderr and "hint: " in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def index_row(run: rundir.RunDir) -> RunIndex:
+    index = RunIndex(Path(os.environ["RLA_HOME"]) / "runs.sqlite")
+    index.upsert(RunRow(id=run.id, slug="x", path=str(run.path), status="complete",
+                        fingerprint="f", started_at="2026-05-01"))
+    return index
+
+
+# -- the round trip --------------------------------------------------------------------------
+
+
+def test_run_publish_submit_round_trip(full_run, github, leaderboard):
+    index = index_row(full_run)
+    local = {name: (full_run.path / name).read_bytes()
+             for name in ("run.log", "samples.jsonl", "results.json", "record.json")}
+    published = rla("publish", full_run.id, env=env_for(github))  # by run id, via the index
+    assert published.returncode == 0, published.stderr
+    url = published.stdout.strip()
+    uploaded = github.uploaded()
+    for name, data in local.items():
+        assert uploaded[name] == data, f"{name} in the Gist is not byte-identical"
+    assert "verified" in published.stderr and "trust gate" not in published.stderr
+
+    submitted = rla("submit", str(full_run.path), "--yes", "--handle", "alice", "--notes",
+                    "<script>alert(1)</script>Ran on [my box](javascript:alert(1)).",
+                    env=env_for(leaderboard=leaderboard))
+    assert submitted.returncode == 0, submitted.stderr
+    (seen,) = leaderboard.submissions()
+    payload = seen.body
+    assert schemas.validate(payload, schemas.load_schema(schemas.SUBMISSION)) == []
+    assert seen.headers["Idempotency-Key"] == payload["idempotency_key"]
+    assert seen.headers["Authorization"] == f"Bearer {LEADERBOARD_TOKEN}"
+    record = read_record(full_run)
+    assert payload["evidence"]["test_run_log_url"] == url == record["test_run_log_url"]
+    assert payload["evidence"]["run_log_sha256"] == rundir.sha256_file(full_run.run_log)
+    assert payload["evidence"]["record_sha256"] == record["gist"]["files"]["record.json"][
+        "sha256"]
+    assert payload["rig"] == record["rig"] and payload["model"]["quantization"] == "Q4_K_M"
+    assert payload["reproduction"]["command"] == record["command"]["reproduce"]
+    assert len(payload["subtasks"]) == 9 and payload["score"]["n"] == 900
+    assert payload["submitter"] == {"handle": "alice"}
+    assert payload["notes"] == "Ran on my box."
+    assert (record["submitter"], record["notes"]) == ("alice", "Ran on my box.")
+    receipt = json.loads((full_run.path / "submission.json").read_text())
+    assert receipt["id"] == submitted.stdout.strip() == "sub_0001"
+    assert receipt["status"] == "queued" and receipt["idempotency_key"] == payload[
+        "idempotency_key"]
+    row = index.get(full_run.id)
+    assert (row.gist_url, row.submission_id, row.submission_status) == (url, "sub_0001",
+                                                                         "queued")
+
+    again = rla("submit", str(full_run.path), "--yes", env=env_for(leaderboard=leaderboard))
+    assert again.returncode == 0, again.stderr
+    assert "already submitted as sub_0001" in again.stderr
+    assert len(leaderboard.stored) == 1 and len(leaderboard.submissions()) == 2
+
+
+def test_dry_run_prints_exactly_what_submit_sends(published_full_run, leaderboard):
+    env = env_for(leaderboard=leaderboard)
+    dry = rla("submit", str(published_full_run.path), "--dry-run", "--handle", "bob", env=env)
+    assert dry.returncode == 0, dry.stderr
+    shown = json.loads(dry.stdout)
+    assert shown["gate"] == {"ok": True, "reasons": []}
+    assert leaderboard.requests == []
+    checked = rla("submit", str(published_full_run.path), "--dry-run", "--server-check",
+                  "--handle", "bob", env=env)
+    assert json.loads(checked.stdout)["gate"]["server"] == {"valid": True, "errors": []}
+    assert {s.path for s in leaderboard.requests} == {"/v1/submissions/dry-run"}
+    sent = rla("submit", str(published_full_run.path), "--yes", "--handle", "bob", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert leaderboard.submissions()[0].body == shown["payload"]
+    assert leaderboard.submissions()[0].headers["Idempotency-Key"] == shown["idempotency_key"]
+
+
+def test_without_a_terminal_or_yes_nothing_is_sent(published_full_run, leaderboard):
+    proc = rla("submit", str(published_full_run.path), env=env_for(leaderboard=leaderboard))
+    assert_refused(proc, "no terminal", "--yes")
+    assert leaderboard.requests == []
+    assert not (published_full_run.path / "submission.json").exists()
+
+
+def test_missing_api_url_or_token_is_reported_before_consent(published_full_run, leaderboard):
+    no_url = rla("submit", str(published_full_run.path), "--yes",
+                 env={"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN})
+    assert_refused(no_url, "no leaderboard API URL", "--api-url")
+    no_token = rla("submit", str(published_full_run.path), "--yes", "--api-url",
+                   leaderboard.url)
+    assert_refused(no_token, "RLA_SUBMIT_TOKEN")
+    assert leaderboard.requests == []
+
+
+# -- the gate refuses, nothing leaves --------------------------------------------------------
+
+
+def test_a_gate_failure_lists_every_reason_and_sends_nothing(selfcheck_run, github,
+                                                             leaderboard):
+    proc = rla("submit", str(selfcheck_run.path), "--yes",
+               env=env_for(github, leaderboard))
+    assert_refused(proc, "trust gate refused", "nothing was sent")
+    listed = [line for line in proc.stderr.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 4, proc.stderr
+    for needle in ("'selfcheck' is not published", "bundled sample", "partial",
+                   "test_run_log_url is not set"):
+        assert any(needle in line for line in listed), (needle, listed)
+    assert leaderboard.requests == [] and github.posts == []
+
+    dry = rla("submit", str(selfcheck_run.path), "--dry-run", env=env_for(github, leaderboard))
+    assert dry.returncode == 1
+    shown = json.loads(dry.stdout)
+    assert shown["gate"]["ok"] is False and len(shown["gate"]["reasons"]) == 4
+    assert shown["payload"]["benchmark"]["slug"] == "selfcheck"
+    assert leaderboard.requests == []
+
+
+def test_publish_then_the_gate_names_what_is_left(selfcheck_run, github):
+    proc = rla("publish", str(selfcheck_run.path), env=env_for(github))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == read_record(selfcheck_run)["test_run_log_url"]
+    assert "trust gate would refuse" in proc.stderr and "bundled sample" in proc.stderr
+
+
+def test_publish_takes_the_token_from_gh_when_the_environment_has_none(selfcheck_run, github,
+                                                                      tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(f"#!/bin/sh\n[ \"$1 $2\" = \"auth token\" ] && echo {VALID_TOKEN}\n")
+    gh.chmod(0o755)
+    env = {"RLA_GITHUB_API_URL": github.url, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = rla("publish", str(selfcheck_run.path), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert github.posts[0].headers["Authorization"] == f"Bearer {VALID_TOKEN}"
+
+
+def test_publish_without_any_token(selfcheck_run, github, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    proc = rla("publish", str(selfcheck_run.path),
+               env={"RLA_GITHUB_API_URL": github.url, "PATH": str(empty)})
+    assert_refused(proc, "no GitHub token", "gh auth login")
+    assert github.posts == []
+
+
+def test_publish_reports_a_missing_gist_scope(selfcheck_run, github):
+    github.gist_scope = False
+    proc = rla("publish", str(selfcheck_run.path), env=env_for(github))
+    assert_refused(proc, "404", "gist scope")
+    assert read_record(selfcheck_run)["test_run_log_url"] is None
+
+
+def test_publish_refuses_an_unfinished_run(tmp_path, github):
+    run = rundir.create(tmp_path, "r1", {"slug": "selfcheck"})
+    proc = rla("publish", str(run.path), env=env_for(github))
+    assert_refused(proc, "no record.json")
+    assert github.posts == []
+
+
+# -- schema ----------------------------------------------------------------------------------
+
+
+def test_schema_prints_the_versioned_schemas():
+    record = rla("schema")
+    assert record.returncode == 0, record.stderr
+    assert json.loads(record.stdout) == schemas.load_schema("record-v2")
+    submission = rla("schema", "submission-v1")
+    assert json.loads(submission.stdout)["properties"]["schema_version"]["const"] == 1
+    assert_refused(rla("schema", "nope"), "no schema named")
+
+
+# -- bench chaining ------------------------------------------------------------------------
+
+
+def test_bench_publish_submit_chains_publish_and_the_gated_submit(tmp_path, github,
+                                                                  leaderboard):
+    stub = StubLlamaServer(policy=lambda p: "B").start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", stub.url, "--model", "stub",
+                   "--output-dir", str(tmp_path / "runs"), "--publish", "--submit", "--json",
+                   env=env_for(github, leaderboard))
+    finally:
+        stub.stop()
+    assert_refused(proc, "trust gate refused")
+    assert json.loads(proc.stdout)["slug"] == "selfcheck"  # stdout stays the results JSON
+    (run_path,) = (tmp_path / "runs").iterdir()
+    assert len(github.gists) == 1
+    assert read_record(rundir.RunDir(run_path))["gist"]["verified"] is True
+    assert leaderboard.requests == []
+
+
+# -- planted secrets -------------------------------------------------------------------------
+
+PLANTED_GH = "ghp_" + "Pl4nt3d" * 5 + "x"  # the GH_TOKEN of this test
+PLANTED_KEY = "sk-proj-" + "S3cr3tK3y" * 3  # a key nobody set in the environment
+
+
+def _tiny_mmlu(root: Path, home: Path) -> Path:
+    data = root / "data"
+    (data / "dev").mkdir(parents=True)
+    (data / "test").mkdir(parents=True)
+    dev = [[f"Shot {i}?", "a", "b", "c", "d", "ABCDA"[i]] for i in range(5)]
+    test = [
+        [f"My token is {PLANTED_GH}; which is safe?", "none", "rotate", "share", "post", "B"],
+        [f"The key {PLANTED_KEY} is in {home}/secrets/key.pem. Then?", "w", "x", "y", "z", "A"],
+    ]
+    for split, rows in (("dev", dev), ("test", test)):
+        with (data / split / f"computer_security_{split}.csv").open("w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    return root
+
+
+def test_planted_secrets_reach_no_artifact(github, leaderboard):
+    home = Path(os.environ["HOME"])  # this test's own home (tests/conftest.py)
+    data = _tiny_mmlu(home / "data" / "mmlu", home)
+    out = home / "runs"
+    env = {**env_for(github, leaderboard), "GH_TOKEN": PLANTED_GH}
+    github.tokens.add(PLANTED_GH)
+    answer = f"A, as {PLANTED_GH} and {PLANTED_KEY} at {home}/x say"
+    stub = StubLlamaServer(policy=lambda prompt: answer)
+    server = stub.start()
+    try:
+        proc = rla("bench", "mmlu", "--endpoint", server.url, "--model",
+                   f"{home}/models/{PLANTED_KEY}.gguf", "--data-dir", str(data),
+                   "--allow-unpinned", "--output-dir", str(out), env=env)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert any(PLANTED_GH in b["prompt"] for b in stub.bodies)  # it was planted for real
+    (run_path,) = out.iterdir()
+    published = rla("publish", str(run_path), env=env)
+    assert published.returncode == 0, published.stderr
+    notes = f"token {PLANTED_GH}, key {PLANTED_KEY}, home {home}/x"
+    dry = rla("submit", str(run_path), "--dry-run", "--notes", notes, env=env)
+    assert dry.returncode == 1 and json.loads(dry.stdout)["payload"]["notes"]
+
+    artifacts = {name: (run_path / name).read_text()
+                 for name in ("run.log", "samples.jsonl", "results.json", "record.json")}
+    artifacts |= {f"gist:{n}": d.decode() for n, d in github.uploaded().items()}
+    # (the terminal may show the user their own paths; what is written and sent may not)
+    artifacts |= {"payload": dry.stdout, "gate": dry.stderr}
+    for name, text in artifacts.items():
+        for secret in (PLANTED_GH, PLANTED_KEY, str(home)):
+            assert secret not in text, f"{secret!r} leaked into {name}"
+    assert "[REDACTED]" in artifacts["samples.jsonl"] and "~/x" in artifacts["samples.jsonl"]

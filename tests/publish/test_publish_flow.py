@@ -1,0 +1,137 @@
+"""publish_run on a real finished run: byte-identical Gist files, verified, written back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runlocalai_bench.errors import PublishError, RunDirError
+from runlocalai_bench.publish.flow import (
+    README,
+    find_secrets,
+    gist_bundle,
+    prepare_submission,
+    publish_run,
+    submit_prepared,
+)
+from runlocalai_bench.publish.gist import GistClient
+from runlocalai_bench.publish.leaderboard import LeaderboardClient
+from runlocalai_bench.publish.retry import RetryPolicy
+from runlocalai_bench.publish.trust import publishable_specs
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.store import RunIndex, RunRow
+from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+
+
+def client(github) -> GistClient:
+    return GistClient(VALID_TOKEN, api_url=github.url,
+                      retry=RetryPolicy(sleep=lambda s: None, attempts=2))
+
+
+def test_the_gist_holds_the_run_files_byte_for_byte(selfcheck_run, github, tmp_path):
+    before = {name: (selfcheck_run.path / name).read_bytes()
+              for name in ("run.log", "record.json", "results.json", "samples.jsonl")}
+    index = RunIndex(tmp_path / "runs.sqlite")
+    index.upsert(RunRow(id=selfcheck_run.id, slug="selfcheck", path=str(selfcheck_run.path),
+                        status="complete", fingerprint="f", started_at="2026"))
+    with client(github) as gh:
+        done = publish_run(selfcheck_run.path, gh, index=index, now=lambda: "2026-05-01T00:00Z")
+    uploaded = github.uploaded()
+    assert set(uploaded) == {README, *before}
+    for name, data in before.items():
+        assert uploaded[name] == data, name  # record.json as the run wrote it
+    readme = uploaded[README].decode()
+    record_before = json.loads(before["record.json"])
+    assert record_before["rig"] in readme and record_before["command"]["reproduce"] in readme
+    assert "| abstract_algebra |" in readme
+    # every uploaded file was fetched back from its raw URL
+    assert {g.path.rsplit("/", 1)[1] for g in github.raw_gets} == set(uploaded)
+
+    record = read_record(selfcheck_run)
+    assert record["test_run_log_url"] == done.url == record["gist"]["html_url"]
+    assert record["gist"]["verified"] is True and record["gist"]["verified_at"] == \
+        "2026-05-01T00:00Z"
+    assert record["gist"]["files"]["run.log"]["sha256"] == record["files"]["run.log"]
+    assert {k: v for k, v in record.items() if k not in ("test_run_log_url", "gist")} == \
+        {k: v for k, v in record_before.items() if k not in ("test_run_log_url", "gist")}
+    assert index.get(selfcheck_run.id).gist_url == done.url
+
+
+def test_publishing_again_uploads_nothing(selfcheck_run, github):
+    with client(github) as gh:
+        first = publish_run(selfcheck_run.path, gh)
+        again = publish_run(selfcheck_run.path, gh)
+    assert again.already and again.url == first.url and len(github.posts) == 1
+
+
+def test_a_gist_that_differs_from_the_local_files_is_not_recorded(selfcheck_run, github):
+    github.serve_raw = lambda name, data: data.replace(b"\n", b"\r\n") if name == "run.log" \
+        else data
+    with client(github) as gh, pytest.raises(PublishError) as info:
+        publish_run(selfcheck_run.path, gh)
+    assert "run.log differs" in info.value.message and "delete it" in (info.value.hint or "")
+    assert read_record(selfcheck_run)["test_run_log_url"] is None
+
+
+def test_an_edited_run_is_refused_before_any_request(selfcheck_run, github):
+    with selfcheck_run.run_log.open("a") as fh:
+        fh.write("a line added later\n")
+    with client(github) as gh, pytest.raises(RunDirError, match=r"run\.log changed"):
+        publish_run(selfcheck_run.path, gh)
+    assert github.posts == []
+
+
+def test_a_file_holding_a_secret_is_refused_before_any_request(selfcheck_run, github):
+    secret = "gho_" + "S" * 36  # e.g. a token from `gh auth token`, unknown to the environment
+    log = selfcheck_run.run_log.read_text().replace("samples", f"samples {secret}", 1)
+    selfcheck_run.run_log.write_text(log)
+    record = rundir.read_json(selfcheck_run.record)
+    record["files"]["run.log"] = rundir.sha256_file(selfcheck_run.run_log)
+    rundir.write_json_atomic(selfcheck_run.record, record)
+    with client(github) as gh, pytest.raises(PublishError, match=r"run\.log would publish"):
+        publish_run(selfcheck_run.path, gh, secrets=(secret,))
+    assert github.posts == []
+
+
+def test_find_secrets_reads_json_values_not_their_escaping(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    clean = json.dumps({"prompt": 'he said "token=[REDACTED]"'}).encode()
+    dirty = json.dumps({"prompt": f"file {tmp_path}/home/x"}).encode()
+    assert find_secrets({"a.jsonl": clean + b"\n", "b.json": clean}) == []
+    assert find_secrets({"a.jsonl": dirty + b"\n", "b.json": dirty, "c.log": dirty}) == \
+        ["a.jsonl", "b.json", "c.log"]
+
+
+def test_samples_too_large_for_a_raw_url_are_left_out_and_said_so(selfcheck_run):
+    record = read_record(selfcheck_run)
+    size = selfcheck_run.samples.stat().st_size
+    bundle = gist_bundle(selfcheck_run, record, max_bytes=size - 1)
+    assert "samples.jsonl" not in bundle.files and "run.log" in bundle.files
+    assert "samples.jsonl omitted" in bundle.omitted[0]
+    assert "samples.jsonl omitted" in bundle.files[README].decode()
+
+
+def test_a_refused_run_sends_nothing_and_writes_nothing(selfcheck_run, github, leaderboard):
+    with client(github) as gh:
+        publish_run(selfcheck_run.path, gh)
+    before = selfcheck_run.record.read_bytes()
+    sub = prepare_submission(selfcheck_run.path, handle="carol", notes="<b>hi</b>",
+                             publishable=publishable_specs())
+    assert not sub.verdict.ok and len(sub.verdict.reasons) == 3
+    assert sub.payload["notes"] == "hi" and sub.payload["submitter"] == {"handle": "carol"}
+    with LeaderboardClient(leaderboard.url, LEADERBOARD_TOKEN) as lb, \
+            pytest.raises(PublishError, match="trust gate refused"):
+        submit_prepared(sub, lb)
+    assert leaderboard.requests == []
+    assert selfcheck_run.record.read_bytes() == before
+    assert not (selfcheck_run.path / "submission.json").exists()
+
+
+def test_an_invalid_handle_is_refused(selfcheck_run):
+    from runlocalai_bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--handle"):
+        prepare_submission(selfcheck_run.path, handle="<img src=x>", notes=None,
+                           publishable=publishable_specs())

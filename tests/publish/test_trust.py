@@ -1,0 +1,106 @@
+"""The trust gate over real runs: every failing item listed, nothing else."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from runlocalai_bench.publish.flow import publish_run
+from runlocalai_bench.publish.gist import GistClient
+from runlocalai_bench.publish.retry import RetryPolicy
+from runlocalai_bench.publish.trust import check_gate, publishable_specs
+from runlocalai_bench.results.record import read_record
+from tests.publish.fakes import VALID_TOKEN
+
+
+def publish(run, github) -> dict:
+    with GistClient(VALID_TOKEN, api_url=github.url,
+                    retry=RetryPolicy(sleep=lambda s: None)) as gh:
+        publish_run(run.path, gh)
+    return read_record(run)
+
+
+def test_publishable_benchmarks_are_the_scored_ones_but_the_smoke_test():
+    slugs = set(publishable_specs())
+    assert {"mmlu", "turkish-mmlu-generative"} <= slugs
+    assert "selfcheck" not in slugs and "speed" not in slugs
+
+
+def test_an_unpublished_smoke_test_run_fails_on_every_count(selfcheck_run):
+    verdict = check_gate(read_record(selfcheck_run), selfcheck_run.path, publishable_specs())
+    assert not verdict.ok
+    text = "\n".join(verdict.reasons)
+    assert "benchmark 'selfcheck' is not published on the leaderboard" in text
+    assert "bundled sample" in text
+    assert "results are partial" in text
+    assert "test_run_log_url is not set" in text
+    assert len(verdict.reasons) == 4, verdict.reasons
+
+
+def test_a_published_smoke_test_still_fails_on_what_publishing_cannot_fix(selfcheck_run,
+                                                                        github):
+    record = publish(selfcheck_run, github)
+    reasons = check_gate(record, selfcheck_run.path, publishable_specs()).reasons
+    assert len(reasons) == 3 and not any("test_run_log_url" in r for r in reasons)
+
+
+@pytest.mark.integration
+def test_a_published_full_pinned_run_passes(full_run, github):
+    record = publish(full_run, github)
+    verdict = check_gate(record, full_run.path, publishable_specs())
+    assert verdict.ok, verdict.reasons
+    assert record["results"]["n"] == record["results"]["expected_n"] == 900
+
+
+def _set(record: dict, path: str, value) -> dict:
+    out = copy.deepcopy(record)
+    node = out
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return out
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("path", "value", "reason"), [
+    ("sampling.settings.temperature", 0.7, "sampling is not greedy: temperature 0.7"),
+    ("sampling.sent.temperature", 0.2, "requests were sent with temperature 0.2"),
+    ("sampling.settings.n", 5, "more than one sample per question: n 5"),
+    ("results.partial", True, "the results are partial"),
+    ("dataset.source", "bundled", "bundled sample"),
+    ("dataset.pinned", False, "the data is not pinned"),
+    ("results.n", 899, "only 899 of 900 samples were scored"),
+    ("results.counts.error", 3, "3 sample(s) are failed requests"),
+    ("benchmark.spec_sha256", "0" * 64, "tasks/turkish-mmlu-generative.toml changed since"),
+    ("benchmark.slug", "selfcheck", "benchmark 'selfcheck' is not published"),
+    ("model.quantization", None, "the model's quantization (e.g. Q4_K_M) is missing"),
+    ("runtime.version", None, "the runtime version is missing"),
+    ("hardware.hardware_slug", "unknown", "the hardware slug is missing"),
+    ("test_run_log_url", None, "test_run_log_url is not set"),
+    ("gist.verified", False, "the Gist was not verified"),
+    ("gist.html_url", "https://gist.github.com/someone/else", "is not the verified Gist's URL"),
+    ("files.samples.jsonl", "f" * 64, "samples.jsonl changed after the record was written"),
+])
+def test_each_failure_is_named(published_full_run, path, value, reason):
+    run = published_full_run
+    record = read_record(run)
+    if path == "files.samples.jsonl":
+        record["files"]["samples.jsonl"] = value
+    else:
+        record = _set(record, path, value)
+    reasons = check_gate(record, run.path, publishable_specs()).reasons
+    assert any(reason in r for r in reasons), reasons
+
+
+@pytest.mark.integration
+def test_all_failures_are_listed_at_once(published_full_run):
+    record = read_record(published_full_run)
+    for path, value in (("sampling.settings.temperature", 1.0), ("results.partial", True),
+                        ("dataset.pinned", False), ("model.quantization", None)):
+        record = _set(record, path, value)
+    reasons = check_gate(record, published_full_run.path, publishable_specs()).reasons
+    assert len(reasons) >= 4
+    for needle in ("temperature 1.0", "partial", "not pinned", "quantization"):
+        assert any(needle in r for r in reasons), (needle, reasons)

@@ -1,0 +1,58 @@
+"""Redaction: shapes, environment values, the home directory, JSON trees."""
+
+from __future__ import annotations
+
+import pytest
+
+from runlocalai_bench import redact as redact_mod
+from runlocalai_bench.redact import MASK, redact, redact_tree
+
+GH = "ghp_" + "A1b2" * 9
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (f"token {GH} here", f"token {MASK} here"),
+    ("Authorization: Bearer abc.def-123456", f"Authorization: Bearer {MASK}"),
+    ("token=abcdefgh12", f"token={MASK}"),  # at the start of a line too
+    ("password: hunter2222", f"password: {MASK}"),
+    ("x?api_key=abcdefgh&y=1", f"x?api_key={MASK}&y=1"),
+    ('{"access_token": "abcdefghijk"}', f'{{"access_token": "{MASK}"}}'),
+    ("https://user:pw123@host/x", f"https://{MASK}@host/x"),
+    ("mytoken=abcdefghij", "mytoken=abcdefghij"),  # not a key boundary
+    ("Türkçe soru: hangisi doğrudur?", "Türkçe soru: hangisi doğrudur?"),
+])
+def test_shapes(text, expected):
+    assert redact(text) == expected
+
+
+def test_environment_secrets_and_extra_values(monkeypatch):
+    monkeypatch.setenv("RLA_SUBMIT_TOKEN", "plainvalue-123")
+    redact_mod.refresh()
+    assert redact("sent plainvalue-123 and other-secret-9",
+                  extra=("other-secret-9",)) == f"sent {MASK} and {MASK}"
+
+
+def test_home_as_given_and_as_resolved(monkeypatch, tmp_path):
+    real = tmp_path / "real-home"
+    real.mkdir()
+    link = tmp_path / "home-link"
+    link.symlink_to(real)
+    monkeypatch.setenv("HOME", str(link))
+    assert redact(f"{link}/models/a.gguf and {real}/b") == "~/models/a.gguf and ~/b"
+    assert redact(f"{link}-other/x") == f"{link}-other/x"
+    assert redact(f"models live in {link}.") == "models live in ~."
+
+
+def test_redact_tree_reaches_keys_values_and_lists(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    tree = {"prompt": f"key {GH}", f"{tmp_path}/k": [f"{tmp_path}/x", 1, None, {"t": GH}]}
+    assert redact_tree(tree) == {"prompt": f"key {MASK}", "~/k": ["~/x", 1, None, {"t": MASK}]}
+
+
+def test_every_pattern_is_reached_through_the_fast_path():
+    samples = [GH, "github_pat_" + "a" * 30, "hf_" + "a" * 30, "sk-proj-" + "a" * 30,
+               "xoxb-" + "1" * 12, "AKIA" + "A" * 16, "bearer abcdefghij", "basic abcdefghij",
+               "authorization: token abcdefghij", "apikey=abcdefghij", "secret: abcdefghij",
+               "passwd=abcdefghij", "http://u:p@h"]
+    for text in samples:
+        assert redact(f"x {text} y") != f"x {text} y", text
