@@ -37,6 +37,9 @@ def _summary(sub: Submission, api_url: str) -> list[str]:
 def submit_command(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
                    handle: str | None, notes: str | None, server_check: bool = False,
                    data_out: bool = True) -> None:
+    if server_check and not dry_run:
+        raise ConfigError("--server-check goes with --dry-run",
+                          hint="rla submit RUN_DIR --dry-run --server-check")
     run_path = resolve_run(ref)
     sub = prepare_submission(run_path, handle=handle, notes=notes,
                              publishable=publishable_specs())

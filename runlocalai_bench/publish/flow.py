@@ -210,9 +210,13 @@ def submit_prepared(submission: Submission, client: LeaderboardClient, *,
         raise PublishError(f"the payload does not match schema {schemas.SUBMISSION}: {errors[0]}",
                            hint="this is a bug in rla: please report it with record.json")
     receipt = client.submit(submission.payload, submission.key)
-    rundir.write_json_atomic(submission.run.path / SUBMISSION, {
+    path = submission.run.path / SUBMISSION
+    earlier = rundir.read_json(path) if path.is_file() else {}
+    submitted_at = earlier.get("submitted_at") if earlier.get("id") == receipt.id else None
+    rundir.write_json_atomic(path, {
         "id": receipt.id, "status": receipt.status, "duplicate": receipt.duplicate,
-        "api_url": client.api_url, "idempotency_key": submission.key, "submitted_at": now(),
+        "api_url": client.api_url, "idempotency_key": submission.key,
+        "submitted_at": submitted_at or now(),
         "rate_limit_remaining": receipt.rate_limit_remaining,
         "rate_limit_reset": receipt.rate_limit_reset,
     })

@@ -94,6 +94,8 @@ def test_run_publish_submit_round_trip(full_run, github, leaderboard):
     assert again.returncode == 0, again.stderr
     assert "already submitted as sub_0001" in again.stderr
     assert len(leaderboard.stored) == 1 and len(leaderboard.submissions()) == 2
+    kept = json.loads((full_run.path / "submission.json").read_text())
+    assert kept["duplicate"] is True and kept["submitted_at"] == receipt["submitted_at"]
 
 
 def test_dry_run_prints_exactly_what_submit_sends(published_full_run, leaderboard):
@@ -118,6 +120,37 @@ def test_without_a_terminal_or_yes_nothing_is_sent(published_full_run, leaderboa
     assert_refused(proc, "no terminal", "--yes")
     assert leaderboard.requests == []
     assert not (published_full_run.path / "submission.json").exists()
+
+
+def _submit_on_a_terminal(run_path: Path, answer: str, env: dict[str, str]):
+    """`rla submit` with a pseudo-terminal as stdin, answering the consent prompt."""
+    import pty
+    import subprocess
+    import sys
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "runlocalai_bench", "submit",
+                                 str(run_path)], stdin=terminal, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        os.write(controller, f"{answer}\n".encode())
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_on_a_terminal_consent_is_asked(published_full_run, leaderboard, answer):
+    code, out, err = _submit_on_a_terminal(published_full_run.path, answer,
+                                           env_for(leaderboard=leaderboard))
+    assert "Submit this run to the leaderboard?" in err
+    if answer == "n":
+        assert code != 0 and "not submitted" in err and leaderboard.requests == []
+    else:
+        assert code == 0, err
+        assert out.strip() == "sub_0001" and len(leaderboard.submissions()) == 1
 
 
 def test_missing_api_url_or_token_is_reported_before_consent(published_full_run, leaderboard):
