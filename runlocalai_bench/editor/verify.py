@@ -68,6 +68,21 @@ class VerifyReport:
     def failures(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status == "failed")
 
+    def __rich__(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        verdict = "verified" if self.ok else f"{len(self.failures)} problem(s)"
+        table = Table(title=Text(f"verify {self.run_id or '?'} ({self.origin}): {verdict}"),
+                      title_justify="left")
+        for column in ("", "check", "file:field", "finding"):
+            table.add_column(column)
+        for f in self.findings:
+            hint = f" (hint: {f.hint})" if f.hint and f.status != "ok" else ""
+            table.add_row(Text(f.status), Text(f.check), Text(f.where()),
+                          Text(f.message + hint))
+        return table
+
     def to_json(self) -> dict[str, Any]:
         return {"origin": self.origin, "run_id": self.run_id, "ok": self.ok,
                 "signer": self.signer,

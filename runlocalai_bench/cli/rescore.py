@@ -1,0 +1,53 @@
+"""`rla rescore RUN_DIR`: the recorded generations scored again, without a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from runlocalai_bench import ui
+from runlocalai_bench.cli.render import print_json, results_table
+from runlocalai_bench.cli.verify import open_submission
+from runlocalai_bench.errors import RlaError
+from runlocalai_bench.types import to_dict
+
+
+def rescore(
+    run: str = typer.Argument(..., help="Run directory, run id, record file or Gist URL."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Local copy of the benchmark's data "
+                                  "(default: as the run read it)."),
+    github_api_url: str = typer.Option(None, "--github-api-url",
+                                       help="GitHub API base URL (env RLA_GITHUB_API_URL)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Replay samples.jsonl through this rla's scorer (the record's task spec must be this
+    rla's) and compare every sample and score with what the run claims. Exits non-zero when
+    anything differs."""
+    from runlocalai_bench.editor.rescore import rescore_run
+    from runlocalai_bench.editor.verify import load_record
+
+    with open_submission(run, github_api_url) as source:
+        result = rescore_run(source.run, load_record(source.record_path), data_dir=data_dir)
+    out = ui.stdout_console()
+    if json_output:
+        print_json(out, {
+            "ok": result.ok, "slug": result.slug, "spec_sha256": result.spec_sha256,
+            "data": to_dict(result.data), "results": to_dict(result.results),
+            "mismatches": [{"field": m.field, "claimed": m.claimed, "recomputed": m.computed}
+                           for m in result.mismatches],
+            "changes": [to_dict(c) for c in result.changes], "problems": list(result.problems),
+        })
+    else:
+        out.print(results_table(result.results))
+        for problem in result.problems:
+            out.print(f"problem: {problem}", markup=False, highlight=False)
+        for c in result.changes:
+            out.print(f"changed: samples.jsonl {c.id}.{c.field}: recorded {c.recorded!r}, "
+                      f"rescored {c.rescored!r}", markup=False, highlight=False)
+        for m in result.mismatches:
+            out.print(f"mismatch: record.json {m.describe()}", markup=False, highlight=False)
+    if not result.ok:
+        count = len(result.problems) + len(result.changes) + len(result.mismatches)
+        raise RlaError(f"rescoring disagrees with the run in {count} place(s)",
+                       hint="the claimed score is not what its own samples give")

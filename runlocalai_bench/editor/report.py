@@ -1,0 +1,94 @@
+"""reproduction.md: a reproduction report for people. Every value taken from a record is written
+as inert text (no markup, links or HTML can come through from a submission)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from runlocalai_bench.editor.compare import RunComparison, ScoreDelta
+
+if TYPE_CHECKING:
+    from runlocalai_bench.editor.reproduce import Reproduction
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
+MAX_SAMPLE_ROWS = 30
+
+
+def md(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def _signer(block: Any) -> str:
+    signer = block.get("signer") if block else None
+    return f"signed by `{signer}`" if signer else "unsigned"
+
+
+def _pct(value: float | None) -> str:
+    return "absent" if value is None else f"{value * 100:.2f}"
+
+
+def _delta_row(d: ScoreDelta) -> str:
+    delta = "" if d.delta_pp is None else f"{d.delta_pp:+.2f}"
+    return (f"| {md(d.name)} | {d.n_a} | {d.n_b} | {_pct(d.a)} | {_pct(d.b)} | {delta} | "
+            f"{'**moved**' if d.moved else 'within'} |")
+
+
+def _scores(comparison: RunComparison) -> list[str]:
+    lines = [f"## Scores (tolerance ±{comparison.headline.tolerance_pp:g} pp)", "",
+             "| | n original | n re-run | original % | re-run % | Δ pp | |",
+             "|---|---:|---:|---:|---:|---:|---|", _delta_row(comparison.headline)]
+    lines += [_delta_row(d) for d in comparison.subtasks]
+    lines += ["", "## Samples", "",
+              f"{comparison.agreeing} of {comparison.compared} samples identical (reply, "
+              f"answer, score, status); {len(comparison.disagreements)} differ.", ""]
+    if comparison.disagreements:
+        lines += ["| id | differs in | original | re-run |", "|---|---|---|---|"]
+        for s in comparison.disagreements[:MAX_SAMPLE_ROWS]:
+            def view(side: Any) -> str:
+                if side is None:
+                    return "absent"
+                return md(f"{side.get('extracted')!r} score {side.get('score')} "
+                          f"reply {str(side.get('response'))[:40]!r}")
+
+            lines.append(f"| {md(s.id)} | {md(', '.join(s.fields))} | {view(s.a)} | "
+                         f"{view(s.b)} |")
+        if len(comparison.disagreements) > MAX_SAMPLE_ROWS:
+            lines.append(f"\n… {len(comparison.disagreements) - MAX_SAMPLE_ROWS} more in "
+                         "reproduction.json")
+        lines.append("")
+    return lines
+
+
+def render_markdown(r: Reproduction) -> str:
+    original, rerun = r.original, r.reproduction
+    independent = {True: "yes (signed by two different keys)",
+                   False: "no (the same key signed both)",
+                   None: "unknown (a side is unsigned)"}[r.independent]
+    lines = [f"# Reproduction of {md(original.get('run_id'))}: {r.verdict}", ""]
+    lines += [f"- {md(reason)}" for reason in r.reasons]
+    lines += ["", f"- original: {md(original.get('origin'))}, rig {md(original.get('rig'))}, "
+              f"{_signer(original)}"]
+    if rerun is not None:
+        lines.append(f"- re-run: {md(rerun.get('run_id'))}, rig {md(rerun.get('rig'))}, "
+                     f"{_signer(rerun)}")
+        lines.append(f"- independent: {independent}")
+    lines.append("")
+    if r.dimensions:
+        lines += ["## Dimensions", "", "| dimension | original | re-run | | why |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {d.name} | {md(d.original)} | {md(d.local)} | {d.status} | "
+                  f"{md(d.reason)} |" for d in r.dimensions]
+        lines.append("")
+    if r.configuration:
+        lines += ["## Configuration differences", ""]
+        lines += [f"- {md(c)}" for c in r.configuration]
+        lines.append("")
+    if r.comparison is not None:
+        lines += _scores(r.comparison)
+    lines += ["## Verification of the original", ""]
+    for f in r.integrity.findings:
+        where = f" ({md(f.where())})" if f.where() else ""
+        lines.append(f"- {f.status}: {f.check}{where}: {md(f.message)}")
+    return "\n".join(lines) + "\n"

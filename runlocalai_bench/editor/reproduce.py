@@ -1,0 +1,299 @@
+"""`rla reproduce`: re-run a record's exact configuration here and judge the result by policy.
+
+    the original → verify it (hashes, schema, rescore, log, signature); a failure ends here:
+                   invalid
+                 → its configuration: the slug and spec, the data pin, the prompt style, the
+                   sampling settings from the record; --limit / --limit-per-subtask /
+                   --concurrency / --n-ctx from its reproduction command, parsed by
+                   `rla bench`'s own parser; the model and server are this machine's
+                 → run_benchmark, signed when this operator has a key
+                 → the four dimensions, the configuration actually used, the headline and
+                   every subtask (±2 pp), each sample
+                 → a verdict, written as reproduction.json and reproduction.md
+
+Verdicts, first that applies: invalid (the original failed verification, or the re-run did not
+use its configuration), related benchmark (a dimension differs or cannot be shown to match),
+not reproduced (the headline or a subtask moved past the tolerance), reproduced.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from runlocalai_bench.backends.base import Backend
+from runlocalai_bench.config import RunConfig, build_config
+from runlocalai_bench.editor import keys
+from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
+from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.editor.rescore import data_source_for, eval_for
+from runlocalai_bench.editor.source import Source
+from runlocalai_bench.editor.verify import VerifyReport, load_record, verify_source
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.evals import KINDS
+from runlocalai_bench.pipeline import RunUI, run_benchmark
+from runlocalai_bench.results import rundir
+from runlocalai_bench.types import RigInfo
+
+Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
+REPORT_JSON = "reproduction.json"
+REPORT_MD = "reproduction.md"
+# Flags of the original's reproduction command that decide what is computed and are not
+# already fields of the record. Its endpoint, model, paths and output are the original
+# machine's, never reused.
+COMMAND_FLAGS = ("limit", "limit_per_subtask", "concurrency", "n_ctx")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to reproduce on: a server, a GGUF in process, or (neither) the embedded model."""
+
+    endpoint: str | None = None
+    model: str | None = None
+    model_path: Path | None = None
+    data_dir: Path | None = None
+    output_dir: Path | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    verdict: Verdict
+    reasons: tuple[str, ...]
+    original: Mapping[str, Any]  # run_id, origin, rig, signer
+    reproduction: Mapping[str, Any] | None  # run_id, path, rig, signer
+    independent: bool | None  # signed by two different keys; None when a side is unsigned
+    integrity: VerifyReport
+    dimensions: tuple[DimensionMatch, ...] = ()
+    configuration: tuple[str, ...] = ()  # settings the re-run did not share with the original
+    comparison: RunComparison | None = None
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        parts: list[Any] = [Text(f"verdict: {self.verdict}", style="bold")]
+        parts += [Text(f"  - {reason}") for reason in self.reasons]
+        if self.reproduction is not None:
+            shown = {True: "yes", False: "no (same key)", None: "unknown (unsigned)"}
+            parts.append(Text(f"independent: {shown[self.independent]}"))
+        if self.dimensions:
+            table = Table(title=Text("dimensions"), title_justify="left")
+            for column in ("dimension", "original", "re-run", "", "why"):
+                table.add_column(column)
+            for d in self.dimensions:
+                table.add_row(d.name, Text(d.original), Text(d.local), d.status, Text(d.reason))
+            parts.append(table)
+        if self.comparison is not None:
+            parts.append(self.comparison)
+        if not self.integrity.ok:
+            parts.append(self.integrity)
+        return Group(*parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict, "reasons": list(self.reasons),
+            "original": dict(self.original),
+            "reproduction": None if self.reproduction is None else dict(self.reproduction),
+            "independent": self.independent,
+            "dimensions": [{"name": d.name, "status": d.status, "original": d.original,
+                            "local": d.local, "reason": d.reason} for d in self.dimensions],
+            "configuration_differences": list(self.configuration),
+            "comparison": None if self.comparison is None else self.comparison.to_json(),
+            "integrity": self.integrity.to_json(),
+        }
+
+
+# -- the configuration of the original -------------------------------------------------------
+
+
+def parse_bench_command(command: str) -> tuple[str, dict[str, Any]]:
+    """(slug, result-deciding flags) of an `rla bench …` command, read by bench's own parser."""
+    import click
+    import typer
+
+    from runlocalai_bench.cli.bench import bench
+
+    try:
+        args = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(f"command.reproduce cannot be parsed: {exc}",
+                          hint="the record's reproduction command is damaged") from exc
+    if args[:2] != ["rla", "bench"]:
+        raise ConfigError(f"command.reproduce is not an `rla bench` command: {command!r}",
+                          hint="only records of `rla bench` runs can be reproduced")
+    app = typer.Typer()
+    app.command()(bench)
+    try:
+        ctx = typer.main.get_command(app).make_context("bench", args[2:])
+    except click.ClickException as exc:
+        raise ConfigError(f"command.reproduce has flags this rla does not know: "
+                          f"{exc.format_message()}",
+                          hint="reproduce with the rla version that made the record") from exc
+    return str(ctx.params["slug"]), {k: ctx.params.get(k) for k in COMMAND_FLAGS}
+
+
+def rerun_flags(record: Mapping[str, Any], target: Target) -> tuple[str, dict[str, Any]]:
+    """The slug and `build_config` flags that re-run the record's configuration on `target`."""
+    bench = record.get("benchmark") or {}
+    slug, flags = parse_bench_command(str((record.get("command") or {}).get("reproduce")))
+    if slug != bench.get("slug"):
+        raise ConfigError(f"command.reproduce runs {slug}, the record is of {bench.get('slug')}",
+                          hint="the record is inconsistent; verify it")
+    source = data_source_for(record, target.data_dir)
+    settings = (record.get("sampling") or {}).get("settings") or {}
+    in_process = target.endpoint is None
+    flags.update({
+        "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
+        "output_dir": target.output_dir, "timeout": target.timeout,
+        "prompt_style": bench.get("prompt_style"),
+        "seed": settings.get("seed"), "cache_prompt": settings.get("cache_prompt"),
+        "sample": True if source.kind == "bundled" else None,
+        "data_dir": source.path if source.kind == "dir" else None,
+        "allow_unpinned": True if source.allow_unpinned else None,
+    })
+    if in_process:
+        flags["concurrency"] = None  # in-process runs are sequential
+    return slug, flags
+
+
+def configuration_differences(original: Mapping[str, Any], rerun: Mapping[str, Any],
+                              ids_a: Sequence[str], ids_b: Sequence[str]) -> list[str]:
+    """Result-deciding settings the re-run did not share with the original."""
+    def get(record: Mapping[str, Any], *path: str) -> Any:
+        value: Any = record
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value
+
+    out = []
+    for path in (("benchmark", "slug"), ("benchmark", "spec_sha256"),
+                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
+                 ("sampling", "settings"), ("results", "expected_n")):
+        a, b = get(original, *path), get(rerun, *path)
+        if a != b:
+            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
+    if set(ids_a) != set(ids_b):
+        out.append(f"the questions differ: {len(set(ids_a) - set(ids_b))} only in the original,"
+                   f" {len(set(ids_b) - set(ids_a))} only in the re-run")
+    return out
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+def _pp(value: float | None) -> str:
+    return "absent" if value is None else f"{value * 100:.1f}%"
+
+
+def decide(integrity: VerifyReport, configuration: Sequence[str],
+           dimensions: Sequence[DimensionMatch],
+           comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
+    if not integrity.ok:
+        return "invalid", tuple(f"the original failed verification: {f.where()} {f.message}"
+                                for f in integrity.failures)
+    if configuration:
+        return "invalid", tuple(f"the re-run's configuration differs: {c}"
+                                for c in configuration)
+    off = [d for d in dimensions if d.status != "match"]
+    if off or comparison is None:
+        matched = len(dimensions) - len(off)
+        return "related benchmark", (
+            f"{matched} of {len(dimensions)} dimensions match",
+            *(f"{d.name} {'differs' if d.status == 'differs' else 'cannot be matched'}: "
+              f"{d.reason}" for d in off))
+    moved = comparison.moved
+    if moved:
+        return "not reproduced", tuple(
+            f"{d.name} moved {d.delta_pp:+.1f} pp ({_pp(d.a)} → {_pp(d.b)})"
+            if d.delta_pp is not None else f"{d.name} exists in only one run ({_pp(d.a)} → "
+            f"{_pp(d.b)})" for d in moved)
+    tol = comparison.headline.tolerance_pp
+    same = ("identical outputs on all" if comparison.identical_samples
+            else f"{comparison.agreeing} of {comparison.compared} samples identical,")
+    return "reproduced", (f"headline and all {len(comparison.subtasks)} subtasks within "
+                          f"±{tol:g} pp; {same} {comparison.compared} samples",)
+
+
+def independence(original: str | None, reproduction: str | None) -> bool | None:
+    if original is None or reproduction is None:
+        return None
+    return original != reproduction
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def reproduce(
+    source: Source,
+    target: Target,
+    ui: RunUI,
+    *,
+    open_backend: Callable[[RunConfig], Backend],
+    detect_rig: Callable[[], RigInfo],
+    tolerance_pp: float = DEFAULT_TOLERANCE_PP,
+    keys_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    argv: tuple[str, ...] = (),
+) -> Reproduction:
+    record = load_record(source.record_path)
+    if (record.get("benchmark") or {}).get("kind") not in KINDS:
+        raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
+                          hint="speed rows are reproduced with `rla bench speed`")
+    eval_for(record).close()  # refuse another methodology before anything runs
+    integrity = verify_source(source, data_dir=target.data_dir)
+    original = {"run_id": record.get("run_id"), "origin": source.origin,
+                "rig": record.get("rig"), "signer": integrity.signer,
+                "score": (record.get("results") or {}).get("score")}
+    if not integrity.ok:
+        verdict, reasons = decide(integrity, (), (), None)
+        return Reproduction(verdict, reasons, original, None, None, integrity)
+
+    slug, flags = rerun_flags(record, target)
+    config = build_config(slug, flags, env=env, argv=argv)
+    outcome = run_benchmark(config, ui, open_backend=open_backend, detect_rig=detect_rig)
+    signature = keys.sign_run_if_keyed(outcome.run.path, keys_dir)
+    new_record = outcome.record
+    samples_a = rundir.read_samples(source.run.samples)
+    samples_b = rundir.read_samples(outcome.run.samples)
+    dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
+    configuration = configuration_differences(
+        record, new_record, [str(s.get("id")) for s in samples_a],
+        [str(s.get("id")) for s in samples_b])
+    comparison = compare_runs(record.get("results") or {}, new_record.get("results") or {},
+                              samples_a, samples_b, tolerance_pp=tolerance_pp)
+    verdict, reasons = decide(integrity, configuration, dimensions, comparison)
+    signer = signature.key_id if signature else None
+    return Reproduction(
+        verdict, reasons, original,
+        {"run_id": outcome.run.id, "path": str(outcome.run.path), "rig": new_record.get("rig"),
+         "signer": signer, "score": outcome.results.score},
+        independence(integrity.signer, signer), integrity, dimensions, tuple(configuration),
+        comparison)
+
+
+def write_report(reproduction: Reproduction, directory: Path) -> tuple[Path, Path]:
+    from runlocalai_bench.editor.report import render_markdown
+
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / REPORT_JSON, directory / REPORT_MD
+    rundir.write_json_atomic(json_path, reproduction.to_json())
+    md_path.write_text(render_markdown(reproduction), encoding="utf-8")
+    return json_path, md_path
+
+
+def report_dir(reproduction: Reproduction, fallback: Path) -> Path:
+    """The re-run's directory, or (no re-run) `fallback`/reproduce-<original run id>."""
+    if reproduction.reproduction is not None:
+        return Path(reproduction.reproduction["path"])
+    name = str(reproduction.original.get("run_id") or "unknown").replace("/", "_")
+    return fallback / f"reproduce-{name}"
+
+
+def dumps(reproduction: Reproduction) -> str:
+    return json.dumps(reproduction.to_json(), indent=2, ensure_ascii=False)
