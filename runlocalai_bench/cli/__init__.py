@@ -30,9 +30,13 @@ _COMMANDS = [
     ("schema", "schema", "schema"),
     ("publish", "publish", "publish"),
     ("submit", "submit", "submit"),
+    ("verify", "verify", "verify"),
+    ("rescore", "rescore", "rescore"),
+    ("reproduce", "reproduce", "reproduce"),
 ]
 _GROUPS = [
     ("runs", "app", "runs"),
+    ("keys", "app", "keys"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""`rla runs list | show`: the run index."""
+"""`rla runs list | show | diff`: the run index."""
 
 from __future__ import annotations
 
@@ -61,6 +61,31 @@ def show(
         out.print(f"{key:12} {value}", highlight=False, markup=False)
     if results:
         out.print(results_table(_results_from_json(results)))
+
+
+@app.command("diff")
+def diff(
+    a: str = typer.Argument(..., help="First run: id, id prefix or run directory."),
+    b: str = typer.Argument(..., help="Second run: id, id prefix or run directory."),
+    tolerance: float = typer.Option(2.0, "--tolerance", help="Percentage points a subtask may "
+                                    "move before it is marked."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Two runs side by side: headline and each subtask, and the samples that disagree."""
+    from runlocalai_bench.editor.compare import compare_runs, read_run
+
+    def locate(ref: str) -> Path:
+        path = Path(ref).expanduser()
+        return path if path.is_dir() else Path(_index().get(ref).path)
+
+    (results_a, samples_a), (results_b, samples_b) = read_run(locate(a)), read_run(locate(b))
+    comparison = compare_runs(results_a, results_b, samples_a, samples_b,
+                              tolerance_pp=tolerance)
+    out = ui.stdout_console()
+    if json_output:
+        print_json(out, comparison.to_json())
+        return
+    out.print(comparison)
 
 
 def _results_from_json(data: dict) -> Results:
