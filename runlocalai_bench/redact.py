@@ -16,6 +16,8 @@ from typing import Any
 
 MASK = "[REDACTED]"
 
+_CREDENTIAL = r"(?=[A-Za-z0-9][a-z]*(?:[0-9A-Z]|[._~+/=\-][A-Za-z0-9]))"
+
 _PATTERNS = [
     # GitHub: classic, OAuth, user-to-server, server-to-server, refresh, fine-grained
     re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
@@ -24,8 +26,10 @@ _PATTERNS = [
     re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}\b"),
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     # Authorization: Bearer/Basic/token <value>
-    re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?i)(?<=\bbasic )[A-Za-z0-9+/=]{8,}"),
+    # (a credential holds a digit, an inner capital or inner punctuation: "Bearer eyJhb…",
+    # "Basic dXNlcjpw…"; prose such as "basic universal principles" or "bearer bonds." not)
+    re.compile(r"(?<=\b(?i:bearer) )" + _CREDENTIAL + r"[A-Za-z0-9._~+/=\-]{8,}"),
+    re.compile(r"(?<=\b(?i:basic) )" + _CREDENTIAL + r"[A-Za-z0-9+/=]{8,}"),
     re.compile(r"(?i)(?<=\bauthorization: token )[A-Za-z0-9._\-]{8,}"),
     # key=value / "key": "value" for secret-looking keys, also at the start of a line
     re.compile(

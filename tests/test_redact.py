@@ -19,6 +19,11 @@ GH = "ghp_" + "A1b2" * 9
     ('{"access_token": "abcdefghijk"}', f'{{"access_token": "{MASK}"}}'),
     ("https://user:pw123@host/x", f"https://{MASK}@host/x"),
     ("mytoken=abcdefghij", "mytoken=abcdefghij"),  # not a key boundary
+    ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {MASK}"),
+    ("Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", f"Bearer {MASK}"),
+    # prose from MMLU questions stays as it is
+    ("based on basic universal principles", "based on basic universal principles"),
+    ("a bearer instrument. Basic Economics", "a bearer instrument. Basic Economics"),
     ("Türkçe soru: hangisi doğrudur?", "Türkçe soru: hangisi doğrudur?"),
 ])
 def test_shapes(text, expected):
@@ -51,8 +56,31 @@ def test_redact_tree_reaches_keys_values_and_lists(monkeypatch, tmp_path):
 
 def test_every_pattern_is_reached_through_the_fast_path():
     samples = [GH, "github_pat_" + "a" * 30, "hf_" + "a" * 30, "sk-proj-" + "a" * 30,
-               "xoxb-" + "1" * 12, "AKIA" + "A" * 16, "bearer abcdefghij", "basic abcdefghij",
+               "xoxb-" + "1" * 12, "AKIA" + "A" * 16, "bearer abcd3fghij", "Basic dXNlcjpwYXNz",
                "authorization: token abcdefghij", "apikey=abcdefghij", "secret: abcdefghij",
                "passwd=abcdefghij", "http://u:p@h"]
     for text in samples:
         assert redact(f"x {text} y") != f"x {text} y", text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("slug", "folder"), [("mmlu", "mmlu"),
+                                              ("turkish-mmlu-generative", "turkishmmlu")])
+def test_no_benchmark_prompt_looks_like_a_secret(slug, folder, monkeypatch):
+    """samples.jsonl is redacted line by line: a real question must come through unchanged
+    (replay matches prompts exactly), so no shape may fire on benchmark text."""
+    import os
+    from pathlib import Path
+
+    from runlocalai_bench.evals import load_eval
+    from runlocalai_bench.types import DataSource
+
+    data = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data")) / folder
+    if not data.is_dir():
+        pytest.skip(f"benchmark data not found at {data} (set RLA_TEST_DATA)")
+    monkeypatch.setenv("HOME", "/root")  # a home that benchmark text might well mention
+    eval_ = load_eval(slug)
+    dataset = eval_.load(DataSource(kind="dir", path=str(data)))
+    changed = [item.id for item in dataset.items
+               if (p := eval_.build_prompt(item, dataset, "completion").rendered()) != redact(p)]
+    assert changed == []
