@@ -1,0 +1,93 @@
+"""Real runs to review: `run_benchmark` in process against the instant stub llama-server over
+real HTTP, with the real rig probes (or, for another machine, the probes reading a recorded
+one). Session runs are copied into each test that changes them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runlocalai_bench import ui
+from runlocalai_bench.backends.factory import open_backend
+from runlocalai_bench.cli.render import RichRunUI
+from runlocalai_bench.config import build_config
+from runlocalai_bench.pipeline import run_benchmark
+from runlocalai_bench.results import rundir
+from runlocalai_bench.rig import detect_rig
+from runlocalai_bench.types import RigInfo
+from tests.support.llama_stub import MODELS, PROPS, StubLlamaServer
+from tests.support.servers import LoopbackServer, Reply, Seen
+
+Policy = Callable[[str], str]
+
+
+def alternating(prompt: str) -> str:
+    """A deterministic 'model': the answer depends on the prompt only."""
+    return "ABCD"[len(prompt) % 4]
+
+
+class OtherModelStub(StubLlamaServer):
+    """The stub serving another file: the same answers, another quantization in its name."""
+
+    def __init__(self, policy: Policy, model_file: str) -> None:
+        super().__init__(policy=policy)
+        self.model_file = model_file
+
+    def handle(self, seen: Seen) -> Reply:
+        path = seen.path.split("?")[0]
+        if path == "/props":
+            return Reply(body={**PROPS, "model_path": f"/models/{self.model_file}"})
+        if path == "/v1/models":
+            entry = {**MODELS["data"][0], "id": self.model_file}
+            return Reply(body={**MODELS, "data": [entry]})
+        return super().handle(seen)
+
+
+@contextmanager
+def stub_server(policy: Policy = alternating, model_file: str | None = None
+                ) -> Iterator[LoopbackServer]:
+    stub = StubLlamaServer(policy=policy) if model_file is None else \
+        OtherModelStub(policy, model_file)
+    server = stub.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def flags_for(url: str, out: Path, **extra: Any) -> dict[str, Any]:
+    return {"endpoint": url, "model": "stub", "output_dir": out,
+            "index_path": out / "runs.sqlite", **extra}
+
+
+def make_run(out: Path, *, policy: Policy = alternating,
+             rig: Callable[[], RigInfo] = detect_rig, **extra: Any) -> rundir.RunDir:
+    """A finished selfcheck run made by the real pipeline against the stub server."""
+    with stub_server(policy) as server:
+        config = build_config("selfcheck", flags_for(server.url, out, **extra), env={},
+                              argv=("rla", "bench", "selfcheck", "--endpoint", server.url))
+        outcome = run_benchmark(config, RichRunUI(ui.stdout_console(), ui.stderr_console()),
+                                open_backend=open_backend, detect_rig=rig)
+    return outcome.run
+
+
+def copy_run(run: rundir.RunDir, dest: Path) -> rundir.RunDir:
+    target = dest / run.id
+    shutil.copytree(run.path, target)
+    return rundir.RunDir(target)
+
+
+@pytest.fixture(scope="session")
+def _original(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
+    return make_run(tmp_path_factory.mktemp("original"))
+
+
+@pytest.fixture
+def original(_original: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
+    """A finished, unsigned 12-question selfcheck run of the alternating stub."""
+    return copy_run(_original, tmp_path / "original")
