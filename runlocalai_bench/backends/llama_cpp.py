@@ -127,7 +127,7 @@ class LlamaCppBackend:
         if not self._chat_template:
             raise BackendError(
                 "this model has no chat template, so chat-style prompts cannot be rendered",
-                hint="use --prompt-style completion for base models")
+                hint="use --prompt-style completion for base models", fatal=True)
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         llm = self._llm
