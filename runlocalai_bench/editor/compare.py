@@ -93,7 +93,8 @@ class RunComparison:
             f"{len(self.disagreements)} differ")]
         if self.disagreements:
             table = Table(title=Text("samples that differ"), title_justify="left")
-            for column in ("id", "differs in", "a", "b"):
+            table.add_column("id", no_wrap=True)
+            for column in ("differs in", "a", "b"):
                 table.add_column(column)
             for s in self.disagreements[:SHOWN_SAMPLES]:
                 table.add_row(Text(s.id), Text(", ".join(s.fields)), Text(_brief(s.a)),

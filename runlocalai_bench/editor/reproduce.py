@@ -114,7 +114,6 @@ class Reproduction:
 
 def parse_bench_command(command: str) -> tuple[str, dict[str, Any]]:
     """(slug, result-deciding flags) of an `rla bench …` command, read by bench's own parser."""
-    import click
     import typer
 
     from runlocalai_bench.cli.bench import bench
@@ -131,9 +130,8 @@ def parse_bench_command(command: str) -> tuple[str, dict[str, Any]]:
     app.command()(bench)
     try:
         ctx = typer.main.get_command(app).make_context("bench", args[2:])
-    except click.ClickException as exc:
-        raise ConfigError(f"command.reproduce has flags this rla does not know: "
-                          f"{exc.format_message()}",
+    except Exception as exc:  # click's usage errors; typer vendors click, so no one class
+        raise ConfigError(f"command.reproduce has flags this rla does not know: {exc}",
                           hint="reproduce with the rla version that made the record") from exc
     return str(ctx.params["slug"]), {k: ctx.params.get(k) for k in COMMAND_FLAGS}
 

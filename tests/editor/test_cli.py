@@ -1,0 +1,124 @@
+"""The editor's commands as a user types them: `rla verify`, `rescore`, `keys`, `reproduce`,
+`runs diff`. One real process for the exit status and rendering; the rest through
+`runlocalai_bench.cli.main` in this process (same parsing, error rendering and exit codes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench import paths
+from runlocalai_bench.cli import main
+from runlocalai_bench.editor import keys
+from runlocalai_bench.results import rundir
+from tests.editor.conftest import stub_server
+
+
+def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_verify_in_a_real_process(original):
+    (original.path / rundir.RUN_LOG).write_text("edited\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify",
+                           str(original.path)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: verification failed")
+    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
+    rows = {tuple(cell.strip() for cell in line.split("│")[1:4])
+            for line in proc.stdout.splitlines() if line.startswith("│")}
+    assert {("failed", "files", "run.log:files.run.log"), ("ok", "schema", "")} <= rows
+
+
+def test_verify_json_names_file_and_field(original, capsys):
+    record = rundir.read_json(original.record)
+    record["results"]["score"] = 1.0
+    rundir.write_json_atomic(original.record, record)
+
+    code, out, err = rla(capsys, "verify", str(original.record), "--json")
+    assert code == 1 and "error: verification failed" in err
+    report = json.loads(out)
+    assert report["ok"] is False
+    failed = {(f["check"], f["file"], f["field"]) for f in report["findings"]
+              if f["status"] == "failed"}
+    assert ("results", "record.json", "results.score") in failed
+    assert ("samples", "record.json", "results.score") in failed
+
+
+def test_rescore_alone(original, capsys):
+    code, out, _ = rla(capsys, "rescore", str(original.path), "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["ok"] is True and result["results"]["n"] == 12
+    assert result["results"]["score"] == rundir.read_json(original.record)["results"]["score"]
+
+    lines = original.samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    line = json.loads(lines[0])
+    line["extracted"] = "C" if line["extracted"] != "C" else "D"
+    lines[0] = json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n"
+    original.samples.write_text("".join(lines), encoding="utf-8")
+    code, out, err = rla(capsys, "rescore", str(original.path))
+    assert code == 1 and "rescoring disagrees" in err
+    assert f"changed: samples.jsonl {line['id']}.extracted" in out
+
+
+def test_keys_init_sign_and_verify(original, capsys):
+    code, out, err = rla(capsys, "keys", "init")
+    assert code == 0 and out.startswith("ed25519 ")
+    key_id = out.split()[-1]
+    assert (paths.data_home() / "keys" / keys.PRIVATE_KEY).is_file()
+    code, _, err = rla(capsys, "keys", "init")
+    assert code == 2 and "already exists" in err
+
+    code, out, _ = rla(capsys, "keys", "sign", str(original.path))
+    assert code == 0 and key_id in out
+    code, out, _ = rla(capsys, "verify", str(original.path), "--json")
+    assert code == 0 and json.loads(out)["signer"] == key_id
+    code, out, _ = rla(capsys, "keys", "show")
+    assert out.split()[-1] == key_id
+
+
+def test_reproduce_then_diff(original, capsys, tmp_path):
+    with stub_server() as server:
+        code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", server.url,
+                             "--model", "stub", "--output-dir", str(tmp_path / "out"), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"] == "reproduced"
+    rerun = Path(report["reproduction"]["path"])
+    assert json.loads((rerun / "reproduction.json").read_text())["verdict"] == "reproduced"
+    assert (rerun / "reproduction.md").read_text().startswith("# Reproduction of")
+
+    # another quantization answering "A" throughout: a related benchmark, exit status 1
+    with stub_server(lambda prompt: "A", model_file="stub-q5_k_m.gguf") as server:
+        code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", server.url,
+                             "--model", "stub", "--output-dir", str(tmp_path / "out"))
+    assert code == 1
+    assert "verdict: related benchmark" in out and "quantization differs" in out
+    other = next(p for p in (tmp_path / "out").iterdir() if p.is_dir() and p != rerun)
+
+    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other), "--json")
+    assert code == 0
+    diff = json.loads(out)
+    a = {s["id"]: s for s in rundir.read_samples(original.samples)}
+    expected = sorted(i for i, s in a.items() if s["extracted"] != "A")
+    assert sorted(d["id"] for d in diff["disagreements"]) == expected and expected
+    assert diff["samples"] == {"compared": 12, "agreeing": 12 - len(expected),
+                               "disagreeing": len(expected)}
+    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(rerun))
+    assert code == 0 and "samples: 12 of 12 identical, 0 differ" in out
+    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other))
+    assert "samples that differ" in out and expected[0] in out
