@@ -11,6 +11,7 @@ import pytest
 from runlocalai_bench import specs
 
 PINS = {
+    "humaneval-plus": "45a332a69fd1af5bb9aa4866d2aff0093e7af6416188efc22d62158540af82d9",
     "mmlu": "f6606d94287a0ef14a4e8764399621a8ec7da0577fe25526df5ec9ff6a9bee6d",
     "mmlu-generative": "8685a9ca4c64cf162f3b4c15ed0e455ac8bc46da7768a5c252fc209669479529",
     "selfcheck": "c5c17e3d09663b0c910258b958e93a00f857e7de6529285cae13cfe3d3325b08",

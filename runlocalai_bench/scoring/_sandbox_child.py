@@ -427,10 +427,13 @@ def _enc_foreign(x: Any) -> Any:
     return {"~": "o", "v": type(x).__qualname__[:80]}
 
 
+_dumps = json.dumps  # bound now: solutions may patch the json module
+
+
 def encode(value: object) -> bytes:
     """The bytes a job sends for one value; also what the expected-output cache stores."""
     try:
-        text = json.dumps(_enc(value), separators=(",", ":"))
+        text = _dumps(_enc(value), separators=(",", ":"))
     except (ValueError, TypeError, RecursionError, OverflowError, MemoryError):
         try:
             text = json.dumps({"~": "o", "v": type(value).__qualname__[:80]})
@@ -481,7 +484,7 @@ def _write_all(fd: int, data: bytes, write: Any = os.write) -> None:
 def run_solution(job: dict[str, Any], out_fd: int) -> None:
     """Execute the solution and stream frames. References to everything used after the
     untrusted code starts are bound here, so patched modules cannot redirect them."""
-    pack, write, clock, enc = FRAME.pack, _write_all, time.perf_counter, encode
+    pack, write, clock, enc, size = FRAME.pack, _write_all, time.perf_counter, encode, len
     inputs = json.loads(job["inputs"])
     send_args = bool(job.get("send_args"))
     namespace: dict[str, Any] = {}
@@ -491,7 +494,7 @@ def run_solution(job: dict[str, Any], out_fd: int) -> None:
         fn = namespace[job["entry_point"]]
     except BaseException as exc:
         text = _describe(exc).encode("utf-8", "replace")
-        write(out_fd, pack(FRAME_LOAD_ERROR, 0, 0.0, len(text)) + text)
+        write(out_fd, pack(FRAME_LOAD_ERROR, 0, 0.0, size(text)) + text)
         return
     write(out_fd, pack(FRAME_LOADED, 0, 0.0, 0))
     for index, args in enumerate(inputs):
@@ -500,15 +503,15 @@ def run_solution(job: dict[str, Any], out_fd: int) -> None:
             result = fn(*args)
         except BaseException as exc:
             text = _describe(exc).encode("utf-8", "replace")
-            write(out_fd, pack(FRAME_RAISED, index, clock() - start, len(text)) + text)
+            write(out_fd, pack(FRAME_RAISED, index, clock() - start, size(text)) + text)
             return
         elapsed = clock() - start
         payload = enc(result)
-        write(out_fd, pack(FRAME_OUTPUT, index, elapsed, len(payload)) + payload)
+        write(out_fd, pack(FRAME_OUTPUT, index, elapsed, size(payload)) + payload)
         if send_args:
             payload = enc(args)
-            write(out_fd, pack(FRAME_ARGS, index, 0.0, len(payload)) + payload)
-    write(out_fd, pack(FRAME_DONE, len(inputs), 0.0, 0))
+            write(out_fd, pack(FRAME_ARGS, index, 0.0, size(payload)) + payload)
+    write(out_fd, pack(FRAME_DONE, size(inputs), 0.0, 0))
 
 
 def _set_limit(which: int, value: int) -> None:

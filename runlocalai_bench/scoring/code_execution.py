@@ -444,7 +444,8 @@ class CodeExecutionEval:
         self._reference_locks: dict[str, threading.Lock] = {}
         self._references: dict[str, Reference] = {}
         self._reference_seconds: dict[str, float] = {}
-        self._inputs_json: dict[tuple[str, str], str] = {}
+        # Per item object and input set: (the item, its inputs as JSON, its reference key).
+        self._item_cache: dict[tuple[int, str], tuple[CodeItem, str, str]] = {}
 
     # -- protocol ----------------------------------------------------------------------------
 
@@ -554,7 +555,7 @@ class CodeExecutionEval:
 
     def reference(self, item: CodeItem, which: str) -> Reference:
         """The cached canonical results for one input set, computing them when missing."""
-        key = f"{reference_key(item, which)}-{which}"
+        key = self._prepared(item, which)[1]
         with self._lock:
             if key in self._references:
                 return self._references[key]
@@ -574,18 +575,19 @@ class CodeExecutionEval:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _inputs(self, item: CodeItem, which: str) -> str:
-        key = (item.id, which)
-        text = self._inputs_json.get(key)
-        if text is None:
-            text = json.dumps(list(inputs_of(item, which)))
-            self._inputs_json[key] = text
-        return text
+    def _prepared(self, item: CodeItem, which: str) -> tuple[str, str]:
+        """The inputs as JSON and the reference key, computed once per item object."""
+        cached = self._item_cache.get((id(item), which))
+        if cached is None or cached[0] is not item:
+            cached = (item, json.dumps(list(inputs_of(item, which))),
+                      f"{reference_key(item, which)}-{which}")
+            self._item_cache[(id(item), which)] = cached
+        return cached[1], cached[2]
 
     def _check_set(self, item: CodeItem, code: str, which: str) -> SetVerdict:
         reference = self.reference(item, which)
         limits = self.settings.time_limits(reference.times)
-        job = Job(code=code, entry_point=item.entry_point, inputs_json=self._inputs(item, which),
+        job = Job(code=code, entry_point=item.entry_point, inputs_json=self._prepared(item, which)[0],
                   n_inputs=reference.n, time_limits=limits,
                   total_timeout=self.settings.total_timeout(limits),
                   send_args=item.id in self.settings.special_oracles)
@@ -599,7 +601,7 @@ class CodeExecutionEval:
         n = len(inputs_of(item, which))
         s = self.settings
         job = Job(code=item.prompt + item.canonical_solution, entry_point=item.entry_point,
-                  inputs_json=self._inputs(item, which), n_inputs=n,
+                  inputs_json=self._prepared(item, which)[0], n_inputs=n,
                   time_limits=(s.reference_input_timeout_s,) * n,
                   total_timeout=s.reference_total_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)

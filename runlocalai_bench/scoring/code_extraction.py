@@ -91,8 +91,13 @@ def extract_program(response: str, *, prompt: str, entry_point: str, style: str,
 
 def _completion(prompt: str, completion: str, entry_point: str) -> Extraction:
     lines = (prompt + completion).split("\n")
-    floor = prompt.count("\n")  # never cut into the prompt itself
-    for cut in range(len(lines), floor, -1):
+    # Keep at least the completion's first line of code: the prompt alone parses (a function
+    # with only a docstring), but it is not an answer.
+    first_code = next((i for i in range(prompt.count("\n"), len(lines))
+                       if lines[i].strip() and not lines[i].strip().startswith("#")), None)
+    if first_code is None:
+        return Extraction(None, "none", reason="the completion holds no code")
+    for cut in range(len(lines), first_code, -1):
         if len(lines) - cut > _MAX_PARSES:
             break
         code = "\n".join(lines[:cut])

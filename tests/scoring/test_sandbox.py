@@ -1,0 +1,457 @@
+"""The sandbox against hostile code: each case must be contained (the job fails or is killed,
+the thing it tried did not happen) and leave the harness able to run the next job.
+
+Every isolation level this machine can start is tested; a case that needs a guarantee a level
+does not give (files, at the `rlimits` level) is skipped there with the reason. Outputs are
+never judged here by the job's own say: the tests look at frames, files, sockets and processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from runlocalai_bench.scoring.sandbox import (
+    LEVELS,
+    Frame,
+    Isolation,
+    Job,
+    JobEnd,
+    Sandbox,
+    SandboxError,
+    SandboxLimits,
+    encode_value,
+)
+
+LIMITS = SandboxLimits(memory_mb=512, file_size_mb=4, tmpfs_mb=16, output_mb=8, frame_mb=2)
+SECRET = "rla-test-secret-5f3a9c"
+
+
+def run(sandbox: Sandbox, code: str, inputs: list[list[object]] | None = None, *,
+        limit: float = 2.0, total: float = 5.0) -> tuple[list[Frame], JobEnd]:
+    inputs = [[0]] if inputs is None else inputs
+    frames: list[Frame] = []
+    job = Job(code=code, entry_point="f", inputs_json=json.dumps(inputs), n_inputs=len(inputs),
+              time_limits=(limit,) * len(inputs), total_timeout=total)
+    end = sandbox.run(job, lambda frame: frames.append(frame) or True)
+    return frames, end
+
+
+def returned(frames: list[Frame]) -> list[bytes]:
+    return [f.payload for f in frames if f.kind == "output"]
+
+
+def completed_normally(frames: list[Frame]) -> bool:
+    return any(f.kind == "done" for f in frames)
+
+
+@pytest.fixture(scope="session")
+def auto_level() -> str:
+    with Sandbox(workers=1, limits=LIMITS) as box:
+        return box.isolation().level
+
+
+# The whole suite runs at the strongest level this machine allows ("auto"), and again (marked
+# slow) at each weaker level it can start, so a CI machine without namespaces still checks them.
+@pytest.fixture(scope="module", params=["auto", *(pytest.param(level, marks=pytest.mark.slow)
+                                                  for level in LEVELS)])
+def sandbox(request: pytest.FixtureRequest, auto_level: str) -> Sandbox:
+    if request.param == auto_level:
+        pytest.skip(f"level {auto_level} is what auto chose here")
+    box = Sandbox(workers=1, level=request.param, limits=LIMITS)
+    try:
+        box.isolation()
+    except SandboxError as exc:
+        box.close()
+        pytest.skip(f"level {request.param} cannot start here: {exc}")
+    yield box
+    assert_harness_unhurt(box)
+    box.close()
+
+
+def assert_harness_unhurt(box: Sandbox) -> None:
+    frames, end = run(box, "def f(x):\n    return x + 1", [[41]])
+    assert returned(frames) == [b"42"] and end.reason == "completed"
+
+
+def needs(isolation: Isolation, what: str) -> None:
+    if what == "files" and not isolation.confines_files:
+        pytest.skip(f"level {isolation.level} does not confine files")
+
+
+# -- the basics ---------------------------------------------------------------------------------
+
+
+def test_a_plain_job_streams_its_return_values(sandbox: Sandbox) -> None:
+    frames, end = run(sandbox, "def f(a, b):\n    return (a + b, [a] * 2, {a: 'x'})",
+                      [[1, 2], [3, 4]])
+    assert [f.kind for f in frames] == ["loaded", "output", "output", "done"]
+    assert returned(frames) == [encode_value((3, [1, 1], {1: "x"})),
+                                encode_value((7, [3, 3], {3: "x"}))]
+    assert end.reason == "completed" and end.exit_code == 0
+
+
+def test_isolation_is_reported(sandbox: Sandbox) -> None:
+    isolation = sandbox.isolation()
+    assert isolation.level in LEVELS
+    assert {"rlimits", "empty-env", "fresh-workdir", "no-new-privs"} <= set(isolation.mechanisms)
+    if isolation.level == "namespaces":
+        assert {"network-namespace", "pid-namespace", "private-read-only-root"} <= set(
+            isolation.mechanisms)
+    assert isolation.level in isolation.summary()
+
+
+def test_auto_takes_the_strongest_level_that_starts() -> None:
+    with Sandbox(workers=1, limits=LIMITS) as box:
+        isolation = box.isolation()
+    assert isolation.level in LEVELS
+    skipped = LEVELS[:LEVELS.index(isolation.level)]
+    assert all(any(note.startswith(level) for note in isolation.notes) for level in skipped)
+
+
+def test_each_job_starts_in_a_fresh_empty_directory(sandbox: Sandbox) -> None:
+    code = ("import os\n"
+            "def f(x):\n"
+            "    before = sorted(os.listdir('.'))\n"
+            "    open('left-behind', 'w').write('x')\n"
+            "    return before\n")
+    first, _ = run(sandbox, code)
+    second, _ = run(sandbox, code)
+    assert returned(first) == returned(second) == [b"[]"]
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [
+    "import os\ndef f(x):\n    while True:\n        os.fork()\n",
+    "import subprocess\ndef f(x):\n    return subprocess.run(['true']).returncode\n",
+    "import multiprocessing\ndef f(x):\n    p = multiprocessing.Process(target=print)\n"
+    "    p.start()\n    return 1\n",
+    "import os\ndef f(x):\n    if os.fork() == 0:\n        os.setsid()\n        import time\n"
+    "        time.sleep(60)\n    return 1\n",
+])
+def test_process_creation_is_contained(sandbox: Sandbox, code: str) -> None:
+    host = psutil.Process(next(iter(sandbox._idle)).proc.pid) if sandbox._idle else None
+    frames, _end = run(sandbox, code, limit=1.0, total=2.0)
+    assert not completed_normally(frames)
+    if host is not None:
+        # Only the host (and, with a PID namespace, its init) remain.
+        assert len(host.children(recursive=True)) <= 1
+
+
+def test_fork_bomb_leaves_no_processes_behind(sandbox: Sandbox) -> None:
+    before = {p.pid for p in psutil.process_iter()}
+    frames, end = run(sandbox, "import os\ndef f(x):\n    while True:\n"
+                               "        try:\n            os.fork()\n"
+                               "        except OSError:\n            pass\n",
+                      limit=0.5, total=1.0)
+    assert end.reason == "timeout" and not returned(frames)
+    time.sleep(0.2)
+    new = [p for p in psutil.process_iter() if p.pid not in before]
+    assert not [p for p in new if p.ppid() not in before and p.status() != "zombie"
+                and "python" in p.name()], new
+
+
+def test_an_infinite_loop_is_killed_at_its_time_limit(sandbox: Sandbox) -> None:
+    start = time.monotonic()
+    _frames, end = run(sandbox, "def f(x):\n    while True:\n        pass\n", [[0]],
+                      limit=0.4, total=3.0)
+    assert end.reason == "timeout" and end.timed_out_index == 0
+    assert end.signal == 9 and time.monotonic() - start < 2.5
+
+
+def test_the_time_limit_is_per_input(sandbox: Sandbox) -> None:
+    code = "import time\ndef f(x):\n    time.sleep(x)\n    return x\n"
+    frames, end = run(sandbox, code, [[0.1], [0.1], [0.1], [5]], limit=0.5, total=4.0)
+    assert returned(frames) == [b"0.1"] * 3
+    assert end.reason == "timeout" and end.timed_out_index == 3
+
+
+def test_a_job_that_ignores_signals_is_still_killed(sandbox: Sandbox) -> None:
+    code = ("import signal\n"
+            "def f(x):\n"
+            "    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGHUP):\n"
+            "        signal.signal(s, signal.SIG_IGN)\n"
+            "    while True:\n        pass\n")
+    _frames, end = run(sandbox, code, limit=0.3, total=1.0)
+    assert end.reason == "timeout"
+
+
+@pytest.mark.parametrize("target", ["os.getppid()", "-1", "HARNESS", "0 - os.getppid()"])
+def test_killing_the_parent_or_everyone_fails(sandbox: Sandbox, target: str) -> None:
+    target = target.replace("HARNESS", str(os.getpid()))
+    code = f"import os, signal\ndef f(x):\n    os.kill({target}, signal.SIGKILL)\n    return 1\n"
+    frames, _ = run(sandbox, code)
+    assert not returned(frames)
+    if sandbox.isolation().blocks_processes:  # seccomp refused the signal outright
+        assert [f.payload.split(b":")[0] for f in frames if f.kind == "raised"] == [
+            b"PermissionError"]
+    assert_harness_unhurt(sandbox)  # this process and the host both still answer
+
+
+def test_ptrace_and_cross_process_memory_are_refused(sandbox: Sandbox) -> None:
+    code = ("import ctypes, os\n"
+            "def f(x):\n"
+            "    libc = ctypes.CDLL(None, use_errno=True)\n"
+            f"    attached = libc.ptrace(16, {os.getpid()}, 0, 0)\n"  # PTRACE_ATTACH
+            "    return [attached, ctypes.get_errno() != 0]\n")
+    frames, _ = run(sandbox, code)
+    assert returned(frames) == [b"[-1,true]"]
+
+
+# -- resources --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [
+    "def f(x):\n    return len(bytearray(10**10))\n",
+    "def f(x):\n    keep = []\n    while True:\n        keep.append(bytearray(10**7))\n",
+])
+def test_memory_bombs_hit_the_address_space_limit(sandbox: Sandbox, code: str) -> None:
+    frames, end = run(sandbox, code, limit=5.0, total=8.0)
+    raised = [f.payload for f in frames if f.kind == "raised"]
+    assert raised == [b"MemoryError"] or end.reason in ("exited", "timeout")
+
+
+def test_deep_recursion_crashes_only_the_job(sandbox: Sandbox) -> None:
+    code = ("import sys\nsys.setrecursionlimit(10**8)\n"
+            "def f(x):\n    return f.__call__(x + 1)\n")  # through C: the C stack runs out
+    frames, _end = run(sandbox, code, limit=0.6, total=1.0)
+    assert not returned(frames) and not completed_normally(frames)
+
+
+def test_printing_gigabytes_goes_nowhere(sandbox: Sandbox) -> None:
+    rss = psutil.Process().memory_info().rss
+    code = "import sys\ndef f(x):\n    while True:\n        print('x' * 10**6)\n" \
+           "        sys.stderr.write('y' * 10**6)\n"
+    _frames, end = run(sandbox, code, limit=0.5, total=1.0)
+    assert end.reason == "timeout"
+    assert psutil.Process().memory_info().rss < rss + 50 * 1024 * 1024
+
+
+def test_writing_a_large_file_stops_at_the_file_size_limit(sandbox: Sandbox) -> None:
+    code = "def f(x):\n    open('big', 'wb').write(b'0' * (64 * 1024 * 1024))\n    return 1\n"
+    frames, _end = run(sandbox, code)
+    assert not returned(frames)
+
+
+def test_flooding_the_result_channel_hits_the_output_limit(sandbox: Sandbox) -> None:
+    code = ("import os\n"
+            "def f(x):\n"
+            "    for fd in range(3, 64):\n"
+            "        try:\n"
+            "            while True:\n"
+            "                os.write(fd, b'O' + b'\\xff' * 10**6)\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return 1\n")
+    frames, end = run(sandbox, code, limit=3.0, total=4.0)
+    assert end.reason in ("protocol", "output-limit")
+    assert not returned(frames)
+
+
+def test_a_value_larger_than_a_frame_is_refused(sandbox: Sandbox) -> None:
+    frames, end = run(sandbox, "def f(x):\n    return 'x' * (3 * 1024 * 1024)\n")
+    assert end.reason == "output-limit" and not returned(frames)
+
+
+# -- files, environment, network ----------------------------------------------------------------
+
+
+def test_files_outside_the_working_directory_are_untouchable(sandbox: Sandbox,
+                                                            tmp_path: Path) -> None:
+    needs(sandbox.isolation(), "files")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "inside.txt").write_text("also precious")
+    code = ("import os, shutil\n"
+            "def f(x):\n"
+            "    done = []\n"
+            f"    for attempt in (lambda: open({str(victim)!r}, 'w').write('gone'),\n"
+            f"                    lambda: os.remove({str(victim)!r}),\n"
+            f"                    lambda: shutil.rmtree({str(folder)!r}),\n"
+            f"                    lambda: open({str(tmp_path / 'new.txt')!r}, 'w').write('x'),\n"
+            f"                    lambda: open({str(victim)!r}).read()):\n"
+            "        try:\n"
+            "            attempt()\n"
+            "            done.append(True)\n"
+            "        except OSError:\n"
+            "            done.append(False)\n"
+            "    return done\n")
+    frames, _ = run(sandbox, code)
+    assert returned(frames) == [b"[false,false,false,false,false]"]
+    assert victim.read_text() == "precious"
+    assert (folder / "inside.txt").read_text() == "also precious"
+    assert not (tmp_path / "new.txt").exists()
+
+
+def test_home_and_the_harness_process_cannot_be_read(sandbox: Sandbox) -> None:
+    needs(sandbox.isolation(), "files")
+    code = ("import os\n"
+            "def f(x):\n"
+            "    out = []\n"
+            f"    for path in ({str(Path.home())!r}, '/proc/{os.getpid()}/environ',\n"
+            f"                 '/proc/self/environ', {sys.executable!r} + '/../../..'):\n"
+            "        try:\n"
+            "            out.append(len(os.listdir(path)) if os.path.isdir(path) else\n"
+            "                       len(open(path, 'rb').read()))\n"
+            "        except OSError:\n"
+            "            out.append(None)\n"
+            "    return out[:3]\n")
+    frames, _ = run(sandbox, code)
+    value = json.loads(returned(frames)[0])
+    assert value[0] is None and value[1] is None
+    assert value[2] is None or value[2] < 200  # no /proc, or only the job's own tiny environ
+
+
+def test_the_environment_holds_nothing_of_the_users(sandbox: Sandbox,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RLA_SUBMIT_TOKEN", SECRET)
+    monkeypatch.setenv("GH_TOKEN", SECRET)
+    with Sandbox(workers=1, level=sandbox.isolation().level, limits=LIMITS) as fresh:
+        frames, _ = run(fresh, "import os\ndef f(x):\n    return dict(os.environ)\n")
+    env = json.loads(returned(frames)[0])["v"]
+    names = {k for k, _ in env}
+    assert SECRET.encode() not in returned(frames)[0]
+    assert names <= {"HOME", "TMPDIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "MKL_NUM_THREADS", "PYTHONHASHSEED", "LC_CTYPE"}
+
+
+def test_stdin_is_closed(sandbox: Sandbox) -> None:
+    code = ("import sys\n"
+            "def f(x):\n"
+            "    try:\n        return input()\n    except (EOFError, OSError) as exc:\n"
+            "        return type(exc).__name__\n")
+    frames, _ = run(sandbox, code)
+    assert returned(frames) in ([b'"EOFError"'], [b'"OSError"'])
+
+
+def test_no_network(sandbox: Sandbox) -> None:
+    accepted: list[object] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.05)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept())
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    code = ("import socket\n"
+            "def f(x):\n"
+            f"    s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n"
+            "    s.sendall(b'hello')\n"
+            "    return 1\n")
+    frames, _ = run(sandbox, code)
+    stop.set()
+    thread.join()
+    server.close()
+    assert not accepted and not returned(frames)
+    if sandbox.isolation().blocks_network:
+        assert [f.kind for f in frames if f.kind == "raised"] == ["raised"]
+
+
+# -- exits and lies -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "kinds"), [
+    ("import sys\ndef f(x):\n    sys.exit(0)\n", ["loaded", "raised"]),
+    ("import os\ndef f(x):\n    os._exit(0)\n", ["loaded"]),
+    ("import os\nos._exit(0)\ndef f(x):\n    return 1\n", []),
+    ("import sys\nsys.exit(0)\ndef f(x):\n    return 1\n", ["load_error"]),
+    ("import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSEGV)\n    return 1\n",
+     ["loaded"]),
+    ("def f(x):\n    raise KeyboardInterrupt\n", ["loaded", "raised"]),
+    ("import os\ndef f(x):\n    os.abort()\n", ["loaded"]),
+])
+def test_exiting_early_never_completes(sandbox: Sandbox, code: str, kinds: list[str]) -> None:
+    frames, _end = run(sandbox, code, [[0], [1]])
+    assert [f.kind for f in frames] == kinds
+    assert not completed_normally(frames)
+
+
+def test_forged_frames_are_a_protocol_error(sandbox: Sandbox) -> None:
+    code = ("import os, struct\n"
+            "def f(x):\n"
+            "    for fd in range(3, 64):\n"
+            "        try:\n"
+            "            os.write(fd, struct.pack('<cIdI', b'O', 7, 0.0, 1) + b'1')\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return 1\n")
+    frames, end = run(sandbox, code)
+    assert end.reason == "protocol" and not completed_normally(frames)
+
+
+def test_objects_that_claim_equality_travel_as_what_they_are(sandbox: Sandbox) -> None:
+    code = ("class Liar:\n"
+            "    def __eq__(self, other):\n        return True\n"
+            "class LyingInt(int):\n"
+            "    def __eq__(self, other):\n        return True\n"
+            "def f(x):\n    return [Liar(), LyingInt(3), float('nan')]\n")
+    frames, _ = run(sandbox, code)
+    assert returned(frames) == [b'[{"~":"o","v":"Liar"},3,NaN]']
+
+
+def test_patched_builtins_and_modules_do_not_reach_the_runner(sandbox: Sandbox) -> None:
+    code = ("import builtins, json, os, struct\n"
+            "builtins.len = lambda *a: 0\n"
+            "json.dumps = lambda *a, **k: '\"forged\"'\n"
+            "struct.pack = lambda *a: b''\n"
+            "def f(x):\n    return [x, x]\n")
+    frames, end = run(sandbox, code, [[1], [2]])
+    assert end.reason == "completed" and completed_normally(frames)
+    assert returned(frames) == [b"[1,1]", b"[2,2]"]
+
+
+def test_stopping_early_kills_the_job(sandbox: Sandbox) -> None:
+    frames: list[Frame] = []
+    job = Job(code="def f(x):\n    return x\n", entry_point="f",
+              inputs_json=json.dumps([[i] for i in range(1000)]), n_inputs=1000,
+              time_limits=(2.0,) * 1000, total_timeout=10.0)
+
+    def on_frame(frame: Frame) -> bool:
+        frames.append(frame)
+        return frame.kind != "output" or frame.index < 2
+
+    end = sandbox.run(job, on_frame)
+    assert end.reason == "stopped"
+    assert [f.index for f in frames if f.kind == "output"] == [0, 1, 2]
+
+
+def test_many_threads_share_the_pool() -> None:
+    with Sandbox(workers=2, limits=LIMITS) as box:
+        results: list[list[bytes]] = []
+
+        def work(i: int) -> None:
+            frames, _ = run(box, f"def f(x):\n    return x * {i}\n", [[2]])
+            results.append(returned(frames))
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(results) == sorted([[str(2 * i).encode()] for i in range(8)])
+
+
+def test_a_closed_sandbox_refuses_work() -> None:
+    box = Sandbox(workers=1, limits=LIMITS)
+    box.close()
+    with pytest.raises(SandboxError):
+        run(box, "def f(x):\n    return 1\n")
