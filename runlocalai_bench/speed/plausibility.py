@@ -129,6 +129,16 @@ def check_run(n: str, m: Measurement, cap: Ceiling, rules: Consistency) -> list[
     return out
 
 
+def generation_check(n: str, m: Measurement, n_predict: int) -> Check | None:
+    """A run that stopped before `n_predict` tokens (an engine that cannot ignore end of text)
+    decodes fewer tokens than the profile says; noted, not refused."""
+    if m.generated_tokens is None or m.generated_tokens >= n_predict:
+        return None
+    return Check("short-generation", False, NOTE,
+                 f"{n}: generated {m.generated_tokens} of {n_predict} tokens"
+                 f" (finish reason {m.finish_reason})")
+
+
 def _engine_checks(n: str, m: Measurement, e: EngineTiming, rules: Consistency) -> list[Check]:
     out: list[Check] = []
     ttft = m.ttft_ms

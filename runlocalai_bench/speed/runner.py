@@ -29,7 +29,13 @@ from runlocalai_bench.results.runlog import RunLog
 from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.rig import bandwidth_ceiling
 from runlocalai_bench.speed.measure import Measurement, RawRun, measure
-from runlocalai_bench.speed.plausibility import Ceiling, Check, ceiling, check_run
+from runlocalai_bench.speed.plausibility import (
+    Ceiling,
+    Check,
+    ceiling,
+    check_run,
+    generation_check,
+)
 from runlocalai_bench.speed.protocol import needs_rerun, summarize, verdict
 from runlocalai_bench.speed.record import RunEntry, build_speed_record
 from runlocalai_bench.speed.spec import SpeedPlan
@@ -222,6 +228,8 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
             for e in counted:
                 if e.counted:
                     checks.extend(check_run(e.label, e.measurement, cap, plan.consistency))
+                    short = generation_check(e.label, e.measurement, plan.n_predict)
+                    checks.extend([short] if short else [])
             logs_sha = concatenated_sha256([run.path / e.log for e in counted if e.counted])
             record = build_speed_record(
                 run=run, config=config, plan=plan, runtime=runtime, rig=rig,

@@ -161,6 +161,10 @@ def test_ollama_durations_and_model_size(serving, speed, gpu_rig):
     assert run["metrics"]["decode_tps"] == pytest.approx(3 / 0.020)
     assert run["metrics"]["prefill_tps"] == pytest.approx(12 / 0.003)
     assert run["metrics"]["generated_tokens"] == 3
+    short = [c for c in s["plausibility"]["checks"] if c["name"] == "short-generation"]
+    assert [c["detail"] for c in short][:1] == [
+        "run-1: generated 3 of 8 tokens (finish reason length)"]
+    assert s["refusals"] == []  # noted, not refused
     assert outcome.record["model"]["size_bytes"] == 291_000_000
     assert s["plausibility"]["limit_tps"] == pytest.approx(1008.1e9 / 291e6 * 1.15, rel=1e-4)
     assert outcome.record["runtime"]["slug"] == "ollama-0.24.0"
