@@ -198,8 +198,10 @@ def decide(integrity: VerifyReport, configuration: Sequence[str],
     if configuration:
         return "invalid", tuple(f"the re-run's configuration differs: {c}"
                                 for c in configuration)
+    if comparison is None:
+        return "invalid", ("nothing was re-run to compare",)
     off = [d for d in dimensions if d.status != "match"]
-    if off or comparison is None:
+    if off:
         matched = len(dimensions) - len(off)
         return "related benchmark", (
             f"{matched} of {len(dimensions)} dimensions match",
@@ -248,7 +250,7 @@ def reproduce(
     original = {"run_id": record.get("run_id"), "origin": source.origin,
                 "rig": record.get("rig"), "signer": integrity.signer,
                 "score": (record.get("results") or {}).get("score")}
-    if not integrity.ok:
+    if not integrity.ok:  # an invalid submission is not worth a re-run
         verdict, reasons = decide(integrity, (), (), None)
         return Reproduction(verdict, reasons, original, None, None, integrity)
 

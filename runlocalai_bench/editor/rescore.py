@@ -82,15 +82,16 @@ def target_of(item: Item) -> str:
 
 
 def data_source_for(record: Mapping[str, Any], data_dir: Path | None = None) -> DataSource:
-    """Where to read the run's data here: `data_dir` when given; the bundled sample for a
-    sample run; the run's own --data-dir when this machine has it; else the pinned hub copy."""
+    """Where to read the run's data here: the bundled sample for a sample run; else
+    `data_dir` when given; the run's own --data-dir when this machine has it; else the pinned
+    hub copy."""
     pin = record.get("dataset") or {}
     allow = not pin.get("pinned", True)
+    if pin.get("source") == "bundled":
+        return DataSource(kind="bundled", allow_unpinned=allow)
     if data_dir is not None:
         return DataSource(kind="dir", path=str(data_dir.expanduser().resolve()),
                           allow_unpinned=allow)
-    if pin.get("source") == "bundled":
-        return DataSource(kind="bundled", allow_unpinned=allow)
     location = pin.get("location")
     if pin.get("source") == "dir" and location and Path(location).is_dir():
         return DataSource(kind="dir", path=location, allow_unpinned=allow)

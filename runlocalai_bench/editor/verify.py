@@ -109,8 +109,8 @@ def check_schema(record: Mapping[str, Any]) -> list[Finding]:
 
 
 def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
-    listed = record.get("files") if isinstance(record.get("files"), Mapping) else {}
-    assert isinstance(listed, Mapping)
+    files = record.get("files")
+    listed: Mapping[str, Any] = files if isinstance(files, Mapping) else {}
     out: list[Finding] = []
     for name in HASHED:
         if name not in listed:

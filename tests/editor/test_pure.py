@@ -244,3 +244,18 @@ def test_the_reproduction_command_is_read_by_benchs_own_parser():
         parse_bench_command("curl http://evil")
     with pytest.raises(ConfigError, match="does not know"):
         parse_bench_command("rla bench mmlu --frobnicate 3")
+
+
+def test_where_rescoring_reads_the_data(tmp_path):
+    from runlocalai_bench.editor.rescore import data_source_for
+
+    bundled = {"dataset": {"source": "bundled", "pinned": True}}
+    assert data_source_for(bundled, tmp_path).kind == "bundled"  # a sample run stays a sample
+    hub = {"dataset": {"source": "hub", "pinned": False}}
+    assert data_source_for(hub) == data_source_for(hub, None)
+    assert (data_source_for(hub).kind, data_source_for(hub).allow_unpinned) == ("hub", True)
+    assert data_source_for(hub, tmp_path).path == str(tmp_path.resolve())
+    here = {"dataset": {"source": "dir", "pinned": True, "location": str(tmp_path)}}
+    gone = {"dataset": {"source": "dir", "pinned": True, "location": "/nowhere/mmlu"}}
+    assert (data_source_for(here).kind, data_source_for(here).path) == ("dir", str(tmp_path))
+    assert data_source_for(gone).kind == "hub"
