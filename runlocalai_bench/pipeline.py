@@ -11,6 +11,7 @@ draw rich progress while tests and scripts pass their own.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.evals import Eval, load_eval
-from runlocalai_bench.redact import redact_tree
+from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.runlog import RunLog
@@ -295,6 +296,7 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
                   dataset: Dataset, style: str, total: int, done: int) -> list[str]:
     model = runtime.model
     lines = [
+        f"command    {redact(shlex.join(config.argv))}" if config.argv else "command    (api)",
         f"benchmark  {config.slug} (spec sha256 {eval_.spec.sha256[:12]})",
         f"rig        {runtime.slug} {rig.hardware_slug}",
         f"model      {model.id or model.path or '?'}"

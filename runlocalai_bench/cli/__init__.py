@@ -22,41 +22,20 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# (module, attribute, command name): commands register lazily so `rla --help` stays fast.
-_COMMANDS = [
-    ("bench", "bench", "bench"),
-    ("rig", "rig", "rig"),
-    ("selftest", "selftest", "selftest"),
-    ("schema", "schema", "schema"),
-    ("publish", "publish", "publish"),
-    ("submit", "submit", "submit"),
-    ("verify", "verify", "verify"),
-    ("rescore", "rescore", "rescore"),
-    ("reproduce", "reproduce", "reproduce"),
-]
-_GROUPS = [
-    ("runs", "app", "runs"),
-    ("keys", "app", "keys"),
-]
+# Command name → its module in runlocalai_bench/cli/: the module exposes a function named like
+# the command, or `app` for a group of subcommands. Heavy imports stay inside the functions.
+_COMMANDS = ("bench", "rig", "selftest", "schema", "publish", "submit", "verify", "rescore",
+             "reproduce")
+_GROUPS = ("runs", "keys")
 
 
 def _register() -> None:
-    for module, attr, name in _COMMANDS:
-        try:
-            mod = importlib.import_module(f"runlocalai_bench.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"runlocalai_bench.cli.{module}":
-                raise
-            continue
-        app.command(name)(getattr(mod, attr))
-    for module, attr, name in _GROUPS:
-        try:
-            mod = importlib.import_module(f"runlocalai_bench.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"runlocalai_bench.cli.{module}":
-                raise
-            continue
-        app.add_typer(getattr(mod, attr), name=name)
+    for name in _COMMANDS:
+        module = importlib.import_module(f"runlocalai_bench.cli.{name}")
+        app.command(name)(getattr(module, name))
+    for name in _GROUPS:
+        module = importlib.import_module(f"runlocalai_bench.cli.{name}")
+        app.add_typer(module.app, name=name)
 
 
 @app.callback(invoke_without_command=True)

@@ -84,6 +84,11 @@ def bench(
                             open_backend=open_backend, detect_rig=detect_rig)
     target = err if json_output else out
     target.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
+    from runlocalai_bench.editor.keys import sign_run_if_keyed
+
+    signature = sign_run_if_keyed(outcome.run.path)
+    if signature is not None:
+        target.print(f"record signed by key {signature.key_id}", highlight=False, markup=False)
     if publish or submit:
         from runlocalai_bench.cli.publish import publish_command
         from runlocalai_bench.cli.submit import submit_command
