@@ -68,9 +68,13 @@ class Published:
     already: bool = False  # the record already named a verified Gist; nothing was uploaded
 
 
+SIGNATURE = "record.sig"
+
+
 def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
                 max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
-    """run.log, record.json, results.json, samples.jsonl when its size allows, and README.md."""
+    """run.log, record.json, results.json, samples.jsonl when its size allows, record.sig when
+    the run is signed, and README.md."""
     changed = [name for name, sha in (record.get("files") or {}).items()
                if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
     if changed:
@@ -89,6 +93,9 @@ def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
             raise PublishError(f"{name} is {size:,} bytes, over the {max_bytes:,} a Gist's raw"
                                " URL serves", hint="the log cannot be published whole")
         files[name] = path.read_bytes()
+    signature = run.path / SIGNATURE
+    if signature.is_file():  # the operator's ed25519 signature (rla keys), checked by verify
+        files[SIGNATURE] = signature.read_bytes()
     readme = render_readme(record, {n: _sha256(b) for n, b in files.items()}, omitted)
     return GistBundle(files={README: readme.encode("utf-8"), **files}, omitted=tuple(omitted))
 

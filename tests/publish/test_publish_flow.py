@@ -135,3 +135,12 @@ def test_an_invalid_handle_is_refused(selfcheck_run):
     with pytest.raises(ConfigError, match="--handle"):
         prepare_submission(selfcheck_run.path, handle="<img src=x>", notes=None,
                            publishable=publishable_specs())
+
+
+def test_a_signed_run_carries_its_signature_to_the_gist(selfcheck_run, tmp_path):
+    from runlocalai_bench.editor.keys import init_keys, require_private_key, sign_run
+
+    init_keys(tmp_path / "keys")
+    sign_run(selfcheck_run.path, require_private_key(tmp_path / "keys"))
+    bundle = gist_bundle(selfcheck_run, read_record(selfcheck_run))
+    assert bundle.files["record.sig"] == (selfcheck_run.path / "record.sig").read_bytes()
