@@ -58,7 +58,7 @@ from runlocalai_bench.types import (
 )
 
 # Bumped whenever the wire encoding or the reference file layout changes.
-REFERENCE_FORMAT = 2
+REFERENCE_FORMAT = 3
 SETS = ("base", "plus")
 
 
@@ -204,6 +204,19 @@ def is_floats(value: Any) -> bool:
         isinstance(v, float) for v in value)
 
 
+def has_nan(value: Any) -> bool:
+    """Whether `value` holds a NaN anywhere (then `==` can never hold for a fresh copy)."""
+    if isinstance(value, float):
+        return value != value
+    if isinstance(value, complex):
+        return value != value
+    if isinstance(value, dict):
+        return has_nan(list(value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(has_nan(v) for v in value)
+    return False
+
+
 def _close_scalars(a: Any, b: Any, atol: float, rtol: float) -> bool:
     numeric = (bool, int, float, complex)
     if not isinstance(a, numeric) or not isinstance(b, numeric):
@@ -274,6 +287,7 @@ class Reference:
     times: tuple[float, ...]
     first_float: int | None  # the first input whose expected output is_floats
     isolation: str
+    nan: frozenset[int] = frozenset()  # inputs whose expected output holds a NaN
 
     @property
     def n(self) -> int:
@@ -303,13 +317,20 @@ class _ReferenceWriter:
         self.n = n
         self.times: list[float] = []
         self.first_float: int | None = None
+        self.nan: list[int] = []
         self.failure: str | None = None
         self.done = False
 
     def on_frame(self, frame: Frame) -> bool:
         if frame.kind == "output":
-            if self.first_float is None and is_floats(decode_value(frame.payload)):
+            value = decode_value(frame.payload)
+            if isinstance(value, Opaque):
+                self.failure = f"input {frame.index}: the canonical output is {value!r}"
+                return False
+            if self.first_float is None and is_floats(value):
                 self.first_float = frame.index
+            if has_nan(value):
+                self.nan.append(frame.index)
             self.fh.write(frame.payload + b"\n")
             self.times.append(frame.seconds)
         elif frame.kind in ("load_error", "raised"):
@@ -376,7 +397,7 @@ class _Checker:
             if self.oracle is not None:
                 self._pending = frame.payload
                 return True
-            if frame.payload == expected and b"NaN" not in expected:
+            if frame.payload == expected and frame.index not in self.reference.nan:
                 self.passed += 1
                 return True
             if outputs_match(decode_value(frame.payload), decode_value(expected),
@@ -587,8 +608,9 @@ class CodeExecutionEval:
     def _check_set(self, item: CodeItem, code: str, which: str) -> SetVerdict:
         reference = self.reference(item, which)
         limits = self.settings.time_limits(reference.times)
-        job = Job(code=code, entry_point=item.entry_point, inputs_json=self._prepared(item, which)[0],
-                  n_inputs=reference.n, time_limits=limits,
+        job = Job(code=code, entry_point=item.entry_point,
+                  inputs_json=self._prepared(item, which)[0], n_inputs=reference.n,
+                  time_limits=limits,
                   total_timeout=self.settings.total_timeout(limits),
                   send_args=item.id in self.settings.special_oracles)
         with gzip.open(reference.path, "rb") as fh:
@@ -619,7 +641,8 @@ class CodeExecutionEval:
                              f"isolation: {self.isolation().summary()}")
                 header = {"format": REFERENCE_FORMAT, "task": item.id, "set": which,
                           "times": writer.times, "first_float": writer.first_float,
-                          "isolation": isolation, "python": platform.python_version()}
+                          "nan": writer.nan, "isolation": isolation,
+                          "python": platform.python_version()}
                 with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
                     gz.write(json.dumps(header).encode() + b"\n")
                     body.seek(0)
@@ -629,7 +652,8 @@ class CodeExecutionEval:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return Reference(path, tuple(writer.times), writer.first_float, isolation)
+        return Reference(path, tuple(writer.times), writer.first_float, isolation,
+                         frozenset(writer.nan))
 
 
 def _read_reference(path: Path) -> Reference | None:
@@ -639,7 +663,7 @@ def _read_reference(path: Path) -> Reference | None:
         if header.get("format") != REFERENCE_FORMAT:
             return None
         return Reference(path, tuple(float(t) for t in header["times"]), header["first_float"],
-                         str(header["isolation"]))
+                         str(header["isolation"]), frozenset(header["nan"]))
     except (OSError, EOFError, ValueError, KeyError, TypeError):
         return None
 
