@@ -1,0 +1,217 @@
+"""Issue 3's measures for `rla bench mmlu` (5-shot, first-token log-probability):
+
+- requests per question (goal 1.0), counted on the server's side: completions llama-server
+  started (one `launch_slot_` line each in its log) or the stub answered, ÷ samples written;
+- questions per second against a real llama-server with gemma-3-270m (a slice of the full
+  MMLU test set, concurrency 1): the model's speed, which the harness should not lower;
+- questions per second against an instant local stub (tests/support/llama_stub.py) on the full
+  test set (14,042 questions) at concurrency 1 and 8: the harness's own ceiling;
+- the `rla` process's peak RSS on the full test set (goal ≤ 300 MB) and its CPU time per
+  question, read from the kernel for that one child (os.wait4).
+
+    .venv/bin/python benchmarks/mmlu_throughput.py [--server-limit 40] [--stub-limit N]
+                                                  [--concurrency 1 8] [--no-server]
+
+Needs the shared data (../shared/data/mmlu beside the checkout, or --data-dir) and, for the
+llama-server part, a build (scripts/setup.sh --server). Writes
+benchmarks/results/mmlu_throughput.json. Timings on a shared machine are noisy: CPU seconds
+per question are the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from runlocalai_bench.models import embedded_model_path  # noqa: E402
+from runlocalai_bench.results import rundir  # noqa: E402
+from tests.support.llama_server import LlamaServer  # noqa: E402
+from tests.support.llama_stub import StubLlamaServer  # noqa: E402
+
+SHARED_MMLU = ROOT.parent / "shared" / "data" / "mmlu"
+GOAL_RSS_MB = 300
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One `rla bench` process, measured from outside."""
+
+    questions: int
+    requests: int
+    requests_per_question: float
+    process_wall_s: float  # start to exit: imports, data load, prompts, requests, record
+    loop_wall_s: float  # the request loop alone (record timings.wall_s)
+    questions_per_s: float  # questions ÷ process wall
+    loop_questions_per_s: float
+    cpu_s: float  # user + system CPU of the rla process
+    cpu_ms_per_question: float
+    peak_rss_mb: float
+
+
+# The kernel's peak RSS of a process that exec'd includes the peak of the image it replaced,
+# so a child started straight from this (large, stub-holding) process would report this
+# process's peak. A small launcher starts `rla` and reports that grandchild's own rusage.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+with open(sys.argv[1], "w") as err:
+    child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err)
+    _, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "wall_s": wall,
+                  "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}))
+"""
+
+
+def run_rla(url: str, data_dir: Path, out: Path, *flags: str,
+            count_requests: Callable[[], int]) -> tuple[ChildRun, list[dict]]:
+    """Run `rla bench mmlu` through the launcher; its figures and its samples."""
+    args = [sys.executable, "-m", "runlocalai_bench", "bench", "mmlu", "--endpoint", url,
+            "--data-dir", str(data_dir), "--output-dir", str(out), "--json", *flags]
+    env = {**os.environ, "RLA_HOME": str(out / "home"), "NO_COLOR": "1"}
+    requests_before = count_requests()
+    log = out.with_suffix(".stderr")
+    out.mkdir(parents=True)
+    launched = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), *args], env=env,
+                              capture_output=True, text=True, check=False)
+    if launched.returncode != 0:
+        raise SystemExit(f"launcher failed:\n{launched.stderr[-3000:]}")
+    usage = json.loads(launched.stdout)
+    if usage["exit"] != 0:
+        raise SystemExit(f"rla failed ({usage['exit']}):\n{log.read_text()[-3000:]}")
+    (run_path,) = [p for p in out.iterdir() if p.is_dir() and p.name != "home"]
+    run = rundir.RunDir(run_path)
+    samples = rundir.read_samples(run.samples)
+    record = json.loads(run.record.read_text())
+    requests = count_requests() - requests_before
+    n = len(samples)
+    wall, loop_wall, cpu = usage["wall_s"], float(record["timings"]["wall_s"]), usage["cpu_s"]
+    return ChildRun(
+        questions=n, requests=requests, requests_per_question=round(requests / n, 4),
+        process_wall_s=round(wall, 3), loop_wall_s=round(loop_wall, 3),
+        questions_per_s=round(n / wall, 2), loop_questions_per_s=round(n / loop_wall, 2),
+        cpu_s=round(cpu, 3), cpu_ms_per_question=round(1000 * cpu / n, 3),
+        peak_rss_mb=round(usage["maxrss_kib"] / 1024.0, 1),  # Linux reports KiB
+    ), samples
+
+
+def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
+    """A slice at concurrency 1. Beside the harness's figures: the engine's own time
+    (Σ prompt_ms + predicted_ms from llama-server's timings) and the questions per second the
+    engine alone would allow, which the harness should match."""
+    log = tmp / "llama-server.log"
+    server = LlamaServer(embedded_model_path(), log).start()
+    try:
+        run, samples = run_rla(server.url, data_dir, tmp / "llama", "--limit", str(limit),
+                               "--concurrency", "1",
+                               count_requests=lambda: log.read_text(errors="replace")
+                               .count("launch_slot_"))
+    finally:
+        server.stop()
+    engine_s = sum(float(s["server_timings"].get("prompt_ms", 0.0))
+                   + float(s["server_timings"].get("predicted_ms", 0.0)) for s in samples) / 1000
+    prompt_tokens = sum(int(s["server_timings"].get("prompt_n", 0)) for s in samples)
+    return {**asdict(run), "model": "gemma-3-270m Q4_K_M", "concurrency": 1,
+            "engine_s": round(engine_s, 3),
+            "engine_questions_per_s": round(run.questions / engine_s, 3),
+            "engine_share_of_loop": round(engine_s / run.loop_wall_s, 4),
+            "mean_prompt_tokens": round(prompt_tokens / run.questions, 1)}
+
+
+def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path) -> ChildRun:
+    stub = StubLlamaServer(policy=lambda prompt: "A")
+    server = stub.start()
+    try:
+        flags = ["--concurrency", str(concurrency)] + (["--limit", str(limit)] if limit else [])
+        run, _ = run_rla(server.url, data_dir, tmp / f"stub-c{concurrency}", *flags,
+                         count_requests=lambda: stub.completions)
+        return run
+    finally:
+        server.stop()
+
+
+def stub_alone(n: int = 2000) -> float:
+    """The stub's own ceiling: requests per second from a plain sequential httpx client sending
+    an MMLU-sized body (so a reader can tell the harness's limit from the stub's)."""
+    stub = StubLlamaServer(policy=lambda prompt: "A")
+    server = stub.start()
+    body = {"model": "m", "prompt": "x" * 3000, "max_tokens": 1, "logprobs": 20,
+            "temperature": 0.0, "cache_prompt": False}
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            started = time.perf_counter()
+            for _ in range(n):
+                client.post("/v1/completions", json=body).raise_for_status()
+            return round(n / (time.perf_counter() - started), 1)
+    finally:
+        server.stop()
+
+
+def show(name: str, run: ChildRun) -> None:
+    print(f"{name:<22} {run.questions:>6} q  {run.requests_per_question:.3f} req/q  "
+          f"{run.questions_per_s:8.2f} q/s ({run.loop_questions_per_s:.2f} in the loop)  "
+          f"{run.cpu_ms_per_question:7.2f} CPU ms/q  peak RSS {run.peak_rss_mb} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=SHARED_MMLU)
+    parser.add_argument("--server-limit", type=int, default=40,
+                        help="questions to send llama-server (about 3 s each on 2 CPU cores)")
+    parser.add_argument("--stub-limit", type=int, default=None,
+                        help="questions to send the stub (default: the full test set)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--no-server", action="store_true", help="skip the llama-server part")
+    args = parser.parse_args()
+
+    result: dict = {
+        "benchmark": "rla bench mmlu: requests per question, questions per second, peak RSS",
+        "machine": platform.machine(), "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d"), "goals": {"requests_per_question": 1.0,
+                                                     "peak_rss_mb": GOAL_RSS_MB},
+        "note": "shared 2-core machine with other jobs running: wall-clock figures are noisy, "
+                "CPU ms per question is steadier",
+    }
+    with tempfile.TemporaryDirectory(prefix="rla-mmlu-bench-") as name:
+        tmp = Path(name)
+        result["stub_alone_requests_per_s"] = stub_alone()
+        print(f"stub alone (plain httpx client): {result['stub_alone_requests_per_s']} req/s")
+        stub_runs = {}
+        for concurrency in args.concurrency:
+            run = against_stub(args.data_dir, args.stub_limit, concurrency, tmp)
+            stub_runs[f"concurrency_{concurrency}"] = asdict(run)
+            show(f"stub, concurrency {concurrency}", run)
+        result["stub"] = stub_runs
+        if not args.no_server:
+            served = against_llama_server(args.data_dir, args.server_limit, tmp)
+            result["llama_server_gemma_3_270m"] = served
+            show("llama-server, gemma", ChildRun(**{k: served[k] for k in
+                                                    ChildRun.__dataclass_fields__}))
+            print(f"{'':<22} engine alone {served['engine_questions_per_s']:.3f} q/s, engine "
+                  f"share of the loop {served['engine_share_of_loop']:.4f}, "
+                  f"{served['mean_prompt_tokens']} prompt tokens/q")
+    peak = max(r["peak_rss_mb"] for r in result["stub"].values())
+    result["peak_rss_mb_full_set"] = peak if args.stub_limit is None else None
+    print(f"peak RSS {peak} MB (goal ≤ {GOAL_RSS_MB} MB)")
+    out = ROOT / "benchmarks" / "results" / "mmlu_throughput.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
