@@ -39,7 +39,7 @@ from runlocalai_bench.speed.plausibility import (
 from runlocalai_bench.speed.protocol import needs_rerun, summarize, verdict
 from runlocalai_bench.speed.record import RunEntry, build_speed_record
 from runlocalai_bench.speed.spec import SpeedPlan
-from runlocalai_bench.speed.streams import SpeedRequest, Streamer
+from runlocalai_bench.speed.streams import Experts, SpeedRequest, Streamer
 from runlocalai_bench.types import RigInfo, RuntimeInfo
 
 RUNS_DIR = "runs"
@@ -139,7 +139,8 @@ def concatenated_sha256(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan, experts: Any) -> Ceiling:
+def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan,
+                experts: Experts) -> Ceiling:
     bandwidth = bandwidth_ceiling(rig)
     sources = sorted({g.bandwidth_source or "unknown" for g in rig.gpus if g.slug})
     return ceiling(bandwidth, "+".join(sources) if bandwidth else None, runtime.model.size_bytes,
