@@ -68,8 +68,10 @@ MAX_MESSAGE = 256 * 1024 * 1024
 # ---------------------------------------------------------------------------------------------
 # Linux primitives through ctypes (Python 3.11 has no os.unshare)
 
+LINUX = sys.platform.startswith("linux")
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
+if LINUX:
+    _libc.syscall.restype = ctypes.c_long
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -127,6 +129,8 @@ def _umount(target: str) -> None:
 
 
 def _prctl(option: int, arg2: int = 0, arg3: object = 0) -> int:
+    if not LINUX:
+        return -1
     third = arg3 if not isinstance(arg3, int) else ctypes.c_ulong(arg3)
     return int(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), third,
                            ctypes.c_ulong(0), ctypes.c_ulong(0)))
@@ -178,7 +182,7 @@ _ARCH: dict[str, dict[str, Any]] = {
 
 
 def _arch() -> dict[str, Any] | None:
-    return _ARCH.get(platform.machine())
+    return _ARCH.get(platform.machine()) if LINUX else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,6 +268,8 @@ _LL_SCOPE_ALL = 0b11  # ABSTRACT_UNIX_SOCKET | SIGNAL
 
 
 def landlock_abi() -> int:
+    if not LINUX:
+        return 0
     ret = int(_libc.syscall(ctypes.c_long(_LL_CREATE), None, ctypes.c_size_t(0),
                             ctypes.c_uint32(_LL_VERSION)))
     return ret if ret > 0 else 0
@@ -342,6 +348,8 @@ def drop_capabilities() -> None:
         if _prctl(PR_CAPBSET_DROP, cap) < 0 and ctypes.get_errno() == errno.EINVAL:
             break
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    if not LINUX:
+        return
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     _call(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
@@ -515,14 +523,33 @@ def run_solution(job: dict[str, Any], out_fd: int) -> None:
 
 
 def _set_limit(which: int, value: int) -> None:
+    """Set soft and hard limit to `value`, or to the hard limit when that is lower. Outside
+    Linux a limit the OS refuses (macOS and RLIMIT_AS) is left as it is."""
     try:
         resource.setrlimit(which, (value, value))
     except (ValueError, OSError):
         _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY and value > hard:
             resource.setrlimit(which, (hard, hard))
-        else:
+        elif LINUX:
             raise
+
+
+def remove_tree(path: str) -> None:
+    """rmtree that also removes what a job made unreadable (chmod 000 directories)."""
+    def retry(function: Any, name: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(name), 0o700)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, 0o700)
+                shutil.rmtree(name, ignore_errors=True)
+            else:
+                function(name)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
 
 
 def job_main(host: Host, job: dict[str, Any], out_fd: int, workdir: str) -> None:
@@ -621,6 +648,8 @@ class Host:
 
     def setup(self, level: str) -> None:
         """Set up `level` or raise: the harness falls back by starting a new host."""
+        if level in ("namespaces", "landlock") and not LINUX:
+            raise OSError(errno.ENOSYS, f"{level} needs Linux")
         if level == "namespaces":
             self._setup_namespaces()
         elif level == "landlock":
@@ -751,7 +780,7 @@ class Host:
         for target in (-pid, pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(target, signal.SIGKILL)
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
 
     def run(self, ctl: socket.socket, job: dict[str, Any], out_fd: int) -> bool:
         """Run one job; False when the harness has gone away."""

@@ -32,7 +32,6 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -177,15 +176,18 @@ class _Host:
     def __init__(self, level: Level, limits: SandboxLimits, base_dir: Path, number: int) -> None:
         self.limits = limits
         self.log_path = base_dir / f"host-{number}.log"
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        with parent, child, self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-s", "-B", "-P", str(CHILD_PROGRAM), str(child.fileno())],
-                pass_fds=(child.fileno(),), env={"PYTHONHASHSEED": "0"}, cwd=base_dir,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                start_new_session=True,
-            )
-            self.sock = parent.dup()
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with child, self.log_path.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-s", "-B", "-P", str(CHILD_PROGRAM), str(child.fileno())],
+                    pass_fds=(child.fileno(),), env={"PYTHONHASHSEED": "0"}, cwd=base_dir,
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            self.sock.close()
+            raise _StartFailed(f"could not start {sys.executable}: {exc}") from exc
         self.dead = False
         try:
             wire.send(self.sock, {"level": level, "limits": asdict(limits),
@@ -406,7 +408,7 @@ class Sandbox:
             self._lock.notify_all()
         for host in hosts:
             host.close()
-        shutil.rmtree(self._base_dir, ignore_errors=True)
+        wire.remove_tree(str(self._base_dir))
 
     def __enter__(self) -> Sandbox:
         return self
