@@ -111,8 +111,12 @@ def main() -> None:
                 lb = llama_bench(bench_bin, model, opts.threads)
                 ours = rla_speed(server.url, Path(tmp) / f"round-{i + 1}")
                 ratio = ours["decode_tps"]["median"] / lb["tg128"]["avg_ts"]
+                # Contention only ever slows a run down: the best run of each side is the
+                # closest to the uncontended speed (as timeit takes the minimum time).
+                best = max(ours["engine_decode_tps"]) / max(lb["tg128"]["samples_ts"])
                 rounds.append({"llama_bench": lb, "rla": ours,
                                "decode_ratio": round(ratio, 4),
+                               "best_decode_ratio": round(best, 4),
                                "prefill_ratio": round(ours["prefill_tps"]["median"]
                                                       / lb["pp512"]["avg_ts"], 4)})
                 print(f"round {i + 1}: llama-bench tg128 {lb['tg128']['avg_ts']:.1f}"
@@ -124,10 +128,12 @@ def main() -> None:
                       f" prefill {ours['prefill_tps']['median']:.1f} t/s,"
                       f" TTFT {ours['ttft_ms']['median']:.0f} ms (load {ours['load_before'][0]})")
                 print(f"         decode rla / llama-bench = {ratio:.3f}"
-                      f" ({(ratio - 1) * 100:+.1f}%)")
+                      f" ({(ratio - 1) * 100:+.1f}%); best run vs best run {best:.3f}"
+                      f" ({(best - 1) * 100:+.1f}%)")
         finally:
             server.stop()
     ratios = [r["decode_ratio"] for r in rounds]
+    best = [r["best_decode_ratio"] for r in rounds]
     result = {
         "what": "rla bench speed --profile pp512-tg128 vs llama-bench -p 512 -n 128",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -136,6 +142,8 @@ def main() -> None:
         "rounds": rounds,
         "decode_ratio_median": sorted(ratios)[len(ratios) // 2],
         "within_10_percent": [abs(r - 1) <= 0.10 for r in ratios],
+        "best_decode_ratio_median": sorted(best)[len(best) // 2],
+        "best_within_10_percent": [abs(r - 1) <= 0.10 for r in best],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
