@@ -22,8 +22,10 @@ from runlocalai_bench.scoring.code_execution import (
     aggregate_pass_at_1,
     allclose,
     decode_value,
+    has_nan,
     is_floats,
     outputs_match,
+    payload_traits,
     poly_root_ok,
     reference_dir,
 )
@@ -94,6 +96,17 @@ def test_outputs_match_follows_evalplus() -> None:
     assert not outputs_match(float("nan"), float("nan"), 1e-6, 1e-7)
     assert outputs_match(float("inf"), float("inf"), 1e-6, 1e-7)
     assert allclose(1e9 + 50, 1e9, 1e-6, 1e-7)  # rtol scales with the expected value
+
+
+@pytest.mark.parametrize("value", [
+    1.5, float("nan"), [1.0] * 100, [1.0] * 99 + [float("nan")], [1.0, float("inf")] * 40,
+    [float("inf"), float("-inf")] * 40, [1, 2.0] * 50, list(range(100)), "NaN", ["x", 1.0],
+    (1.0, 2.0), {"k": float("nan")}, [[float("nan")]], 3, None, [], [1e308] * 100,
+])
+def test_payload_traits_agree_with_decoding(value: Any) -> None:
+    payload = encode_value(value)
+    assert payload_traits(payload, True) == (is_floats(value), has_nan(value), False)
+    assert payload_traits(encode_value(Opaque("x")), True)[2]
 
 
 def test_is_floats() -> None:
