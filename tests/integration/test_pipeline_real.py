@@ -44,7 +44,7 @@ def test_readme_main_job_on_the_embedded_model(tmp_path):
     record = json.loads(run.record.read_text())
     assert record["runtime"]["engine"] == "llama-cpp-python"
     assert record["model"]["quantization"] == "Q4_K_M"
-    assert record["model"]["sha256"].startswith(GEMMA_SHA256_PREFIX)
+    assert record["model"]["file_sha256"].startswith(GEMMA_SHA256_PREFIX)
     for sample in rundir.read_samples(run.samples):
         # In process the exact letter log-probabilities are read from the full distribution.
         cands = dict(map(tuple, sample["generation"]["candidate_logprobs"]))
