@@ -30,7 +30,7 @@ from runlocalai_bench.scoring.code_execution import (
     reference_dir,
 )
 from runlocalai_bench.scoring.code_extraction import clean, extract_program, sanitize
-from runlocalai_bench.scoring.sandbox import encode_value
+from runlocalai_bench.scoring.sandbox import Sandbox, encode_value
 from runlocalai_bench.types import (
     CodeItem,
     DataSource,
@@ -375,6 +375,31 @@ def test_hostile_or_broken_solutions_fail(evaluator: CodeExecutionEval, body: st
     assert result.status == "fail" and result.score == 0.0
     assert result.details["first_failure"]["reason"] == reason
     assert result.details["base"] == ("timeout" if reason == "timed out" else "fail")
+
+
+def test_a_solution_cannot_read_the_expected_outputs(evaluator: CodeExecutionEval,
+                                                      sample: dict[str, CodeItem]) -> None:
+    """At a level that confines files the cache is out of sight; at the rlimits level (no file
+    confinement) the same cheat works, which shows the test would catch a leak."""
+    item = sample["HumanEval/63"]
+    evaluator.reference(item, "base")
+    folder = reference_dir(evaluator.cache_root)
+    cheat = (
+        "    import glob, gzip, json\n"
+        "    fibfib.calls = getattr(fibfib, 'calls', -1) + 1\n"
+        f"    for path in sorted(glob.glob({str(folder)!r} + '/*-base.jsonl.gz')):\n"
+        "        with gzip.open(path) as fh:\n"
+        "            if json.loads(fh.readline())['task'] == 'HumanEval/63':\n"
+        "                return json.loads(fh.readlines()[fibfib.calls])\n"
+        "    raise LookupError('no cache in sight')\n")
+    if evaluator.isolation().confines_files:
+        result = score(evaluator, item, cheat)
+        assert result.details["base"] == "fail"
+        assert result.details["first_failure"]["reason"] == "raised LookupError: no cache in sight"
+    with Sandbox(workers=1, level="rlimits") as unconfined:
+        leaky = CodeExecutionEval(evaluator.spec, sandbox=unconfined,
+                                  cache_dir=evaluator.cache_root)
+        assert score(leaky, item, cheat).details["base"] == "pass"
 
 
 def test_a_lying_subclass_with_the_right_value_still_passes(evaluator: CodeExecutionEval) -> None:
