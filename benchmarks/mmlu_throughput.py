@@ -114,7 +114,8 @@ def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
     (Σ prompt_ms + predicted_ms from llama-server's timings) and the questions per second the
     engine alone would allow, which the harness should match."""
     log = tmp / "llama-server.log"
-    server = LlamaServer(embedded_model_path(), log).start()
+    # 8192: the longest 5-shot MMLU prompts (high_school_european_history) exceed 2048 tokens.
+    server = LlamaServer(embedded_model_path(), log, n_ctx=8192).start()
     try:
         run, samples = run_rla(server.url, data_dir, tmp / "llama", "--limit", str(limit),
                                "--concurrency", "1",
@@ -122,14 +123,16 @@ def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
                                .count("launch_slot_"))
     finally:
         server.stop()
-    engine_s = sum(float(s["server_timings"].get("prompt_ms", 0.0))
-                   + float(s["server_timings"].get("predicted_ms", 0.0)) for s in samples) / 1000
-    prompt_tokens = sum(int(s["server_timings"].get("prompt_n", 0)) for s in samples)
+    timings = [s["server_timings"] or {} for s in samples]
+    engine_s = sum(float(t.get("prompt_ms", 0.0)) + float(t.get("predicted_ms", 0.0))
+                   for t in timings) / 1000
+    prompt_tokens = sum(int(t.get("prompt_n", 0)) for t in timings)
     return {**asdict(run), "model": "gemma-3-270m Q4_K_M", "concurrency": 1,
             "engine_s": round(engine_s, 3),
             "engine_questions_per_s": round(run.questions / engine_s, 3),
             "engine_share_of_loop": round(engine_s / run.loop_wall_s, 4),
-            "mean_prompt_tokens": round(prompt_tokens / run.questions, 1)}
+            "mean_prompt_tokens": round(prompt_tokens / run.questions, 1),
+            "error_samples": sum(s["status"] == "error" for s in samples)}
 
 
 def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path) -> ChildRun:

@@ -5,7 +5,8 @@ cost the server exactly one request per question; and a run whose server is SIGK
 resumes to the very answers of an unbroken run.
 
 Sizes are chosen for CI on 2 cores (a 5-shot MMLU prompt is ~450 tokens, ~3 s of prefill; a
-TurkishMMLU one ~870 tokens): about 2 minutes for the file on an idle machine.
+TurkishMMLU one ~870 tokens): 25 questions in all, 4 minutes for the file on 2 cores shared
+with a load average of 6, so roughly 2 on idle ones.
 """
 
 from __future__ import annotations
