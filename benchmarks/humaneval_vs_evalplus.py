@@ -130,7 +130,10 @@ def score_with_rla(samples: Path, out: Path, data_dir: Path, workers: int) -> No
 # -- the comparison ----------------------------------------------------------------------------
 
 
-def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
+def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, list[str]]:
+    """The samples file (every task: EvalPlus insists) and the task ids under comparison.
+    With --samples, tasks the run did not cover get an empty program and are left out of the
+    comparison."""
     with gzip.open(args.data_dir / "HumanEvalPlus-v0.1.10.jsonl.gz", "rt") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     if args.samples:
@@ -139,16 +142,18 @@ def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str]:
             if line.strip():
                 sample = json.loads(line)
                 by_id[sample["id"]] = sample.get("extracted") or ""
-        programs = [{"task_id": r["task_id"], "solution": by_id[r["task_id"]]}
-                    for r in rows if r["task_id"] in by_id]
+        programs = [{"task_id": r["task_id"], "solution": by_id.get(r["task_id"], "")}
+                    for r in rows]
+        compared = [r["task_id"] for r in rows if r["task_id"] in by_id]
         name = args.name or Path(args.samples).parent.name
     else:
         programs = [{"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]}
                     for r in rows]
+        compared = [r["task_id"] for r in rows]
         name = args.name or "canonical"
     path = workdir / "samples.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in programs))
-    return path, name
+    return path, name, compared
 
 
 def evalplus_verdicts(results_file: Path) -> dict[str, dict[str, str]]:
@@ -182,7 +187,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rla-vs-evalplus-") as tmp:
         workdir = Path(tmp)
-        samples, name = write_samples(args, workdir)
+        samples, name, compared = write_samples(args, workdir)
         plain = workdir / "HumanEvalPlus-v0.1.10.jsonl"
         plain.write_bytes(gzip.decompress((args.data_dir / "HumanEvalPlus-v0.1.10.jsonl.gz")
                                           .read_bytes()))
@@ -209,7 +214,7 @@ def main() -> None:
         def run_rla() -> dict[str, float]:
             return measure(rla_cmd, rla_env)
 
-        print(f"scoring {sum(1 for _ in samples.open())} programs ({name}) with "
+        print(f"scoring {len(compared)} programs ({name}) with "
               f"{args.workers} workers on {psutil.cpu_count()} CPUs", flush=True)
         cold = {"evalplus": run_evalplus(), "rla": run_rla()}
         print(f"cold: evalplus {cold['evalplus']}  rla {cold['rla']}", flush=True)
@@ -219,9 +224,9 @@ def main() -> None:
             warm["rla"].append(run_rla())
             print(f"warm {number + 1}: evalplus {warm['evalplus'][-1]}  rla {warm['rla'][-1]}",
                   flush=True)
-        theirs = evalplus_verdicts(ev_results)
+        theirs = {k: v for k, v in evalplus_verdicts(ev_results).items() if k in compared}
         ours_data = json.loads(ours_out.read_text())
-        ours = ours_data["verdicts"]
+        ours = {k: v for k, v in ours_data["verdicts"].items() if k in compared}
 
     differences = {task: {"evalplus": theirs.get(task), "rla": ours.get(task)}
                    for task in sorted(set(theirs) | set(ours))

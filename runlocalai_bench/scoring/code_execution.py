@@ -517,6 +517,7 @@ class CodeExecutionEval:
             generation.text, prompt=item.prompt, entry_point=item.entry_point,
             style=prompt.style, stops=self.settings.stop,
             keep_prompt_imports=self.settings.keep_prompt_imports)
+
         def sample(extracted: str | None, status: str, details: dict[str, Any]) -> SampleResult:
             return SampleResult(
                 id=item.id, subtask=item.subtask, prompt=prompt.rendered(),

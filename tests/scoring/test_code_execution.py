@@ -219,6 +219,35 @@ def test_no_definition_means_no_program(reply: str) -> None:
     assert found.code is None and found.method == "none" and found.reason
 
 
+GEMMA = Path(__file__).parent / "data" / "gemma-3-270m-humaneval.jsonl"
+
+
+def test_real_base_model_completions() -> None:
+    """gemma-3-270m's completions for HumanEval/0-7 through llama-server (greedy, the spec's
+    stops and max_tokens): half ran to max_tokens mid-line, one is nothing but comments."""
+    replies = [json.loads(line) for line in GEMMA.read_text().splitlines()]
+    prompts = {}
+    with gzip.open(humanevalplus_dir() / "HumanEvalPlus-v0.1.10.jsonl.gz", "rt") as fh:
+        for line in fh:
+            row = json.loads(line)
+            prompts[row["task_id"]] = (row["prompt"], row["entry_point"])
+    found = {}
+    for reply in replies:
+        prompt, entry_point = prompts[reply["id"]]
+        found[reply["id"]] = extract_program(reply["response"], prompt=prompt,
+                                             entry_point=entry_point, style="completion",
+                                             stops=STOPS)
+    for task_id, extraction in found.items():
+        if extraction.code is not None:
+            namespace: dict[str, Any] = {}
+            exec(compile(extraction.code, task_id, "exec", dont_inherit=True), namespace)
+            assert callable(namespace[prompts[task_id][1]])
+    truncated = [r["id"] for r in replies if r["completion_tokens"] == 768]
+    assert all(found[t].trimmed or found[t].code is None for t in truncated)
+    assert found["HumanEval/4"].code is None  # 768 tokens of comments: no code at all
+    assert found["HumanEval/0"].code is not None and not found["HumanEval/0"].trimmed
+
+
 def test_clean_strips_thinking_and_escape_codes() -> None:
     assert clean("a<think>b</think>c\x1b[1mX\x1b[0m\r\n") == "acX\n"
     assert clean("thought</think>answer") == "answer"
