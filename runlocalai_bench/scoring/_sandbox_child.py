@@ -503,6 +503,7 @@ def run_solution(job: dict[str, Any], out_fd: int) -> None:
     """Execute the solution and stream frames. References to everything used after the
     untrusted code starts are bound here, so patched modules cannot redirect them."""
     pack, write, clock, enc, size = FRAME.pack, _write_all, time.perf_counter, encode, len
+    numbered = enumerate
     inputs = json.loads(job["inputs"])
     send_args = bool(job.get("send_args"))
     namespace: dict[str, Any] = {}
@@ -515,7 +516,7 @@ def run_solution(job: dict[str, Any], out_fd: int) -> None:
         write(out_fd, pack(FRAME_LOAD_ERROR, 0, 0.0, size(text)) + text)
         return
     write(out_fd, pack(FRAME_LOADED, 0, 0.0, 0))
-    for index, args in enumerate(inputs):
+    for index, args in numbered(inputs):
         start = clock()
         try:
             result = fn(*args)

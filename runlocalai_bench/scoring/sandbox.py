@@ -53,7 +53,8 @@ CHILD_PROGRAM = Path(wire.__file__).resolve()
 
 _F_SETPIPE_SZ = 1031
 _START_TIMEOUT = 30.0
-_END_GRACE = 10.0
+_END_GRACE = 10.0  # for the host to confirm a kill
+_EXIT_GRACE = 2.0  # for a job that has finished its output to exit
 
 
 class SandboxError(RlaError):
@@ -254,7 +255,7 @@ class _Host:
             reason, timed_out = self._read_frames(read_fd, job, on_frame, started)
         finally:
             os.close(read_fd)
-        return self._finish(reason, timed_out, started, started + job.total_timeout)
+        return self._finish(reason, timed_out, started)
 
     def _read_frames(self, fd: int, job: Job, on_frame: Callable[[Frame], bool],
                      started: float) -> tuple[EndReason, int | None]:
@@ -320,13 +321,14 @@ class _Host:
                     deadline = (min(now + limits[next_index], total_deadline)
                                 if next_index < job.n_inputs else total_deadline)
 
-    def _finish(self, reason: EndReason, timed_out: int | None, started: float,
-                total_deadline: float) -> JobEnd:
+    def _finish(self, reason: EndReason, timed_out: int | None, started: float) -> JobEnd:
         """Make sure the job is dead and reaped, and read its exit status."""
         killed = reason not in ("completed", "exited")
         if killed:
             self._send_kill()
-        wait_until = (time.monotonic() if killed else total_deadline) + _END_GRACE
+        # A job that sent its last frame or closed its output exits within moments; one that
+        # lingers is killed after _EXIT_GRACE.
+        wait_until = time.monotonic() + (_END_GRACE if killed else _EXIT_GRACE)
         while True:
             try:
                 reply = _recv_within(self.sock, wait_until - time.monotonic())
@@ -335,8 +337,6 @@ class _Host:
                     self.kill()
                     return JobEnd("host-died", timed_out, elapsed=time.monotonic() - started)
                 killed = True
-                if reason == "exited":
-                    reason = "timeout"
                 self._send_kill()
                 wait_until = time.monotonic() + _END_GRACE
                 continue
@@ -348,7 +348,8 @@ class _Host:
             if reply.get("op") == "ended":
                 if reply.get("error"):
                     raise SandboxError(f"sandbox host failed: {reply['error']}",
-                                       hint="see the isolation notes; try --sandbox landlock")
+                                       hint="the isolation notes in the run's record say what "
+                                            "this machine allows")
                 return JobEnd(reason, timed_out, reply.get("exit"), reply.get("signal"),
                               time.monotonic() - started)
 
