@@ -5,9 +5,11 @@
 
 1. Installs evalplus==0.3.1 into benchmarks/.venv-evalplus (once; its own venv, gitignored).
 2. Writes the programs to score as an EvalPlus samples file ({"task_id", "solution"}): the 164
-   canonical solutions (prompt + canonical_solution), or, with --samples, the programs rla
-   extracted in a run (`extracted` of each samples.jsonl line; an unparsed reply becomes an
-   empty program, which both tools fail).
+   canonical solutions (prompt + canonical_solution); with --mutants, each canonical solution
+   with one deterministic change (a comparison flipped, else an integer constant plus one:
+   wrong answers, exceptions and timeouts); with --samples, the programs rla extracted in a run
+   (`extracted` of each samples.jsonl line; an unparsed reply becomes an empty program, which
+   both tools fail).
 3. Runs `evalplus.evaluate --dataset humaneval --parallel N --min-time-limit 4` (rla's floor;
    EvalPlus's factor 4 and per-task cap 60 s are its defaults, as in rla's spec) offline
    (HUMANEVAL_OVERRIDE_PATH, its cache in benchmarks/.cache-evalplus) and rla's scorer on the
@@ -24,7 +26,9 @@ recording the pass: evalplus/evalplus#201); that task is reported as a known dif
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import copy
 import gzip
 import json
 import os
@@ -38,7 +42,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 
@@ -136,7 +140,13 @@ def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, l
     comparison."""
     with gzip.open(args.data_dir / "HumanEvalPlus-v0.1.10.jsonl.gz", "rt") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    if args.samples:
+    if args.mutants:
+        programs = [{"task_id": r["task_id"], "solution": mutant(r["prompt"]
+                                                                 + r["canonical_solution"])}
+                    for r in rows]
+        compared = [r["task_id"] for r in rows]
+        name = args.name or "mutants"
+    elif args.samples:
         by_id = {}
         for line in Path(args.samples).read_text().splitlines():
             if line.strip():
@@ -156,6 +166,45 @@ def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, l
     return path, name, compared
 
 
+class _Mutate(ast.NodeTransformer):
+    """The first comparison operator flipped (< and <=, > and >=, == and !=), else the first
+    integer constant plus one: a small, deterministic, usually wrong change."""
+
+    FLIP: ClassVar[dict[type, type]] = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+                                        ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.done = False
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        if self.mode == "compare" and not self.done and type(node.ops[0]) in self.FLIP:
+            node.ops[0] = self.FLIP[type(node.ops[0])]()
+            self.done = True
+        return self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if (self.mode == "constant" and not self.done and type(node.value) is int
+                and not isinstance(node.value, bool)):
+            self.done = True
+            return ast.copy_location(ast.Constant(node.value + 1), node)
+        return node
+
+
+def mutant(program: str) -> str:
+    """`program` with its entry point's body changed by _Mutate (the prompt's helpers kept)."""
+    tree = ast.parse(program)
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    target = functions[-1]
+    for mode in ("compare", "constant"):
+        changer = _Mutate(mode)
+        changed = changer.visit(copy.deepcopy(target))
+        if changer.done:
+            tree.body[tree.body.index(target)] = changed
+            return ast.unparse(tree) + "\n"
+    return program
+
+
 def evalplus_verdicts(results_file: Path) -> dict[str, dict[str, str]]:
     data = json.loads(results_file.read_text())
     out = {}
@@ -172,6 +221,8 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True,
                         help="folder holding HumanEvalPlus-v0.1.10.jsonl.gz")
     parser.add_argument("--samples", help="an rla samples.jsonl whose extracted programs to score")
+    parser.add_argument("--mutants", action="store_true",
+                        help="score a one-change mutant of each canonical solution instead")
     parser.add_argument("--name", help="suffix of the results file")
     parser.add_argument("--rounds", type=int, default=2, help="warm rounds of each tool")
     parser.add_argument("--workers", type=int, default=2)
