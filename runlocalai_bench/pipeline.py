@@ -105,7 +105,8 @@ def error_row(item: Item, prompt: Prompt, exc: BaseException) -> SampleResult:
 
 
 def sample_line(result: SampleResult, generation: Generation | None) -> dict[str, Any]:
-    """One samples.jsonl line, redacted: a prompt, reply or error never carries a secret."""
+    """One samples.jsonl line, redacted: a prompt, reply, token or error never carries a
+    secret. Only the free-text fields are scanned; numbers and keys are ours."""
     line = to_dict(result)
     if generation is not None:
         line["generation"] = {
@@ -117,7 +118,17 @@ def sample_line(result: SampleResult, generation: Generation | None) -> dict[str
             "prompt_tokens": generation.prompt_tokens,
             "completion_tokens": generation.completion_tokens,
         }
-    return redact_tree(line)  # type: ignore[no-any-return]
+    for key in ("prompt", "response", "extracted", "error", "target"):
+        if isinstance(line.get(key), str):
+            line[key] = redact(line[key])
+    line["details"] = redact_tree(line.get("details") or {})
+    gen = line.get("generation")
+    if gen is not None:
+        gen["text"] = redact(gen["text"])
+        for key in ("top_logprobs", "candidate_logprobs"):
+            if gen[key]:
+                gen[key] = [[redact(token), lp] for token, lp in gen[key]]
+    return line
 
 
 def result_settings(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, style: PromptStyle,
@@ -160,7 +171,7 @@ def run_benchmark(
         items = select_items(dataset.items, config.limit, config.limit_per_subtask)
         if not items:
             raise ConfigError("the selection holds no items", hint="check --limit and the data")
-        prompts = [eval_.build_prompt(item, dataset, style) for item in items]
+        first_prompt = eval_.build_prompt(items[0], dataset, style)
         rig = detect_rig()
         settings = result_settings(config, eval_, runtime, style, dataset, len(items))
         index = RunIndex(config.index_path)
@@ -173,8 +184,7 @@ def run_benchmark(
             hardware=rig.hardware_slug, expected_n=len(items),
             partial=len(items) < len(dataset.items) or dataset.pin.source == "bundled",
         ))
-        todo = [(item, prompt) for item, prompt in zip(items, prompts, strict=True)
-                if item.id not in done]
+        todo = [item for item in items if item.id not in done]
         header = _header_lines(config, eval_, runtime, rig, dataset, style, len(items), len(done))
         wall_start = time.perf_counter()
         status = "interrupted"
@@ -184,12 +194,13 @@ def run_benchmark(
                 ui.begin(log, header, total=len(items), done=len(done))
                 samples_log = rundir.SampleLog(run.samples)
                 try:
-                    asyncio.run(_execute_then_close(todo, backend, eval_, samples_log,
-                                                    ui.advance, config.concurrency))
+                    asyncio.run(_execute_then_close(
+                        todo, lambda item: eval_.build_prompt(item, dataset, style), backend,
+                        eval_, samples_log, ui.advance, config.concurrency))
                     closed = True
                 finally:
                     samples_log.close()
-                lines = rundir.read_samples(run.samples)
+                lines = read_back(run.samples)
                 results = eval_.aggregate(
                     [_as_result(line) for line in lines], expected_n=len(items))
                 results = _with_partial(results, dataset, len(items))
@@ -204,7 +215,7 @@ def run_benchmark(
         record = record_mod.build_record(
             run=run, config=config, eval_spec=eval_.spec, style=style, runtime=runtime,
             rig=rig, dataset=dataset, results=results, samples=lines,
-            sent_params=backend.sent_params(prompts[0]), started_at=started_at,
+            sent_params=backend.sent_params(first_prompt), started_at=started_at,
             finished_at=finished_at, wall_s=wall_s,
         )
         rundir.write_json_atomic(run.record, record)
@@ -237,30 +248,32 @@ def _open_run_dir(config: RunConfig, settings: Mapping[str, Any],
     return run, done
 
 
-async def _execute_then_close(todo: Sequence[tuple[Item, Prompt]], backend: Backend,
-                              eval_: Eval, samples_log: rundir.SampleLog,
+async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
+                              backend: Backend, eval_: Eval, samples_log: rundir.SampleLog,
                               on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
     try:
-        await _execute(todo, backend, eval_, samples_log, on_sample, concurrency)
+        await _execute(todo, prompt_for, backend, eval_, samples_log, on_sample, concurrency)
     finally:
         await backend.aclose()
 
 
-async def _execute(todo: Sequence[tuple[Item, Prompt]], backend: Backend, eval_: Eval,
-                   samples_log: rundir.SampleLog, on_sample: Callable[[SampleResult], None],
-                   concurrency: int) -> None:
-    """Send requests with at most `concurrency` in flight; score and log each as it lands."""
-    queue: asyncio.Queue[tuple[Item, Prompt]] = asyncio.Queue()
-    for pair in todo:
-        queue.put_nowait(pair)
+async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], backend: Backend,
+                   eval_: Eval, samples_log: rundir.SampleLog,
+                   on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
+    """Send requests with at most `concurrency` in flight; score and log each as it lands.
+    Prompts are built as their item is sent, so a full set never sits in memory as text."""
+    queue: asyncio.Queue[Item] = asyncio.Queue()
+    for item in todo:
+        queue.put_nowait(item)
     fatal: list[BaseException] = []
 
     async def worker() -> None:
         while not fatal:
             try:
-                item, prompt = queue.get_nowait()
+                item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            prompt = prompt_for(item)
             generation: Generation | None = None
             try:
                 generation = await backend.generate(prompt)
@@ -279,9 +292,25 @@ async def _execute(todo: Sequence[tuple[Item, Prompt]], backend: Backend, eval_:
         raise fatal[0]
 
 
+# What aggregation and the record read back from samples.jsonl. Prompt and response text and
+# the logprobs stay on disk: on a full MMLU run they are most of the file.
+_AGGREGATED = ("id", "subtask", "target", "extracted", "score", "status", "details",
+               "latency_ms", "server_timings", "error")
+
+
+def read_back(path: Path) -> list[dict[str, Any]]:
+    return [{k: line.get(k) for k in _AGGREGATED} for line in rundir.read_samples(path)]
+
+
 def _as_result(line: Mapping[str, Any]) -> SampleResult:
-    fields = SampleResult.__dataclass_fields__
-    return SampleResult(**{k: v for k, v in line.items() if k in fields})
+    """A SampleResult for aggregation: the text fields are left empty (see _AGGREGATED)."""
+    return SampleResult(
+        id=line["id"], subtask=line["subtask"], prompt="", response="",
+        target=line.get("target") or "", extracted=line.get("extracted"),
+        score=float(line["score"]), status=line["status"], details=line.get("details") or {},
+        latency_ms=float(line.get("latency_ms") or 0.0),
+        server_timings=line.get("server_timings"), error=line.get("error"),
+    )
 
 
 def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Results:
