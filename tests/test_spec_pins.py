@@ -15,7 +15,7 @@ PINS = {
     "mmlu": "f6606d94287a0ef14a4e8764399621a8ec7da0577fe25526df5ec9ff6a9bee6d",
     "mmlu-generative": "8685a9ca4c64cf162f3b4c15ed0e455ac8bc46da7768a5c252fc209669479529",
     "selfcheck": "c5c17e3d09663b0c910258b958e93a00f857e7de6529285cae13cfe3d3325b08",
-    "speed": "4f30bd8381945c2e4ae72cd5e7910b618cfbe1c79682fb0c20abb6d1c60a13b6",
+    "speed": "339ce26fb793b723eb24f8fc3e6b54047a3463a5252f6db140dab25135a1439f",
     "turkish-mmlu": "2798a5f27c4ab55f50a2f12f84faa1b850df5108c2e596248eb33b3295e9bded",
     "turkish-mmlu-generative": "86d25bbd40e3c350aea6abbd67d76a20513e017f80dbd604ba045b5fb666d4dc",
 }

@@ -11,12 +11,16 @@ Engine timings are the engine's own clock:
 Stream timings are ours: the time each token-bearing event arrived, counted from the moment the
 request was sent. TTFT is the first arrival; the stream decode rate is the tokens after the
 first over the time between the first and the last arrival.
+
+A split run (llama-bench's way) carries a separate prefill request in `RawRun.prefill`: the
+prompt for one token. Prefill tok/s, TTFT and prompt tokens then come from it, decode from the
+main request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 LLAMA_CPP = "llama.cpp"
@@ -40,6 +44,7 @@ class RawRun:
     completion_tokens: int | None = None
     finish_reason: str | None = None
     request: Mapping[str, Any] = field(default_factory=dict)
+    prefill: RawRun | None = None  # the separate prefill request of a split run
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Measurement:
     engine: EngineTiming | None
     stream: StreamTiming
     finish_reason: str | None = None
+    prefill_run: Measurement | None = None  # the prefill request of a split run
 
 
 def _num(value: Any) -> float | None:
@@ -107,8 +113,9 @@ def engine_timing(raw: Mapping[str, Any] | None, fmt: str | None) -> EngineTimin
         prompt_n, prompt_ms = _count(raw.get("prompt_n")), _num(raw.get("prompt_ms"))
         predicted_n, predicted_ms = _count(raw.get("predicted_n")), _num(raw.get("predicted_ms"))
         prefill = _positive(_num(raw.get("prompt_per_second"))) or _rate(prompt_n, prompt_ms)
-        decode = _positive(_num(raw.get("predicted_per_second"))) or _rate(predicted_n,
-                                                                             predicted_ms)
+        # One generated token involves no decode step (it comes from the prompt's logits).
+        decode = _positive(_num(raw.get("predicted_per_second"))) or (
+            _rate(predicted_n, predicted_ms) if (predicted_n or 0) > 1 else None)
     elif fmt == OLLAMA:
         prompt_n, predicted_n = _count(raw.get("prompt_eval_count")), _count(
             raw.get("eval_count"))
@@ -143,6 +150,8 @@ def stream_timing(arrivals_ms: Sequence[float], tokens: int | None = None) -> St
 
 
 def measure(run: RawRun) -> Measurement:
+    if run.prefill is not None:
+        return _split(measure(replace(run, prefill=None)), measure(run.prefill))
     engine = engine_timing(run.engine, run.engine_format)
     generated = run.completion_tokens
     if engine is not None and engine.predicted_n is not None and run.engine_format != \
@@ -169,3 +178,11 @@ def measure(run: RawRun) -> Measurement:
         generated_tokens=generated, engine=engine, stream=stream,
         finish_reason=run.finish_reason,
     )
+
+
+def _split(decode: Measurement, prefill: Measurement) -> Measurement:
+    """A split run: decode figures from the decode request, prefill, TTFT and the prompt's
+    length from the prefill request."""
+    return replace(decode, prefill_tps=prefill.prefill_tps, prefill_source=prefill.prefill_source,
+                   ttft_ms=prefill.ttft_ms, prompt_tokens=prefill.prompt_tokens,
+                   prefill_run=prefill)

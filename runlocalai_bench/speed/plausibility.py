@@ -126,6 +126,9 @@ def check_run(n: str, m: Measurement, cap: Ceiling, rules: Consistency) -> list[
             f" {cap.limit_tps:.1f} tok/s ({cap.basis})"))
     if m.engine is not None:
         out.extend(_engine_checks(n, m, m.engine, rules))
+    p = m.prefill_run
+    if p is not None and p.engine is not None:
+        out.extend(_engine_checks(f"{n} prefill", p, p.engine, rules))
     return out
 
 
@@ -141,7 +144,7 @@ def generation_check(n: str, m: Measurement, n_predict: int) -> Check | None:
 
 def _engine_checks(n: str, m: Measurement, e: EngineTiming, rules: Consistency) -> list[Check]:
     out: list[Check] = []
-    ttft = m.ttft_ms
+    ttft = m.stream.ttft_ms  # this request's own first token (a split run has two)
     if e.prompt_ms is not None and ttft is not None:
         allowed = ttft * (1 + rules.prefill_vs_ttft_slack) + rules.prefill_vs_ttft_slack_ms
         ok = e.prompt_ms <= allowed
@@ -232,9 +235,11 @@ def speed_gate(record: Mapping[str, Any]) -> list[str]:
                            f" from its observations ({_fmt(m.decode_tps)})")
         if not re.fullmatch(r"[0-9a-f]{64}", str(run.get("log_sha256") or "")):
             reasons.append(f"{label}: its log's sha256 is missing")
-        stated = stated_rate_check(label, raw.engine, raw.engine_format)
-        if stated is not None:
-            reasons.append(stated.detail)
+        for part, observed in ((label, raw), (f"{label} prefill", raw.prefill)):
+            if observed is not None:
+                stated = stated_rate_check(part, observed.engine, observed.engine_format)
+                if stated is not None:
+                    reasons.append(stated.detail)
 
     if not re.fullmatch(r"[0-9a-f]{64}", str(speed.get("logs_sha256") or "")):
         reasons.append("the sha256 of the concatenated run logs is missing")
@@ -296,7 +301,7 @@ def missing_environment(record: Mapping[str, Any]) -> list[str]:
 
 def raw_run_dict(raw: RawRun) -> dict[str, Any]:
     """A RawRun as the record stores it (the gate reads it back with `_raw_run`)."""
-    return {
+    out = {
         "engine": dict(raw.engine) if raw.engine is not None else None,
         "engine_format": raw.engine_format,
         "arrivals_ms": [round(t, 3) for t in raw.arrivals_ms],
@@ -305,10 +310,14 @@ def raw_run_dict(raw: RawRun) -> dict[str, Any]:
         "completion_tokens": raw.completion_tokens,
         "finish_reason": raw.finish_reason,
     }
+    if raw.prefill is not None:
+        out["prefill"] = raw_run_dict(raw.prefill)
+    return out
 
 
 def _raw_run(run: Mapping[str, Any]) -> RawRun:
     raw = run["raw"]
+    prefill = raw.get("prefill")
     return RawRun(
         text="",
         arrivals_ms=tuple(float(t) for t in raw.get("arrivals_ms") or ()),
@@ -318,6 +327,7 @@ def _raw_run(run: Mapping[str, Any]) -> RawRun:
         prompt_tokens=_int(raw.get("prompt_tokens")),
         completion_tokens=_int(raw.get("completion_tokens")),
         finish_reason=raw.get("finish_reason"),
+        prefill=_raw_run({"raw": prefill}) if isinstance(prefill, Mapping) else None,
     )
 
 

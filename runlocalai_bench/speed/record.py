@@ -164,6 +164,7 @@ def build_speed_record(
             "prompt": dict(prompt),
             "n_predict": plan.n_predict,
             "ignore_eos": plan.ignore_eos,
+            "split": plan.split,
             "protocol": {
                 "warmup_runs": plan.warmup_runs,
                 "measured_runs": plan.measured_runs,

@@ -98,6 +98,7 @@ def run_settings(config: RunConfig, plan: SpeedPlan, runtime: RuntimeInfo,
         "prompt_tokens": plan.prompt_tokens,
         "n_predict": plan.n_predict,
         "ignore_eos": plan.ignore_eos,
+        "split": plan.split,
         "engine": runtime.engine,
         "model": runtime.model.id or runtime.model.path,
         "model_sha256": runtime.model.sha256,
@@ -107,22 +108,27 @@ def run_settings(config: RunConfig, plan: SpeedPlan, runtime: RuntimeInfo,
     }
 
 
-def run_log_text(label: str, stamp: str, request: Mapping[str, Any], raw: RawRun,
+def run_log_text(label: str, stamp: str, parts: Sequence[tuple[str, Mapping[str, Any], RawRun]],
                  m: Measurement) -> str:
-    """One run's own log: what was asked, the full output, the engine's timings as sent, the
-    arrival times and the figures derived from them."""
-    lines = [
-        f"# rla {__version__} speed {label} {stamp}",
-        f"request {json.dumps(dict(request), ensure_ascii=False, sort_keys=True)}",
-        "--- output ---",
-        raw.text,
-        "--- end of output ---",
-        f"finish_reason {raw.finish_reason}",
-        f"engine_timings ({raw.engine_format}) "
-        + json.dumps(raw.engine, sort_keys=True, default=str),
-        f"usage prompt_tokens={raw.prompt_tokens} completion_tokens={raw.completion_tokens}",
-        f"arrivals_ms {json.dumps([round(t, 3) for t in raw.arrivals_ms])}",
-        f"total_ms {raw.total_ms:.3f}",
+    """One run's own log: for each request (a split run has a prefill and a decode request)
+    what was asked, the full output, the engine's timings as sent and the arrival times; then
+    the figures derived from them."""
+    lines = [f"# rla {__version__} speed {label} {stamp}"]
+    for name, request, raw in parts:
+        lines += [
+            f"## {name} request {json.dumps(dict(request), ensure_ascii=False, sort_keys=True)}",
+            "--- output ---",
+            raw.text,
+            "--- end of output ---",
+            f"finish_reason {raw.finish_reason}",
+            f"engine_timings ({raw.engine_format}) "
+            + json.dumps(raw.engine, sort_keys=True, default=str),
+            f"usage prompt_tokens={raw.prompt_tokens}"
+            f" completion_tokens={raw.completion_tokens}",
+            f"arrivals_ms {json.dumps([round(t, 3) for t in raw.arrivals_ms])}",
+            f"total_ms {raw.total_ms:.3f}",
+        ]
+    lines += [
         f"decode_tps {_f(m.decode_tps)} ({m.decode_source}); prefill_tps {_f(m.prefill_tps)}"
         f" ({m.prefill_source}); ttft_ms {_f(m.ttft_ms)}; prompt_tokens {m.prompt_tokens};"
         f" generated_tokens {m.generated_tokens}",
@@ -169,7 +175,7 @@ def run_speed(
 def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
          detect_rig: Callable[[], RigInfo]) -> SpeedOutcome:
     runtime = streamer.runtime
-    request, prompt = _request(config, plan, streamer)
+    request, prefill, prompt = _request(config, plan, streamer)
     rig = detect_rig()
     settings = run_settings(config, plan, runtime, prompt)
     fp = rundir.fingerprint(settings)
@@ -191,11 +197,16 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
             ui.begin(log, _header(plan, runtime, rig, prompt, cap))
 
             def one(label: str, attempt: int) -> RunEntry:
+                parts = []
+                if prefill is not None:
+                    parts.append(("prefill", streamer.body(prefill), streamer.stream(prefill)))
                 raw = streamer.stream(request)
+                parts.append(("decode" if prefill else "generation", streamer.body(request), raw))
+                if prefill is not None:
+                    raw = replace(raw, prefill=parts[0][2])
                 m = measure(raw)
                 path = run.path / RUNS_DIR / f"{label}.log"
-                path.write_text(run_log_text(label, _now(), streamer.body(request), raw, m),
-                                encoding="utf-8")
+                path.write_text(run_log_text(label, _now(), parts, m), encoding="utf-8")
                 entry = RunEntry(label=label, attempt=attempt, counted=False,
                                  log=f"{RUNS_DIR}/{path.name}",
                                  log_sha256=rundir.sha256_file(path), raw=raw, measurement=m)
@@ -251,26 +262,35 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
     return SpeedOutcome(run=run, record=record)
 
 
-def _request(config: RunConfig, plan: SpeedPlan,
-             streamer: Streamer) -> tuple[SpeedRequest, dict[str, Any]]:
+def _request(config: RunConfig, plan: SpeedPlan, streamer: Streamer
+             ) -> tuple[SpeedRequest, SpeedRequest | None, dict[str, Any]]:
+    """The request each run sends, the separate prefill request of a split profile, and the
+    prompt as the record describes it."""
     seed = config.sampling.seed
     if plan.prompt_tokens is None:
         request = SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
                                prompt=plan.prompt)
-        return request, {"text": plan.prompt, "tokens": None, "exact": False,
-                         "sha256": hashlib.sha256(plan.prompt.encode()).hexdigest()}
+        return request, None, {"text": plan.prompt, "tokens": None, "exact": False,
+                               "sha256": hashlib.sha256(plan.prompt.encode()).hexdigest()}
     ids = exact_prompt(streamer.tokenize, plan.prompt, plan.prompt_tokens)
     if ids is None:
         raise ConfigError(
             f"profile {plan.profile} needs a prompt of exactly {plan.prompt_tokens} tokens, and"
             f" {streamer.runtime.engine} cannot tokenize for rla",
             hint="use --profile standard, or run llama-server or --model-path")
-    request = SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
+    info = {"text": plan.prompt, "tokens": len(ids), "exact": True,
+            "construction": "text repeated on new lines, cut to the token count",
+            "sha256": hashlib.sha256(json.dumps(ids).encode()).hexdigest(),
+            "split": plan.split}
+    if not plan.split:
+        return SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
+                            token_ids=tuple(ids)), None, info
+    # llama-bench's pp and tg: the prompt for one token, then decoding after its first token.
+    prefill = SpeedRequest(n_predict=1, ignore_eos=plan.ignore_eos, seed=seed,
                            token_ids=tuple(ids))
-    blob = json.dumps(ids).encode()
-    return request, {"text": plan.prompt, "tokens": len(ids), "exact": True,
-                     "construction": "text repeated on new lines, cut to the token count",
-                     "sha256": hashlib.sha256(blob).hexdigest()}
+    decode = SpeedRequest(n_predict=plan.n_predict, ignore_eos=plan.ignore_eos, seed=seed,
+                          token_ids=tuple(ids[:1]))
+    return decode, prefill, info
 
 
 def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping[str, Any],
@@ -279,6 +299,8 @@ def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping
     size = f", {model.size_bytes / 1e9:.3f} GB" if model.size_bytes else ""
     shape = (f"{prompt['tokens']} tokens (exact)" if prompt.get("exact")
              else repr(plan.prompt))
+    if plan.split:
+        shape += " for one token, then decode after its first token alone"
     return [
         f"benchmark  speed, profile {plan.profile} (spec sha256 {plan.spec_sha256[:12]})",
         f"rig        {runtime.slug} {rig.hardware_slug}",

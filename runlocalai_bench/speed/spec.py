@@ -32,6 +32,7 @@ class SpeedPlan:
     prompt_tokens: int | None  # exact prompt length in tokens (pp512), else the text as is
     n_predict: int
     ignore_eos: bool
+    split: bool  # prefill and decode measured by separate requests (llama-bench's pp / tg)
     warmup_runs: int
     measured_runs: int
     spread_threshold: float
@@ -74,6 +75,7 @@ def plan_from_spec(data: Mapping[str, Any], profile: str | None, *, prompt: str 
         prompt_tokens=int(tokens) if tokens is not None else None,
         n_predict=int(n),
         ignore_eos=bool(chosen.get("ignore_eos", True)),
+        split=bool(chosen.get("split", False)),
         warmup_runs=int(protocol["warmup_runs"]),
         measured_runs=int(protocol["measured_runs"]),
         spread_threshold=float(protocol["spread_threshold"]),
@@ -84,6 +86,9 @@ def plan_from_spec(data: Mapping[str, Any], profile: str | None, *, prompt: str 
         spec_path=spec_path,
         prompt_overridden=prompt is not None,
     )
+    if plan.split and plan.prompt_tokens is None:
+        raise ConfigError(f"{spec_path}: profile {name} splits prefill from decode",
+                          hint="a split profile needs prompt_tokens")
     if plan.measured_runs < 3:
         raise ConfigError(f"{spec_path}: measured_runs is {plan.measured_runs}",
                           hint="the capture protocol needs three measured runs or more")

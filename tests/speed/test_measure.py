@@ -141,6 +141,22 @@ def test_without_engine_timings_the_stream_is_the_headline():
     assert m.prefill_source == "stream" and m.prefill_tps == pytest.approx(250.0)
 
 
+def test_a_split_run_takes_prefill_and_ttft_from_its_prefill_request():
+    prefill = RawRun(text="x", arrivals_ms=(1500.0,), total_ms=1501.0,
+                     engine={"prompt_n": 512, "prompt_ms": 1400.0, "prompt_per_second": 365.7,
+                             "predicted_n": 1, "predicted_ms": 0.001,
+                             "predicted_per_second": 0.0}, engine_format=LLAMA_CPP)
+    decode = RawRun(text="y", arrivals_ms=(30.0, 55.0, 80.0), total_ms=81.0,
+                    engine={"prompt_n": 1, "prompt_ms": 5.0, "predicted_n": 3,
+                            "predicted_ms": 50.0, "predicted_per_second": 40.0},
+                    engine_format=LLAMA_CPP, prefill=prefill)
+    m = measure(decode)
+    assert (m.decode_tps, m.generated_tokens) == (40.0, 3)
+    assert (m.prefill_tps, m.ttft_ms, m.prompt_tokens) == (365.7, 1500.0, 512)
+    assert m.stream.ttft_ms == 30.0  # the decode request's own first token, kept
+    assert m.prefill_run is not None and m.prefill_run.decode_tps is None  # one token: no step
+
+
 def test_in_process_generated_tokens_come_from_the_stream_not_the_decode_steps():
     m = measure(RawRun(text="x", arrivals_ms=tuple(float(i) for i in range(1, 65)),
                        total_ms=70.0, engine=PERF, engine_format=LLAMA_CPP_PERF,
@@ -206,7 +222,8 @@ def test_the_spec_carries_the_protocol():
     assert plan.ceiling_factor == 1.15 and plan.profile == "standard"
     assert plan.prompt_tokens is None and plan.n_predict >= 256
     bench = load_speed_plan("pp512-tg128")
-    assert (bench.prompt_tokens, bench.n_predict) == (512, 128)
+    assert (bench.prompt_tokens, bench.n_predict, bench.split) == (512, 128, True)
+    assert plan.split is False
     # speed_gate applies the protocol's tolerances, which must be the spec's.
     assert plan.consistency == Consistency()
 

@@ -101,21 +101,43 @@ def test_a_set_that_never_settles_stops_after_the_bounded_reruns(serving, speed,
     assert s["logs"] == ["runs/run-7.log", "runs/run-8.log", "runs/run-9.log"]
 
 
-def test_pp512_sends_exactly_512_prompt_tokens(serving, speed, cpu_rig):
-    stub = StreamingLlamaServer()
-    s = speed(serving(stub).url, cpu_rig, profile="pp512-tg128", n_predict=None)
-    prompt = s.record["speed"]["prompt"]
+def test_pp512_prefills_exactly_512_tokens_and_decodes_apart(serving, speed, cpu_rig):
+    stub = StreamingLlamaServer(decode_tps=lambda n: 40.0)
+    record = speed(serving(stub).url, cpu_rig, profile="pp512-tg128", n_predict=None).record
+    s = record["speed"]
 
-    body = stub.bodies[0]
-    assert isinstance(body["prompt"], list) and len(body["prompt"]) == 512
-    assert body["max_tokens"] == 128
+    # Each run, as llama-bench: the 512-token prompt for one token, then 128 tokens decoded
+    # after the prompt's first token alone.
+    assert stub.completions == 8
+    prefills, decodes = stub.bodies[0::2], stub.bodies[1::2]
     one = stub.tokens(STANDARD_PROMPT)
-    assert body["prompt"][: len(one)] == one  # BOS, then the prompt
-    assert all(b["prompt"] == body["prompt"] for b in stub.bodies)
-    assert (prompt["tokens"], prompt["exact"]) == (512, True)
-    assert prompt["sha256"] == hashlib.sha256(json.dumps(body["prompt"]).encode()).hexdigest()
-    assert s.record["speed"]["summary"]["prompt_tokens"] == 512
-    assert s.record["speed"]["summary"]["generated_tokens"]["median"] == 128
+    for prefill, decode in zip(prefills, decodes, strict=True):
+        assert len(prefill["prompt"]) == 512 and prefill["max_tokens"] == 1
+        assert prefill["prompt"][: len(one)] == one  # BOS, then the standard prompt, repeated
+        assert prefill["prompt"] == prefills[0]["prompt"]
+        assert decode["prompt"] == prefill["prompt"][:1] and decode["max_tokens"] == 128
+    assert (s["prompt"]["tokens"], s["prompt"]["exact"], s["split"]) == (512, True, True)
+    assert s["prompt"]["sha256"] == hashlib.sha256(
+        json.dumps(prefills[0]["prompt"]).encode()).hexdigest()
+    for run in s["runs"]:
+        m, raw = run["metrics"], run["raw"]
+        assert raw["prefill"]["engine"]["prompt_n"] == 512 and raw["engine"]["prompt_n"] == 1
+        assert (m["prompt_tokens"], m["generated_tokens"], m["decode_tps"]) == (512, 128, 40.0)
+        assert m["prefill_tps"] == raw["prefill"]["engine"]["prompt_per_second"]
+        assert m["ttft_ms"] == m["prefill_run"]["stream"]["ttft_ms"]
+        log = (run["log"], "## prefill request", "## decode request")
+        text = (speed.out / "runs" / record["run_id"] / log[0]).read_text()
+        assert log[1] in text and log[2] in text
+    assert s["summary"]["prompt_tokens"] == 512
+    assert s["refusals"] == [] == speed_gate(record)
+
+    # The gate reads the prefill request too: an engine prefill slower than its first token
+    # arrived is refused, named by run and request.
+    engine = s["runs"][0]["raw"]["prefill"]["engine"]
+    engine["prompt_ms"] = s["runs"][0]["raw"]["prefill"]["arrivals_ms"][0] * 2 + 50.0
+    engine["prompt_per_second"] = 512 * 1000.0 / engine["prompt_ms"]
+    reasons = speed_gate(record)
+    assert len(reasons) == 1 and reasons[0].startswith("run-1 prefill: engine prefill")
 
 
 def test_above_the_bandwidth_ceiling_is_refused_with_the_reason(serving, speed, gpu_rig):

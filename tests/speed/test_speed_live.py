@@ -10,10 +10,9 @@ from runlocalai_bench.config import build_config
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed import speed_gate
 from runlocalai_bench.speed.factory import open_streamer
-from runlocalai_bench.speed.measure import LLAMA_CPP, LLAMA_CPP_PERF, measure
-from runlocalai_bench.speed.runner import exact_prompt, run_speed
+from runlocalai_bench.speed.measure import LLAMA_CPP, LLAMA_CPP_PERF
+from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
-from runlocalai_bench.speed.streams import SpeedRequest
 
 pytestmark = pytest.mark.integration
 
@@ -74,19 +73,18 @@ def test_llama_server_standard_prompt(llama_server, tmp_path):
         assert '"predicted_n": 16' in log and "--- output ---" in log
 
 
-def test_llama_server_takes_an_exact_512_token_prompt(llama_server, tmp_path):
-    config = build_config("speed", {"endpoint": llama_server.url}, env={})
-    streamer = open_streamer(config)
-    try:
-        ids = exact_prompt(streamer.tokenize, PROMPT, 512)
-        assert ids is not None and len(ids) == 512
-        raw = streamer.stream(SpeedRequest(n_predict=2, ignore_eos=True, seed=1234,
-                                           token_ids=tuple(ids)))
-    finally:
-        streamer.close()
-    m = measure(raw)
-    assert raw.engine is not None and raw.engine["prompt_n"] == 512
-    assert m.prompt_tokens == 512 and m.generated_tokens == 2
+def test_llama_server_pp512_profile(llama_server, tmp_path):
+    config = build_config("speed", {"endpoint": llama_server.url, "output_dir": tmp_path,
+                                    "index_path": tmp_path / "runs.sqlite"}, env={})
+    plan = load_speed_plan("pp512-tg128", n_predict=8)
+    record = run_speed(config, plan, _Quiet(), open_streamer=open_streamer,
+                       detect_rig=detect_rig).record
+
+    assert_consistent(record, 512, 8, LLAMA_CPP)
+    for run in record["speed"]["runs"]:
+        assert run["raw"]["prefill"]["engine"]["prompt_n"] == 512
+        assert run["raw"]["prefill"]["engine"]["cache_n"] == 0
+        assert run["raw"]["engine"]["prompt_n"] == 1  # decode after the first token alone
 
 
 def test_in_process_llama_cpp_python(tmp_path):

@@ -119,14 +119,16 @@ def sse(obj: Any) -> bytes:
 
 def llama_timings(prompt_n: int, prompt_ms: float, predicted_n: int,
                   decode_tps: float) -> dict[str, Any]:
-    """A timings object as llama-server reports it (predicted_per_second over n - 1 steps)."""
-    predicted_ms = (predicted_n - 1) * 1000.0 / decode_tps
+    """A timings object as llama-server reports it: rates over n - 1 decode steps, so one
+    generated token has none (its time clamped to 1 µs, its rates 0)."""
+    steps = predicted_n - 1
+    predicted_ms = steps * 1000.0 / decode_tps if steps else 0.001
     return {"cache_n": 0, "prompt_n": prompt_n, "prompt_ms": prompt_ms,
             "prompt_per_token_ms": prompt_ms / prompt_n,
             "prompt_per_second": prompt_n * 1000.0 / prompt_ms,
             "predicted_n": predicted_n, "predicted_ms": predicted_ms,
-            "predicted_per_token_ms": predicted_ms / (predicted_n - 1),
-            "predicted_per_second": decode_tps}
+            "predicted_per_token_ms": predicted_ms / steps if steps else 0.0,
+            "predicted_per_second": decode_tps if steps else 0.0}
 
 
 def _words(text: str) -> list[str]:
