@@ -53,3 +53,25 @@ def llama_server(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def github():
+    """A loopback GitHub Gist API (tests/publish/fakes.py), running until the test ends."""
+    from tests.publish.fakes import FakeGitHub
+
+    fake = FakeGitHub()
+    server = fake.start()
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def leaderboard():
+    """A loopback leaderboard API that validates each payload against its kind's schema."""
+    from tests.publish.fakes import FakeLeaderboard
+
+    fake = FakeLeaderboard()
+    server = fake.start()
+    yield fake
+    server.stop()

@@ -10,7 +10,6 @@ import typer
 from runlocalai_bench import ui
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.config import build_config
-from runlocalai_bench.errors import ConfigError
 
 
 def bench(
@@ -70,30 +69,29 @@ def bench(
     }
     from runlocalai_bench.speed.command import bench_speed, refuse_speed_flags
 
-    if slug == "speed" and (publish or submit):
-        raise ConfigError("--publish and --submit apply to scored benchmarks, not speed",
-                          hint="drop them for `rla bench speed`")
-    if slug == "speed":
-        bench_speed(flags, profile=profile, n_predict=n_predict, prompt=speed_prompt,
-                    preset=preset, json_output=json_output)
-        return
-    refuse_speed_flags(slug, profile=profile, n_predict=n_predict, prompt=speed_prompt)
-    config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))
     out, err = ui.stdout_console(), ui.stderr_console()
-    outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),
-                            open_backend=open_backend, detect_rig=detect_rig)
     target = err if json_output else out
-    target.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
+    if slug == "speed":
+        run_path = bench_speed(flags, profile=profile, n_predict=n_predict,
+                               prompt=speed_prompt, preset=preset,
+                               json_output=json_output).run.path
+    else:
+        refuse_speed_flags(slug, profile=profile, n_predict=n_predict, prompt=speed_prompt)
+        config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))
+        outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),
+                                open_backend=open_backend, detect_rig=detect_rig)
+        run_path = outcome.run.path
+        target.print(f"run directory: {run_path}", highlight=False, markup=False)
     from runlocalai_bench.editor.keys import sign_run_if_keyed
 
-    signature = sign_run_if_keyed(outcome.run.path)
+    signature = sign_run_if_keyed(run_path)
     if signature is not None:
         target.print(f"record signed by key {signature.key_id}", highlight=False, markup=False)
     if publish or submit:
         from runlocalai_bench.cli.publish import publish_command
         from runlocalai_bench.cli.submit import submit_command
 
-        publish_command(str(outcome.run.path), None, data_out=not json_output)
+        publish_command(str(run_path), None, data_out=not json_output)
         if submit:
-            submit_command(str(outcome.run.path), api_url=None, yes=False, dry_run=False,
+            submit_command(str(run_path), api_url=None, yes=False, dry_run=False,
                            handle=None, notes=None, data_out=not json_output)

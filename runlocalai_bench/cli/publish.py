@@ -1,4 +1,5 @@
-"""`rla publish RUN_DIR`: the run's log, record, results and samples as a verified public Gist."""
+"""`rla publish RUN_DIR`: the run's log, record, results and samples (a speed run: each run's
+log) as a verified public Gist."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def publish(
     github_api_url: str = typer.Option(None, "--github-api-url",
                                        help="GitHub API base URL (env RLA_GITHUB_API_URL)."),
 ) -> None:
-    """Publish a finished run as a public Gist (run.log verbatim, record, results, samples,
-    README), verify every file by sha256, and write the Gist URL into record.json."""
+    """Publish a finished run as a public Gist (run.log verbatim, record, results, samples or a
+    speed run's per-run logs, README), verify every file by sha256, and write the Gist URL into
+    record.json."""
     publish_command(run, github_api_url)

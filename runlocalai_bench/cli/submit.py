@@ -21,9 +21,16 @@ API_URL_ENV = "RLA_LEADERBOARD_URL"
 
 def _summary(sub: Submission, api_url: str) -> list[str]:
     p = sub.payload
+    if p["kind"] == "speed":
+        s, decode = p["speed"], p["speed"]["decode_tps"]
+        headline = (f"benchmark   {p['benchmark']['slug']} ({s['profile']})  decode"
+                    f" {decode['median']:.1f} tok/s ({len(s['runs'])} runs,"
+                    f" spread {s['spread']:.1%})")
+    else:
+        headline = (f"benchmark   {p['benchmark']['slug']}  {p['score']['value'] * 100:.2f}%"
+                    f"  (n={p['score']['n']}, {len(p['subtasks'])} subtasks)")
     return [
-        f"benchmark   {p['benchmark']['slug']}  {p['score']['value'] * 100:.2f}%"
-        f"  (n={p['score']['n']}, {len(p['subtasks'])} subtasks)",
+        headline,
         f"model       {p['model']['slug']} {p['model']['quantization']}",
         f"rig         {p['rig']}",
         f"log         {p['evidence']['test_run_log_url']}",

@@ -26,7 +26,7 @@ from typing import Any
 
 from runlocalai_bench import schemas
 from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
-from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient
+from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name
 from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
 from runlocalai_bench.publish.notes import clean_notes
 from runlocalai_bench.publish.payload import build_payload, idempotency_key
@@ -74,7 +74,8 @@ SIGNATURE = "record.sig"
 def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
                 max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
     """run.log, record.json, results.json, samples.jsonl when its size allows, record.sig when
-    the run is signed, and README.md."""
+    the run is signed, and README.md; for a speed run, each run's own log in place of results
+    and samples (named by `gist_name`: runs/run-1.log is runs-run-1.log)."""
     changed = [name for name, sha in (record.get("files") or {}).items()
                if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
     if changed:
@@ -82,7 +83,12 @@ def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
                           hint="publish only a run's own files; rerun the benchmark")
     files: dict[str, bytes] = {}
     omitted: list[str] = []
-    for name in (rundir.RUN_LOG, rundir.RECORD, rundir.RESULTS, rundir.SAMPLES):
+    names = [rundir.RUN_LOG, rundir.RECORD, rundir.RESULTS, rundir.SAMPLES]
+    if record["benchmark"].get("kind") == schemas.SPEED_KIND:
+        # no results or samples: each run's own log is the evidence, beside run.log
+        names = [rundir.RUN_LOG, rundir.RECORD,
+                 *(n for n in record["files"] if n != rundir.RUN_LOG)]
+    for name in names:
         path = run.path / name
         size = path.stat().st_size
         if size > max_bytes:
@@ -92,7 +98,7 @@ def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
                 continue
             raise PublishError(f"{name} is {size:,} bytes, over the {max_bytes:,} a Gist's raw"
                                " URL serves", hint="the log cannot be published whole")
-        files[name] = path.read_bytes()
+        files[gist_name(name)] = path.read_bytes()
     signature = run.path / SIGNATURE
     if signature.is_file():  # the operator's ed25519 signature (rla keys), checked by verify
         files[SIGNATURE] = signature.read_bytes()
@@ -203,7 +209,7 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
 
 
 def payload_errors(payload: Mapping[str, Any]) -> list[str]:
-    return schemas.validate(payload, schemas.load_schema(schemas.SUBMISSION))
+    return schemas.validate(payload, schemas.load_schema(schemas.submission_schema(payload)))
 
 
 def submit_prepared(submission: Submission, client: LeaderboardClient, *,
@@ -214,7 +220,8 @@ def submit_prepared(submission: Submission, client: LeaderboardClient, *,
                            hint="fix each reason listed above")
     errors = payload_errors(submission.payload)
     if errors:
-        raise PublishError(f"the payload does not match schema {schemas.SUBMISSION}: {errors[0]}",
+        schema = schemas.submission_schema(submission.payload)
+        raise PublishError(f"the payload does not match schema {schema}: {errors[0]}",
                            hint="this is a bug in rla: please report it with record.json")
     receipt = client.submit(submission.payload, submission.key)
     path = submission.run.path / SUBMISSION

@@ -33,6 +33,12 @@ from runlocalai_bench.publish.retry import RetryPolicy, clock_time
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_RAW_BYTES = 10_000_000  # what a raw URL serves; beyond it only `git clone` does
+
+
+def gist_name(path: str) -> str:
+    """A run file's name in a Gist. Gists have no folders and GitHub answers 422 to a name with
+    a '/', so `runs/run-1.log` is uploaded as `runs-run-1.log`."""
+    return path.replace("/", "-")
 _SCOPE_HINT = ("the token needs the gist scope: `gh auth refresh -s gist`, or a classic token"
                " with 'gist' (fine-grained tokens: Gists read and write)")
 

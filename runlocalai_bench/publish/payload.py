@@ -1,10 +1,13 @@
 """The leaderboard submission: a pure function of the record, shaped by
-`runlocalai_bench/schemas/submission-v1.json` (`rla schema submission-v1`; docs/submission-api.md).
+`runlocalai_bench/schemas/submission-v1.json` for a scored run and `speed-submission-v1.json` for
+a speed run (`rla schema NAME`; docs/submission-api.md).
 
 Every field the leaderboard's contract asks for is here: the Gist URL, the exact reproduction
 command, model slug and quantization, runtime and version, hardware slug (with the hardware as a
-union on `hw_class`), the per-subtask breakdown, the dataset pin, the sampling sent, the rla
-version and commit, and the submitter handle (null: anonymous).
+union on `hw_class`), the sampling sent, the rla version and commit, and the submitter handle
+(null: anonymous). A scored run adds the per-subtask breakdown and the dataset pin; a speed run
+adds the capture protocol's figures, every counted run with the engine's own timing object, the
+sha256 of the concatenated run logs, the memory-bandwidth ceiling, and the driver, runtime and OS.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from runlocalai_bench import __version__
 from runlocalai_bench.redact import redact_tree
+from runlocalai_bench.schemas import SPEED_KIND
 
 SUBMISSION_VERSION = 1
 _GB = 1e9
@@ -36,14 +40,113 @@ def idempotency_key(record: Mapping[str, Any]) -> str:
 def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) -> dict[str, Any]:
     """The submission for one record. `handle` and `notes` must already be checked and cleaned
     (cli/submit.py does); the result is redacted once more as a last line of defence."""
-    bench, results, model = record["benchmark"], record["results"], record["model"]
-    runtime, hardware, dataset = record["runtime"], record["hardware"], record["dataset"]
-    settings = record["sampling"]["settings"]
+    if record["benchmark"].get("kind") == SPEED_KIND:
+        return _speed_payload(record, handle=handle, notes=notes)
+    results, dataset = record["results"], record["dataset"]
     gist = record.get("gist") or {}
     gist_files = gist.get("files") or {}
     payload: dict[str, Any] = {
+        **_head(record, "quality"),
+        "score": {
+            "value": results["score"],
+            "stderr": results["stderr"],
+            "macro": results["macro"],
+            "n": results["n"],
+            "expected_n": results["expected_n"],
+            "counts": dict(results["counts"]),
+        },
+        "subtasks": _rows(results["subtasks"]),
+        "categories": _rows(results["categories"]),
+        **_rig_blocks(record),
+        "dataset": {
+            "id": dataset["dataset"],
+            "revision": dataset["revision"],
+            "content_sha256": dataset["content_sha256"],
+            "pinned": dataset["pinned"],
+            "source": dataset["source"],
+        },
+        "sampling": _sampling(record),
+        "reproduction": _reproduction(record),
+        "evidence": {
+            "test_run_log_url": record["test_run_log_url"],
+            "gist_id": gist.get("id"),
+            "run_log_sha256": record["files"]["run.log"],
+            "samples_sha256": record["files"]["samples.jsonl"],
+            "results_sha256": record["files"]["results.json"],
+            "record_sha256": (gist_files.get("record.json") or {}).get("sha256"),
+            "samples_in_gist": "samples.jsonl" in gist_files,
+        },
+        "timings": dict(record["timings"]),
+        "submitter": {"handle": handle},
+        "notes": notes,
+    }
+    return redact_tree(payload)  # type: ignore[no-any-return]
+
+
+def _speed_payload(record: Mapping[str, Any], *, handle: str | None,
+                   notes: str) -> dict[str, Any]:
+    """A hardware row: the capture protocol's figures with the evidence behind them."""
+    speed = record["speed"]
+    summary, plaus = speed["summary"], speed["plausibility"]
+    counted = [run for run in speed["runs"] if run["counted"]]
+    gist = record.get("gist") or {}
+    record_copy = ((gist.get("files") or {}).get("record.json") or {}).get("sha256")
+    env = speed["environment"]
+    payload: dict[str, Any] = {
+        **_head(record, SPEED_KIND),
+        "speed": {
+            "profile": speed["profile"],
+            "prompt_sha256": speed["prompt"]["sha256"],
+            "prompt_tokens": summary["prompt_tokens"],
+            "n_predict": speed["n_predict"],
+            "batch": record["runtime"]["concurrency"],
+            "decode_tps": _stat(summary["decode_tps"]),
+            "prefill_tps": _stat(summary["prefill_tps"]),
+            "ttft_ms": _stat(summary["ttft_ms"]),
+            "generated_tokens": _stat(summary["generated_tokens"]),
+            "spread": summary["spread"],
+            "runs": [_speed_run(run) for run in counted],
+            "reproduced": speed["reproduced"],
+            "confidence": speed["confidence"],
+            "attempts": speed["attempts"],
+            "ceiling": {
+                "bandwidth_gbps": plaus["bandwidth_gbps"],
+                "bandwidth_source": plaus["bandwidth_source"],
+                "bytes_per_token": plaus["bytes_per_token"],
+                "tps": plaus["tps"],
+                "limit_tps": plaus["limit_tps"],
+                "factor": plaus["factor"],
+                "basis": plaus["basis"],
+                "checked": plaus["limit_tps"] is not None,
+            },
+        },
+        **_rig_blocks(record),
+        "environment": {k: env.get(k) for k in ("runtime", "runtime_build", "driver", "cuda",
+                                                 "os", "distro", "backend")},
+        "sampling": _sampling(record),
+        "reproduction": _reproduction(record),
+        "evidence": {
+            "test_run_log_url": record["test_run_log_url"],
+            "gist_id": gist.get("id"),
+            "run_log_sha256": record["files"]["run.log"],
+            "record_sha256": record_copy,
+            "run_logs": {name: sha for name, sha in record["files"].items()
+                         if name != "run.log"},
+            "logs_sha256": speed["logs_sha256"],
+            "logs_sha256_prefix": speed["logs_sha256_prefix"],
+        },
+        "timings": dict(record["timings"]),
+        "submitter": {"handle": handle},
+        "notes": notes,
+    }
+    return redact_tree(payload)  # type: ignore[no-any-return]
+
+
+def _head(record: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    bench = record["benchmark"]
+    return {
         "schema_version": SUBMISSION_VERSION,
-        "kind": "quality",
+        "kind": kind,
         "idempotency_key": idempotency_key(record),
         "client": {"name": "rla", "version": record["rla"]["version"],
                    "git_commit": record["rla"]["git_commit"], "submitted_with": __version__},
@@ -55,16 +158,13 @@ def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) 
             "spec_sha256": bench["spec_sha256"],
             "prompt_style": bench["prompt_style"],
         },
-        "score": {
-            "value": results["score"],
-            "stderr": results["stderr"],
-            "macro": results["macro"],
-            "n": results["n"],
-            "expected_n": results["expected_n"],
-            "counts": dict(results["counts"]),
-        },
-        "subtasks": _rows(results["subtasks"]),
-        "categories": _rows(results["categories"]),
+    }
+
+
+def _rig_blocks(record: Mapping[str, Any]) -> dict[str, Any]:
+    """model, runtime, hardware and rig: what makes a row, the same for every kind."""
+    model, runtime, hardware = record["model"], record["runtime"], record["hardware"]
+    return {
         "model": {
             "slug": model["slug"],
             "name": model["name"],
@@ -92,41 +192,46 @@ def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) 
         },
         "hardware": hardware_union(hardware),
         "rig": record["rig"],
-        "dataset": {
-            "id": dataset["dataset"],
-            "revision": dataset["revision"],
-            "content_sha256": dataset["content_sha256"],
-            "pinned": dataset["pinned"],
-            "source": dataset["source"],
-        },
-        "sampling": {
-            "temperature": settings["temperature"],
-            "top_p": settings["top_p"],
-            "top_k": settings["top_k"],
-            "n": settings["n"],
-            "seed": settings["seed"],
-            "cache_prompt": settings["cache_prompt"],
-            "sent": dict(record["sampling"]["sent"]),
-        },
-        "reproduction": {
-            "command": record["command"]["reproduce"],
-            "task_spec": record["runner"]["task_spec"],
-            "runtime_spec": record["runner"]["runtime_spec"],
-        },
-        "evidence": {
-            "test_run_log_url": record["test_run_log_url"],
-            "gist_id": gist.get("id"),
-            "run_log_sha256": record["files"]["run.log"],
-            "samples_sha256": record["files"]["samples.jsonl"],
-            "results_sha256": record["files"]["results.json"],
-            "record_sha256": (gist_files.get("record.json") or {}).get("sha256"),
-            "samples_in_gist": "samples.jsonl" in gist_files,
-        },
-        "timings": dict(record["timings"]),
-        "submitter": {"handle": handle},
-        "notes": notes,
     }
-    return redact_tree(payload)  # type: ignore[no-any-return]
+
+
+def _sampling(record: Mapping[str, Any]) -> dict[str, Any]:
+    settings = record["sampling"]["settings"]
+    return {
+        "temperature": settings["temperature"],
+        "top_p": settings["top_p"],
+        "top_k": settings["top_k"],
+        "n": settings["n"],
+        "seed": settings["seed"],
+        "cache_prompt": settings["cache_prompt"],
+        "sent": dict(record["sampling"]["sent"]),
+    }
+
+
+def _reproduction(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "command": record["command"]["reproduce"],
+        "task_spec": record["runner"]["task_spec"],
+        "runtime_spec": record["runner"]["runtime_spec"],
+    }
+
+
+def _stat(stat: Mapping[str, Any]) -> dict[str, Any]:
+    return {"median": stat["median"], "min": stat["minimum"], "max": stat["maximum"]}
+
+
+def _speed_run(run: Mapping[str, Any]) -> dict[str, Any]:
+    metrics, raw = run["metrics"], run["raw"]
+    prefill = raw.get("prefill") or {}
+    return {
+        "label": run["label"],
+        **{k: metrics[k] for k in ("decode_tps", "decode_source", "prefill_tps",
+                                   "prefill_source", "ttft_ms", "prompt_tokens",
+                                   "generated_tokens")},
+        "log_sha256": run["log_sha256"],
+        "engine_timings_raw": raw.get("engine"),
+        "prefill_engine_timings_raw": prefill.get("engine"),
+    }
 
 
 def hardware_union(hardware: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,20 +1,35 @@
-"""README.md of a run's Gist: the headline, the rig, the per-subtask table and how to rerun it.
-A pure function of the record; it names every file the Gist holds and each one's sha256."""
+"""README.md of a run's Gist: the headline, the rig, the per-subtask table (a speed run: every
+measured run) and how to rerun it. A pure function of the record; it names every file the Gist
+holds and each one's sha256."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runlocalai_bench.publish.gist import gist_name
+
 
 def _pct(value: Any) -> str:
     return f"{value * 100:.2f}%" if isinstance(value, int | float) else "?"
+
+
+def _tps(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else "?"
+
+
+def _ms(value: Any) -> str:
+    return f"{value:.0f}" if isinstance(value, int | float) else "?"
 
 
 def gist_description(record: Mapping[str, Any]) -> str:
     model = record["model"]
     name = model.get("slug") or model.get("id") or "model"
     quant = f" {model['quantization']}" if model.get("quantization") else ""
+    if "speed" in record:
+        decode = record["speed"]["summary"]["decode_tps"]["median"]
+        return (f"rla {record['benchmark']['slug']} ({record['speed']['profile']}): {name}{quant}"
+                f" on {record['rig']} {_tps(decode)} tok/s decode")
     partial = " (partial)" if record["results"].get("partial") else ""
     return (f"rla {record['benchmark']['slug']}: {name}{quant} on {record['rig']}"
             f" {_pct(record['results']['score'])}{partial}")
@@ -23,6 +38,8 @@ def gist_description(record: Mapping[str, Any]) -> str:
 def render_readme(record: Mapping[str, Any], files: Mapping[str, str],
                   omitted: Sequence[str] = ()) -> str:
     """`files`: name → sha256 of each other file in the Gist; `omitted`: why a file is not."""
+    if "speed" in record:
+        return _speed_readme(record, files)
     bench, results, model = record["benchmark"], record["results"], record["model"]
     dataset, sampling = record["dataset"], record["sampling"]["settings"]
     lines = [
@@ -72,4 +89,62 @@ def render_readme(record: Mapping[str, Any], files: Mapping[str, str],
     lines += ["", "run.log is the run's full stdout and stderr, verbatim (secrets and the home"
               " directory redacted). record.json here is the record as the run wrote it; the"
               " local copy gains this Gist's URL after upload.", ""]
+    return "\n".join(lines)
+
+
+def _speed_readme(record: Mapping[str, Any], files: Mapping[str, str]) -> str:
+    bench, model, speed = record["benchmark"], record["model"], record["speed"]
+    summary, plaus, env = speed["summary"], speed["plausibility"], speed["environment"]
+    decode, prefill, ttft = summary["decode_tps"], summary["prefill_tps"], summary["ttft_ms"]
+    spread = summary.get("spread")
+    lines = [
+        f"# {bench['slug']} ({speed['profile']}): {_tps(decode['median'])} tok/s decode",
+        "",
+        f"- **rig** `{record['rig']}`",
+        f"- **model** {model.get('slug') or model.get('id') or '?'}"
+        + (f" ({model['quantization']})" if model.get("quantization") else "")
+        + (f", {model['size_bytes']:,} bytes" if model.get("size_bytes") else "")
+        + (f", file sha256 `{model['file_sha256']}`" if model.get("file_sha256") else ""),
+        f"- **protocol** spec `{record['runner']['task_spec']}` sha256"
+        f" `{bench['spec_sha256'][:16]}`; {speed['protocol']['warmup_runs']} warm-up discarded,"
+        f" {summary['runs']} counted runs, {speed['n_predict']} tokens each, batch 1;"
+        f" prompt sha256 `{speed['prompt']['sha256'][:16]}`"
+        + (f" ({summary['prompt_tokens']} tokens)" if summary.get("prompt_tokens") else ""),
+        f"- **result** decode {_tps(decode['median'])} tok/s (min {_tps(decode['minimum'])},"
+        f" max {_tps(decode['maximum'])}), prefill {_tps(prefill['median'])} tok/s, TTFT"
+        f" {_ms(ttft['median'])} ms; spread"
+        f" {f'{spread:.1%}' if isinstance(spread, int | float) else '?'};"
+        f" reproduced {str(speed['reproduced']).lower()}, confidence {speed['confidence']}",
+        f"- **ceiling** {plaus['basis']}",
+        f"- **environment** runtime {env.get('runtime') or '?'}, driver {env.get('driver') or '-'},"
+        f" OS {env.get('os') or '?'}",
+        f"- **logs** sha256 of the counted runs' logs concatenated: `{speed['logs_sha256']}`",
+        f"- **rla** {record['rla']['version']} ({record['rla'].get('git_commit') or 'no git'});"
+        f" run `{record['run_id']}`, {record['timings']['started_at']} →"
+        f" {record['timings']['finished_at']}",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        record["command"]["reproduce"],
+        "```",
+        "",
+        "## Runs",
+        "",
+        "| run | counted | decode tok/s | prefill tok/s | TTFT ms | tokens | log |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for run in [*speed["warmup"], *speed["runs"]]:
+        m, counted = run["metrics"], "yes" if run["counted"] else "no"
+        lines.append(f"| {run['label']} (set {run['attempt']}) | {counted}"
+                     f" | {_tps(m['decode_tps'])} | {_tps(m['prefill_tps'])} | {_ms(m['ttft_ms'])}"
+                     f" | {m['generated_tokens'] if m['generated_tokens'] is not None else '?'}"
+                     f" | {gist_name(run['log'])} |")
+    lines += ["", "## Files", "", "| file | sha256 |", "|---|---|"]
+    for name, sha in files.items():
+        lines.append(f"| {name} | `{sha}` |")
+    lines += ["", "run.log is the run's full stdout and stderr, verbatim; runs-*.log are each run's"
+              " own output with the engine's timing object and the token arrival times (secrets"
+              " and the home directory redacted). record.json here is the record as the run"
+              " wrote it; the local copy gains this Gist's URL after upload.", ""]
     return "\n".join(lines)

@@ -2,14 +2,19 @@
 
 The leaderboard shows a quality row only when its log is public and the run is comparable:
 greedy and single-sample, the full pinned dataset, a methodology the leaderboard knows, and the
-rig fields that make a row. `check_gate` runs locally before anything is sent and lists every
-failing item at once, so a contributor fixes them in one go. It reads the record and the run
-directory's files and nothing else; which benchmarks are publishable comes in as an argument
+rig fields that make a row. A hardware row (`rla bench speed`) needs the same public log and rig
+fields, and in place of the dataset the capture protocol: three counted runs under the 20%
+spread, each with its own log in the Gist, the concatenated logs hashing as recorded, batch 1,
+figures that follow from the raw observations, and decode under the memory-bandwidth ceiling
+(`speed_gate`). `check_gate` runs locally before anything is sent and lists every failing item
+at once, so a contributor fixes them in one go. It reads the record and the run directory's
+files and nothing else; which benchmarks are publishable comes in as an argument
 (`publishable_specs()` reads them from tasks/).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +22,10 @@ from typing import Any
 
 from runlocalai_bench import schemas, specs
 from runlocalai_bench.evals import KINDS
+from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
+
+_RUN_LOG_PATH = re.compile(r"runs/[a-z0-9-]+\.log")
 
 
 @dataclass(frozen=True)
@@ -33,12 +41,14 @@ class GateVerdict:
 
 
 def publishable_specs() -> dict[str, str]:
-    """slug → sha256 of tasks/<slug>.toml, for every quality benchmark the leaderboard can show:
-    a scored kind (not speed), and not the bundled-only smoke test."""
+    """slug → sha256 of tasks/<slug>.toml, for every benchmark the leaderboard can show: a scored
+    kind or speed, and not the bundled-only smoke test."""
     out = {}
     for slug in specs.spec_names("tasks"):
         spec = specs.load_spec("tasks", slug)
-        if spec.get("kind") not in KINDS or spec.get("dataset", {}).get("bundled_only"):
+        kind = spec.get("kind")
+        if (kind not in KINDS and kind != schemas.SPEED_KIND) or \
+                spec.get("dataset", {}).get("bundled_only"):
             continue
         out[slug] = specs.spec_sha256(specs.spec_path("tasks", slug))
     return out
@@ -47,14 +57,16 @@ def publishable_specs() -> dict[str, str]:
 def check_gate(record: Mapping[str, Any], run_path: Path,
                publishable: Mapping[str, str]) -> GateVerdict:
     reasons: list[str] = []
-    for error in schemas.validate(record, schemas.load_schema(schemas.RECORD)):
-        reasons.append(f"record.json does not match schema {schemas.RECORD}: {error}")
+    schema = schemas.record_schema(record)
+    for error in schemas.validate(record, schemas.load_schema(schema)):
+        reasons.append(f"record.json does not match schema {schema}: {error}")
+    speed = schema == schemas.SPEED_RECORD
     reasons += _benchmark(record, publishable)
-    reasons += _rig(record)
+    reasons += _rig(record, speed=speed)
     reasons += _sampling(record)
-    reasons += _coverage(record)
-    reasons += _files(record, run_path)
-    reasons += _gist(record)
+    reasons += _speed(record, run_path) if speed else _coverage(record)
+    reasons += _files(record, run_path, speed=speed)
+    reasons += _gist(record, speed=speed)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
 
 
@@ -81,7 +93,7 @@ def _benchmark(record: Mapping[str, Any], publishable: Mapping[str, str]) -> lis
     return []
 
 
-def _rig(record: Mapping[str, Any]) -> list[str]:
+def _rig(record: Mapping[str, Any], *, speed: bool) -> list[str]:
     out = []
     required = {
         ("model", "slug"): "the model slug",
@@ -90,8 +102,9 @@ def _rig(record: Mapping[str, Any]) -> list[str]:
         ("runtime", "version"): "the runtime version",
         ("hardware", "hardware_slug"): "the hardware slug",
         ("command", "reproduce"): "the reproduction command",
-        ("dataset", "content_sha256"): "the dataset's content hash",
     }
+    if not speed:
+        required["dataset", "content_sha256"] = "the dataset's content hash"
     for path, what in required.items():
         value = _get(record, *path)
         if value in (None, "") or (isinstance(value, str) and value.startswith("unknown")):
@@ -138,10 +151,44 @@ def _coverage(record: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _files(record: Mapping[str, Any], run_path: Path) -> list[str]:
+def _speed(record: Mapping[str, Any], run_path: Path) -> list[str]:
+    """The capture protocol, re-derived from the record's raw observations (`speed_gate`), and
+    the run logs on disk."""
+    from runlocalai_bench.speed.plausibility import speed_gate
+
+    out = list(speed_gate(record))
+    speed = _get(record, "speed") or {}
+    if speed.get("reproduced") is not True:
+        out.append(f"the speed did not settle ({speed.get('verdict') or 'not reproduced'}):"
+                   " rerun `rla bench speed` on a quiet machine")
+    concurrency = _get(record, "runtime", "concurrency")
+    if concurrency != 1:
+        out.append(f"speed rows are batch 1: the run had concurrency {concurrency!r}")
+    counted = [run.get("log") for run in speed.get("runs") or ()
+               if isinstance(run, Mapping) and run.get("counted")]
+    if list(speed.get("logs") or ()) != counted:
+        out.append("speed.logs does not list the counted runs' logs in order")
+    paths = [run_path / str(name) for name in counted]
+    if all(path.is_file() for path in paths) and paths and \
+            rundir.sha256_files(paths) != speed.get("logs_sha256"):
+        out.append("the counted runs' logs, concatenated, do not hash to speed.logs_sha256")
+    for run in [*(speed.get("warmup") or ()), *(speed.get("runs") or ())]:
+        log = run.get("log") if isinstance(run, Mapping) else None
+        if log and _get(record, "files", log) != run.get("log_sha256"):
+            out.append(f"{log} is not listed in the record's files with its sha256")
+    return out
+
+
+def _files(record: Mapping[str, Any], run_path: Path, *, speed: bool) -> list[str]:
     out = []
     hashes = _get(record, "files") or {}
-    for name in (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS):
+    names = [rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS]
+    if speed:
+        names = [rundir.RUN_LOG, *(n for n in hashes if n != rundir.RUN_LOG)]
+        strange = [n for n in names[1:] if not _RUN_LOG_PATH.fullmatch(str(n))]
+        if strange:
+            return [f"record.json lists files a speed run does not write: {', '.join(strange)}"]
+    for name in names:
         path = run_path / name
         if not path.is_file():
             out.append(f"{name} is missing from {run_path.name}")
@@ -150,7 +197,7 @@ def _files(record: Mapping[str, Any], run_path: Path) -> list[str]:
     return out
 
 
-def _gist(record: Mapping[str, Any]) -> list[str]:
+def _gist(record: Mapping[str, Any], *, speed: bool) -> list[str]:
     url = record.get("test_run_log_url")
     gist = record.get("gist")
     if not url:
@@ -164,4 +211,10 @@ def _gist(record: Mapping[str, Any]) -> list[str]:
     log = _get(gist, "files", rundir.RUN_LOG) or {}
     if log.get("sha256") != _get(record, "files", rundir.RUN_LOG):
         out.append("the Gist's run.log is not this run's run.log (sha256 differs)")
+    if speed:  # every run's own log is evidence, in the Gist beside run.log
+        for name, sha in (_get(record, "files") or {}).items():
+            copy = _get(gist, "files", gist_name(name)) or {}
+            if name != rundir.RUN_LOG and copy.get("sha256") != sha:
+                out.append(f"the Gist lacks {name} as {gist_name(name)} (or its sha256"
+                           " differs): publish again")
     return out

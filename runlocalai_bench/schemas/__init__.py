@@ -1,12 +1,16 @@
 """rla's versioned JSON Schemas and a small validator for the part of JSON Schema they use.
 
-    record-v2.json       record.json, the reproduction record a run writes
-    submission-v1.json   the payload `rla submit` sends to the leaderboard API
+    record-v2.json             record.json of a scored run (multiple choice, code execution)
+    speed-record-v1.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
+    submission-v1.json         the payload `rla submit` sends for a scored run
+    speed-submission-v1.json   the payload `rla submit` sends for a speed run (a hardware row)
 
+A record or payload names its own schema: `record_schema(record)` and `submission_schema(payload)`
+read the kind it carries.
 `rla schema NAME` prints one. The validator covers exactly the keywords these files use (type,
 enum, const, properties, required, additionalProperties, items, minItems, minimum, maximum,
 minLength, maxLength, pattern, $ref to "#/$defs/…", oneOf, $defs); a schema using any other
-keyword is refused rather than silently half-checked, so the two files cannot drift into
+keyword is refused rather than silently half-checked, so the files cannot drift into
 keywords nobody enforces.
 """
 
@@ -23,6 +27,9 @@ from runlocalai_bench.errors import ConfigError
 
 RECORD = "record-v2"
 SUBMISSION = "submission-v1"
+SPEED_RECORD = "speed-record-v1"
+SPEED_SUBMISSION = "speed-submission-v1"
+SPEED_KIND = "speed"
 
 _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment", "examples", "default",
                 "format", "deprecated"}
@@ -33,6 +40,19 @@ _TYPES: Mapping[str, tuple[type, ...]] = {
     "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
     "integer": (int,), "number": (int, float), "null": (type(None),),
 }
+
+
+def record_schema(record: Any) -> str:
+    """The schema a record.json is checked against: by its benchmark's kind."""
+    bench = record.get("benchmark") if isinstance(record, Mapping) else None
+    kind = bench.get("kind") if isinstance(bench, Mapping) else None
+    return SPEED_RECORD if kind == SPEED_KIND else RECORD
+
+
+def submission_schema(payload: Any) -> str:
+    """The schema a submission payload is checked against: by its `kind`."""
+    kind = payload.get("kind") if isinstance(payload, Mapping) else None
+    return SPEED_SUBMISSION if kind == SPEED_KIND else SUBMISSION
 
 
 def schema_names() -> list[str]:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from runlocalai_bench import __version__
@@ -138,13 +137,6 @@ def run_log_text(label: str, stamp: str, parts: Sequence[tuple[str, Mapping[str,
     return redact("\n".join(lines)) + "\n"
 
 
-def concatenated_sha256(paths: Sequence[Path]) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan,
                 experts: Experts) -> Ceiling:
     bandwidth = bandwidth_ceiling(rig)
@@ -242,7 +234,7 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
                     checks.extend(check_run(e.label, e.measurement, cap, plan.consistency))
                     short = generation_check(e.label, e.measurement, plan.n_predict)
                     checks.extend([short] if short else [])
-            logs_sha = concatenated_sha256([run.path / e.log for e in counted if e.counted])
+            logs_sha = rundir.sha256_files([run.path / e.log for e in counted if e.counted])
             record = build_speed_record(
                 run=run, config=config, plan=plan, runtime=runtime, rig=rig,
                 experts=streamer.experts, prompt=prompt, sent=streamer.body(request),

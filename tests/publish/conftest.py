@@ -7,14 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from runlocalai_bench import schemas
 from runlocalai_bench.results import rundir
-from tests.publish.fakes import FakeGitHub, FakeLeaderboard
+from tests.publish.fakes import FakeGitHub
 from tests.support.llama_stub import StubLlamaServer
 
 DATA = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data"))
@@ -96,18 +95,3 @@ def published_full_run(_published_full_run: rundir.RunDir, tmp_path: Path) -> ru
     return copy_run(_published_full_run, tmp_path / "runs")
 
 
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
-    server = fake.start()
-    yield fake
-    server.stop()
-
-
-@pytest.fixture
-def leaderboard() -> Iterator[FakeLeaderboard]:
-    fake = FakeLeaderboard(
-        validate=lambda p: schemas.validate(p, schemas.load_schema(schemas.SUBMISSION)))
-    server = fake.start()
-    yield fake
-    server.stop()

@@ -3,8 +3,10 @@
 FakeGitHub follows docs.github.com/rest/gists/gists (API version 2022-11-28): POST /gists with a
 Bearer token answers 201 with id, html_url and files (raw_url, size, truncated; content cut at
 1 MB), or the documented errors with GitHub's error bodies {"message", "documentation_url",
-"status"}; raw URLs serve the stored bytes. FakeLeaderboard follows docs/submission-api.md.
-`script` queues replies to give before behaving normally, so a test states a failure sequence.
+"status"}; raw URLs serve the stored bytes. A file name with a '/' is refused with 422, as GitHub
+does (Gists have no folders: defunkt/gist#131). FakeLeaderboard follows docs/submission-api.md
+and validates each payload against the schema its `kind` names. `script` queues replies to give
+before behaving normally, so a test states a failure sequence.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runlocalai_bench import schemas
 from tests.support.servers import LoopbackServer, Reply, Seen
 
 GITHUB_DOCS = "https://docs.github.com/rest/gists/gists#create-a-gist"
@@ -80,6 +83,9 @@ class FakeGitHub:
             errors.append({"resource": "Gist", "code": "missing_field", "field": "files"})
         else:
             for name, spec in files.items():
+                if "/" in name:
+                    errors.append({"resource": "Gist", "code": "invalid", "field": "files",
+                                   "message": f"filename {name!r} is invalid"})
                 if not isinstance(spec, dict) or not spec.get("content"):
                     errors.append({"resource": "Gist", "code": "missing_field",
                                    "field": f"files.{name}.content"})
@@ -130,7 +136,8 @@ class FakeLeaderboard:
     script: list[Reply] = field(default_factory=list)
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # idempotency key → entry
     requests: list[Seen] = field(default_factory=list)
-    validate: Callable[[Any], list[str]] = lambda payload: []
+    validate: Callable[[Any], list[str]] = lambda payload: schemas.validate(
+        payload, schemas.load_schema(schemas.submission_schema(payload)))
     server: LoopbackServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 

@@ -1,0 +1,190 @@
+"""A hardware row goes through the same record, Gist and submit flow as a quality row: a real
+speed run against a streaming loopback llama-server, published to the loopback Gist API, judged
+by the trust gate and submitted to the loopback leaderboard, which validates the payload
+against speed-submission-v1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench import schemas
+from runlocalai_bench.publish.flow import prepare_submission, publish_run, submit_prepared
+from runlocalai_bench.publish.gist import GistClient, gist_name
+from runlocalai_bench.publish.leaderboard import LeaderboardClient
+from runlocalai_bench.publish.trust import check_gate, publishable_specs
+from runlocalai_bench.results import rundir
+from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.support.streaming import StreamingLlamaServer
+
+
+@pytest.fixture
+def speed_run(serving, speed, gpu_rig) -> rundir.RunDir:
+    """A plausible RTX 4090 run: 400 tok/s on a 253 MB model, ceiling 4582 tok/s."""
+    outcome = speed(serving(StreamingLlamaServer(decode_tps=lambda n: 400.0)).url, gpu_rig)
+    assert outcome.refusals == []
+    return outcome.run
+
+
+def publish(run: rundir.RunDir, github) -> None:
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        publish_run(run.path, client)
+
+
+def gate(run: rundir.RunDir) -> list[str]:
+    record = rundir.read_json(run.record)
+    return list(check_gate(record, run.path, publishable_specs()).reasons)
+
+
+def test_speed_is_a_publishable_benchmark_and_its_record_has_its_own_schema(speed_run):
+    record = rundir.read_json(speed_run.record)
+    assert "speed" in publishable_specs()
+    assert schemas.record_schema(record) == schemas.SPEED_RECORD
+    assert schemas.validate(record, schemas.load_schema(schemas.SPEED_RECORD)) == []
+    # the quality schema would not take it: no dataset, no results
+    errors = schemas.validate(record, schemas.load_schema(schemas.RECORD))
+    assert any("results" in e for e in errors) and any("dataset" in e for e in errors)
+
+
+def test_the_gist_holds_every_runs_log_under_a_flat_name(speed_run, github):
+    publish(speed_run, github)
+    record = rundir.read_json(speed_run.record)
+    (stored,) = github.gists.values()
+    logs = [name for name in record["files"] if name.startswith("runs/")]
+    assert len(logs) == 4  # warm-up and three counted runs
+    for name in logs:
+        assert (speed_run.path / name).read_bytes() == stored[gist_name(name)]
+        assert record["gist"]["files"][gist_name(name)]["sha256"] == record["files"][name]
+    assert stored["run.log"] == (speed_run.path / "run.log").read_bytes()
+    assert "results.json" not in stored and "samples.jsonl" not in stored
+    readme = stored["README.md"].decode()
+    decode = record["speed"]["summary"]["decode_tps"]["median"]
+    assert f"{decode:.1f} tok/s decode" in readme and "runs-run-3.log" in readme
+    assert record["speed"]["logs_sha256"] in readme
+
+
+def test_a_published_speed_run_passes_the_gate_and_is_submitted(speed_run, github,
+                                                                 leaderboard):
+    assert any("publish the run log first" in r for r in gate(speed_run))
+    publish(speed_run, github)
+    assert gate(speed_run) == []
+
+    sub = prepare_submission(speed_run.path, handle="tok-tester", notes=None,
+                             publishable=publishable_specs())
+    with LeaderboardClient(leaderboard.url, LEADERBOARD_TOKEN) as client:
+        receipt = submit_prepared(sub, client)
+    assert receipt.status == "queued" and not receipt.duplicate
+
+    (sent,) = leaderboard.submissions()
+    payload = sent.body
+    assert payload["kind"] == "speed" and payload["benchmark"]["slug"] == "speed"
+    assert schemas.validate(payload, schemas.load_schema(schemas.SPEED_SUBMISSION)) == []
+    record = rundir.read_json(speed_run.record)
+    s = payload["speed"]
+    assert s["decode_tps"]["median"] == record["speed"]["summary"]["decode_tps"]["median"]
+    assert len(s["runs"]) == 3 and s["batch"] == 1 and s["reproduced"] is True
+    assert s["runs"][0]["engine_timings_raw"]["predicted_per_second"] == pytest.approx(400.0)
+    assert s["ceiling"]["checked"] is True and s["ceiling"]["limit_tps"] > 4000
+    counted = b"".join((speed_run.path / r["log"]).read_bytes()
+                       for r in record["speed"]["runs"] if r["counted"])
+    assert payload["evidence"]["logs_sha256"] == hashlib.sha256(counted).hexdigest()
+    assert payload["evidence"]["test_run_log_url"] == record["test_run_log_url"]
+    assert payload["environment"]["driver"] == "550.54.15"
+    assert payload["submitter"]["handle"] == "tok-tester"
+    assert sent.headers["Idempotency-Key"] == payload["idempotency_key"]
+
+
+def test_a_fabricated_record_above_the_ceiling_is_refused_with_the_reason(speed_run, github):
+    publish(speed_run, github)
+    record = rundir.read_json(speed_run.record)
+    # Claim 50,000 tok/s: rewrite every counted run's engine timings and derived figures
+    # consistently, and the summary with them, as a forger would.
+    for run in record["speed"]["runs"]:
+        timings = run["raw"]["engine"]
+        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 50_000.0
+        timings["predicted_per_second"] = 50_000.0
+        run["metrics"]["decode_tps"] = 50_000.0
+        run["raw"]["arrivals_ms"] = [run["raw"]["arrivals_ms"][0] + i * 0.02
+                                     for i in range(len(run["raw"]["arrivals_ms"]))]
+    for key in ("median", "minimum", "maximum"):
+        record["speed"]["summary"]["decode_tps"][key] = 50_000.0
+    rundir.write_json_atomic(speed_run.record, record)
+
+    reasons = gate(speed_run)
+    above = [r for r in reasons if "exceeds the memory-bandwidth ceiling" in r]
+    assert len(above) == 3, reasons
+    assert "decode 50000.0 tok/s (engine) exceeds the memory-bandwidth ceiling 4582.3 tok/s" \
+        in above[0] and "1008.1 GB/s (measured-nvml)" in above[0]
+
+
+def test_a_run_log_changed_after_the_record_is_refused(speed_run, github):
+    publish(speed_run, github)
+    log = speed_run.path / "runs" / "run-2.log"
+    log.write_text(log.read_text().replace("400", "900"))
+    reasons = gate(speed_run)
+    assert "runs/run-2.log changed after the record was written (sha256 differs)" in reasons
+    assert "the counted runs' logs, concatenated, do not hash to speed.logs_sha256" in reasons
+
+
+def test_a_gist_without_a_runs_log_is_refused(speed_run, github):
+    publish(speed_run, github)
+    record = rundir.read_json(speed_run.record)
+    del record["gist"]["files"]["runs-run-1.log"]
+    rundir.write_json_atomic(speed_run.record, record)
+    assert gate(speed_run) == ["the Gist lacks runs/run-1.log as runs-run-1.log (or its sha256"
+                               " differs): publish again"]
+
+
+def test_a_speed_that_did_not_settle_is_not_submitted(serving, speed, gpu_rig, github):
+    swings = StreamingLlamaServer(decode_tps=lambda n: 200.0 if n % 2 else 400.0)
+    run = speed(serving(swings).url, gpu_rig).run
+    publish(run, github)
+    record = rundir.read_json(run.record)
+    assert record["speed"]["reproduced"] is False
+    reasons = gate(run)
+    assert any(r.startswith("the speed did not settle (spread") and "quiet machine" in r
+               for r in reasons), reasons
+
+
+def test_the_gist_api_refuses_a_name_with_a_slash(github):
+    with GistClient(VALID_TOKEN, api_url=github.url) as client, \
+            pytest.raises(Exception, match="422"):
+        client.create("x", {"runs/run-1.log": "text"})
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def rla(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env}, input="")
+
+
+def test_rla_bench_speed_publish_and_submit_from_the_command_line(serving, tmp_path: Path,
+                                                                  github, leaderboard):
+    url = serving(StreamingLlamaServer(decode_tps=lambda n: 35.0)).url
+    env = {"GH_TOKEN": VALID_TOKEN, "RLA_GITHUB_API_URL": github.url,
+           "RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
+    proc = rla("bench", "speed", "--endpoint", url, "--n-predict", "4", "--output-dir",
+               str(tmp_path), "--publish", env=env)
+    assert proc.returncode == 0, proc.stderr
+    (run_path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    record = rundir.read_json(run_path / "record.json")
+    assert record["gist"]["verified"] is True and record["test_run_log_url"] in proc.stdout
+
+    dry = rla("submit", str(run_path), "--dry-run", env=env)
+    verdict_and_payload = dry.stdout
+    assert dry.returncode == 0, dry.stderr
+    assert '"kind": "speed"' in verdict_and_payload
+    sent = rla("submit", str(run_path), "--yes", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert "decode 35.0 tok/s (3 runs, spread 0.0%)" in sent.stderr
+    (stored,) = leaderboard.stored.values()
+    assert stored["payload"]["speed"]["decode_tps"]["median"] == 35.0
+    assert json.loads((run_path / "submission.json").read_text())["id"] == stored["id"]
