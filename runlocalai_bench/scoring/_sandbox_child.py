@@ -10,10 +10,11 @@ Isolation levels, strongest first (the harness asks for one or for "auto"):
 
 namespaces
     The host enters new user, mount, network, IPC and PID namespaces, pivots into a private
-    root that holds only read-only binds of the system and Python directories plus /dev/null
-    and friends (no /proc, no home, no /etc), and becomes PID 1 of its namespace. Each job gets
-    fresh size-limited tmpfs mounts on /work (its working directory) and /tmp, and after each
-    job every other process in the namespace is killed and those mounts are dropped. A host
+    read-only root that holds only binds of the system and Python directories, each at its
+    own path (under /tmp too), plus /dev/null and friends (no /proc, no home, no /etc,
+    nothing else of the host's /tmp), and becomes PID 1 of its namespace. Each job gets a fresh
+    size-limited tmpfs on /.rla-work, its working directory, HOME and TMPDIR, and after each
+    job every other process in the namespace is killed and that mount is dropped. A host
     started as root first becomes nobody (65534).
 landlock
     No namespaces: Landlock confines each job to reading the system and Python directories and
@@ -722,15 +723,26 @@ class Host:
             with open(f"/proc/self/{name}", "w") as fh:
                 fh.write(text)
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
-        root = "/tmp"
-        _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for path in self.read_only:
-            self._bind(path, root + path, directory=True)
-        for path in _SYSTEM_DIRS:
-            if os.path.islink(path) and not os.path.lexists(root + path):
-                os.symlink(os.readlink(path), root + path)
-        for path in self.devices:
-            self._bind(path, root + path, directory=False)
+        # The new root is built on a tmpfs mounted over /tmp, which hides whatever lies under
+        # /tmp: a venv or checkout there (a CI clone in /tmp) is a bind source too. So every
+        # source is opened first, in this mount namespace, and bound from its descriptor: a
+        # bind of /proc/self/fd/N takes the opened directory whatever now covers its path.
+        sources: dict[str, int] = {}
+        try:
+            for path in (*self.read_only, *self.devices):
+                sources[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            root = "/tmp"
+            _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+            for path in self.read_only:
+                self._bind(sources[path], root + path, directory=True)
+            for path in _SYSTEM_DIRS:
+                if os.path.islink(path) and not os.path.lexists(root + path):
+                    os.symlink(os.readlink(path), root + path)
+            for path in self.devices:
+                self._bind(sources[path], root + path, directory=False)
+        finally:
+            for fd in sources.values():
+                os.close(fd)
         for path in (self.WORKDIR, "/.old"):
             os.mkdir(root + path, 0o755)
         os.chdir(root)
@@ -746,8 +758,10 @@ class Host:
                             "tmpfs-workdir"]
 
     @staticmethod
-    def _bind(source: str, target: str, *, directory: bool) -> None:
-        """Bind `source` at `target`, read-only, keeping the source mount's locked flags."""
+    def _bind(source_fd: int, target: str, *, directory: bool) -> None:
+        """Bind what `source_fd` (an O_PATH descriptor) names at `target`, read-only, keeping
+        the source mount's locked flags."""
+        source = f"/proc/self/fd/{source_fd}"
         if directory:
             os.makedirs(target, 0o755, exist_ok=True)
         else:

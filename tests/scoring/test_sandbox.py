@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
+import venv
 from pathlib import Path
 
 import psutil
@@ -377,6 +381,79 @@ def test_no_network(sandbox: Sandbox) -> None:
     assert not accepted and not returned(frames)
     if sandbox.isolation().blocks_network:
         assert [f.kind for f in frames if f.kind == "raised"] == ["raised"]
+
+
+# -- where Python lives ---------------------------------------------------------------------------
+
+# Run by another interpreter: python DRIVER CODE ARGUMENT prints the isolation and the frames.
+_DRIVER = (
+    "import json, sys\n"
+    "from runlocalai_bench.scoring.sandbox import Job, Sandbox, SandboxLimits\n"
+    "frames = []\n"
+    "with Sandbox(workers=1, limits=SandboxLimits(memory_mb=512, tmpfs_mb=16)) as box:\n"
+    "    isolation = box.isolation()\n"
+    "    box.run(Job(code=sys.argv[1], entry_point='f', inputs_json=json.dumps([sys.argv[2:]]),\n"
+    "                n_inputs=1, time_limits=(5.0,), total_timeout=10.0),\n"
+    "            lambda frame: frames.append(frame) or True)\n"
+    "print(json.dumps({'level': isolation.level, 'notes': isolation.notes,\n"
+    "                  'frames': [[f.kind, f.payload.decode()] for f in frames]}))\n"
+)
+
+
+@pytest.fixture
+def venv_under_tmp() -> Path:
+    """A fresh venv in /tmp itself (pytest's tmp_path may be elsewhere), with a module of its
+    own, and a secret file beside it."""
+    base = Path(tempfile.mkdtemp(prefix="rla-venv-", dir="/tmp"))
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(base / "venv")
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    (base / "venv" / "lib" / version / "site-packages" / "rla_probe_module.py").write_text("")
+    (base / "secret.txt").write_text(SECRET)
+    yield base
+    shutil.rmtree(base)
+
+
+def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> None:
+    """The private root is built on a tmpfs mounted over /tmp: a venv under /tmp (a CI clone's)
+    must still be bound into it, not make auto fall back to a weaker level."""
+    probe = Sandbox(workers=1, level="namespaces", limits=LIMITS)
+    try:
+        probe.isolation()
+    except SandboxError as exc:
+        pytest.skip(f"level namespaces cannot start here: {exc}")
+    finally:
+        probe.close()
+    prefix = venv_under_tmp / "venv"
+    secret = venv_under_tmp / "secret.txt"
+    code = ("import os, sys\n"
+            "def f(secret):\n"
+            "    import rla_probe_module\n"
+            "    out = [sys.prefix, rla_probe_module.__file__]\n"
+            "    for attempt in (lambda: open(secret).read(),\n"
+            "                    lambda: open(sys.prefix + '/new.txt', 'w').write('x'),\n"
+            "                    lambda: os.listdir(os.path.dirname(sys.prefix)),\n"
+            "                    lambda: open('here.txt', 'w').write('ok')):\n"
+            "        try:\n"
+            "            out.append(attempt())\n"
+            "        except OSError as exc:\n"
+            "            out.append(type(exc).__name__)\n"
+            "    return out\n")
+    done = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", _DRIVER, code, str(secret)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["level"] == "namespaces", report["notes"]
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    module = prefix / "lib" / version / "site-packages" / "rla_probe_module.py"
+    # The secret beside the venv is not in the job's view, the venv is read-only, the job
+    # sees only the venv in its parent directory, and its working directory is writable.
+    assert [kind for kind, _ in report["frames"]] == ["loaded", "output", "done"]
+    assert json.loads(report["frames"][1][1]) == [
+        str(prefix), str(module), "FileNotFoundError", "OSError", ["venv"], 2]
+    assert secret.read_text() == SECRET
+    assert not (prefix / "new.txt").exists()
 
 
 # -- exits and lies -------------------------------------------------------------------------------
