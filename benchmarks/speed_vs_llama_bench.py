@@ -10,7 +10,7 @@ measures prefill and decode apart: the 512-token prompt for one token, then 128 
 after the prompt's first token. Each round also runs `llama-bench -p 0 -n 128 -d 512` (tg128
 after 512 tokens of context) to show how much a filled context costs. Both use the build's
 defaults for batch (2048), micro-batch (512) and flash attention (auto). Writes
-benchmarks/results/speed_vs_llama_bench.json.
+benchmarks/results/speed_vs_llama_bench-t<threads>.json.
 
 On a shared 2-core machine the figures move with whatever else runs: the load average before
 and after each measurement is recorded beside it. `--nice -10` (root) runs llama-bench, the
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from runlocalai_bench.models import embedded_model_path  # noqa: E402
 from tests.support.llama_server import LlamaServer, llama_server_binary  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "speed_vs_llama_bench.json"
+RESULTS = ROOT / "benchmarks" / "results"
 
 
 def load() -> list[float]:
@@ -158,9 +158,10 @@ def main() -> None:
         "best_within_10_percent": [abs(r - 1) <= 0.10 for r in best],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    path = RESULTS / f"speed_vs_llama_bench-t{opts.threads}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

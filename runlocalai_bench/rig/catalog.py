@@ -57,6 +57,7 @@ class CpuRules:
     microarch: tuple[Mapping[str, Any], ...]
     arm_vendors: Mapping[int, str]
     arm_cores: Mapping[tuple[int, int], str]
+    bandwidth_bounds: tuple[Mapping[str, Any], ...] = ()
 
 
 def _spec(vendor: str, row: Mapping[str, Any]) -> GpuSpec:
@@ -92,6 +93,7 @@ def cpu_rules() -> CpuRules:
         microarch=tuple(data["microarch"]),
         arm_vendors={row["implementer"]: row["vendor"] for row in data["arm_vendors"]},
         arm_cores={(row["implementer"], row["part"]): row["core"] for row in data["arm_cores"]},
+        bandwidth_bounds=tuple(data.get("bandwidth_bound", ())),
     )
 
 
@@ -220,6 +222,22 @@ def bandwidth_ceiling(rig: RigInfo) -> float | None:
     if not accelerators or any(g.bandwidth_gbps is None for g in accelerators):
         return None
     return round(sum(g.bandwidth_gbps or 0.0 for g in accelerators), 1)
+
+
+def cpu_bandwidth_bound(family: str | None) -> tuple[float, str] | None:
+    """A CPU-only rig's memory bandwidth bound (GB/s) and how it is derived, by the class of its
+    CPU family slug (hardware/cpu.toml [[bandwidth_bound]]): the fastest memory system a CPU of
+    that class can have; an unknown family gets the most generous bound. None when the catalog
+    has no bound."""
+    bounds = cpu_rules().bandwidth_bounds
+    words = set(re.findall(r"[a-z0-9]+", (family or "").lower()))
+    if not words and bounds:
+        bounds = (max(bounds, key=lambda row: float(row["gbps"])),)
+    for row in bounds:
+        match = set(row.get("match") or ())
+        if not match or not words or words & match:
+            return float(row["gbps"]), f"cpu-{row['class']}-bound: {row['basis']}"
+    return None
 
 
 def decode_ceiling_tps(bandwidth_gbps: float, model_bytes: int) -> float:

@@ -7,8 +7,9 @@ Decode reads every active weight once per token, so decode tok/s cannot beat
 with bytes read per token ≈ the model file's size (dense models) or its active-expert share
 (mixture of experts: size × experts used / experts, a generous bound). The bandwidth is the
 rig's: NVML's measured bus width × memory clock, or the hardware catalog; summed over GPUs, as
-`rig.bandwidth_ceiling` does. CPU-only rigs have no bandwidth figure, so their ceiling is not
-checked (recorded as skipped).
+`rig.bandwidth_ceiling` does. A CPU-only rig's memory configuration cannot be read without root,
+so its bandwidth is bounded by the fastest memory system of its CPU class (hardware/cpu.toml):
+generous, but it refuses the impossible.
 
 Consistency: the engine's prefill time cannot exceed the time the first token took to arrive
 (prefill tok/s × TTFT ≥ prompt tokens); the engine's decode rate cannot far exceed the rate its
@@ -26,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runlocalai_bench.rig.catalog import cpu_bandwidth_bound
 from runlocalai_bench.speed.measure import (
     LLAMA_CPP,
     EngineTiming,
@@ -92,7 +94,12 @@ def rig_bandwidth(gpus: Sequence[Mapping[str, Any]]) -> tuple[float | None, str 
 
 def ceiling(bandwidth_gbps: float | None, bandwidth_source: str | None, model_bytes: int | None,
             *, factor: float, expert_count: int | None = None,
-            expert_used_count: int | None = None, hw_class: str | None = None) -> Ceiling:
+            expert_used_count: int | None = None, hw_class: str | None = None,
+            cpu_family: str | None = None) -> Ceiling:
+    if bandwidth_gbps is None and hw_class == "CPU_ONLY":
+        bound = cpu_bandwidth_bound(cpu_family)
+        if bound is not None:
+            bandwidth_gbps, bandwidth_source = bound
     if bandwidth_gbps is None:
         why = ("no memory-bandwidth figure for a CPU-only rig" if hw_class == "CPU_ONLY"
                else "the GPU's memory bandwidth is unknown (not in the catalog, NVML silent)")
@@ -276,7 +283,8 @@ def ceiling_of(record: Mapping[str, Any]) -> Ceiling:
     return ceiling(bandwidth, source, int(size) if size else None,
                    factor=min(float(factor), 1.15), expert_count=_int(experts.get("count")),
                    expert_used_count=_int(experts.get("used")),
-                   hw_class=hardware.get("hw_class"))
+                   hw_class=hardware.get("hw_class"),
+                   cpu_family=_map(hardware.get("cpu")).get("family"))
 
 
 def missing_environment(record: Mapping[str, Any]) -> list[str]:

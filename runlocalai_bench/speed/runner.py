@@ -143,7 +143,8 @@ def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan,
     sources = sorted({g.bandwidth_source or "unknown" for g in rig.gpus if g.slug})
     return ceiling(bandwidth, "+".join(sources) if bandwidth else None, runtime.model.size_bytes,
                    factor=plan.ceiling_factor, expert_count=experts.count,
-                   expert_used_count=experts.used, hw_class=rig.hw_class)
+                   expert_used_count=experts.used, hw_class=rig.hw_class,
+                   cpu_family=rig.cpu.family)
 
 
 # -- the run -------------------------------------------------------------------------------

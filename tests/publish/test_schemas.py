@@ -69,11 +69,31 @@ def test_unsupported_keywords_are_refused():
 
 
 def test_the_shipped_schemas_load_and_match_the_code_versions():
-    assert schemas.schema_names() == ["record-v2", "submission-v1"]
-    record = schemas.load_schema(schemas.RECORD)
-    submission = schemas.load_schema(schemas.SUBMISSION)
-    assert record["properties"]["record_version"]["const"] == RECORD_VERSION
-    assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
+    assert schemas.schema_names() == ["record-v2", "speed-record-v1", "speed-submission-v1",
+                                      "submission-v1"]
+    for name in (schemas.RECORD, schemas.SPEED_RECORD):
+        record = schemas.load_schema(name)
+        assert record["properties"]["record_version"]["const"] == RECORD_VERSION
+    for name in (schemas.SUBMISSION, schemas.SPEED_SUBMISSION):
+        submission = schemas.load_schema(name)
+        assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
+    assert schemas.load_schema(schemas.SPEED_RECORD)["properties"]["benchmark"]["properties"][
+        "kind"] == {"const": schemas.SPEED_KIND}
+    assert schemas.load_schema(schemas.SPEED_SUBMISSION)["properties"]["kind"] == {
+        "const": schemas.SPEED_KIND} | {"description": "A hardware row (decode and prefill"
+                                                        " tok/s, TTFT)."}
+
+
+@pytest.mark.parametrize("document, record_schema, submission_schema", [
+    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v1", "speed-submission-v1"),
+    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v2", "submission-v1"),
+    ({}, "record-v2", "submission-v1"),
+    ("not a mapping", "record-v2", "submission-v1"),
+])
+def test_a_document_is_checked_against_the_schema_of_its_kind(document, record_schema,
+                                                               submission_schema):
+    assert schemas.record_schema(document) == record_schema
+    assert schemas.submission_schema(document) == submission_schema
     for name in schemas.schema_names():
         text = resources.files("runlocalai_bench.schemas").joinpath(f"{name}.json").read_text()
         assert json.loads(text)["$id"].endswith(name)

@@ -196,8 +196,34 @@ def test_mixture_of_experts_reads_only_its_active_share():
     assert moe.limit_tps == pytest.approx(dense.limit_tps * 16)
 
 
-def test_no_ceiling_without_bandwidth():
-    cpu = ceiling(None, None, 253_000_000, factor=1.15, hw_class="CPU_ONLY")
-    assert cpu.limit_tps is None and "CPU-only" in cpu.basis
+def test_no_ceiling_for_a_gpu_without_a_bandwidth_figure():
     gpu = ceiling(None, None, 253_000_000, factor=1.15, hw_class="DISCRETE_GPU")
     assert gpu.limit_tps is None and "bandwidth is unknown" in gpu.basis
+
+
+@pytest.mark.parametrize("family, gbps, source", [
+    ("amd-epyc-zen4", 1689.6, "cpu-server-bound"),
+    ("intel-xeon-sapphire-rapids", 1689.6, "cpu-server-bound"),
+    ("apple-m3-ultra", 1689.6, "cpu-server-bound"),
+    ("intel-core-i7-13700k", 256.0, "cpu-client-bound"),
+    ("amd-ryzen-9-7950x", 256.0, "cpu-client-bound"),
+    (None, 1689.6, "cpu-server-bound"),  # unknown: the most generous bound
+])
+def test_a_cpu_only_rig_is_bounded_by_its_cpu_class(family, gbps, source):
+    cap = ceiling(None, None, 4_000_000_000, factor=1.15, hw_class="CPU_ONLY",
+                  cpu_family=family)
+    assert cap.bandwidth_gbps == gbps and cap.bandwidth_source.startswith(source)
+    assert cap.limit_tps == pytest.approx(gbps * 1e9 / 4e9 * 1.15)
+
+
+def test_a_cpu_only_record_above_its_class_bound_is_refused(record):
+    # The same run claimed on a desktop CPU: 256 GB/s / 0.253 GB × 1.15 = 1163.6 tok/s.
+    record["hardware"].update(hw_class="CPU_ONLY", gpus=[])
+    record["hardware"]["cpu"]["family"] = "intel-core-i7-13700k"
+    assert speed_gate(record) == []  # 400 tok/s fits under the bound
+    fabricate_decode(record, 2_000.0)
+    reasons = speed_gate(record)
+    assert len(reasons) == 3, reasons
+    assert reasons[0].startswith("run-1: decode 2000.0 tok/s (engine) exceeds the"
+                                 " memory-bandwidth ceiling 1163.6 tok/s (256 GB/s"
+                                 " (cpu-client-bound: 256-bit LPDDR5X-8000")

@@ -56,8 +56,11 @@ def test_a_steady_server_gives_one_warmup_and_three_counted_runs(serving, speed,
     assert s["summary"]["prompt_tokens"] == len(stub.tokens(STANDARD_PROMPT))
     assert s["summary"]["spread"] == pytest.approx(1 / 40, abs=1e-4)
     assert (s["reproduced"], s["confidence"], s["attempts"]) == (True, "high", 1)
-    assert s["plausibility"]["limit_tps"] is None
-    assert "CPU-only" in s["plausibility"]["basis"]
+    # A CPU-only rig (an EPYC: server class) is bounded by hardware/cpu.toml's server bound.
+    assert s["plausibility"]["bandwidth_gbps"] == 1689.6
+    assert s["plausibility"]["bandwidth_source"].startswith("cpu-server-bound: two sockets")
+    assert s["plausibility"]["limit_tps"] == pytest.approx(
+        1689.6e9 / s["plausibility"]["model_bytes"] * 1.15, rel=1e-6)
     assert s["refusals"] == [] == speed_gate(record)
     assert record["benchmark"]["kind"] == "speed"
     # The quality record's top level (schema record-v2), without dataset and results.
