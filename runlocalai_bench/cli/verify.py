@@ -39,7 +39,9 @@ def verify(
 ) -> None:
     """Check that a run's files match the hashes in its record, the record matches the schema,
     the claimed scores equal the scores recomputed from samples.jsonl, the log agrees with the
-    record, and the signature (if any) is valid. Exits non-zero on any mismatch."""
+    record, and the signature (if any) is valid. A speed row's figures are re-derived from its
+    raw observations and checked against the memory-bandwidth ceiling, and each run's own log
+    against the record. Exits non-zero on any mismatch."""
     from runlocalai_bench.editor.verify import verify_source
 
     with open_submission(record, github_api_url) as source:

@@ -45,8 +45,8 @@ def _last_session(lines: list[str]) -> list[str]:
     return lines[starts[-1]:] if starts else lines
 
 
-def _json_results(lines: list[str]) -> Mapping[str, Any] | None:
-    """The last top-level JSON object printed whole (`--json`), if it holds results."""
+def last_json_object(lines: list[str], key: str) -> Mapping[str, Any] | None:
+    """The last top-level JSON object printed whole (`--json`), if it holds `key`."""
     ends = [i for i, line in enumerate(lines) if line == "}"]
     for end in reversed(ends):
         for start in range(end, -1, -1):
@@ -55,40 +55,58 @@ def _json_results(lines: list[str]) -> Mapping[str, Any] | None:
                     value = json.loads("\n".join(lines[start:end + 1]))
                 except ValueError:
                     break
-                if isinstance(value, Mapping) and "score" in value:
+                if isinstance(value, Mapping) and key in value:
                     return value
                 break
     return None
 
 
-def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
-    lines = text.splitlines()
+def field_of(record: Mapping[str, Any], *path: str) -> Any:
+    """record["a"]["b"]… or None where a level is missing."""
+    value: Any = record
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def check_title(lines: list[str], record: Mapping[str, Any]
+                ) -> tuple[list[str], list[LogFinding]] | None:
+    """The last session and what its title line (and any other session's) disagrees with;
+    None when there is no title line at all. Shared with the speed log check."""
     session = _last_session(lines)
-    out: list[LogFinding] = []
-
-    def get(*path: str) -> Any:
-        value: Any = record
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return value
-
     title = _TITLE.match(session[0]) if session else None
     if title is None:
-        return [LogFinding("run_id", "run.log has no `# rla <version> run <id>` title line")]
+        return None
+    out: list[LogFinding] = []
     version, run_id, started = title.groups()
-    if version != get("rla", "version"):
+    if version != field_of(record, "rla", "version"):
         out.append(LogFinding("rla.version", f"the log was written by rla {version}, the "
-                              f"record says {get('rla', 'version')}"))
+                              f"record says {field_of(record, 'rla', 'version')}"))
     if run_id != record.get("run_id"):
         out.append(LogFinding("run_id", f"the log is of run {run_id}, the record of "
                               f"{record.get('run_id')}"))
-    if started != get("timings", "started_at"):
+    if started != field_of(record, "timings", "started_at"):
         out.append(LogFinding("timings.started_at", f"the log started at {started}, the "
-                              f"record says {get('timings', 'started_at')}"))
+                              f"record says {field_of(record, 'timings', 'started_at')}"))
     for other in lines:
         match = _TITLE.match(other)
         if match and match.group(2) != record.get("run_id"):
             out.append(LogFinding("run_id", f"the log holds a session of run {match.group(2)}"))
+    return session, out
+
+
+NO_TITLE = LogFinding("run_id", "run.log has no `# rla <version> run <id>` title line")
+CUT_SHORT = LogFinding("files.run.log", "run.log does not end with its closing line (cut short?)")
+
+
+def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
+    titled = check_title(text.splitlines(), record)
+    if titled is None:
+        return [NO_TITLE]
+    session, out = titled
+
+    def get(*path: str) -> Any:
+        return field_of(record, *path)
 
     fields: dict[str, str] = {}
     for line in session:
@@ -132,8 +150,7 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
 
     out += _headline(session, record)
     if not (session and session[-1].startswith("# run.log closed")):
-        out.append(LogFinding("files.run.log", "run.log does not end with its closing line "
-                              "(cut short?)"))
+        out.append(CUT_SHORT)
     return out
 
 
@@ -149,7 +166,7 @@ def _headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]
                                f"the record claims {results.get('metric')} {claimed}% "
                                f"(n={results.get('n')})")]
         return []
-    printed = _json_results(session)
+    printed = last_json_object(session, "score")
     if printed is None:
         return [LogFinding("results.score", "run.log never printed the results")]
     if printed.get("score") != results.get("score") or printed.get("n") != results.get("n"):

@@ -11,6 +11,12 @@ and each run file is fetched whole from its `raw_url` through the publishing Gis
 files land in a scratch directory laid out as a run directory, so everything downstream reads a
 Gist exactly like a local run. Only rla's own file names are written; anything else in the Gist
 (its README.md) is left out.
+
+A speed run's record lists each run's own log (`runs/run-1.log` …); the Gist holds it under
+`gist_name(path)` (`runs-run-1.log`, GitHub refuses '/' in names). Once record.json is read,
+each listed log is fetched back to its path in the run directory. A listed path that is not
+run.log or `runs/<name>.log` is never written (a hostile record cannot reach outside the
+scratch directory); verify names it as a file a run does not write.
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ import httpx
 
 from runlocalai_bench import __version__
 from runlocalai_bench.editor.keys import SIGNATURE
-from runlocalai_bench.errors import ConfigError, PublishError
-from runlocalai_bench.publish.gist import API_VERSION, GistClient
+from runlocalai_bench.errors import ConfigError, PublishError, RlaError
+from runlocalai_bench.publish.gist import API_VERSION, GistClient, gist_name
 from runlocalai_bench.results import rundir
 
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
+# A speed run's own logs: runs/warmup-1.log, runs/run-1.log … (speed/runner.py). No '/' beyond
+# the one, no leading dot: the name cannot climb out of the run directory.
+RUN_LOG_PATH = re.compile(r"runs/[a-z0-9][a-z0-9-]*\.log")
 _GIST_ID = re.compile(r"^[0-9a-fA-F]{8,64}$")
 
 
@@ -74,22 +83,48 @@ def local_source(path: Path) -> Source:
                       hint="pass a record file, a run directory, a run id or a Gist URL")
 
 
+def is_run_log(name: str) -> bool:
+    """run.log or a speed run's `runs/<name>.log`: the only listed paths rla writes or reads."""
+    return name == rundir.RUN_LOG or RUN_LOG_PATH.fullmatch(name) is not None
+
+
+def listed_run_logs(record_path: Path) -> list[str]:
+    """The `runs/<name>.log` paths record.json lists in `files`; [] when it cannot be read (verify
+    reports that), and never a path outside the run directory."""
+    try:
+        record = rundir.read_json(record_path)
+    except RlaError:
+        return []
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict):
+        return []
+    return [str(name) for name in files
+            if str(name) != rundir.RUN_LOG and is_run_log(str(name))]
+
+
 def download_gist(url: str, dest: Path, *, api_url: str, token: str | None = None,
                   timeout: float = 60.0) -> Source:
-    """Fetch a Gist's run files into `dest` and describe them as a Source."""
+    """Fetch a Gist's run files into `dest` and describe them as a Source: rla's own files,
+    then each run log record.json lists (a speed run), from its flat Gist name."""
     gist_id = gist_id_from_url(url)
     files = _gist_files(gist_id, api_url=api_url, token=token, timeout=timeout)
     if rundir.RECORD not in files:
         raise PublishError(f"the Gist {url} holds no {rundir.RECORD}",
                            hint="is this the Gist `rla publish` made for the run?")
     dest.mkdir(parents=True, exist_ok=True)
+    missing = [name for name in RUN_FILES if name not in files]
     with GistClient(token or "", api_url=api_url, timeout=timeout) as client:
         for name in RUN_FILES:
             if name in files:
                 (dest / name).write_bytes(client.fetch_raw(files[name]))
+        for path in listed_run_logs(dest / rundir.RECORD):
+            if gist_name(path) not in files:
+                missing.append(path)
+                continue
+            (dest / path).parent.mkdir(exist_ok=True)
+            (dest / path).write_bytes(client.fetch_raw(files[gist_name(path)]))
     run = rundir.RunDir(dest)
-    missing = tuple(name for name in RUN_FILES if name not in files)
-    return Source(run=run, record_path=run.record, origin=url, missing=missing)
+    return Source(run=run, record_path=run.record, origin=url, missing=tuple(missing))
 
 
 def _gist_files(gist_id: str, *, api_url: str, token: str | None,

@@ -13,12 +13,25 @@ Checks, in order, each a list of findings that name the file and the field:
                data hash, command, sample counts, headline
     signature  record.sig is a valid signature of record.json (skipped when unsigned)
 
+A speed run (`rla bench speed`, benchmark.kind "speed") is checked against speed-record-v1 and
+has its own `speed` check in place of the scored ones:
+
+    files      run.log and every run log the record lists (runs/<label>.log) hash as recorded
+    speed      `speed_gate`: every run's figures re-derived from its raw observations, the
+               summary from the counted runs, the memory-bandwidth ceiling, the consistency
+               checks, the environment; the counted runs' logs, concatenated, hash to
+               speed.logs_sha256, and each run's log_sha256 is the one `files` lists
+    results, samples, rescore   skipped: a speed run has no scored samples
+    log        run.log agrees with the record (version, run, benchmark and profile, rig, each
+               run's decode line, the summary, the logs' sha256), and each run's own log holds
+               the raw observations the record states for it (speedlog.py)
+
 A failed check makes the submission invalid; a skipped one is shown with why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +41,8 @@ from runlocalai_bench.editor import keys
 from runlocalai_bench.editor.logcheck import check_log
 from runlocalai_bench.editor.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
 from runlocalai_bench.editor.scores import results_block, score_mismatches
-from runlocalai_bench.editor.source import Source
+from runlocalai_bench.editor.source import Source, is_run_log
+from runlocalai_bench.editor.speedlog import as_map, check_run_log, check_speed_run_log
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
@@ -37,6 +51,8 @@ from runlocalai_bench.results.record import RECORD_VERSION
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
 CHECKS = ("schema", "files", "results", "samples", "rescore", "log", "signature")
+SPEED_CHECKS = ("schema", "files", "speed", "results", "samples", "rescore", "log", "signature")
+NOT_SCORED = "a speed run has no scored samples"
 
 
 @dataclass(frozen=True)
@@ -100,32 +116,52 @@ def load_record(path: Path) -> dict[str, Any]:
     return record
 
 
+def is_speed(record: Mapping[str, Any]) -> bool:
+    return schemas.record_schema(record) == schemas.SPEED_RECORD
+
+
 def check_schema(record: Mapping[str, Any]) -> list[Finding]:
-    errors = schemas.validate(record, schemas.load_schema(schemas.RECORD))
+    name = schemas.record_schema(record)
+    errors = schemas.validate(record, schemas.load_schema(name))
     out = [Finding("schema", "failed", error.split(": ", 1)[-1], rundir.RECORD,
                    error.split(": ", 1)[0].removeprefix("$").lstrip(".") or None)
            for error in errors]
-    return out or [Finding("schema", "ok", f"record.json matches schema {schemas.RECORD}")]
+    return out or [Finding("schema", "ok", f"record.json matches schema {name}")]
+
+
+def _speed_entries(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every run of a speed record, warm-ups first, as the record lists them."""
+    speed = as_map(record.get("speed"))
+    return [e for key in ("warmup", "runs") for e in speed.get(key) or ()
+            if isinstance(e, Mapping)]
 
 
 def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
     files = record.get("files")
     listed: Mapping[str, Any] = files if isinstance(files, Mapping) else {}
+    speed = is_speed(record)
+    required: tuple[str, ...] = HASHED
+    if speed:  # run.log and each run's own log; no results or samples
+        logs = [str(e.get("log")) for e in _speed_entries(record)]
+        required = (rundir.RUN_LOG, *(name for name in logs if is_run_log(name)))
     out: list[Finding] = []
-    for name in HASHED:
+    for name in required:
         if name not in listed:
             out.append(Finding("files", "failed", f"record.json lists no sha256 of {name}",
                                rundir.RECORD, f"files.{name}"))
     for name, expected in listed.items():
-        if name not in HASHED:
-            out.append(Finding("files", "failed", f"record.json lists an unknown file {name!r}",
-                               rundir.RECORD, f"files.{name}"))
+        known = is_run_log(str(name)) if speed else name in HASHED
+        if not known:
+            message = (f"record.json lists a file a speed run does not write: {name!r}"
+                       if speed else f"record.json lists an unknown file {name!r}")
+            out.append(Finding("files", "failed", message, rundir.RECORD, f"files.{name}"))
             continue
         path = source.run.path / name
         if not path.is_file():
-            omitted = name in source.missing and name == rundir.SAMPLES
+            absent = name in source.missing  # the origin (a Gist) does not hold it
+            omitted = absent and name == rundir.SAMPLES
             out.append(Finding("files", "skipped" if omitted else "failed",
-                               f"{name} is missing" + (f" from {source.origin}" if omitted
+                               f"{name} is missing" + (f" from {source.origin}" if absent
                                                        else ""), name, f"files.{name}",
                                hint="a Gist leaves out samples.jsonl over 10 MB" if omitted
                                else None))
@@ -134,8 +170,67 @@ def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
                                "record.json (it changed after the run)", name,
                                f"files.{name}"))
     if not out:
-        out.append(Finding("files", "ok", f"{', '.join(HASHED)} match their sha256"))
+        shown = (f"run.log and {len(listed) - 1} run logs" if speed else ", ".join(HASHED))
+        out.append(Finding("files", "ok", f"{shown} match their sha256"))
     return out
+
+
+def check_speed(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    """The capture protocol re-derived from the raw observations, and the logs that hold them."""
+    from runlocalai_bench.speed.plausibility import speed_gate
+
+    out = [Finding("speed", "failed", reason, rundir.RECORD, "speed")
+           for reason in speed_gate(record)]
+    speed, files = as_map(record.get("speed")), as_map(record.get("files"))
+    counted = [str(e.get("log")) for e in speed.get("runs") or ()
+               if isinstance(e, Mapping) and e.get("counted")]
+    if list(speed.get("logs") or ()) != counted:
+        out.append(Finding("speed", "failed", "speed.logs does not list the counted runs' logs "
+                           "in order", rundir.RECORD, "speed.logs"))
+    for entry in _speed_entries(record):
+        log = str(entry.get("log"))
+        if files.get(log) != entry.get("log_sha256"):
+            out.append(Finding("speed", "failed", f"{entry.get('label')}: its log_sha256 is not "
+                               f"the sha256 files lists for {log}", rundir.RECORD,
+                               f"files.{log}"))
+    paths = [source.run.path / name for name in counted if is_run_log(name)]
+    if paths and len(paths) == len(counted) and all(p.is_file() for p in paths) and \
+            rundir.sha256_files(paths) != speed.get("logs_sha256"):
+        out.append(Finding("speed", "failed", "the counted runs' logs, concatenated, do not "
+                           "hash to speed.logs_sha256", rundir.RECORD, "speed.logs_sha256"))
+    if out:
+        return out
+    median = as_map(as_map(speed.get("summary")).get("decode_tps")).get("median")
+    plausibility = as_map(speed.get("plausibility"))
+    cap = plausibility.get("limit_tps")
+    bound = (f"under the {cap:.1f} tok/s ceiling" if cap
+             else f"ceiling not checked ({plausibility.get('basis')})")
+    return [Finding("speed", "ok", f"{len(counted)} counted runs re-derived from their "
+                    f"observations: decode {median:.1f} tok/s, {bound}; their logs hash to "
+                    "speed.logs_sha256")]
+
+
+def check_speed_logs(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    """run.log and each run's own log against the record; a missing log is a files finding."""
+    out: list[Finding] = []
+    if source.run.run_log.is_file():
+        text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
+        out += [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field)
+                for f in check_speed_run_log(text, record)]
+    runs = 0
+    for kind in ("warmup", "runs"):
+        for i, entry in enumerate(as_map(record.get("speed")).get(kind) or ()):
+            log = str(entry.get("log")) if isinstance(entry, Mapping) else ""
+            path = source.run.path / log
+            if not is_run_log(log) or not path.is_file():
+                continue
+            runs += 1
+            text = path.read_text(encoding="utf-8", errors="replace")
+            out += [Finding("log", "failed", f.message, log, f.field)
+                    for f in check_run_log(text, entry, f"speed.{kind}[{i}]")]
+    return out or [Finding("log", "ok", f"run.log agrees with the record (version, run, "
+                           f"benchmark, rig, runs, summary, logs sha256); {runs} run logs hold "
+                           "the raw observations the record states")]
 
 
 def check_results_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
@@ -238,25 +333,51 @@ def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyRepo
         return VerifyReport(origin=source.origin, run_id=None, findings=(
             Finding("schema", "failed", exc.message, rundir.RECORD, hint=exc.hint),))
     findings = check_schema(record) + check_files(source, record)
-    findings += check_results_file(source, record)
     rescored: Rescore | None = None
-    if (record.get("benchmark") or {}).get("kind") in KINDS:
-        try:
-            findings += check_samples(source, record)
-        except RlaError as exc:
-            findings.append(Finding("samples", "failed", exc.message, rundir.RECORD,
-                                    getattr(exc, "field", None), hint=exc.hint))
-        try:
-            part, rescored = check_rescore(source, record, data_dir)
-        except RlaError as exc:
-            part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
-                            getattr(exc, "field", None), hint=exc.hint)]
-        findings += part
-        findings += check_log_file(source, record)
+    if is_speed(record):
+        findings += _speed_findings(source, record)
     else:
-        findings.append(Finding("rescore", "skipped", "not a scored benchmark: nothing to "
-                                "rescore"))
+        part, rescored = _scored_findings(source, record, data_dir)
+        findings += part
     signature_findings, signer = check_signature_file(source, record)
     findings += signature_findings
     return VerifyReport(origin=source.origin, run_id=record.get("run_id"),
                         findings=tuple(findings), signer=signer, rescore=rescored)
+
+
+def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path | None
+                     ) -> tuple[list[Finding], Rescore | None]:
+    findings = check_results_file(source, record)
+    if (record.get("benchmark") or {}).get("kind") not in KINDS:
+        return [*findings, Finding("rescore", "skipped", "not a scored benchmark: nothing to "
+                                   "rescore")], None
+    try:
+        findings += check_samples(source, record)
+    except RlaError as exc:
+        findings.append(Finding("samples", "failed", exc.message, rundir.RECORD,
+                                getattr(exc, "field", None), hint=exc.hint))
+    rescored: Rescore | None = None
+    try:
+        part, rescored = check_rescore(source, record, data_dir)
+    except RlaError as exc:
+        part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
+                        getattr(exc, "field", None), hint=exc.hint)]
+    return findings + part + check_log_file(source, record), rescored
+
+
+def _speed_findings(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    findings = _guarded("speed", check_speed, source, record)
+    findings += [Finding(check, "skipped", NOT_SCORED)
+                 for check in ("results", "samples", "rescore")]
+    return findings + _guarded("log", check_speed_logs, source, record)
+
+
+def _guarded(check: str, fn: Callable[[Source, Mapping[str, Any]], list[Finding]],
+             source: Source, record: Mapping[str, Any]) -> list[Finding]:
+    """A check over a record that may be malformed anywhere: a shape it cannot read is a failed
+    finding (the schema check says where), never a traceback."""
+    try:
+        return fn(source, record)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return [Finding(check, "failed", f"record.json cannot be read as a speed record: "
+                        f"{type(exc).__name__}: {exc}", rundir.RECORD, "speed")]

@@ -18,8 +18,7 @@ from runlocalai_bench.evals import load_eval
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
 from runlocalai_bench.types import to_dict
-from tests.publish.fakes import ONE_MB, VALID_TOKEN, FakeGitHub, github_error
-from tests.support.servers import Reply, Seen
+from tests.publish.fakes import VALID_TOKEN, FakeGitHub
 
 
 def verify(run: rundir.RunDir) -> VerifyReport:
@@ -158,34 +157,6 @@ def test_a_record_that_breaks_the_schema_names_the_field(original):
 
 
 # -- from a Gist -----------------------------------------------------------------------------
-
-
-class ReadableGitHub(FakeGitHub):
-    """The fake Gist API plus GET /gists/{id}, answered as documented (API 2022-11-28)."""
-
-    def handle(self, seen: Seen) -> Reply:
-        parts = seen.path.split("?")[0].split("/")
-        if seen.method == "GET" and len(parts) == 3 and parts[1] == "gists":
-            stored = self.gists.get(parts[2])
-            if stored is None:
-                return github_error(404, "Not Found")
-            return Reply(200, {
-                "id": parts[2], "html_url": f"{self.url}/gist/rla-tester/{parts[2]}",
-                "truncated": False, "public": True,
-                "files": {name: {"filename": name, "size": len(data),
-                                 "truncated": len(data) > ONE_MB,
-                                 "raw_url": f"{self.url}/raw/rla-tester/{parts[2]}/raw/"
-                                            f"{'a' * 40}/{name}"}
-                          for name, data in stored.items()}})
-        return super().handle(seen)
-
-
-@pytest.fixture
-def gist_api():
-    fake = ReadableGitHub()
-    server = fake.start()
-    yield fake
-    server.stop()
 
 
 def publish(run: rundir.RunDir, fake: FakeGitHub) -> str:

@@ -1,0 +1,254 @@
+"""Do a speed run's logs tell the same story as its record.json? A pure reading of their lines.
+
+`rla bench speed` writes run.log (everything printed, speed/runner.py and speed/render.py):
+
+    # rla <version> run <run id> <started at>
+    benchmark  speed, profile <profile> (spec sha256 <12 hex>)
+    rig        <runtime slug> <hardware slug>
+    …
+    <label>  decode <x.x> tok/s (<source>)  prefill …       one per run, warm-ups included
+    speed (<profile>)  decode <x.x> tok/s  spread …          (or, with --json, the speed
+    …                                                          section as a JSON object)
+    logs sha256 <12 hex> (<counted logs>)
+    # run.log closed <time>
+
+and one log per run, runs/<label>.log, holding what the record's raw observations come from:
+
+    # rla <version> speed <label> <stamp>
+    ## <prefill|decode|generation> request {…}             one section per request
+    …
+    finish_reason <reason>
+    engine_timings (<format>) {…}                          the engine's timing object as sent
+    usage prompt_tokens=<n> completion_tokens=<n>
+    arrivals_ms [<ms>, …]
+    total_ms <ms>
+    decode_tps <x.xxx> (<source>); prefill_tps …           the figures derived from them
+
+Each fact is compared with the record's; a fact a log must hold but lacks is itself a finding.
+A record whose figures were rewritten consistently (they pass `speed_gate`) still disagrees
+with the logs its own hashes vouch for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from runlocalai_bench.editor.logcheck import (
+    CUT_SHORT,
+    NO_TITLE,
+    LogFinding,
+    check_title,
+    field_of,
+    last_json_object,
+)
+
+_FIELD = re.compile(r"^(benchmark|rig)\s{2,}(.*)$")
+_BENCH = re.compile(r"^(\S+), profile (\S+) \(spec sha256 ([0-9a-f]+)\)$")
+_RUN_LINE = re.compile(r"^(\S+)\s+decode\s+(\d+\.\d+)?\s*tok/s \(([^)]*)\)")
+_HEADLINE = re.compile(r"^speed \((\S+)\)\s+decode (\d+\.\d+)? ?tok/s")
+_LOGS = re.compile(r"^logs sha256 ([0-9a-f]+)\b")
+_RUN_TITLE = re.compile(r"^# rla (\S+) speed (\S+) (\S+)$")
+_SECTION = re.compile(r"^## (\S+) request ")
+_ENGINE = re.compile(r"^engine_timings \(([^)]*)\) (.*)$")
+_USAGE = re.compile(r"^usage prompt_tokens=(\S+) completion_tokens=(\S+)$")
+_DERIVED = re.compile(r"^decode_tps (\S+) \(")
+# Figures the logs print rounded: to one decimal (run.log) or three (a run's own log).
+_ONE, _THREE = 0.05 + 1e-9, 0.0005 + 1e-9
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else empty: a record under review may hold anything."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _one(value: Any) -> str:
+    return "" if not isinstance(value, int | float) else f"{value:.1f}"
+
+
+def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
+    """run.log of a speed run against its record."""
+    lines = text.splitlines()
+    titled = check_title(lines, record)
+    if titled is None:
+        return [NO_TITLE]
+    session, out = titled
+    speed = as_map(record.get("speed"))
+
+    fields: dict[str, str] = {}
+    for line in session:
+        match = _FIELD.match(line)
+        if match and match.group(1) not in fields:
+            fields[match.group(1)] = match.group(2).strip()
+    bench = _BENCH.match(fields.get("benchmark", ""))
+    spec = str(field_of(record, "benchmark", "spec_sha256") or "")
+    if bench is None or bench.group(1) != field_of(record, "benchmark", "slug") or \
+            bench.group(2) != speed.get("profile") or not spec.startswith(bench.group(3)):
+        shown = f"`{fields['benchmark']}`" if "benchmark" in fields else "no `benchmark` line"
+        out.append(LogFinding("benchmark.spec_sha256", f"the log ran {shown}, the record says "
+                              f"{field_of(record, 'benchmark', 'slug')}, profile "
+                              f"{speed.get('profile')} (spec sha256 {spec[:12]})"))
+    if fields.get("rig") != record.get("rig"):
+        out.append(LogFinding("rig", f"the log's rig is `{fields.get('rig')}`, the record's "
+                              f"`{record.get('rig')}`"))
+
+    printed: dict[str, str] = {}
+    for line in session:
+        match = _RUN_LINE.match(line)
+        if match and match.group(1) not in printed:
+            printed[match.group(1)] = match.group(2) or ""
+    entries = [e for e in (*(speed.get("warmup") or ()), *(speed.get("runs") or ()))
+               if isinstance(e, Mapping)]
+    for entry in entries:
+        label = str(entry.get("label"))
+        claimed = _one(field_of(entry, "metrics", "decode_tps"))
+        if label not in printed:
+            out.append(LogFinding(f"speed.runs.{label}", f"run.log has no line for {label}"))
+        elif printed[label] != claimed:
+            out.append(LogFinding(f"speed.runs.{label}.metrics.decode_tps",
+                                  f"the log printed {label} at {printed[label] or 'no'} tok/s, "
+                                  f"the record says {claimed or 'none'}"))
+    extra = sorted(set(printed) - {str(e.get("label")) for e in entries})
+    if extra:
+        out.append(LogFinding("speed.runs", f"the log holds runs the record does not: "
+                              f"{', '.join(extra)}"))
+
+    out += _headline(session, speed)
+    if not (session and session[-1].startswith("# run.log closed")):
+        out.append(CUT_SHORT)
+    return out
+
+
+def _headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
+    median = field_of(speed, "summary", "decode_tps", "median")
+    logs_sha = str(speed.get("logs_sha256") or "")
+    heads = [m for m in map(_HEADLINE.match, session) if m]
+    if heads:
+        out = []
+        profile, decode = heads[-1].groups()
+        if profile != speed.get("profile") or (decode or "") != _one(median):
+            out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed "
+                                  f"speed ({profile}) decode {decode} tok/s, the record claims "
+                                  f"{speed.get('profile')} {_one(median)} tok/s"))
+        shas = [m.group(1) for m in map(_LOGS.match, session) if m]
+        if not shas:
+            out.append(LogFinding("speed.logs_sha256", "run.log never printed the logs' sha256"))
+        elif not logs_sha.startswith(shas[-1]):
+            out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 {shas[-1]},"
+                                  f" the record says {logs_sha[:12]}"))
+        return out
+    printed = last_json_object(session, "summary")
+    if printed is None:
+        return [LogFinding("speed.summary", "run.log never printed the speed summary")]
+    out = []
+    if field_of(printed, "summary", "decode_tps", "median") != median:
+        out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed decode "
+                              f"{field_of(printed, 'summary', 'decode_tps', 'median')} tok/s, "
+                              f"the record claims {median}"))
+    if printed.get("logs_sha256") != speed.get("logs_sha256"):
+        out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 "
+                              f"{str(printed.get('logs_sha256'))[:12]}, the record says "
+                              f"{logs_sha[:12]}"))
+    return out
+
+
+# -- one run's own log ---------------------------------------------------------------------
+
+
+def _sections(lines: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """(request name, {fact: text}) per `## <name> request` section, in order."""
+    out: list[tuple[str, dict[str, str]]] = []
+    for line in lines:
+        match = _SECTION.match(line)
+        if match:
+            out.append((match.group(1), {}))
+        elif out:
+            key = line.split(" ", 1)[0]
+            if key in ("finish_reason", "engine_timings", "usage", "arrivals_ms", "total_ms") \
+                    and key not in out[-1][1]:
+                out[-1][1][key] = line
+    return out
+
+
+def _close(a: Any, b: Any, tol: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
+    except (TypeError, ValueError):
+        return False
+
+
+def _raw_findings(name: str, facts: Mapping[str, str], raw: Mapping[str, Any],
+                  field: str) -> list[LogFinding]:
+    """One request's section against the record's raw observations of it."""
+    out: list[LogFinding] = []
+
+    def differs(what: str, logged: Any, recorded: Any) -> None:
+        out.append(LogFinding(f"{field}.{what}", f"its {name} request logged {what} "
+                              f"{logged}, the record says {recorded}"))
+
+    engine = _ENGINE.match(facts.get("engine_timings", ""))
+    try:
+        logged_engine = json.loads(engine.group(2)) if engine else None
+    except ValueError:
+        logged_engine = "unreadable"
+    if logged_engine != raw.get("engine") or \
+            (engine.group(1) if engine else None) != raw.get("engine_format"):
+        differs("engine", logged_engine if engine else "nothing", raw.get("engine"))
+    try:
+        arrivals = json.loads(facts.get("arrivals_ms", "").removeprefix("arrivals_ms "))
+    except ValueError:
+        arrivals = None
+    if arrivals != raw.get("arrivals_ms"):
+        differs("arrivals_ms", "other token arrival times" if arrivals else "none",
+                f"{len(raw.get('arrivals_ms') or ())} others")
+    total = facts.get("total_ms", "").removeprefix("total_ms ") or None
+    if not _close(total, raw.get("total_ms"), _THREE):
+        differs("total_ms", total, raw.get("total_ms"))
+    usage = _USAGE.match(facts.get("usage", ""))
+    counts = (usage.groups() if usage else (None, None))
+    recorded = (str(raw.get("prompt_tokens")), str(raw.get("completion_tokens")))
+    if counts != recorded:
+        differs("completion_tokens", f"prompt/completion tokens {'/'.join(map(str, counts))}",
+                "/".join(recorded))
+    finish = facts.get("finish_reason", "").removeprefix("finish_reason ") or None
+    if finish != str(raw.get("finish_reason")):
+        differs("finish_reason", finish, raw.get("finish_reason"))
+    return out
+
+
+def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFinding]:
+    """runs/<label>.log against the record's entry for that run (`field` names the entry)."""
+    lines = text.splitlines()
+    label = entry.get("label")
+    title = _RUN_TITLE.match(lines[0]) if lines else None
+    if title is None:
+        return [LogFinding(field, "the log has no `# rla <version> speed <label>` title line")]
+    out: list[LogFinding] = []
+    if title.group(2) != label:
+        out.append(LogFinding(f"{field}.label", f"the log is of {title.group(2)}, the record's "
+                              f"entry of {label}"))
+    raw = as_map(entry.get("raw"))
+    sections = _sections(lines)
+    prefill = raw.get("prefill") if isinstance(raw.get("prefill"), Mapping) else None
+    expected = [("prefill", prefill)] if prefill is not None else []
+    expected.append(("decode" if prefill is not None else "generation", raw))
+    if [name for name, _ in sections] != [name for name, _ in expected]:
+        out.append(LogFinding(f"{field}.raw", f"the log holds the requests "
+                              f"{[n for n, _ in sections]}, the record "
+                              f"{[n for n, _ in expected]}"))
+        return out
+    for (name, facts), (_, observed) in zip(sections, expected, strict=True):
+        where = f"{field}.raw.prefill" if name == "prefill" else f"{field}.raw"
+        out += _raw_findings(name, facts, observed or {}, where)
+    derived = [m.group(1) for m in map(_DERIVED.match, lines) if m]
+    decode = field_of(entry, "metrics", "decode_tps")
+    shown = derived[-1] if derived else None
+    if not _close(None if shown in (None, "none") else shown, decode, _THREE):
+        out.append(LogFinding(f"{field}.metrics.decode_tps", f"the log derived decode "
+                              f"{shown or 'nothing'} tok/s, the record says {decode}"))
+    return out

@@ -1,0 +1,259 @@
+"""`verify` on speed rows: real `rla bench speed` runs against the streaming loopback
+llama-server, on rigs probed from recorded hardware, published to the loopback Gist API and read
+back from it. Untouched runs verify; each forgery is named by file and field."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from runlocalai_bench.cli import main
+from runlocalai_bench.config import build_config
+from runlocalai_bench.editor.source import download_gist, local_source, open_source
+from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_source
+from runlocalai_bench.publish.flow import publish_run
+from runlocalai_bench.publish.gist import GistClient, gist_name
+from runlocalai_bench.results import rundir
+from runlocalai_bench.speed.factory import open_streamer
+from runlocalai_bench.speed.plausibility import speed_gate
+from runlocalai_bench.speed.render import RichSpeedUI
+from runlocalai_bench.speed.runner import run_speed
+from runlocalai_bench.speed.spec import load_speed_plan
+from tests.editor.conftest import ReadableGitHub
+from tests.publish.fakes import VALID_TOKEN
+from tests.support.streaming import StreamingLlamaServer
+
+LOGS = ["runs/warmup-1.log", "runs/run-1.log", "runs/run-2.log", "runs/run-3.log"]
+
+
+def verify(run: rundir.RunDir) -> VerifyReport:
+    return verify_source(local_source(run.path))
+
+
+def failed(report: VerifyReport) -> set[tuple[str, str | None, str | None]]:
+    return {(f.check, f.file, f.field) for f in report.failures}
+
+
+def messages(report: VerifyReport, check: str) -> list[str]:
+    return [f.message for f in report.failures if f.check == check]
+
+
+def publish(run: rundir.RunDir, fake: ReadableGitHub) -> str:
+    with GistClient(VALID_TOKEN, api_url=fake.url) as client:
+        return publish_run(run.path, client).url
+
+
+def server_at(tps: float) -> StreamingLlamaServer:
+    return StreamingLlamaServer(decode_tps=lambda n: tps)
+
+
+@pytest.fixture
+def speed_run(serving, speed, gpu_rig) -> rundir.RunDir:
+    """A plausible RTX 4090 run: 400 tok/s on a 253 MB model, ceiling 4582 tok/s."""
+    outcome = speed(serving(server_at(400.0)).url, gpu_rig)
+    assert outcome.refusals == []
+    return outcome.run
+
+
+# -- verify --------------------------------------------------------------------------------
+
+
+def test_a_speed_run_verifies_from_its_directory(speed_run):
+    report = verify(speed_run)
+
+    assert report.ok, report.failures
+    assert [f.check for f in report.findings] == list(SPEED_CHECKS)
+    statuses = {f.check: f.status for f in report.findings}
+    assert statuses == {"schema": "ok", "files": "ok", "speed": "ok", "results": "skipped",
+                        "samples": "skipped", "rescore": "skipped", "log": "ok",
+                        "signature": "skipped"}
+    by_check = {f.check: f.message for f in report.findings}
+    assert by_check["schema"] == "record.json matches schema speed-record-v1"
+    assert by_check["files"] == "run.log and 4 run logs match their sha256"
+    assert "decode 400.0 tok/s, under the 4582.3 tok/s ceiling" in by_check["speed"]
+    assert by_check["samples"] == "a speed run has no scored samples"
+    assert "4 run logs hold the raw observations" in by_check["log"]
+
+
+def test_split_profiles_re_run_sets_and_json_output_verify(serving, speed, gpu_rig, tmp_path):
+    """The shapes a genuine run.log and run logs take: pp512-tg128 (a prefill and a decode
+    request per run), a speed that re-ran its set (9 runs, the last 3 counted), `--json`."""
+    split = speed(serving(server_at(400.0)).url, gpu_rig, profile="pp512-tg128").run
+    assert "## prefill request" in (split.path / "runs" / "run-1.log").read_text()
+    swings = StreamingLlamaServer(decode_tps=lambda n: 200.0 if n % 2 else 400.0)
+    rerun_sets = speed(serving(swings).url, gpu_rig).run
+    assert rundir.read_json(rerun_sets.record)["speed"]["attempts"] == 3
+
+    config = build_config("speed", {"endpoint": serving(server_at(400.0)).url,
+                                    "output_dir": tmp_path / "json"}, env={})
+    console = Console(width=120, no_color=True)
+    as_json = run_speed(config, load_speed_plan(None, n_predict=8),
+                        RichSpeedUI(console, console, json_output=True),
+                        open_streamer=open_streamer, detect_rig=lambda: gpu_rig).run
+    assert '"logs_sha256"' in as_json.run_log.read_text()
+
+    for run in (split, rerun_sets, as_json):
+        report = verify(run)
+        assert report.ok, (run.id, report.failures)
+        assert {f.check: f.status for f in report.findings}["log"] == "ok"
+    edited = rundir.read_json(split.record)
+    edited["speed"]["runs"][0]["raw"]["prefill"]["total_ms"] += 1.0
+    rundir.write_json_atomic(split.record, edited)
+    assert ("log", "runs/run-1.log", "speed.runs[0].raw.prefill.total_ms") in \
+        failed(verify(split))
+
+
+def test_a_published_speed_run_verifies_from_its_gist(speed_run, gist_api):
+    url = publish(speed_run, gist_api)
+    gist_id = url.rsplit("/", 1)[-1]
+    assert gist_name("runs/run-1.log") in gist_api.gists[gist_id]
+
+    with open_source(url, api_url=gist_api.url) as source:
+        report = verify_source(source)
+        fetched = sorted(str(p.relative_to(source.run.path))
+                         for p in source.run.path.rglob("*") if p.is_file())
+        for name in LOGS:
+            assert (source.run.path / name).read_bytes() == (speed_run.path / name).read_bytes()
+    assert fetched == sorted([rundir.RECORD, rundir.RUN_LOG, *LOGS])
+    assert report.ok, report.failures
+    assert report.origin == url and report.run_id == speed_run.id
+
+
+def test_a_gist_without_a_run_log_fails_on_that_file(speed_run, gist_api):
+    url = publish(speed_run, gist_api)
+    del gist_api.gists[url.rsplit("/", 1)[-1]]["runs-run-2.log"]
+
+    with open_source(url, api_url=gist_api.url) as source:
+        report = verify_source(source)
+        assert source.missing[-1] == "runs/run-2.log"
+    assert ("files", "runs/run-2.log", "files.runs/run-2.log") in failed(report)
+    assert f"runs/run-2.log is missing from {url}" in messages(report, "files")
+
+
+def test_a_gist_record_cannot_write_outside_the_run_directory(speed_run, gist_api,
+                                                               tmp_path_factory):
+    """A hostile record lists paths that climb out; the Gist even holds them under their flat
+    names. Nothing is written outside the scratch directory, and verify names each path."""
+    url = publish(speed_run, gist_api)
+    stored = gist_api.gists[url.rsplit("/", 1)[-1]]
+    record = json.loads(stored[rundir.RECORD])
+    for name in ("../../escape.log", "runs/../../escape.log", "/tmp/escape.log"):
+        record["files"][name] = "0" * 64
+        stored[gist_name(name)] = b"written outside\n"
+    stored[rundir.RECORD] = json.dumps(record).encode()
+
+    root = tmp_path_factory.mktemp("scratch")
+    source = download_gist(url, root / "a" / "b" / "dest", api_url=gist_api.url)
+    written = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert written == sorted(f"a/b/dest/{name}" for name in [rundir.RECORD, rundir.RUN_LOG,
+                                                              *LOGS])
+    report = verify_source(source)
+    for name in ("../../escape.log", "runs/../../escape.log", "/tmp/escape.log"):
+        assert ("files", rundir.RECORD, f"files.{name}") in failed(report)
+        assert f"record.json lists a file a speed run does not write: {name!r}" in \
+            messages(report, "files")
+
+
+def test_a_record_claiming_decode_above_the_ceiling_is_invalid(speed_run):
+    """The forgery of tests/speed: 50,000 tok/s written consistently into every counted run's
+    engine timings, arrival times, figures and the summary."""
+    record = rundir.read_json(speed_run.record)
+    for run in record["speed"]["runs"]:
+        timings = run["raw"]["engine"]
+        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 50_000.0
+        timings["predicted_per_second"] = 50_000.0
+        run["metrics"]["decode_tps"] = 50_000.0
+        run["raw"]["arrivals_ms"] = [run["raw"]["arrivals_ms"][0] + i * 0.02
+                                     for i in range(len(run["raw"]["arrivals_ms"]))]
+    for key in ("median", "minimum", "maximum"):
+        record["speed"]["summary"]["decode_tps"][key] = 50_000.0
+    rundir.write_json_atomic(speed_run.record, record)
+
+    report = verify(speed_run)
+    assert not report.ok
+    above = [m for m in messages(report, "speed")
+             if "exceeds the memory-bandwidth ceiling" in m]
+    assert len(above) == 3, report.failures
+    assert above[0].startswith("run-1: decode 50000.0 tok/s (engine) exceeds the "
+                               "memory-bandwidth ceiling 4582.3 tok/s")
+    # the logs the record's own hashes vouch for say otherwise
+    assert ("log", "runs/run-1.log", "speed.runs[0].raw.engine") in failed(report)
+    assert ("log", rundir.RUN_LOG, "speed.summary.decode_tps.median") in failed(report)
+
+
+def test_an_edited_run_log_is_named(speed_run):
+    log = speed_run.path / "runs" / "run-2.log"
+    log.write_text(log.read_text().replace("400", "900"))
+
+    report = verify(speed_run)
+    found = failed(report)
+    assert ("files", "runs/run-2.log", "files.runs/run-2.log") in found
+    assert ("speed", rundir.RECORD, "speed.logs_sha256") in found
+    assert "runs/run-2.log does not hash to the sha256 in record.json (it changed after the " \
+           "run)" in messages(report, "files")
+    assert any(field and field.startswith("speed.runs[1]") for check, file, field in found
+               if check == "log" and file == "runs/run-2.log")
+
+
+def test_a_consistent_forgery_on_a_cpu_rig_is_caught_by_the_logs(serving, speed, cpu_rig):
+    """No ceiling on a CPU-only rig: a record rewritten to 4,000 tok/s with every figure
+    consistent passes the speed gate. The run logs, untouched and hashing as recorded, hold the
+    engine's real timings; only reading them against the record exposes it."""
+    run = speed(serving(server_at(40.0)).url, cpu_rig).run
+    record = rundir.read_json(run.record)
+    for entry in record["speed"]["runs"]:
+        timings = entry["raw"]["engine"]
+        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 4000.0
+        timings["predicted_per_second"] = 4000.0
+        entry["metrics"]["decode_tps"] = 4000.0
+        entry["raw"]["arrivals_ms"] = [entry["raw"]["arrivals_ms"][0] + i * 0.02
+                                       for i in range(len(entry["raw"]["arrivals_ms"]))]
+    for key in ("median", "minimum", "maximum"):
+        record["speed"]["summary"]["decode_tps"][key] = 4000.0
+    rundir.write_json_atomic(run.record, record)
+    assert speed_gate(record) == []
+
+    report = verify(run)
+    assert {check for check, _, _ in failed(report)} == {"log"}
+    found = failed(report)
+    for i in range(3):
+        assert ("log", f"runs/run-{i + 1}.log", f"speed.runs[{i}].raw.engine") in found
+        assert ("log", f"runs/run-{i + 1}.log", f"speed.runs[{i}].metrics.decode_tps") in found
+        assert ("log", rundir.RUN_LOG, f"speed.runs.run-{i + 1}.metrics.decode_tps") in found
+    assert "the log printed run-1 at 40.0 tok/s, the record says 4000.0" in \
+        messages(report, "log")
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_verify_of_an_edited_speed_run_in_a_real_process(speed_run):
+    log = speed_run.path / "runs" / "run-2.log"
+    log.write_text(log.read_text().replace("400", "900"))
+    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify",
+                           str(speed_run.path)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: verification failed")
+    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
+    rows = {tuple(cell.strip() for cell in line.split("│")[1:4])
+            for line in proc.stdout.splitlines() if line.startswith("│")}
+    assert {("failed", "files", "runs/run-2.log:files.runs/run-2.log"),
+            ("failed", "speed", "record.json:speed.logs_sha256"), ("ok", "schema", ""),
+            ("skipped", "rescore", "")} <= rows
