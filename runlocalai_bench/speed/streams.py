@@ -8,8 +8,11 @@
     llama-cpp-python            Llama.create_completion(stream=True) in process, with llama.cpp's
                                 perf counters reset before and read after each run
 
-No request is retried: a retry would hide in the timings. Each request starts from an empty
-prompt cache (`cache_prompt: false`, a reset context in process), so every run prefills.
+No request is retried: a retry would hide in the timings. Each request goes on a connection of
+its own (`Connection: close`): llama-server drops a kept-alive connection once a response has
+outlasted its 5 s keep-alive, without saying so, and a request sent at once on it comes back
+with nothing. Each request starts from an empty prompt cache (`cache_prompt: false`, a reset
+context in process), so every run prefills.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -125,6 +129,19 @@ class _Http:
         self.client = httpx.Client(base_url=self.base, headers=headers, transport=transport,
                                    timeout=httpx.Timeout(timeout, connect=10.0))
 
+    @contextmanager
+    def stream(self, path: str, body: Mapping[str, Any]) -> Iterator[tuple[httpx.Response, float]]:
+        """POST `body` for a streamed answer on a fresh connection: the response (its headers
+        read) and the perf_counter time the request was sent."""
+        request = self.client.build_request("POST", path, json=body,
+                                            headers={"Connection": "close"})
+        started = time.perf_counter()
+        response = self.client.send(request, stream=True)
+        try:
+            yield response, started
+        finally:
+            response.close()
+
     def fail(self, path: str, exc: Exception) -> BackendError:
         return BackendError(f"{redact(self.base)}{path}: {type(exc).__name__}: {exc}",
                             hint="is the server still running? start it and run again",
@@ -191,9 +208,8 @@ class OpenAIStreamer:
         timings: Mapping[str, Any] | None = None
         usage: Mapping[str, Any] = {}
         finish: str | None = None
-        started = time.perf_counter()
         try:
-            with self.http.client.stream("POST", path, json=body) as response:
+            with self.http.stream(path, body) as (response, started):
                 if response.status_code != 200:
                     raise self.http.refused(path, response)
                 for payload in iter_sse_data(response.iter_lines()):
@@ -286,9 +302,8 @@ class OllamaStreamer:
         text: list[str] = []
         arrivals: list[float] = []
         final: Mapping[str, Any] = {}
-        started = time.perf_counter()
         try:
-            with self.http.client.stream("POST", path, json=body) as response:
+            with self.http.stream(path, body) as (response, started):
                 if response.status_code != 200:
                     raise self.http.refused(path, response)
                 for line in response.iter_lines():

@@ -264,3 +264,16 @@ def test_user_errors(args, needle):
     assert proc.returncode != 0
     assert proc.stderr.startswith("error: ") and "hint: " in proc.stderr, proc.stderr
     assert needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_each_request_has_a_connection_of_its_own(serving, speed, cpu_rig):
+    """llama-server drops a kept-alive connection after a response that outlasted its 5 s
+    keep-alive, unannounced; a request sent on it gets no answer. So no speed request reuses
+    a connection: each says `Connection: close`, and none meets a dropped connection."""
+    stub = StreamingLlamaServer(decode_tps=lambda n: 40.0, stale_after_stream=True)
+    server = serving(stub)
+    outcome = speed(server.url, cpu_rig)
+    completions = [s for s in server.requests if s.path == "/v1/completions"]
+    assert len(completions) == 4 and server.dropped == []
+    assert all(s.headers.get("Connection") == "close" for s in completions)
+    assert outcome.record["speed"]["summary"]["decode_tps"]["median"] == 40.0

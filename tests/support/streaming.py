@@ -43,13 +43,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class StreamingServer:
-    def __init__(self, handler: Callable[[Seen], Answer]) -> None:
+    """`stale_after_stream`: behave like llama-server (cpp-httplib) once a streamed answer has
+    outlasted its 5 s keep-alive: the connection stays open without `Connection: close`, and
+    the next request on it is read and then dropped unanswered."""
+
+    def __init__(self, handler: Callable[[Seen], Answer], *,
+                 stale_after_stream: bool = False) -> None:
         self.handler = handler
         self.requests: list[Seen] = []
+        self.dropped: list[Seen] = []
         outer = self
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            stale = False
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -59,10 +66,15 @@ class StreamingServer:
                 except ValueError:
                     body = raw
                 seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                if self.stale:
+                    outer.dropped.append(seen)
+                    self.close_connection = True
+                    return
                 outer.requests.append(seen)
                 answer = outer.handler(seen)
                 if isinstance(answer, Streamed):
                     self._stream(answer)
+                    self.stale = stale_after_stream
                 else:
                     self._reply(answer)
 
@@ -148,6 +160,7 @@ class StreamingLlamaServer:
     replay: Sequence[bytes] | None = None
     build_info: str = "b9999-0123abcd"
     models: Mapping[str, Any] = field(default_factory=lambda: MODELS)
+    stale_after_stream: bool = False  # see StreamingServer
     completions: int = 0
     bodies: list[Any] = field(default_factory=list)
 
@@ -192,7 +205,7 @@ class StreamingLlamaServer:
         return Streamed(events(), pause_s=self.pause_s)
 
     def start(self) -> StreamingServer:
-        return StreamingServer(self.handle).start()
+        return StreamingServer(self.handle, stale_after_stream=self.stale_after_stream).start()
 
 
 @dataclass
