@@ -7,7 +7,10 @@ simpler tool.
 
 Retries: connection errors, 5xx and 429 are retried with exponential backoff (honouring
 Retry-After), up to `retries` times. A connection that still fails is fatal for the run (the
-server is gone: restart it and `--resume`); a 4xx is an error row for that one sample.
+server is gone: restart it and `--resume`); a 4xx is an error row for that one sample. A request
+that met a kept-alive connection the server had already dropped ("Server disconnected without
+sending a response": llama-server drops one after a response that outlasted its 5 s keep-alive,
+unannounced) never reached the engine: it is sent again at once, once, and is not a retry.
 """
 
 from __future__ import annotations
@@ -119,18 +122,25 @@ class OpenAICompatBackend:
     async def generate(self, prompt: Prompt) -> Generation:
         path, body = self._request(prompt)
         attempt = 0
+        stale_resent = False
         while True:
             started = time.perf_counter()
             try:
                 response = await self._client.post(path, json=body)
+            except httpx.RemoteProtocolError as exc:
+                if not stale_resent and "without sending a response" in str(exc):
+                    # A kept-alive connection the server had dropped (llama-server does after a
+                    # response that outlasted its 5 s keep-alive): the request never reached it.
+                    stale_resent = True
+                    continue
+                if attempt >= self.retries:
+                    raise self._unreachable(path, exc, attempt) from exc
+                await asyncio.sleep(self._delay(attempt, None))
+                attempt += 1
+                continue
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 if attempt >= self.retries:
-                    raise BackendError(
-                        f"{self.base}{path}: {type(exc).__name__}: {exc or 'no response'}"
-                        f" (after {attempt + 1} attempts)",
-                        hint="is the server still running? restart it and rerun with --resume",
-                        fatal=not isinstance(exc, httpx.ReadTimeout),
-                    ) from exc
+                    raise self._unreachable(path, exc, attempt) from exc
                 await asyncio.sleep(self._delay(attempt, None))
                 attempt += 1
                 continue
@@ -165,6 +175,14 @@ class OpenAICompatBackend:
     def _parse(self, payload: Mapping[str, Any], prompt: Prompt,
                latency_ms: float) -> Generation:
         return parse_response(payload, chat=prompt.style == "chat", latency_ms=latency_ms)
+
+    def _unreachable(self, path: str, exc: Exception, attempt: int) -> BackendError:
+        return BackendError(
+            f"{self.base}{path}: {type(exc).__name__}: {exc or 'no response'}"
+            f" (after {attempt + 1} attempts)",
+            hint="is the server still running? restart it and rerun with --resume",
+            fatal=not isinstance(exc, httpx.ReadTimeout),
+        )
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:

@@ -106,6 +106,22 @@ def test_retries_5xx_and_429_then_succeeds():
     assert gen.text == " B"
 
 
+def test_a_dropped_keep_alive_connection_is_not_a_retry():
+    """After a long response llama-server drops the kept-alive connection unannounced; the next
+    request on it never reaches the engine. It is sent again at once, even with no retries."""
+    async def go(backend: OpenAICompatBackend) -> list[str]:
+        try:
+            return [(await backend.generate(Prompt(text=f"q{i}"))).text for i in range(3)]
+        finally:
+            await backend.aclose()
+
+    with serve(lambda seen: Reply(body=LLAMA_COMPLETION), stale_after=2) as server:
+        texts = asyncio.run(go(OpenAICompatBackend(server.url, "m", LLAMA, retries=0)))
+    assert texts == [" B"] * 3
+    assert [r.body["prompt"] for r in server.requests] == ["q0", "q1", "q2"]
+    assert [r.body["prompt"] for r in server.dropped] == ["q1", "q2"]
+
+
 def test_persistent_5xx_is_fatal_after_bounded_retries():
     with serve(lambda seen: Reply(500, {"error": {"message": "boom"}})) as server:
         backend = OpenAICompatBackend(server.url, "m", LLAMA, retries=2, backoff=0.01)

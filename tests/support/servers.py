@@ -31,14 +31,20 @@ Handler = Callable[[Seen], Reply]
 
 
 class LoopbackServer:
-    def __init__(self, handler: Handler) -> None:
+    """`stale_after`: behave like llama-server (cpp-httplib) after a response that outlasted its
+    5 s keep-alive: after each of the first `stale_after` replies the connection stays open
+    without `Connection: close`, and the next request on it is read and dropped unanswered."""
+
+    def __init__(self, handler: Handler, *, stale_after: int = 0) -> None:
         self.handler = handler
         self.requests: list[Seen] = []
+        self.dropped: list[Seen] = []
         outer = self
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per response
+            stale = False
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -48,6 +54,11 @@ class LoopbackServer:
                 except ValueError:
                     body = raw
                 seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                if self.stale:
+                    outer.dropped.append(seen)
+                    self.close_connection = True
+                    return
+                self.stale = len(outer.requests) < stale_after
                 outer.requests.append(seen)
                 reply = outer.handler(seen)
                 if isinstance(reply.body, (dict, list)):
@@ -90,8 +101,8 @@ class LoopbackServer:
 
 
 @contextmanager
-def serve(handler: Handler) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(handler).start()
+def serve(handler: Handler, *, stale_after: int = 0) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(handler, stale_after=stale_after).start()
     try:
         yield server
     finally:
