@@ -68,12 +68,9 @@ def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) 
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
-            "test_run_log_url": record["test_run_log_url"],
-            "gist_id": gist.get("id"),
-            "run_log_sha256": record["files"]["run.log"],
+            **_evidence_head(record),
             "samples_sha256": record["files"]["samples.jsonl"],
             "results_sha256": record["files"]["results.json"],
-            "record_sha256": (gist_files.get("record.json") or {}).get("sha256"),
             "samples_in_gist": "samples.jsonl" in gist_files,
         },
         "timings": dict(record["timings"]),
@@ -89,8 +86,6 @@ def _speed_payload(record: Mapping[str, Any], *, handle: str | None,
     speed = record["speed"]
     summary, plaus = speed["summary"], speed["plausibility"]
     counted = [run for run in speed["runs"] if run["counted"]]
-    gist = record.get("gist") or {}
-    record_copy = ((gist.get("files") or {}).get("record.json") or {}).get("sha256")
     env = speed["environment"]
     payload: dict[str, Any] = {
         **_head(record, SPEED_KIND),
@@ -126,10 +121,7 @@ def _speed_payload(record: Mapping[str, Any], *, handle: str | None,
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
-            "test_run_log_url": record["test_run_log_url"],
-            "gist_id": gist.get("id"),
-            "run_log_sha256": record["files"]["run.log"],
-            "record_sha256": record_copy,
+            **_evidence_head(record),
             "run_logs": {name: sha for name, sha in record["files"].items()
                          if name != "run.log"},
             "logs_sha256": speed["logs_sha256"],
@@ -140,6 +132,17 @@ def _speed_payload(record: Mapping[str, Any], *, handle: str | None,
         "notes": notes,
     }
     return redact_tree(payload)  # type: ignore[no-any-return]
+
+
+def _evidence_head(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The public log and the Gist's copy of the record, the same for every kind of run."""
+    gist = record.get("gist") or {}
+    return {
+        "test_run_log_url": record["test_run_log_url"],
+        "gist_id": gist.get("id"),
+        "run_log_sha256": record["files"]["run.log"],
+        "record_sha256": ((gist.get("files") or {}).get("record.json") or {}).get("sha256"),
+    }
 
 
 def _head(record: Mapping[str, Any], kind: str) -> dict[str, Any]:

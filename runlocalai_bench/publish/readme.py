@@ -22,6 +22,22 @@ def _ms(value: Any) -> str:
     return f"{value:.0f}" if isinstance(value, int | float) else "?"
 
 
+def _provenance(record: Mapping[str, Any]) -> list[str]:
+    """The rla line and the reproduction command, the same for every kind of run."""
+    return [
+        f"- **rla** {record['rla']['version']} ({record['rla'].get('git_commit') or 'no git'});"
+        f" run `{record['run_id']}`, {record['timings']['started_at']} →"
+        f" {record['timings']['finished_at']}",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        record["command"]["reproduce"],
+        "```",
+        "",
+    ]
+
+
 def gist_description(record: Mapping[str, Any]) -> str:
     model = record["model"]
     name = model.get("slug") or model.get("id") or "model"
@@ -59,16 +75,7 @@ def render_readme(record: Mapping[str, Any], files: Mapping[str, str],
         + f"; {results['n']}/{results['expected_n']} samples",
         f"- **sampling** greedy: temperature {sampling['temperature']}, n {sampling['n']},"
         f" seed {sampling['seed']}, cache_prompt {str(sampling['cache_prompt']).lower()}",
-        f"- **rla** {record['rla']['version']} ({record['rla'].get('git_commit') or 'no git'});"
-        f" run `{record['run_id']}`, {record['timings']['started_at']} →"
-        f" {record['timings']['finished_at']}",
-        "",
-        "## Reproduce",
-        "",
-        "```sh",
-        record["command"]["reproduce"],
-        "```",
-        "",
+        *_provenance(record),
         "## Scores",
         "",
         "| subtask | category | n | score |",
@@ -119,16 +126,7 @@ def _speed_readme(record: Mapping[str, Any], files: Mapping[str, str]) -> str:
         f"- **environment** runtime {env.get('runtime') or '?'}, driver {env.get('driver') or '-'},"
         f" OS {env.get('os') or '?'}",
         f"- **logs** sha256 of the counted runs' logs concatenated: `{speed['logs_sha256']}`",
-        f"- **rla** {record['rla']['version']} ({record['rla'].get('git_commit') or 'no git'});"
-        f" run `{record['run_id']}`, {record['timings']['started_at']} →"
-        f" {record['timings']['finished_at']}",
-        "",
-        "## Reproduce",
-        "",
-        "```sh",
-        record["command"]["reproduce"],
-        "```",
-        "",
+        *_provenance(record),
         "## Runs",
         "",
         "| run | counted | decode tok/s | prefill tok/s | TTFT ms | tokens | log |",
