@@ -188,3 +188,21 @@ def test_rla_bench_speed_publish_and_submit_from_the_command_line(serving, tmp_p
     (stored,) = leaderboard.stored.values()
     assert stored["payload"]["speed"]["decode_tps"]["median"] == 35.0
     assert json.loads((run_path / "submission.json").read_text())["id"] == stored["id"]
+
+
+def test_rla_submit_refuses_a_fabricated_speed_record_and_says_why(speed_run, github,
+                                                                 leaderboard):
+    publish(speed_run, github)
+    record = rundir.read_json(speed_run.record)
+    for run in record["speed"]["runs"]:  # 20,000 tok/s: only the figures, not the observations
+        run["metrics"]["decode_tps"] = 20_000.0
+    record["speed"]["summary"]["decode_tps"]["median"] = 20_000.0
+    rundir.write_json_atomic(speed_run.record, record)
+    env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
+    proc = rla("submit", str(speed_run.path), "--yes", env=env)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "error: the trust gate refused this run" in proc.stderr
+    assert "run-1: recorded decode tok/s 20000.0 does not follow from its observations" \
+        in proc.stderr
+    assert "summary decode tok/s 20000.0 does not follow from the counted runs" in proc.stderr
+    assert leaderboard.submissions() == []
