@@ -11,6 +11,7 @@ import typer
 from runlocalai_bench import paths, ui
 from runlocalai_bench.cli.render import RichRunUI, print_json
 from runlocalai_bench.cli.verify import open_submission
+from runlocalai_bench.errors import ConfigError
 
 
 def reproduce(
@@ -23,8 +24,9 @@ def reproduce(
                                   help="Local copy of the dataset in its original layout."),
     output_dir: Path = typer.Option(None, "--output-dir", help="Where the re-run goes."),
     timeout: float = typer.Option(None, "--timeout", help="Seconds per request."),
-    tolerance: float = typer.Option(2.0, "--tolerance", help="Percentage points the headline "
-                                    "and each subtask may move."),
+    tolerance: float = typer.Option(None, "--tolerance", help="Percentage points the headline "
+                                    "and each subtask may move (default 2; scored runs only: "
+                                    "a speed row's decode tok/s must land within ±10%)."),
     report_dir: Path = typer.Option(None, "--report-dir", help="Where reproduction.json and "
                                     "reproduction.md go (default: the re-run's directory)."),
     github_api_url: str = typer.Option(None, "--github-api-url",
@@ -33,21 +35,41 @@ def reproduce(
 ) -> None:
     """Verify a record, re-run its exact configuration (benchmark, data pin, prompt style,
     limits, sampling) on this machine's model and server, and compare the four dimensions,
-    every subtask (±2 pp) and every sample. Verdict: reproduced, not reproduced, related
-    benchmark, or invalid. Exits 0 only when reproduced."""
-    from runlocalai_bench.backends.factory import open_backend
+    every subtask (±2 pp) and every sample. A speed row is re-run with its profile, n_predict
+    and prompt; its median decode tok/s must land within ±10% of the original's. Verdict:
+    reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
     from runlocalai_bench.editor import reproduce as rep
+    from runlocalai_bench.editor.verify import is_speed, load_record
     from runlocalai_bench.rig import detect_rig
 
     out, err = ui.stdout_console(), ui.stderr_console()
     # With --json, stdout carries only the report: the re-run's header and table go to stderr.
-    run_ui = RichRunUI(err if json_output else out, err)
+    shown = err if json_output else out
     target = rep.Target(endpoint=endpoint, model=model, model_path=model_path, data_dir=data_dir,
-                    output_dir=output_dir, timeout=timeout)
+                        output_dir=output_dir, timeout=timeout)
+    argv = ("rla", *sys.argv[1:])
     with open_submission(record, github_api_url) as source:
-        result = rep.reproduce(source, target, run_ui, open_backend=open_backend,
-                                  detect_rig=detect_rig, tolerance_pp=tolerance,
-                                  env=os.environ, argv=("rla", *sys.argv[1:]))
+        if is_speed(load_record(source.record_path)):
+            from runlocalai_bench.editor.speedreproduce import reproduce_speed
+            from runlocalai_bench.speed.factory import open_streamer
+            from runlocalai_bench.speed.render import RichSpeedUI
+
+            for flag, value in (("--tolerance", tolerance), ("--data-dir", data_dir)):
+                if value is not None:
+                    raise ConfigError(f"{flag} does not apply to a speed row",
+                                      hint="drop it: a speed row reproduces within ±10% of its "
+                                      "decode tok/s (REFERENCE §1)")
+            result = reproduce_speed(source, target, RichSpeedUI(shown, err),
+                                     open_streamer=open_streamer, detect_rig=detect_rig,
+                                     env=os.environ, argv=argv)
+        else:
+            from runlocalai_bench.backends.factory import open_backend
+            from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP
+
+            result = rep.reproduce(source, target, RichRunUI(shown, err),
+                                   open_backend=open_backend, detect_rig=detect_rig,
+                                   tolerance_pp=DEFAULT_TOLERANCE_PP if tolerance is None
+                                   else tolerance, env=os.environ, argv=argv)
     fallback = (output_dir or Path(os.environ.get("RLA_OUTPUT_DIR") or paths.data_home()
                                    / "runs")).expanduser()
     where = report_dir or rep.report_dir(result, fallback)

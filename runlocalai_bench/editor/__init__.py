@@ -9,8 +9,12 @@
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
     compare.py     two runs side by side: per subtask, and the samples that disagree (pure)
     reproduce.py   re-run a record's exact configuration here, compare, and give a verdict
+    speedlog.py        a speed run's run.log and runs/*.log read against the record (pure)
+    speedcompare.py    two speed runs' median decode / prefill tok/s and TTFT (pure)
+    speedreproduce.py  re-run a speed row with `rla bench speed`'s runner, and the verdict
 
 The policy is REFERENCE §1: a reproduction matches four dimensions and lands within ±2
-percentage points; three of four matching makes a related benchmark; a reproduction signed by
-another key than the original's is independent.
+percentage points (a speed row: its median decode tok/s within ±10%); three of four matching
+makes a related benchmark; a reproduction signed by another key than the original's is
+independent.
 """

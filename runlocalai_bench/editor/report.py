@@ -10,6 +10,7 @@ from runlocalai_bench.editor.compare import RunComparison, ScoreDelta
 
 if TYPE_CHECKING:
     from runlocalai_bench.editor.reproduce import Reproduction
+    from runlocalai_bench.editor.speedcompare import SpeedComparison
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 MAX_SAMPLE_ROWS = 30
@@ -61,6 +62,22 @@ def _scores(comparison: RunComparison) -> list[str]:
     return lines
 
 
+def _speed(comparison: SpeedComparison) -> list[str]:
+    lines = [f"## Speed (medians of the counted runs; decode within "
+             f"±{comparison.tolerance:.0%})", "",
+             "| | original | re-run | ratio | change | |", "|---|---:|---:|---:|---:|---|"]
+    for d in (comparison.decode, comparison.prefill, comparison.ttft):
+        judged = d is comparison.decode
+        verdict = ("within" if comparison.within else "**moved**") if judged \
+            else "informational"
+        cells = ["absent" if v is None else f"{v:.1f}" for v in (d.a, d.b)]
+        ratio = "" if d.ratio is None else f"×{d.ratio:.2f}"
+        change = "" if d.change is None else f"{d.change * 100:+.1f}%"
+        lines.append(f"| {d.name} {d.unit} | {cells[0]} | {cells[1]} | {ratio} | {change} | "
+                     f"{verdict} |")
+    return [*lines, ""]
+
+
 def render_markdown(r: Reproduction) -> str:
     original, rerun = r.original, r.reproduction
     independent = {True: "yes (signed by two different keys)",
@@ -87,6 +104,8 @@ def render_markdown(r: Reproduction) -> str:
         lines.append("")
     if r.comparison is not None:
         lines += _scores(r.comparison)
+    if r.speed is not None:
+        lines += _speed(r.speed)
     lines += ["## Verification of the original", ""]
     for f in r.integrity.findings:
         where = f" ({md(f.where())})" if f.where() else ""

@@ -14,6 +14,9 @@
 Verdicts, first that applies: invalid (the original failed verification, or the re-run did not
 use its configuration), related benchmark (a dimension differs or cannot be shown to match),
 not reproduced (the headline or a subtask moved past the tolerance), reproduced.
+
+A speed row (benchmark.kind "speed") is reproduced by editor/speedreproduce.py into the same
+Reproduction, its tok/s figures under `speed`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig, build_config
@@ -38,6 +41,9 @@ from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.types import RigInfo
+
+if TYPE_CHECKING:
+    from runlocalai_bench.editor.speedcompare import SpeedComparison
 
 Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
@@ -71,6 +77,7 @@ class Reproduction:
     dimensions: tuple[DimensionMatch, ...] = ()
     configuration: tuple[str, ...] = ()  # settings the re-run did not share with the original
     comparison: RunComparison | None = None
+    speed: SpeedComparison | None = None  # a speed row's figures (editor/speedreproduce.py)
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -91,6 +98,8 @@ class Reproduction:
             parts.append(table)
         if self.comparison is not None:
             parts.append(self.comparison)
+        if self.speed is not None:
+            parts.append(self.speed)
         if not self.integrity.ok:
             parts.append(self.integrity)
         return Group(*parts)
@@ -105,6 +114,7 @@ class Reproduction:
                             "local": d.local, "reason": d.reason} for d in self.dimensions],
             "configuration_differences": list(self.configuration),
             "comparison": None if self.comparison is None else self.comparison.to_json(),
+            "speed": None if self.speed is None else self.speed.to_json(),
             "integrity": self.integrity.to_json(),
         }
 
@@ -244,7 +254,7 @@ def reproduce(
     record = load_record(source.record_path)
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
-                          hint="speed rows are reproduced with `rla bench speed`")
+                          hint="speed rows are reproduced by editor.speedreproduce")
     eval_for(record).close()  # refuse another methodology before anything runs
     integrity = verify_source(source, data_dir=target.data_dir)
     original = {"run_id": record.get("run_id"), "origin": source.origin,

@@ -1,6 +1,7 @@
-"""`verify` on speed rows: real `rla bench speed` runs against the streaming loopback
-llama-server, on rigs probed from recorded hardware, published to the loopback Gist API and read
-back from it. Untouched runs verify; each forgery is named by file and field."""
+"""`verify` and `reproduce` on speed rows: real `rla bench speed` runs against the streaming
+loopback llama-server, on rigs probed from recorded hardware, published to the loopback Gist API
+and read back from it. Untouched runs verify; each forgery is named by file and field; a re-run
+reproduces within ±10% of the median decode tok/s, and a server 30% slower does not."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from runlocalai_bench.cli import main
 from runlocalai_bench.config import build_config
+from runlocalai_bench.editor.reproduce import Reproduction, Target, write_report
 from runlocalai_bench.editor.source import download_gist, local_source, open_source
+from runlocalai_bench.editor.speedcompare import SPEED_TOLERANCE, compare_speed
+from runlocalai_bench.editor.speedreproduce import reproduce_speed
 from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.publish.flow import publish_run
 from runlocalai_bench.publish.gist import GistClient, gist_name
 from runlocalai_bench.results import rundir
+from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.factory import open_streamer
 from runlocalai_bench.speed.plausibility import speed_gate
 from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
+from runlocalai_bench.types import RigInfo
 from tests.editor.conftest import ReadableGitHub
 from tests.publish.fakes import VALID_TOKEN
 from tests.support.streaming import StreamingLlamaServer
@@ -200,10 +207,11 @@ def test_an_edited_run_log_is_named(speed_run):
                if check == "log" and file == "runs/run-2.log")
 
 
-def test_a_consistent_forgery_on_a_cpu_rig_is_caught_by_the_logs(serving, speed, cpu_rig):
-    """No ceiling on a CPU-only rig: a record rewritten to 4,000 tok/s with every figure
-    consistent passes the speed gate. The run logs, untouched and hashing as recorded, hold the
-    engine's real timings; only reading them against the record exposes it."""
+def test_a_forgery_under_the_ceiling_is_caught_by_the_logs(serving, speed, cpu_rig):
+    """A CPU rig's ceiling is generous (its class's fastest memory system): a record rewritten
+    from 40 to 4,000 tok/s with every figure consistent passes the speed gate. The run logs,
+    untouched and hashing as recorded, hold the engine's real timings; only reading them
+    against the record exposes it."""
     run = speed(serving(server_at(40.0)).url, cpu_rig).run
     record = rundir.read_json(run.record)
     for entry in record["speed"]["runs"]:
@@ -227,6 +235,90 @@ def test_a_consistent_forgery_on_a_cpu_rig_is_caught_by_the_logs(serving, speed,
         assert ("log", rundir.RUN_LOG, f"speed.runs.run-{i + 1}.metrics.decode_tps") in found
     assert "the log printed run-1 at 40.0 tok/s, the record says 4000.0" in \
         messages(report, "log")
+
+
+# -- reproduce -----------------------------------------------------------------------------
+
+
+def rerun(original: rundir.RunDir, url: str, rig: RigInfo, out: Path) -> Reproduction:
+    console = Console(width=120, no_color=True)
+    return reproduce_speed(local_source(original.path), Target(endpoint=url, output_dir=out),
+                           RichSpeedUI(console, console), open_streamer=open_streamer,
+                           detect_rig=lambda: rig, keys_dir=out / "no-keys", env={},
+                           argv=("rla", "reproduce", str(original.path)))
+
+
+def test_the_same_server_on_the_same_rig_reproduces(speed_run, serving, gpu_rig, tmp_path):
+    result = rerun(speed_run, serving(server_at(400.0)).url, gpu_rig, tmp_path / "out")
+
+    assert result.verdict == "reproduced", result.reasons
+    assert result.reasons[0] == ("decode 400.0 → 400.0 tok/s (×1.00, +0.0%): within ±10% of "
+                                 "the original (REFERENCE §1)")
+    assert result.reasons[1].startswith("prefill 10000.0 → 10000.0 tok/s") and \
+        result.reasons[1].endswith("(informational)")
+    assert result.reasons[2].startswith("TTFT ") and "(informational)" in result.reasons[2]
+    assert [d.status for d in result.dimensions] == ["match"] * 4
+    assert result.configuration == ()
+    assert result.speed is not None and result.speed.decode.ratio == 1.0
+    assert result.original["decode_tps"] == result.reproduction["decode_tps"] == 400.0
+    rerun_dir = Path(result.reproduction["path"])
+    assert rerun_dir.parent == tmp_path / "out" and rerun_dir != speed_run.path
+
+    json_path, md_path = write_report(result, rerun_dir)
+    saved = json.loads(json_path.read_text())
+    assert saved["verdict"] == "reproduced" and saved["comparison"] is None
+    assert saved["speed"]["within"] is True and saved["speed"]["tolerance"] == SPEED_TOLERANCE
+    assert saved["speed"]["decode_tps"] == {"unit": "tok/s", "original": 400.0,
+                                            "reproduction": 400.0, "ratio": 1.0, "change": 0.0}
+    text = md_path.read_text()
+    assert text.startswith(f"# Reproduction of {speed_run.id}: reproduced")
+    assert "| decode tok/s | 400.0 | 400.0 | ×1.00 | +0.0% | within |" in text
+    assert "| prefill tok/s | 10000.0 | 10000.0 | ×1.00 | +0.0% | informational |" in text
+
+
+def test_a_server_30_percent_slower_is_not_reproduced(speed_run, serving, gpu_rig, tmp_path):
+    result = rerun(speed_run, serving(server_at(280.0)).url, gpu_rig, tmp_path / "out")
+
+    assert result.verdict == "not reproduced"
+    assert result.reasons[0] == ("decode 400.0 → 280.0 tok/s (×0.70, -30.0%): beyond ±10% of "
+                                 "the original (REFERENCE §1)")
+    assert result.speed is not None and not result.speed.within
+    assert result.speed.decode.ratio == pytest.approx(0.70)
+    assert [d.status for d in result.dimensions] == ["match"] * 4
+
+
+def test_another_machine_is_a_related_benchmark(speed_run, serving, cpu_rig, tmp_path):
+    result = rerun(speed_run, serving(server_at(400.0)).url, cpu_rig, tmp_path / "out")
+
+    assert result.verdict == "related benchmark"
+    assert result.reasons == ("3 of 4 dimensions match",
+                              "hardware differs: DISCRETE_GPU ≠ CPU_ONLY")
+    assert [d.name for d in result.dimensions if d.status != "match"] == ["hardware"]
+
+
+def test_a_fabricated_original_is_invalid_and_not_rerun(speed_run, serving, gpu_rig, tmp_path):
+    record = rundir.read_json(speed_run.record)
+    record["speed"]["summary"]["decode_tps"]["median"] = 800.0
+    rundir.write_json_atomic(speed_run.record, record)
+    server = serving(server_at(400.0))
+
+    result = rerun(speed_run, server.url, gpu_rig, tmp_path / "out")
+    assert result.verdict == "invalid" and result.reproduction is None
+    assert any("summary decode tok/s 800.0 does not follow from the counted runs" in reason
+               for reason in result.reasons), result.reasons
+    assert not any(seen.path == "/v1/completions" for seen in server.requests)
+
+
+@pytest.mark.parametrize(("rerun_tps", "within"), [(440.0, True), (360.0, True),
+                                                   (441.0, False), (359.0, False)])
+def test_the_band_is_ten_percent_either_way(rerun_tps, within):
+    def section(tps: float) -> dict[str, object]:
+        return {"summary": {"decode_tps": {"median": tps}, "prefill_tps": {"median": None},
+                            "ttft_ms": {"median": 5.0}}}
+
+    comparison = compare_speed(section(400.0), section(rerun_tps))
+    assert comparison.within is within
+    assert comparison.prefill.ratio is None and comparison.ttft.ratio == 1.0
 
 
 # -- the command line ----------------------------------------------------------------------
@@ -257,3 +349,42 @@ def test_verify_of_an_edited_speed_run_in_a_real_process(speed_run):
     assert {("failed", "files", "runs/run-2.log:files.runs/run-2.log"),
             ("failed", "speed", "record.json:speed.logs_sha256"), ("ok", "schema", ""),
             ("skipped", "rescore", "")} <= rows
+
+
+def test_reproduce_a_speed_row_from_the_command_line(serving, speed, capsys, tmp_path):
+    url = serving(server_at(35.0)).url
+    original = speed(url, detect_rig()).run
+
+    code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", url,
+                         "--output-dir", str(tmp_path / "out"), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"] == "reproduced"
+    assert report["speed"]["decode_tps"]["ratio"] == 1.0
+    rerun_dir = Path(report["reproduction"]["path"])
+    assert json.loads((rerun_dir / "reproduction.json").read_text())["verdict"] == "reproduced"
+    assert rundir.read_json(rerun_dir / rundir.RECORD)["speed"]["n_predict"] == 8
+
+    slower = serving(server_at(20.0)).url
+    code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", slower,
+                         "--output-dir", str(tmp_path / "slower"))
+    assert code == 1, err
+    assert "verdict: not reproduced" in out
+    assert "(×0.57, -42.9%): beyond ±10%" in out
+
+
+def test_reproduce_refuses_flags_that_mean_nothing_to_a_speed_row(speed_run, capsys):
+    code, out, err = rla(capsys, "reproduce", str(speed_run.path), "--tolerance", "5")
+    assert code == 2 and out == ""
+    assert err.startswith("error: --tolerance does not apply to a speed row")
+    assert "hint: drop it" in err and "Traceback" not in err
+
+    code, _, err = rla(capsys, "reproduce", str(speed_run.path), "--data-dir", "/tmp")
+    assert code == 2 and err.startswith("error: --data-dir does not apply to a speed row")
+
+
+def test_reproduce_against_a_server_that_is_not_there(speed_run, capsys, tmp_path):
+    code, _, err = rla(capsys, "reproduce", str(speed_run.path), "--endpoint",
+                       "http://127.0.0.1:9", "--output-dir", str(tmp_path / "out"))
+    assert code != 0
+    assert err.startswith("error: ") and "\nhint: " in err and "Traceback" not in err

@@ -1,0 +1,194 @@
+"""`rla reproduce` of a speed row: re-run `rla bench speed` as the record ran it, and judge.
+
+    the original → verify it (schema, files, speed gate, logs, signature); a failure ends
+                   here: invalid
+                 → its configuration: the profile, n_predict and (when the record's prompt is
+                   not the spec's) the prompt, from its `speed` section; the seed from its
+                   sampling settings; --n-ctx from its reproduction command for in-process
+                   runs; the model and server are this machine's
+                 → run_speed (warm-up, measured runs, re-runs at a wide spread), signed when
+                   this operator has a key
+                 → the four dimensions, the configuration actually used, the median decode
+                   tok/s (±10%, REFERENCE §1), prefill tok/s and TTFT for information
+                 → a verdict, written as reproduction.json and reproduction.md
+
+Verdicts, first that applies: invalid (the original failed verification, or the re-run did not
+use its configuration), related benchmark (a dimension differs or cannot be shown to match),
+not reproduced (the re-run fails its own speed gate or did not settle, or its median decode
+tok/s is beyond ±10% of the original's), reproduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from runlocalai_bench.config import RunConfig, build_config
+from runlocalai_bench.editor import keys
+from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.editor.logcheck import field_of
+from runlocalai_bench.editor.reproduce import (
+    Reproduction,
+    Target,
+    Verdict,
+    independence,
+    parse_bench_command,
+)
+from runlocalai_bench.editor.source import Source
+from runlocalai_bench.editor.speedcompare import (
+    SPEED_TOLERANCE,
+    SpeedComparison,
+    compare_speed,
+    median_of,
+)
+from runlocalai_bench.editor.speedlog import as_map
+from runlocalai_bench.editor.verify import VerifyReport, is_speed, load_record, verify_source
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.speed.runner import SpeedUI, run_speed
+from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
+from runlocalai_bench.speed.streams import Streamer
+from runlocalai_bench.types import RigInfo
+
+# What decides what a speed run measures, as the record states it: the re-run must share each.
+CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
+                 ("benchmark", "scoring_method"), ("speed", "profile"), ("speed", "n_predict"),
+                 ("speed", "ignore_eos"), ("speed", "split"), ("speed", "prompt", "text"),
+                 ("speed", "prompt", "tokens"), ("speed", "prompt", "exact"),
+                 ("speed", "protocol"), ("sampling", "settings"))
+
+
+# -- the configuration of the original -------------------------------------------------------
+
+
+def plan_for(record: Mapping[str, Any]) -> SpeedPlan:
+    """The speed plan the record ran: its profile, n_predict and prompt over this rla's spec,
+    which must be the record's (same sha256)."""
+    speed = as_map(record.get("speed"))
+    profile = speed.get("profile")
+    n_predict = speed.get("n_predict")
+    text = as_map(speed.get("prompt")).get("text")
+    if not isinstance(profile, str) or not isinstance(n_predict, int) or \
+            not isinstance(text, str):
+        raise ConfigError(f"{record.get('run_id')} does not say which profile, n_predict and "
+                          "prompt it ran", hint="the record is damaged; verify it")
+    default = load_speed_plan(profile)
+    plan = load_speed_plan(profile, n_predict=n_predict,
+                           prompt=None if text == default.prompt else text)
+    spec = field_of(record, "benchmark", "spec_sha256")
+    if plan.spec_sha256 != spec:
+        raise ConfigError(f"{record.get('run_id')} was measured under another tasks/speed.toml "
+                          f"(spec sha256 {str(spec)[:12]}, this rla's {plan.spec_sha256[:12]})",
+                          hint="reproduce with the rla version that made the record")
+    return plan
+
+
+def rerun_flags(record: Mapping[str, Any], target: Target) -> dict[str, Any]:
+    """`build_config` flags that re-run the record's speed configuration on `target`."""
+    slug, flags = parse_bench_command(str(field_of(record, "command", "reproduce")))
+    if slug != SLUG:
+        raise ConfigError(f"command.reproduce runs {slug}, the record is a speed run",
+                          hint="the record is inconsistent; verify it")
+    in_process = target.endpoint is None
+    return {
+        "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
+        "output_dir": target.output_dir, "timeout": target.timeout,
+        "seed": field_of(record, "sampling", "settings", "seed"),
+        "n_ctx": flags.get("n_ctx") if in_process else None,
+    }
+
+
+def configuration_differences(original: Mapping[str, Any],
+                              rerun: Mapping[str, Any]) -> list[str]:
+    """What decides the measurement and the re-run did not share with the original."""
+    out = []
+    for path in CONFIGURATION:
+        a, b = field_of(original, *path), field_of(rerun, *path)
+        if a != b:
+            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
+    return out
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+def decide(integrity: VerifyReport, configuration: Sequence[str],
+           dimensions: Sequence[DimensionMatch], comparison: SpeedComparison | None,
+           rerun: Mapping[str, Any] | None) -> tuple[Verdict, tuple[str, ...]]:
+    """`rerun` is the re-run record's `speed` section."""
+    if not integrity.ok:
+        return "invalid", tuple(f"the original failed verification: {f.where()} {f.message}"
+                                for f in integrity.failures)
+    if configuration:
+        return "invalid", tuple(f"the re-run's configuration differs: {c}"
+                                for c in configuration)
+    if comparison is None or rerun is None:
+        return "invalid", ("nothing was re-run to compare",)
+    off = [d for d in dimensions if d.status != "match"]
+    if off:
+        matched = len(dimensions) - len(off)
+        return "related benchmark", (
+            f"{matched} of {len(dimensions)} dimensions match",
+            *(f"{d.name} {'differs' if d.status == 'differs' else 'cannot be matched'}: "
+              f"{d.reason}" for d in off))
+    band = f"±{comparison.tolerance:.0%} of the original (REFERENCE §1)"
+    informational = tuple(f"{d.describe()} (informational)"
+                          for d in (comparison.prefill, comparison.ttft))
+    refusals = [str(r) for r in rerun.get("refusals") or ()]
+    if refusals:
+        return "not reproduced", (*(f"the re-run fails its own speed gate: {r}"
+                                    for r in refusals), comparison.decode.describe())
+    if rerun.get("reproduced") is not True:
+        return "not reproduced", (f"the re-run did not settle ({rerun.get('verdict')}): run it "
+                                  "again on a quiet machine", comparison.decode.describe())
+    if not comparison.within:
+        return "not reproduced", (f"{comparison.decode.describe()}: beyond {band}",
+                                  *informational)
+    return "reproduced", (f"{comparison.decode.describe()}: within {band}", *informational)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def reproduce_speed(
+    source: Source,
+    target: Target,
+    ui: SpeedUI,
+    *,
+    open_streamer: Callable[[RunConfig], Streamer],
+    detect_rig: Callable[[], RigInfo],
+    tolerance: float = SPEED_TOLERANCE,
+    keys_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    argv: tuple[str, ...] = (),
+) -> Reproduction:
+    record = load_record(source.record_path)
+    if not is_speed(record):
+        raise ConfigError(f"{record.get('run_id')} is not a speed run",
+                          hint="scored runs are reproduced by editor.reproduce.reproduce")
+    integrity = verify_source(source)
+    original_speed = as_map(record.get("speed"))
+    original = {"run_id": record.get("run_id"), "origin": source.origin,
+                "rig": record.get("rig"), "signer": integrity.signer,
+                "decode_tps": median_of(original_speed, "decode_tps")}
+    if not integrity.ok:  # an invalid submission is not worth a re-run
+        verdict, reasons = decide(integrity, (), (), None, None)
+        return Reproduction(verdict, reasons, original, None, None, integrity)
+
+    plan = plan_for(record)  # another methodology is refused before anything runs
+    config = build_config(SLUG, rerun_flags(record, target), env=env, argv=argv)
+    outcome = run_speed(config, plan, ui, open_streamer=open_streamer, detect_rig=detect_rig)
+    signature = keys.sign_run_if_keyed(outcome.run.path, keys_dir)
+    new_record = outcome.record
+    new_speed = as_map(new_record.get("speed"))
+    dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
+    configuration = configuration_differences(record, new_record)
+    comparison = compare_speed(original_speed, new_speed, tolerance=tolerance)
+    verdict, reasons = decide(integrity, configuration, dimensions, comparison, new_speed)
+    signer = signature.key_id if signature else None
+    return Reproduction(
+        verdict, reasons, original,
+        {"run_id": outcome.run.id, "path": str(outcome.run.path), "rig": new_record.get("rig"),
+         "signer": signer, "decode_tps": median_of(new_speed, "decode_tps")},
+        independence(integrity.signer, signer), integrity, dimensions, tuple(configuration),
+        speed=comparison)
