@@ -17,7 +17,7 @@ from runlocalai_bench.speed.runner import SpeedOutcome, run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from runlocalai_bench.types import RigInfo
 from tests.rig.fakes import fake_nvml, linux_host, load_json
-from tests.support.streaming import StreamingServer
+from tests.support.servers import LoopbackServer
 
 
 @pytest.fixture
@@ -35,11 +35,11 @@ def cpu_rig(tmp_path_factory: pytest.TempPathFactory) -> RigInfo:
 
 
 @pytest.fixture
-def serving() -> Iterator[Callable[[Any], StreamingServer]]:
+def serving() -> Iterator[Callable[[Any], LoopbackServer]]:
     """serving(stub) → the stub's server, running until the test ends."""
-    running: list[StreamingServer] = []
+    running: list[LoopbackServer] = []
 
-    def start(stub: Any) -> StreamingServer:
+    def start(stub: Any) -> LoopbackServer:
         server = stub.start()
         running.append(server)
         return server

@@ -1,11 +1,15 @@
 """Real HTTP servers on 127.0.0.1 for tests: a threaded server whose handler is a plain
-function `(method, path, headers, body) -> Reply`, so each test states the protocol it speaks."""
+function `Seen -> Reply | Streamed`, so each test states the protocol it speaks. A `Streamed`
+answer goes out with chunked transfer encoding, flushed chunk by chunk (with an optional pause
+before each), the way llama-server sends server-sent events and Ollama sends NDJSON."""
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +24,13 @@ class Reply:
 
 
 @dataclass
+class Streamed:
+    chunks: Iterable[bytes]
+    content_type: str = "text/event-stream"
+    pause_s: float = 0.0  # before each chunk after the first
+
+
+@dataclass
 class Seen:
     method: str
     path: str
@@ -27,15 +38,26 @@ class Seen:
     body: Any
 
 
-Handler = Callable[[Seen], Reply]
+Handler = Callable[[Seen], "Reply | Streamed"]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a closed keep-alive connection) is not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class LoopbackServer:
-    """`stale_after`: behave like llama-server (cpp-httplib) after a response that outlasted its
-    5 s keep-alive: after each of the first `stale_after` replies the connection stays open
-    without `Connection: close`, and the next request on it is read and dropped unanswered."""
+    """`stale_after` and `stale_after_stream`: behave like llama-server (cpp-httplib) after a
+    response that outlasted its 5 s keep-alive: after each of the first `stale_after` replies
+    (or after every streamed answer) the connection stays open without `Connection: close`, and
+    the next request on it is read and dropped unanswered."""
 
-    def __init__(self, handler: Handler, *, stale_after: int = 0) -> None:
+    def __init__(self, handler: Handler, *, stale_after: int = 0,
+                 stale_after_stream: bool = False) -> None:
         self.handler = handler
         self.requests: list[Seen] = []
         self.dropped: list[Seen] = []
@@ -61,6 +83,10 @@ class LoopbackServer:
                 self.stale = len(outer.requests) < stale_after
                 outer.requests.append(seen)
                 reply = outer.handler(seen)
+                if isinstance(reply, Streamed):
+                    self._stream(reply)
+                    self.stale = self.stale or stale_after_stream
+                    return
                 if isinstance(reply.body, (dict, list)):
                     payload = json.dumps(reply.body).encode()
                     ctype = "application/json"
@@ -76,13 +102,25 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _stream(self, answer: Streamed) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i, chunk in enumerate(answer.chunks):
+                    if i and answer.pause_s:
+                        time.sleep(answer.pause_s)
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _H)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         daemon=True)
 

@@ -1,6 +1,4 @@
-"""Streaming HTTP servers on 127.0.0.1: a handler may answer with `Streamed` chunks, sent with
-chunked transfer encoding and flushed one by one (with an optional pause before each), the way
-llama-server sends server-sent events and Ollama sends NDJSON.
+"""Streaming servers on 127.0.0.1 (tests/support/servers.py answering with `Streamed` chunks).
 
 `StreamingLlamaServer` speaks llama-server's protocol for `rla bench speed`: /props, /v1/models,
 /health, /tokenize and streamed /v1/completions whose last event carries `usage` and `timings`.
@@ -11,118 +9,12 @@ llama-server sends server-sent events and Ollama sends NDJSON.
 from __future__ import annotations
 
 import json
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.support.llama_stub import MODELS, PROPS
-from tests.support.servers import Reply, Seen
-
-
-@dataclass
-class Streamed:
-    chunks: Iterable[bytes]
-    content_type: str = "text/event-stream"
-    pause_s: float = 0.0  # before each chunk after the first
-
-
-Answer = Reply | Streamed
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up (a closed keep-alive connection) is not an error here."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class StreamingServer:
-    """`stale_after_stream`: behave like llama-server (cpp-httplib) once a streamed answer has
-    outlasted its 5 s keep-alive: the connection stays open without `Connection: close`, and
-    the next request on it is read and then dropped unanswered."""
-
-    def __init__(self, handler: Callable[[Seen], Answer], *,
-                 stale_after_stream: bool = False) -> None:
-        self.handler = handler
-        self.requests: list[Seen] = []
-        self.dropped: list[Seen] = []
-        outer = self
-
-        class _H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            stale = False
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body: Any = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw
-                seen = Seen(self.command, self.path, dict(self.headers.items()), body)
-                if self.stale:
-                    outer.dropped.append(seen)
-                    self.close_connection = True
-                    return
-                outer.requests.append(seen)
-                answer = outer.handler(seen)
-                if isinstance(answer, Streamed):
-                    self._stream(answer)
-                    self.stale = stale_after_stream
-                else:
-                    self._reply(answer)
-
-            def _reply(self, reply: Reply) -> None:
-                payload = json.dumps(reply.body).encode() if isinstance(
-                    reply.body, dict | list) else str(reply.body or "").encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def _stream(self, answer: Streamed) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for i, chunk in enumerate(answer.chunks):
-                    if i and answer.pause_s:
-                        time.sleep(answer.pause_s)
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self._server = _Server(("127.0.0.1", 0), _H)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> StreamingServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+from tests.support.servers import LoopbackServer, Reply, Seen, Streamed
 
 
 def sse(obj: Any) -> bytes:
@@ -160,14 +52,14 @@ class StreamingLlamaServer:
     replay: Sequence[bytes] | None = None
     build_info: str = "b9999-0123abcd"
     models: Mapping[str, Any] = field(default_factory=lambda: MODELS)
-    stale_after_stream: bool = False  # see StreamingServer
+    stale_after_stream: bool = False  # see LoopbackServer
     completions: int = 0
     bodies: list[Any] = field(default_factory=list)
 
     def tokens(self, text: str) -> list[int]:
         return [2] + [100 + len(w) for w in _words(text)]
 
-    def handle(self, seen: Seen) -> Answer:
+    def handle(self, seen: Seen) -> Reply | Streamed:
         path = seen.path.split("?")[0]
         if path == "/health":
             return Reply(body={"status": "ok"})
@@ -204,8 +96,8 @@ class StreamingLlamaServer:
 
         return Streamed(events(), pause_s=self.pause_s)
 
-    def start(self) -> StreamingServer:
-        return StreamingServer(self.handle, stale_after_stream=self.stale_after_stream).start()
+    def start(self) -> LoopbackServer:
+        return LoopbackServer(self.handle, stale_after_stream=self.stale_after_stream).start()
 
 
 @dataclass
@@ -217,7 +109,7 @@ class StreamingOllama:
     size: int = 291_000_000
     bodies: list[Any] = field(default_factory=list)
 
-    def handle(self, seen: Seen) -> Answer:
+    def handle(self, seen: Seen) -> Reply | Streamed:
         path = seen.path.split("?")[0]
         if path == "/api/version":
             return Reply(body={"version": "0.24.0"})
@@ -244,5 +136,5 @@ class StreamingOllama:
             return Streamed(lines(), content_type="application/x-ndjson")
         return Reply(404, {"error": "not found"})
 
-    def start(self) -> StreamingServer:
-        return StreamingServer(self.handle).start()
+    def start(self) -> LoopbackServer:
+        return LoopbackServer(self.handle).start()
