@@ -233,7 +233,8 @@ def _open_run_dir(config: RunConfig, settings: Mapping[str, Any],
     fp = rundir.fingerprint(settings)
     if not config.resume:
         run_id = config.run_id or rundir.new_run_id(config.slug, fp)
-        return rundir.create(config.output_dir, run_id, settings), set()
+        return rundir.create(config.output_dir, run_id, settings,
+                             unique=not config.run_id), set()
     if config.run_id:
         candidate = Path(config.run_id).expanduser()
         path = candidate if candidate.is_dir() else Path(index.get(config.run_id).path)

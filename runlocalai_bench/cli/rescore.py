@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from runlocalai_bench import ui
+from runlocalai_bench import schemas, ui
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.cli.verify import open_submission
-from runlocalai_bench.errors import RlaError
+from runlocalai_bench.errors import ConfigError, RlaError
 from runlocalai_bench.types import to_dict
 
 
@@ -28,7 +28,13 @@ def rescore(
     from runlocalai_bench.editor.verify import load_record
 
     with open_submission(run, github_api_url) as source:
-        result = rescore_run(source.run, load_record(source.record_path), data_dir=data_dir)
+        record = load_record(source.record_path)
+        if schemas.record_schema(record) == schemas.SPEED_RECORD:
+            raise ConfigError(f"{record.get('run_id') or run} is a speed run: it has no scored"
+                              " samples to rescore",
+                              hint="`rla verify` re-derives its figures from the engine's"
+                              " timings; `rla reproduce` measures it again")
+        result = rescore_run(source.run, record, data_dir=data_dir)
     out = ui.stdout_console()
     if json_output:
         print_json(out, {

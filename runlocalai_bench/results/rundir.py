@@ -73,12 +73,22 @@ def fingerprint(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def create(output_dir: Path, run_id: str, settings: Mapping[str, Any]) -> RunDir:
-    """Make a fresh run directory and write config.json, or fail with a hint."""
+def create(output_dir: Path, run_id: str, settings: Mapping[str, Any], *,
+           unique: bool = False) -> RunDir:
+    """Make a fresh run directory and write config.json, or fail with a hint. `unique`: the id
+    was generated, so a second run of the same settings within the same second gets `-2`, `-3`
+    … rather than an error (a run id the user chose is never changed)."""
+    names = [run_id, *(f"{run_id}-{n}" for n in range(2, 100))] if unique else [run_id]
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        path = output_dir / run_id
-        path.mkdir()
+        for name in names:
+            path = output_dir / name
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                if name == names[-1]:
+                    raise
     except FileExistsError as exc:
         raise RunDirError(f"run directory {output_dir / run_id} already exists",
                           hint="wait a second and run again, or pass --resume") from exc

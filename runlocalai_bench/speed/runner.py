@@ -173,7 +173,7 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
     settings = run_settings(config, plan, runtime, prompt)
     fp = rundir.fingerprint(settings)
     run = rundir.create(config.output_dir, config.run_id or rundir.new_run_id("speed", fp),
-                        settings)
+                        settings, unique=not config.run_id)
     (run.path / RUNS_DIR).mkdir()
     index = RunIndex(config.index_path)
     started_at = _now()

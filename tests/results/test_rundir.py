@@ -53,3 +53,17 @@ def test_unwritable_output_dir_is_a_user_error(tmp_path):
 def test_fingerprint_ignores_key_order():
     assert rundir.fingerprint({"a": 1, "b": [1, 2]}) == rundir.fingerprint({"b": [1, 2], "a": 1})
     assert rundir.fingerprint({"a": 1}) != rundir.fingerprint({"a": 2})
+
+
+def test_a_generated_id_taken_in_the_same_second_gets_a_suffix(tmp_path):
+    first = rundir.create(tmp_path, "20261123T010000Z-speed-abcdef", {"a": 1}, unique=True)
+    second = rundir.create(tmp_path, "20261123T010000Z-speed-abcdef", {"a": 1}, unique=True)
+    assert (first.id, second.id) == ("20261123T010000Z-speed-abcdef",
+                                     "20261123T010000Z-speed-abcdef-2")
+    assert rundir.read_json(second.config)["settings"] == {"a": 1}
+
+
+def test_a_run_id_the_user_chose_is_never_changed(tmp_path):
+    rundir.create(tmp_path, "mine", {"a": 1})
+    with pytest.raises(RunDirError, match="run directory .*mine already exists"):
+        rundir.create(tmp_path, "mine", {"a": 1})

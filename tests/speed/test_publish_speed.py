@@ -206,3 +206,10 @@ def test_rla_submit_refuses_a_fabricated_speed_record_and_says_why(speed_run, gi
         in proc.stderr
     assert "summary decode tok/s 20000.0 does not follow from the counted runs" in proc.stderr
     assert leaderboard.submissions() == []
+
+
+def test_rla_rescore_says_a_speed_run_has_nothing_to_rescore(speed_run):
+    proc = rla("rescore", str(speed_run.path), env={})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"error: {speed_run.id} is a speed run: it has no scored samples" in proc.stderr
+    assert "hint: `rla verify` re-derives its figures" in proc.stderr
