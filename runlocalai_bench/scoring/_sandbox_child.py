@@ -14,8 +14,17 @@ namespaces
     own path (under /tmp too), plus /dev/null and friends (no /proc, no home, no /etc,
     nothing else of the host's /tmp), and becomes PID 1 of its namespace. Each job gets a fresh
     size-limited tmpfs on /.rla-work, its working directory, HOME and TMPDIR, and after each
-    job every other process in the namespace is killed and that mount is dropped. A host
-    started as root first becomes nobody (65534).
+    job every other process in the namespace is killed and that mount is dropped.
+    A job is uid and gid 0 of the user namespace, without capabilities, and on the host it is
+    the one uid and gid that namespace maps: the harness's user, with that user's supplementary
+    groups, or, when the harness runs as root, nobody and nogroup (65534) with no
+    supplementary groups. For root, a helper left outside the namespace writes that map; the
+    host opens the bind sources while still root on the host (so Python under /root works) and
+    then becomes 65534 itself, keeping capabilities in its own namespaces only. Such a job is
+    the uid meant to own no file, and reads in its view only what every user may. Before reporting
+    the level ready, the host checks, with a job's uid and no capabilities, that what is on
+    sys.path (standard library, lib-dynload, site-packages, and what each holds at its top
+    level) is readable; if not, the level fails and the reason names the path.
 landlock
     No namespaces: Landlock confines each job to reading the system and Python directories and
     writing its own fresh working directory; TCP bind/connect is denied (Landlock ABI >= 4) and
@@ -29,6 +38,8 @@ of the user's, stdin and stdout/stderr on /dev/null, no capabilities, no_new_pri
 and aarch64) a seccomp filter that refuses new processes (threads are allowed), signals to other
 processes, sockets, ptrace and cross-process memory access, keyrings, namespaces and mounts,
 SysV/POSIX IPC, io_uring, bpf and perf. What was actually in force is reported back at setup.
+Under a harness running as root, landlock and rlimits jobs stay uid 0 on the host (without
+capabilities; the notes say so): only the namespaces level changes the uid.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -613,6 +625,7 @@ def job_main(host: Host, job: dict[str, Any], out_fd: int, workdir: str) -> None
 # The host
 
 
+NOBODY = 65534  # nobody and nogroup: the uid and gid that own nothing
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
@@ -626,6 +639,78 @@ def python_dirs() -> list[str]:
             if path and os.path.isdir(path) and path not in dirs:
                 dirs.append(path)
     return dirs
+
+
+def unreadable(paths: list[str]) -> str | None:
+    """The first of `paths` (sys.path: the standard library, lib-dynload, site-packages), or of
+    the modules and packages each holds at its top level, that this process cannot read, with
+    the reason; None when it can read them all. Entries that do not exist are skipped."""
+    for top in paths:
+        if not os.path.isabs(top):
+            continue
+        try:
+            with os.scandir(top) as scan:
+                entries = [entry.path for entry in scan]
+        except (FileNotFoundError, NotADirectoryError):
+            entries = [top] if os.path.isfile(top) else []
+        except OSError as exc:
+            return f"{top} ({exc.strerror})"
+        for path in entries:
+            try:
+                mode = os.stat(path).st_mode
+            except FileNotFoundError:  # a dangling link
+                continue
+            except OSError as exc:
+                return f"{path} ({exc.strerror})"
+            if not os.access(path, os.R_OK | (os.X_OK if stat.S_ISDIR(mode) else 0)):
+                return f"{path} (not readable)"
+    return None
+
+
+class _IdMapper:
+    """A helper forked before `target` enters a new user namespace. It stays behind, in this
+    namespace with root's CAP_SETUID and CAP_SETGID, and once told writes the target's maps:
+    uid 0 and gid 0 in the new namespace are `uid` and `gid` outside it."""
+
+    def __init__(self, target: int, uid: int, gid: int) -> None:
+        read_fd, self.fd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.fd)
+            code = errno.ECANCELED
+            try:
+                if os.read(read_fd, 1) == b"1":
+                    for name, outside in (("uid_map", uid), ("gid_map", gid)):
+                        with open(f"/proc/{target}/{name}", "w") as fh:
+                            fh.write(f"0 {outside} 1")
+                    code = 0
+            except OSError as exc:
+                code = exc.errno or errno.EIO
+            finally:
+                os._exit(code)
+        os.close(read_fd)
+        self.uid = uid
+        self.code = errno.ECANCELED
+
+    def write_maps(self) -> None:
+        """Have the maps written (the target is in its new namespace now); raise if not."""
+        os.write(self.fd, b"1")
+        code = self.close()
+        if code:
+            raise OSError(code, f"mapping the namespace's root to uid {self.uid} on the host "
+                                f"failed: {os.strerror(code)}")
+
+    def close(self) -> int:
+        """End the helper, which exits without writing if not told to (a no-op once it has
+        ended); its exit code: 0 or an errno."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.pid > 0:
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = -1
+            self.code = os.waitstatus_to_exitcode(status)
+        return self.code
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -654,6 +739,8 @@ class Host:
         self.read_only = _outermost([p for p in _SYSTEM_DIRS if os.path.isdir(p)]
                                     + python_dirs())
         self.devices = [d for d in _DEVICES if os.path.exists(d)]
+        self.job_user = f"uid {os.getuid()}"  # who a job is on the host, in words
+        self.readers = "that user"
         self.jobs = 0
 
     # -- set-up ------------------------------------------------------------------------------
@@ -681,6 +768,12 @@ class Host:
 
     def finish(self) -> None:
         """The parts that fork, run once the host is where it will stay (PID 1 if namespaced)."""
+        if self.level == "namespaces":
+            problem = self._probe_reads()
+            if problem:
+                raise PermissionError(
+                    errno.EACCES, f"a job, {self.job_user}, cannot read {problem}: this level "
+                                  f"needs the Python on sys.path readable by {self.readers}")
         self.seccomp = self._probe_seccomp()
         if self.seccomp:
             self.mechanisms.append("seccomp")
@@ -692,6 +785,28 @@ class Host:
         self.mechanisms += ["session", "rlimits", "empty-env", "stdin-closed",
                             "output-to-devnull", "fresh-workdir", "no-capabilities",
                             "no-new-privs"]
+
+    def _probe_reads(self) -> str | None:
+        """What of the Python on sys.path a job cannot read (see `unreadable`), tried in a
+        throwaway child with a job's uid and no capabilities, in the job's view."""
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(read_fd)
+                drop_capabilities()
+                os.write(write_fd, (unreadable(sys.path) or "").encode()[:4000])
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as reader:
+            answer = reader.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return "sys.path (the check itself failed)"
+        return answer or None
 
     def _probe_seccomp(self) -> bool:
         """Install the filter in a throwaway child: it must load and must refuse a fork."""
@@ -716,12 +831,32 @@ class Host:
     def _setup_namespaces(self) -> None:
         if self.arch is None:
             raise OSError(errno.ENOSYS, f"no pivot_root number for {platform.machine()}")
-        uid, gid = os.getuid(), os.getgid()
-        _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID)
-        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
-                           ("gid_map", f"0 {gid} 1")):
-            with open(f"/proc/self/{name}", "w") as fh:
-                fh.write(text)
+        # uid 0 of the new user namespace is, on the host, the user who started this host,
+        # except root: a job that is root on the host owns, and so reads, every root-only file
+        # in its view. Root's jobs are nobody instead. A process may map only its own uid into
+        # a namespace it creates, so a helper that stays behind with root's CAP_SETUID writes
+        # that map.
+        uid, gid = os.getuid(), os.getgid()  # read after unshare: the overflow ids
+        as_root = os.geteuid() == 0
+        mapper = None
+        if as_root:
+            self.job_user = f"nobody ({NOBODY} on the host)"
+            self.readers = "every user (o+rX)"
+            os.setgroups([])  # root's supplementary groups would outlive the change of uid
+            mapper = _IdMapper(os.getpid(), NOBODY, NOBODY)
+        try:
+            _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID)
+            with open("/proc/self/setgroups", "w") as fh:
+                fh.write("deny")
+            if mapper is not None:
+                mapper.write_maps()
+            else:
+                for name, own in (("uid_map", uid), ("gid_map", gid)):
+                    with open(f"/proc/self/{name}", "w") as fh:
+                        fh.write(f"0 {own} 1")
+        finally:
+            if mapper is not None:
+                mapper.close()
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
         # The new root is built on a tmpfs mounted over /tmp, which hides whatever lies under
         # /tmp: a venv or checkout there (a CI clone in /tmp) is a bind source too. So every
@@ -731,6 +866,13 @@ class Host:
         try:
             for path in (*self.read_only, *self.devices):
                 sources[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            if as_root:
+                # Until here still uid 0 on the host, which may pass root's 0700 directories
+                # (a pyenv under /root) to open the sources; their binds skip those parents.
+                # From here on root of the namespace only, nobody and nogroup on the host; the
+                # capabilities kept reach this namespace alone.
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
             root = "/tmp"
             _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
             for path in self.read_only:
@@ -756,6 +898,8 @@ class Host:
         self.mechanisms += ["user-namespace", "mount-namespace", "private-read-only-root",
                             "network-namespace", "ipc-namespace", "pid-namespace",
                             "tmpfs-workdir"]
+        if as_root:
+            self.mechanisms.append("uid-nobody")
 
     @staticmethod
     def _bind(source_fd: int, target: str, *, directory: bool) -> None:

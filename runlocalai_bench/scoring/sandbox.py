@@ -7,7 +7,8 @@ do depends on what the OS permits; `Sandbox.isolation()` says what was in force,
 record it. Levels, strongest first (the module docstring of `_sandbox_child` has the details):
 
     namespaces  user/mount/network/IPC/PID namespaces, a private read-only root with only the
-                system and Python directories, a fresh tmpfs working directory per job
+                system and Python directories, a fresh tmpfs working directory per job; the
+                job is the harness's user on the host, or nobody (65534) if that is root
     landlock    the job may read the system and Python directories and write only its own
                 fresh working directory; TCP denied, signals scoped where the kernel supports it
     rlimits     neither available: limits, a fresh working directory, seccomp

@@ -413,9 +413,7 @@ def venv_under_tmp() -> Path:
     shutil.rmtree(base)
 
 
-def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> None:
-    """The private root is built on a tmpfs mounted over /tmp: a venv under /tmp (a CI clone's)
-    must still be bound into it, not make auto fall back to a weaker level."""
+def skip_without_namespaces() -> None:
     probe = Sandbox(workers=1, level="namespaces", limits=LIMITS)
     try:
         probe.isolation()
@@ -423,6 +421,12 @@ def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> No
         pytest.skip(f"level namespaces cannot start here: {exc}")
     finally:
         probe.close()
+
+
+def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> None:
+    """The private root is built on a tmpfs mounted over /tmp: a venv under /tmp (a CI clone's)
+    must still be bound into it, not make auto fall back to a weaker level."""
+    skip_without_namespaces()
     prefix = venv_under_tmp / "venv"
     secret = venv_under_tmp / "secret.txt"
     code = ("import os, sys\n"
@@ -454,6 +458,177 @@ def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> No
         str(prefix), str(module), "FileNotFoundError", "OSError", ["venv"], 2]
     assert secret.read_text() == SECRET
     assert not (prefix / "new.txt").exists()
+
+
+# -- who a job is on the host --------------------------------------------------------------------
+
+# Run by another interpreter: python DRIVER CODE ARGUMENT... starts a namespaces sandbox and calls
+# f([ARGUMENT...]), then f(None), which must block. While it blocks, the driver reads what the
+# host (this machine) sees of every process under the sandbox's host process, the job's
+# included, from /proc/PID/status, then stops the job. Prints the level, mechanisms, frames and
+# those processes, or what kept the level from starting.
+_WATCH_DRIVER = (
+    "import json, os, sys\n"
+    "from runlocalai_bench.scoring.sandbox import Job, Sandbox, SandboxError, SandboxLimits\n"
+    "def statuses():\n"
+    "    found = {}\n"
+    "    for name in filter(str.isdigit, os.listdir('/proc')):\n"
+    "        try:\n"
+    "            with open(f'/proc/{name}/status') as fh:\n"
+    "                found[int(name)] = dict(line.rstrip('\\n').split(':\\t', 1)\n"
+    "                                        for line in fh if ':\\t' in line)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    return found\n"
+    "def under(top):\n"
+    "    every, tree, todo = statuses(), {}, [top]\n"
+    "    while todo:\n"
+    "        pid = todo.pop()\n"
+    "        tree[pid] = {key: every[pid].get(key) for key in\n"
+    "                     ('NSpid', 'Uid', 'Gid', 'Groups', 'CapPrm', 'CapEff')}\n"
+    "        todo += [child for child, status in every.items() if int(status['PPid']) == pid]\n"
+    "    return tree\n"
+    "frames, seen = [], {}\n"
+    "def on_frame(frame):\n"
+    "    frames.append([frame.kind, frame.payload.decode()])\n"
+    "    if frame.kind != 'output':\n"
+    "        return True\n"
+    "    seen.update(under(host))\n"
+    "    return False\n"
+    "with Sandbox(workers=1, level='namespaces',\n"
+    "             limits=SandboxLimits(memory_mb=512, tmpfs_mb=16)) as box:\n"
+    "    try:\n"
+    "        isolation = box.isolation()\n"
+    "    except SandboxError as exc:\n"
+    "        print(json.dumps({'unavailable': str(exc)}))\n"
+    "        sys.exit(0)\n"
+    "    host = box._idle[0].proc.pid\n"
+    "    box.run(Job(code=sys.argv[1], entry_point='f',\n"
+    "                inputs_json=json.dumps([[sys.argv[2:]], [None]]), n_inputs=2,\n"
+    "                time_limits=(5.0, 30.0), total_timeout=40.0), on_frame)\n"
+    "print(json.dumps({'level': isolation.level, 'mechanisms': isolation.mechanisms,\n"
+    "                  'frames': frames, 'processes': seen}))\n"
+)
+
+# f(paths): who the job is to itself, whether the first path is in its view at all, then what
+# reading 4 bytes of each path, the standard library's os.py and the interpreter gives: how
+# many bytes came, or the error.
+_WHO_AM_I = (
+    "import os, sys, time\n"
+    "def f(paths):\n"
+    "    if paths is None:\n"
+    "        time.sleep(30)\n"
+    "    out = [os.getuid(), os.getgid(), os.getgroups(), os.path.exists(paths[0])]\n"
+    "    for path in [*paths, os.__file__, os.path.realpath(sys.executable)]:\n"
+    "        try:\n"
+    "            with open(path, 'rb') as fh:\n"
+    "                out.append(len(fh.read(4)))\n"
+    "        except OSError as exc:\n"
+    "            out.append(type(exc).__name__)\n"
+    "    return out\n"
+)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def watch(python: str, *arguments: str, **run: object) -> dict[str, object]:
+    done = subprocess.run([python, "-B", "-c", _WATCH_DRIVER, _WHO_AM_I, *arguments],
+                          env={"PYTHONPATH": str(REPO), "TMPDIR": "/tmp"}, cwd="/",
+                          capture_output=True, text=True, timeout=120, check=False, **run)
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout)
+    if "unavailable" in report:
+        pytest.skip(f"level namespaces cannot start here: {report['unavailable']}")
+    return report
+
+
+def host_view(report: dict[str, object]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The job's /proc status as the host sees it, and every process under the sandbox's host
+    (the job's among them): the job is the one whose PID in its namespace is not 1."""
+    processes = list(report["processes"].values())  # type: ignore[attr-defined]
+    jobs = [p for p in processes if len(p["NSpid"].split()) == 2 and p["NSpid"].split()[1] != "1"]
+    assert len(jobs) == 1, processes
+    return jobs[0], processes
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: what a harness run as root does")
+def test_a_job_under_a_root_harness_is_nobody_on_the_host(venv_under_tmp: Path) -> None:
+    """Root's job must not be root on the host: it would own, and so read, every root-only
+    file in its view. It is nobody/nogroup (65534) without supplementary groups, root only of
+    its own namespace, and still reads the Python it runs on."""
+    skip_without_namespaces()
+    prefix = venv_under_tmp / "venv"
+    owner_only = prefix / "root-only.txt"  # inside a directory the sandbox binds
+    owner_only.write_text(SECRET)
+    owner_only.chmod(0o600)
+    group_only = prefix / "root-group-only.txt"
+    group_only.write_text(SECRET)
+    group_only.chmod(0o640)
+    report = watch(str(prefix / "bin" / "python"), str(owner_only), str(group_only))
+    assert report["level"] == "namespaces"
+    job, processes = host_view(report)
+    for status in processes:  # the host, its PID-namespace init and the job
+        assert status["Uid"].split() == ["65534"] * 4, status
+        assert status["Gid"].split() == ["65534"] * 4, status
+        assert status["Groups"].split() == [], status
+    assert int(job["CapPrm"], 16) == int(job["CapEff"], 16) == 0
+    # To itself the job is uid 0 of its namespace; both files are in its view and it can
+    # read neither; it reads the standard library and the interpreter.
+    frames = report["frames"]
+    assert [kind for kind, _ in frames] == ["loaded", "output"]  # type: ignore[union-attr]
+    assert json.loads(frames[1][1]) == [  # type: ignore[index]
+        0, 0, [], True, "PermissionError", "PermissionError", 4, 4]
+    assert "uid-nobody" in report["mechanisms"]  # type: ignore[operator]
+
+
+def imports_the_sandbox(python: str, **run: object) -> bool:
+    try:
+        return subprocess.run([python, "-B", "-c", "import runlocalai_bench.scoring.sandbox"],
+                              env={"PYTHONPATH": str(REPO)}, cwd="/", capture_output=True,
+                              timeout=60, check=False, **run).returncode == 0
+    except OSError:  # not there, or not executable by that user
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: to run the harness as another user")
+def test_a_job_under_a_user_harness_is_that_user_on_the_host() -> None:
+    """A harness run by an ordinary user is unchanged: the job is that user on the host."""
+    user = 54321  # no one's
+    as_user = {"user": user, "group": user, "extra_groups": []}
+    runnable = [python for python in (os.path.realpath(sys.executable), "/usr/bin/python3")
+                if imports_the_sandbox(python, **as_user)]
+    if not runnable:
+        pytest.skip(f"no Python here that uid {user} can run this checkout with")
+    report = watch(runnable[0], "/nonexistent", **as_user)
+    assert report["level"] == "namespaces"
+    assert "uid-nobody" not in report["mechanisms"]  # type: ignore[operator]
+    job, processes = host_view(report)
+    for status in processes:
+        assert status["Uid"].split() == [str(user)] * 4, status
+        assert status["Gid"].split() == [str(user)] * 4, status
+    assert int(job["CapEff"], 16) == 0
+    assert json.loads(report["frames"][1][1])[:4] == [0, 0, [], False]  # type: ignore[index]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a root-only venv is readable by "
+                                              "any other user who made it")
+def test_a_python_nobody_can_read_refuses_namespaces_with_the_reason(
+        venv_under_tmp: Path) -> None:
+    """A root-owned 0700 venv cannot serve a job that is nobody: the level must not start,
+    and the notes must say which path nobody could not read (not jobs failing at import)."""
+    skip_without_namespaces()
+    prefix = venv_under_tmp / "venv"
+    prefix.chmod(0o700)
+    done = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", _DRIVER, "def f(x):\n    return 1\n", "x"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["level"] != "namespaces"
+    refused = [note for note in report["notes"] if note.startswith("namespaces unavailable")]
+    assert len(refused) == 1, report["notes"]
+    assert "nobody (65534 on the host), cannot read " + str(prefix) in refused[0]
+    assert [kind for kind, _ in report["frames"]] == ["loaded", "output", "done"]
 
 
 # -- exits and lies -------------------------------------------------------------------------------
