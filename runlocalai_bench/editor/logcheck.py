@@ -40,6 +40,10 @@ class LogFinding:
     message: str
 
 
+NO_TITLE = LogFinding("run_id", "run.log has no `# rla <version> run <id>` title line")
+CUT_SHORT = LogFinding("files.run.log", "run.log does not end with its closing line (cut short?)")
+
+
 def _last_session(lines: list[str]) -> list[str]:
     starts = [i for i, line in enumerate(lines) if _TITLE.match(line)]
     return lines[starts[-1]:] if starts else lines
@@ -72,7 +76,8 @@ def field_of(record: Mapping[str, Any], *path: str) -> Any:
 def check_title(lines: list[str], record: Mapping[str, Any]
                 ) -> tuple[list[str], list[LogFinding]] | None:
     """The last session and what its title line (and any other session's) disagrees with;
-    None when there is no title line at all. Shared with the speed log check."""
+    None when there is no title line at all. This, header_fields and check_closed are shared
+    with the speed log check (speedlog.py)."""
     session = _last_session(lines)
     title = _TITLE.match(session[0]) if session else None
     if title is None:
@@ -95,8 +100,19 @@ def check_title(lines: list[str], record: Mapping[str, Any]
     return session, out
 
 
-NO_TITLE = LogFinding("run_id", "run.log has no `# rla <version> run <id>` title line")
-CUT_SHORT = LogFinding("files.run.log", "run.log does not end with its closing line (cut short?)")
+def header_fields(session: list[str], field: re.Pattern[str]) -> dict[str, str]:
+    """The session's `<name>  <value>` header lines that `field` matches, the first of each."""
+    fields: dict[str, str] = {}
+    for line in session:
+        match = field.match(line)
+        if match and match.group(1) not in fields:
+            fields[match.group(1)] = match.group(2).strip()
+    return fields
+
+
+def check_closed(session: list[str]) -> list[LogFinding]:
+    """CUT_SHORT unless the session ends with run.log's closing line."""
+    return [] if session and session[-1].startswith("# run.log closed") else [CUT_SHORT]
 
 
 def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
@@ -108,11 +124,7 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
     def get(*path: str) -> Any:
         return field_of(record, *path)
 
-    fields: dict[str, str] = {}
-    for line in session:
-        match = _FIELD.match(line)
-        if match and match.group(1) not in fields:
-            fields[match.group(1)] = match.group(2).strip()
+    fields = header_fields(session, _FIELD)
     for name in ("benchmark", "rig", "samples"):
         if name not in fields:
             out.append(LogFinding(name if name != "samples" else "results.expected_n",
@@ -148,10 +160,7 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
         out.append(LogFinding("results.n", f"the log finished {finals[-1].group(1)}/"
                               f"{finals[-1].group(2)} samples, the record says {n}/{expected_n}"))
 
-    out += _headline(session, record)
-    if not (session and session[-1].startswith("# run.log closed")):
-        out.append(CUT_SHORT)
-    return out
+    return out + _headline(session, record) + check_closed(session)
 
 
 def _headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]:

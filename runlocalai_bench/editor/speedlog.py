@@ -38,11 +38,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from runlocalai_bench.editor.logcheck import (
-    CUT_SHORT,
     NO_TITLE,
     LogFinding,
+    check_closed,
     check_title,
     field_of,
+    header_fields,
     last_json_object,
 )
 
@@ -78,11 +79,7 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
     session, out = titled
     speed = as_map(record.get("speed"))
 
-    fields: dict[str, str] = {}
-    for line in session:
-        match = _FIELD.match(line)
-        if match and match.group(1) not in fields:
-            fields[match.group(1)] = match.group(2).strip()
+    fields = header_fields(session, _FIELD)
     bench = _BENCH.match(fields.get("benchmark", ""))
     spec = str(field_of(record, "benchmark", "spec_sha256") or "")
     if bench is None or bench.group(1) != field_of(record, "benchmark", "slug") or \
@@ -116,10 +113,7 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
         out.append(LogFinding("speed.runs", f"the log holds runs the record does not: "
                               f"{', '.join(extra)}"))
 
-    out += _headline(session, speed)
-    if not (session and session[-1].startswith("# run.log closed")):
-        out.append(CUT_SHORT)
-    return out
+    return out + _headline(session, speed) + check_closed(session)
 
 
 def _headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
