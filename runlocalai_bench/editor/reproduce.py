@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,7 @@ from runlocalai_bench.config import RunConfig, build_config
 from runlocalai_bench.editor import keys
 from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
 from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.editor.logcheck import field_of
 from runlocalai_bench.editor.rescore import data_source_for, eval_for
 from runlocalai_bench.editor.source import Source
 from runlocalai_bench.editor.verify import VerifyReport, load_record, verify_source
@@ -52,6 +53,10 @@ REPORT_MD = "reproduction.md"
 # already fields of the record. Its endpoint, model, paths and output are the original
 # machine's, never reused.
 COMMAND_FLAGS = ("limit", "limit_per_subtask", "concurrency", "n_ctx")
+# What decides what a scored run computes, as the record states it: the re-run must share each.
+CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
+                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
+                 ("sampling", "settings"), ("results", "expected_n"))
 
 
 @dataclass(frozen=True)
@@ -170,22 +175,22 @@ def rerun_flags(record: Mapping[str, Any], target: Target) -> tuple[str, dict[st
     return slug, flags
 
 
+def fields_not_shared(original: Mapping[str, Any], rerun: Mapping[str, Any],
+                      paths: Iterable[tuple[str, ...]]) -> list[str]:
+    """`a.b: <original's> → <re-run's>` for each field at `paths` the two records differ in.
+    Shared with the speed rows' configuration (speedreproduce.py)."""
+    out = []
+    for path in paths:
+        a, b = field_of(original, *path), field_of(rerun, *path)
+        if a != b:
+            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
+    return out
+
+
 def configuration_differences(original: Mapping[str, Any], rerun: Mapping[str, Any],
                               ids_a: Sequence[str], ids_b: Sequence[str]) -> list[str]:
     """Result-deciding settings the re-run did not share with the original."""
-    def get(record: Mapping[str, Any], *path: str) -> Any:
-        value: Any = record
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
-        return value
-
-    out = []
-    for path in (("benchmark", "slug"), ("benchmark", "spec_sha256"),
-                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
-                 ("sampling", "settings"), ("results", "expected_n")):
-        a, b = get(original, *path), get(rerun, *path)
-        if a != b:
-            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
+    out = fields_not_shared(original, rerun, CONFIGURATION)
     if set(ids_a) != set(ids_b):
         out.append(f"the questions differ: {len(set(ids_a) - set(ids_b))} only in the original,"
                    f" {len(set(ids_b) - set(ids_a))} only in the re-run")
@@ -199,16 +204,20 @@ def _pp(value: float | None) -> str:
     return "absent" if value is None else f"{value * 100:.1f}%"
 
 
-def decide(integrity: VerifyReport, configuration: Sequence[str],
-           dimensions: Sequence[DimensionMatch],
-           comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
+def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str],
+                           dimensions: Sequence[DimensionMatch], *, compared: bool
+                           ) -> tuple[Verdict, tuple[str, ...]] | None:
+    """The verdicts a scored and a speed row reach alike, before their figures are looked at;
+    first that applies: invalid (the original failed verification, the re-run's configuration
+    differs, nothing was re-run to compare), related benchmark (a dimension differs or cannot
+    be shown to match). None: the figures decide."""
     if not integrity.ok:
         return "invalid", tuple(f"the original failed verification: {f.where()} {f.message}"
                                 for f in integrity.failures)
     if configuration:
         return "invalid", tuple(f"the re-run's configuration differs: {c}"
                                 for c in configuration)
-    if comparison is None:
+    if not compared:
         return "invalid", ("nothing was re-run to compare",)
     off = [d for d in dimensions if d.status != "match"]
     if off:
@@ -217,6 +226,17 @@ def decide(integrity: VerifyReport, configuration: Sequence[str],
             f"{matched} of {len(dimensions)} dimensions match",
             *(f"{d.name} {'differs' if d.status == 'differs' else 'cannot be matched'}: "
               f"{d.reason}" for d in off))
+    return None
+
+
+def decide(integrity: VerifyReport, configuration: Sequence[str],
+           dimensions: Sequence[DimensionMatch],
+           comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
+    before = verdict_before_figures(integrity, configuration, dimensions,
+                                    compared=comparison is not None)
+    if before is not None:
+        return before
+    assert comparison is not None  # verdict_before_figures said "invalid" without one
     moved = comparison.moved
     if moved:
         return "not reproduced", tuple(
@@ -239,6 +259,23 @@ def independence(original: str | None, reproduction: str | None) -> bool | None:
 # -- the run ---------------------------------------------------------------------------------
 
 
+def original_side(record: Mapping[str, Any], source: Source, integrity: VerifyReport,
+                  **headline: Any) -> dict[str, Any]:
+    """Reproduction.original: run id, origin, rig and signer, then `headline` (a scored row's
+    score, a speed row's median decode tok/s)."""
+    return {"run_id": record.get("run_id"), "origin": source.origin, "rig": record.get("rig"),
+            "signer": integrity.signer, **headline}
+
+
+def signed_rerun_side(run: rundir.RunDir, record: Mapping[str, Any], keys_dir: Path | None,
+                      **headline: Any) -> dict[str, Any]:
+    """Sign the re-run when this operator has a key; Reproduction.reproduction: run id, path,
+    rig and signer, then `headline`."""
+    signature = keys.sign_run_if_keyed(run.path, keys_dir)
+    return {"run_id": run.id, "path": str(run.path), "rig": record.get("rig"),
+            "signer": signature.key_id if signature else None, **headline}
+
+
 def reproduce(
     source: Source,
     target: Target,
@@ -257,9 +294,8 @@ def reproduce(
                           hint="speed rows are reproduced by editor.speedreproduce")
     eval_for(record).close()  # refuse another methodology before anything runs
     integrity = verify_source(source, data_dir=target.data_dir)
-    original = {"run_id": record.get("run_id"), "origin": source.origin,
-                "rig": record.get("rig"), "signer": integrity.signer,
-                "score": (record.get("results") or {}).get("score")}
+    original = original_side(record, source, integrity,
+                             score=(record.get("results") or {}).get("score"))
     if not integrity.ok:  # an invalid submission is not worth a re-run
         verdict, reasons = decide(integrity, (), (), None)
         return Reproduction(verdict, reasons, original, None, None, integrity)
@@ -267,8 +303,8 @@ def reproduce(
     slug, flags = rerun_flags(record, target)
     config = build_config(slug, flags, env=env, argv=argv)
     outcome = run_benchmark(config, ui, open_backend=open_backend, detect_rig=detect_rig)
-    signature = keys.sign_run_if_keyed(outcome.run.path, keys_dir)
     new_record = outcome.record
+    reproduction = signed_rerun_side(outcome.run, new_record, keys_dir, score=outcome.results.score)
     samples_a = rundir.read_samples(source.run.samples)
     samples_b = rundir.read_samples(outcome.run.samples)
     dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
@@ -278,13 +314,9 @@ def reproduce(
     comparison = compare_runs(record.get("results") or {}, new_record.get("results") or {},
                               samples_a, samples_b, tolerance_pp=tolerance_pp)
     verdict, reasons = decide(integrity, configuration, dimensions, comparison)
-    signer = signature.key_id if signature else None
-    return Reproduction(
-        verdict, reasons, original,
-        {"run_id": outcome.run.id, "path": str(outcome.run.path), "rig": new_record.get("rig"),
-         "signer": signer, "score": outcome.results.score},
-        independence(integrity.signer, signer), integrity, dimensions, tuple(configuration),
-        comparison)
+    return Reproduction(verdict, reasons, original, reproduction,
+                        independence(integrity.signer, reproduction["signer"]), integrity,
+                        dimensions, tuple(configuration), comparison)
 
 
 def write_report(reproduction: Reproduction, directory: Path) -> tuple[Path, Path]:

@@ -25,15 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from runlocalai_bench.config import RunConfig, build_config
-from runlocalai_bench.editor import keys
 from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
 from runlocalai_bench.editor.logcheck import field_of
 from runlocalai_bench.editor.reproduce import (
     Reproduction,
     Target,
     Verdict,
+    fields_not_shared,
     independence,
+    original_side,
     parse_bench_command,
+    signed_rerun_side,
+    verdict_before_figures,
 )
 from runlocalai_bench.editor.source import Source
 from runlocalai_bench.editor.speedcompare import (
@@ -101,12 +104,7 @@ def rerun_flags(record: Mapping[str, Any], target: Target) -> dict[str, Any]:
 def configuration_differences(original: Mapping[str, Any],
                               rerun: Mapping[str, Any]) -> list[str]:
     """What decides the measurement and the re-run did not share with the original."""
-    out = []
-    for path in CONFIGURATION:
-        a, b = field_of(original, *path), field_of(rerun, *path)
-        if a != b:
-            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
-    return out
+    return fields_not_shared(original, rerun, CONFIGURATION)
 
 
 # -- the verdict -----------------------------------------------------------------------------
@@ -116,21 +114,11 @@ def decide(integrity: VerifyReport, configuration: Sequence[str],
            dimensions: Sequence[DimensionMatch], comparison: SpeedComparison | None,
            rerun: Mapping[str, Any] | None) -> tuple[Verdict, tuple[str, ...]]:
     """`rerun` is the re-run record's `speed` section."""
-    if not integrity.ok:
-        return "invalid", tuple(f"the original failed verification: {f.where()} {f.message}"
-                                for f in integrity.failures)
-    if configuration:
-        return "invalid", tuple(f"the re-run's configuration differs: {c}"
-                                for c in configuration)
-    if comparison is None or rerun is None:
-        return "invalid", ("nothing was re-run to compare",)
-    off = [d for d in dimensions if d.status != "match"]
-    if off:
-        matched = len(dimensions) - len(off)
-        return "related benchmark", (
-            f"{matched} of {len(dimensions)} dimensions match",
-            *(f"{d.name} {'differs' if d.status == 'differs' else 'cannot be matched'}: "
-              f"{d.reason}" for d in off))
+    before = verdict_before_figures(integrity, configuration, dimensions,
+                                    compared=comparison is not None and rerun is not None)
+    if before is not None:
+        return before
+    assert comparison is not None and rerun is not None  # else verdict_before_figures: "invalid"
     band = f"±{comparison.tolerance:.0%} of the original (REFERENCE §1)"
     informational = tuple(f"{d.describe()} (informational)"
                           for d in (comparison.prefill, comparison.ttft))
@@ -168,9 +156,8 @@ def reproduce_speed(
                           hint="scored runs are reproduced by editor.reproduce.reproduce")
     integrity = verify_source(source)
     original_speed = as_map(record.get("speed"))
-    original = {"run_id": record.get("run_id"), "origin": source.origin,
-                "rig": record.get("rig"), "signer": integrity.signer,
-                "decode_tps": median_of(original_speed, "decode_tps")}
+    original = original_side(record, source, integrity,
+                             decode_tps=median_of(original_speed, "decode_tps"))
     if not integrity.ok:  # an invalid submission is not worth a re-run
         verdict, reasons = decide(integrity, (), (), None, None)
         return Reproduction(verdict, reasons, original, None, None, integrity)
@@ -178,17 +165,14 @@ def reproduce_speed(
     plan = plan_for(record)  # another methodology is refused before anything runs
     config = build_config(SLUG, rerun_flags(record, target), env=env, argv=argv)
     outcome = run_speed(config, plan, ui, open_streamer=open_streamer, detect_rig=detect_rig)
-    signature = keys.sign_run_if_keyed(outcome.run.path, keys_dir)
     new_record = outcome.record
     new_speed = as_map(new_record.get("speed"))
+    reproduction = signed_rerun_side(outcome.run, new_record, keys_dir,
+                              decode_tps=median_of(new_speed, "decode_tps"))
     dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
     configuration = configuration_differences(record, new_record)
     comparison = compare_speed(original_speed, new_speed, tolerance=tolerance)
     verdict, reasons = decide(integrity, configuration, dimensions, comparison, new_speed)
-    signer = signature.key_id if signature else None
-    return Reproduction(
-        verdict, reasons, original,
-        {"run_id": outcome.run.id, "path": str(outcome.run.path), "rig": new_record.get("rig"),
-         "signer": signer, "decode_tps": median_of(new_speed, "decode_tps")},
-        independence(integrity.signer, signer), integrity, dimensions, tuple(configuration),
-        speed=comparison)
+    return Reproduction(verdict, reasons, original, reproduction,
+                        independence(integrity.signer, reproduction["signer"]), integrity,
+                        dimensions, tuple(configuration), speed=comparison)
