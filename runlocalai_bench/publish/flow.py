@@ -2,8 +2,10 @@
 
     publish_run(run dir, GistClient)
         record.json → check the run's files still hash as recorded → README.md → refuse if any
-        file holds a secret → POST /gists → fetch every raw URL back and compare sha256 with the
-        local bytes → write the Gist URL into record.json and the run index
+        file holds a secret → POST /gists, its description marked with the run id and a nonce
+        (an unanswered POST is looked for by that marker before it is sent again, so one publish
+        makes one Gist) → fetch every raw URL back and compare sha256 with the local bytes →
+        write the Gist URL into record.json and the run index
     prepare_submission(run dir, handle, notes)   (no network)
         record + handle + cleaned notes → the trust gate → the payload and its idempotency key
     submit_prepared(submission, LeaderboardClient)
@@ -26,7 +28,7 @@ from typing import Any
 
 from runlocalai_bench import schemas
 from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
-from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name
+from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name, new_marker
 from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
 from runlocalai_bench.publish.notes import clean_notes
 from runlocalai_bench.publish.payload import build_payload, idempotency_key
@@ -148,7 +150,8 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
     except UnicodeDecodeError as exc:
         raise PublishError(f"a run file is not UTF-8 text: {exc}",
                            hint="Gists hold text; rerun the benchmark") from exc
-    created = client.create(gist_description(record), texts)
+    created = client.create(gist_description(record), texts,
+                            marker=new_marker(record["run_id"]))
     verified: dict[str, dict[str, Any]] = {}
     for name, data in bundle.files.items():
         entry = created.files.get(name)

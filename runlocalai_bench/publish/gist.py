@@ -9,9 +9,22 @@ As documented (docs.github.com/rest/gists/gists, API version 2022-11-28):
       403  forbidden, or a rate limit         → scope hint / wait (see below)
       404  the token lacks the gist scope     → scope hint
       422  {"message": "Validation Failed", "errors": [{"resource", "code", "field"}]}
-      5xx                                     → bounded retries with backoff
+      5xx                                     → unknown outcome (below)
+    GET {api}/gists?since=<ISO 8601>&per_page=<≤100>&page=<n>
+      200  [{"id", "html_url", "description", "files": {name: {"raw_url", "size", ...}},
+             "created_at", "updated_at", ...}], the authenticated user's Gists updated at or
+           after `since`, without file content; more pages in the Link header (rel="next")
+    GET {api}/gists/{id}
+      200  as POST's 201
     Rate limits: 403 or 429 with `retry-after` (seconds), or `x-ratelimit-remaining: 0` with
     `x-ratelimit-reset` (UTC epoch seconds); a secondary limit without either: wait a minute.
+
+POST /gists is not idempotent. A 5xx, a timeout or a connection dropped after the request went
+out leaves it unknown whether GitHub made the Gist, so a POST is never simply sent again: each
+carries a marker unique to the attempt at the end of its description, and before sending again
+the client lists the Gists updated since just before the first POST; one carrying the marker is
+adopted. Only a connection never made (nothing was sent) and a rate limit (refused before any
+work) are sent again without looking.
 
 File content in API answers is cut at 1 MB (`truncated`), so files are read back from their
 `raw_url`, which serves up to 10 MB; larger files would need a git clone, so rla does not
@@ -20,6 +33,7 @@ upload them. Error bodies are `{"message", "documentation_url"}`.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +42,24 @@ import httpx
 
 from runlocalai_bench import __version__
 from runlocalai_bench.errors import PublishError
-from runlocalai_bench.publish.retry import RetryPolicy, clock_time
+from runlocalai_bench.publish.retry import RetryPolicy, clock_time, iso_time
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_RAW_BYTES = 10_000_000  # what a raw URL serves; beyond it only `git clone` does
+# The search for an unanswered POST's Gist starts this long before the first POST by the local
+# clock, which may be behind GitHub's: a wider window only lengthens the list.
+SINCE_MARGIN_S = 3600.0
+PER_PAGE = 100  # the most GET /gists gives per page
+MAX_PAGES = 20  # 2,000 Gists updated within the window: beyond that, rla cannot tell
+# The request never left: nothing can have been made, so the POST is sent again as it is.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def new_marker(label: str) -> str:
+    """`[rla:<label>:<nonce>]`, unique to one publish attempt (`label`: the run id), for
+    `GistClient.create` to put at the end of the Gist's description."""
+    return f"[rla:{label}:{secrets.token_hex(6)}]"
 
 
 def gist_name(path: str) -> str:
@@ -86,13 +113,95 @@ class GistClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def create(self, description: str, files: Mapping[str, str], *, public: bool = True) -> Gist:
-        body = {"description": description, "public": public,
+    def create(self, description: str, files: Mapping[str, str], *, marker: str | None = None,
+               public: bool = True) -> Gist:
+        """POST /gists, described as `description marker` (`marker`: unique to this attempt,
+        `new_marker()` when not given). When the answer is lost (5xx, timeout, connection
+        dropped), the Gist that carries `marker` is adopted if GitHub made it; the POST is sent
+        again only when none does, within `retry.attempts` in all."""
+        marker = marker or new_marker("gist")
+        body = {"description": f"{description} {marker}", "public": public,
                 "files": {name: {"content": text} for name, text in files.items()}}
-        response = self._send("POST", f"{self.api_url}/gists", body)
-        if response.status_code != 201:
-            raise _api_error(response)
-        return _parse_gist(response)
+        since = iso_time(self.retry.clock() - SINCE_MARGIN_S)
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            try:
+                response = self._api.post(f"{self.api_url}/gists", json=body)
+            except _NOT_SENT as exc:
+                if last:
+                    raise PublishError(f"cannot reach the GitHub API at {self.api_url}: {exc}",
+                                       hint="check the network, or --github-api-url") from exc
+                self.retry.sleep(self.retry.backoff(attempt))
+                continue
+            except httpx.TransportError as exc:
+                lost = f"the answer to POST /gists was lost ({type(exc).__name__}: {exc})"
+            else:
+                if self._rate_limited(response, last):
+                    continue
+                if response.status_code == 201:
+                    return _parse_gist(response, "POST /gists")
+                if response.status_code < 500:
+                    raise _api_error(response, "POST /gists")
+                lost = f"GitHub answered {response.status_code} {_message(response)}"
+            # GitHub may have made the Gist: look for it (after the backoff, which also gives
+            # the list time to show it) before anything is sent again
+            self.retry.sleep(self.retry.backoff(attempt))
+            gist_id = self._find_marked(marker, since, lost)
+            if gist_id is not None:
+                return self.get(gist_id)
+            if last:
+                raise PublishError(f"{lost} {self.retry.attempts} times, and no Gist of yours"
+                                   " carries this attempt's marker",
+                                   hint="try again later; if a Gist whose description ends in"
+                                   f" {marker} appears anyway, delete it first")
+        raise AssertionError("unreachable")
+
+    def get(self, gist_id: str) -> Gist:
+        """GET /gists/{id}: the Gist with its files' raw URLs."""
+        what = f"GET /gists/{gist_id}"
+        response = self._send(f"{self.api_url}/gists/{gist_id}")
+        if response.status_code != 200:
+            raise _api_error(response, what)
+        return _parse_gist(response, what)
+
+    def _find_marked(self, marker: str, since: str, lost: str) -> str | None:
+        """The id of the user's Gist, updated at or after `since`, whose description carries
+        `marker`; None when none does. Raises when the list cannot be read to its end."""
+        hint = (f"look at your Gists for one whose description ends in {marker}: if it is"
+                " there, delete it; then publish again")
+        url: str | None = f"{self.api_url}/gists"
+        params: dict[str, Any] | None = {"since": since, "per_page": PER_PAGE}
+        for _ in range(MAX_PAGES):
+            assert url is not None
+            try:
+                response = self._send(url, params)
+            except PublishError as exc:
+                raise PublishError(f"cannot tell whether GitHub made the Gist: {lost}, and"
+                                   f" listing your Gists failed ({exc.message})",
+                                   hint=hint) from exc
+            if response.status_code != 200:
+                raise PublishError(f"cannot tell whether GitHub made the Gist: {lost}, and"
+                                   f" GET /gists answered {response.status_code}"
+                                   f" {_message(response)}", hint=hint)
+            try:
+                listed = response.json()
+                found = [str(g["id"]) for g in listed
+                         if marker in str(g.get("description") or "")]
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise PublishError("cannot tell whether GitHub made the Gist: the answer to"
+                                   " GET /gists is not a list of Gists", hint=hint) from exc
+            if found:
+                return found[0]
+            url = response.links.get("next", {}).get("url")
+            if url is None:
+                return None
+            if not url.startswith(f"{self.api_url}/"):  # the token goes to the API only
+                raise PublishError("cannot tell whether GitHub made the Gist: GET /gists"
+                                   f" names its next page outside {self.api_url}", hint=hint)
+            params = None  # the next page's URL carries them
+        raise PublishError(f"cannot tell whether GitHub made the Gist: {lost}, and over"
+                           f" {MAX_PAGES * PER_PAGE:,} of your Gists changed since {since}",
+                           hint=hint)
 
     def fetch_raw(self, url: str) -> bytes:
         """A file's exact bytes from its raw URL (retrying 404 briefly: a new Gist can take a
@@ -123,26 +232,19 @@ class GistClient:
             self.retry.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, url: str, body: Any) -> httpx.Response:
+    def _send(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """GET, which is idempotent: sent again after 5xx answers and connection errors."""
         for attempt in range(1, self.retry.attempts + 1):
             last = attempt == self.retry.attempts
             try:
-                response = self._api.request(method, url, json=body)
+                response = self._api.get(url, params=params)
             except httpx.TransportError as exc:
                 if last:
                     raise PublishError(f"cannot reach the GitHub API at {self.api_url}: {exc}",
                                        hint="check the network, or --github-api-url") from exc
                 self.retry.sleep(self.retry.backoff(attempt))
                 continue
-            wait = rate_limit_wait(response, self.retry.clock())
-            if wait is not None:
-                if last or wait > self.retry.max_wait_s:
-                    resume = clock_time(self.retry.clock() + wait)
-                    raise PublishError(
-                        f"GitHub's rate limit is exhausted ({response.status_code}:"
-                        f" {_message(response)})",
-                        hint=f"try again after {resume}")
-                self.retry.sleep(wait)
+            if self._rate_limited(response, last):
                 continue
             if response.status_code >= 500:
                 if last:
@@ -154,6 +256,20 @@ class GistClient:
                 continue
             return response
         raise AssertionError("unreachable")
+
+    def _rate_limited(self, response: httpx.Response, last: bool) -> bool:
+        """True after waiting out a rate limit that lifts soon enough; raises when it does
+        not. GitHub refuses a rate-limited request before doing anything, so it can be sent
+        again as it is."""
+        wait = rate_limit_wait(response, self.retry.clock())
+        if wait is None:
+            return False
+        if last or wait > self.retry.max_wait_s:
+            resume = clock_time(self.retry.clock() + wait)
+            raise PublishError(f"GitHub's rate limit is exhausted ({response.status_code}:"
+                               f" {_message(response)})", hint=f"try again after {resume}")
+        self.retry.sleep(wait)
+        return True
 
 
 def rate_limit_wait(response: httpx.Response, now: float) -> float | None:
@@ -187,16 +303,15 @@ def _message(response: httpx.Response) -> str:
     return response.reason_phrase or ""
 
 
-def _api_error(response: httpx.Response) -> PublishError:
+def _api_error(response: httpx.Response, what: str) -> PublishError:
     status, message = response.status_code, _message(response)
     if status == 401:
         return PublishError(f"GitHub rejected the token (401 {message})",
                             hint="set GH_TOKEN to a valid token, or run `gh auth login -s gist`")
     if status == 403:
-        return PublishError(f"GitHub refused to create the Gist (403 {message})",
-                            hint=_SCOPE_HINT)
+        return PublishError(f"GitHub refused {what} (403 {message})", hint=_SCOPE_HINT)
     if status == 404:
-        return PublishError("GitHub answered 404 to POST /gists: the token has no gist scope"
+        return PublishError(f"GitHub answered 404 to {what}: the token has no gist scope"
                             " or the API URL is wrong", hint=_SCOPE_HINT)
     if status == 422:
         return PublishError(f"GitHub rejected the Gist (422 {message}: "
@@ -221,7 +336,7 @@ def _validation_errors(response: httpx.Response) -> str:
     return "; ".join(parts) or "no details"
 
 
-def _parse_gist(response: httpx.Response) -> Gist:
+def _parse_gist(response: httpx.Response, what: str) -> Gist:
     try:
         body = response.json()
         files = {
@@ -232,5 +347,5 @@ def _parse_gist(response: httpx.Response) -> Gist:
         return Gist(id=str(body["id"]), html_url=str(body["html_url"]), files=files,
                     truncated=bool(body.get("truncated")))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise PublishError("GitHub's answer to POST /gists lacks id, html_url or files",
+        raise PublishError(f"GitHub's answer to {what} lacks id, html_url or files",
                            hint="check --github-api-url / RLA_GITHUB_API_URL") from exc

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 @dataclass(frozen=True)
 class RetryPolicy:
     """`attempts` tries in all for 5xx answers and connection errors, `backoff_s` doubling
-    between them; a rate limit is waited out when it lifts within `max_wait_s`, else reported.
+    between them (a POST that may have taken effect is sent again only once the client has seen
+    that it did not); a rate limit is waited out when it lifts within `max_wait_s`, else
+    reported.
     `sleep` and `clock` are the real ones unless a caller (a benchmark, a test) passes others."""
 
     attempts: int = 4
@@ -27,3 +29,8 @@ class RetryPolicy:
 
 def clock_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
+
+
+def iso_time(epoch: float) -> str:
+    """ISO 8601 as GitHub's `since` takes it: YYYY-MM-DDTHH:MM:SSZ."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import pytest
 
@@ -22,7 +24,7 @@ from runlocalai_bench.publish.trust import publishable_specs
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import read_record
 from runlocalai_bench.results.store import RunIndex, RunRow
-from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN, github_error
 
 
 def client(github) -> GistClient:
@@ -64,6 +66,49 @@ def test_publishing_again_uploads_nothing(selfcheck_run, github):
         first = publish_run(selfcheck_run.path, gh)
         again = publish_run(selfcheck_run.path, gh)
     assert again.already and again.url == first.url and len(github.posts) == 1
+
+
+@pytest.mark.parametrize("loss", ["502", "hang up"])
+def test_a_lost_answer_leaves_one_gist_and_the_record_names_it(selfcheck_run, github, loss):
+    github.lose = [loss]
+    with client(github) as gh:
+        done = publish_run(selfcheck_run.path, gh)
+    (gist_id,) = github.gists
+    assert len(github.posts) == 1 and len(github.lists) == 1
+    record = read_record(selfcheck_run)
+    assert record["gist"]["id"] == gist_id == done.gist_id and record["gist"]["verified"]
+    assert record["test_run_log_url"] == f"{github.url}/gist/rla-tester/{gist_id}"
+    assert {g.path.rsplit("/", 1)[1] for g in github.raw_gets} == set(github.uploaded())
+
+
+def test_a_502_before_the_gist_was_made_publishes_it_once(selfcheck_run, github):
+    github.script = [github_error(502, "Server Error")]
+    with client(github) as gh:
+        publish_run(selfcheck_run.path, gh)
+    (gist_id,) = github.gists
+    assert len(github.posts) == 2 and len(github.lists) == 1  # looked, found none, sent again
+    assert read_record(selfcheck_run)["gist"]["id"] == gist_id
+
+
+def test_a_refused_gist_is_not_sent_again(selfcheck_run, github):
+    github.script = [github_error(422, "Validation Failed", errors=[
+        {"resource": "Gist", "code": "invalid", "field": "description"}])]
+    with client(github) as gh, pytest.raises(PublishError, match="422 Validation Failed"):
+        publish_run(selfcheck_run.path, gh)
+    assert len(github.posts) == 1 and github.lists == [] and github.gists == {}
+    assert read_record(selfcheck_run)["test_run_log_url"] is None
+
+
+def test_each_attempt_marks_its_gist_with_the_run_and_a_fresh_nonce(selfcheck_run, github,
+                                                                     tmp_path):
+    other = rundir.RunDir(tmp_path / "copy")
+    shutil.copytree(selfcheck_run.path, other.path)
+    with client(github) as gh:
+        publish_run(selfcheck_run.path, gh)
+        publish_run(other.path, gh)
+    first, second = (post.body["description"] for post in github.posts)
+    pattern = rf" \[rla:{re.escape(selfcheck_run.id)}:[0-9a-f]{{12}}\]$"
+    assert re.search(pattern, first) and re.search(pattern, second) and first != second
 
 
 def test_a_gist_that_differs_from_the_local_files_is_not_recorded(selfcheck_run, github):
