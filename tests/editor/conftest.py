@@ -2,11 +2,14 @@
 real HTTP, with the real rig probes (or, for another machine, the probes reading a recorded
 one). Session runs are copied into each test that changes them. Speed runs come from the speed
 tests' fixtures (streaming loopback llama-server, recorded rigs); Gists from the loopback Gist
-API, readable here (GET /gists/{id})."""
+API, readable here (GET /gists/{id}). Below them, the helpers the editor's test files share."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,13 +19,18 @@ import pytest
 
 from runlocalai_bench import ui
 from runlocalai_bench.backends.factory import open_backend
+from runlocalai_bench.cli import main
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.config import build_config
+from runlocalai_bench.editor.source import local_source
+from runlocalai_bench.editor.verify import VerifyReport, verify_source
 from runlocalai_bench.pipeline import run_benchmark
+from runlocalai_bench.publish.flow import publish_run
+from runlocalai_bench.publish.gist import GistClient
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.types import RigInfo
-from tests.publish.fakes import ONE_MB, FakeGitHub, github_error
+from tests.publish.fakes import ONE_MB, VALID_TOKEN, FakeGitHub, github_error
 from tests.speed.conftest import cpu_rig, gpu_rig, serving, speed  # noqa: F401 (fixtures)
 from tests.support.llama_stub import MODELS, PROPS, StubLlamaServer
 from tests.support.servers import LoopbackServer, Reply, Seen
@@ -119,7 +127,51 @@ class ReadableGitHub(FakeGitHub):
 
 @pytest.fixture
 def gist_api():
+    """tests/conftest.py's `github`, readable: the loopback Gist API until the test ends."""
     fake = ReadableGitHub()
     server = fake.start()
     yield fake
     server.stop()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def verify(run: rundir.RunDir) -> VerifyReport:
+    return verify_source(local_source(run.path))
+
+
+def failed(report: VerifyReport) -> set[tuple[str, str | None, str | None]]:
+    """(check, file, field) of each failure."""
+    return {(f.check, f.file, f.field) for f in report.failures}
+
+
+def publish(run: rundir.RunDir, fake: FakeGitHub) -> str:
+    """Publish `run` to the loopback Gist API; the Gist's URL."""
+    with GistClient(VALID_TOKEN, api_url=fake.url) as client:
+        return publish_run(run.path, client).url
+
+
+def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`rla ARGS` through `runlocalai_bench.cli.main` in this process: exit code, out, err."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def failing_verify_in_a_process(path: Path) -> set[tuple[str, ...]]:
+    """`rla verify PATH` in a real process, which must fail as a user error (exit 1, one
+    `error:` line and a hint, no traceback); the (status, check, file:field) rows it printed."""
+    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify", str(path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: verification failed")
+    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
+    return {tuple(cell.strip() for cell in line.split("│")[1:4])
+            for line in proc.stdout.splitlines() if line.startswith("│")}

@@ -5,41 +5,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from runlocalai_bench import paths
-from runlocalai_bench.cli import main
 from runlocalai_bench.editor import keys
 from runlocalai_bench.results import rundir
-from tests.editor.conftest import stub_server
-
-
-def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.editor.conftest import failing_verify_in_a_process, rla, stub_server
 
 
 def test_verify_in_a_real_process(original):
     (original.path / rundir.RUN_LOG).write_text("edited\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify",
-                           str(original.path)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("error: verification failed")
-    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
-    rows = {tuple(cell.strip() for cell in line.split("│")[1:4])
-            for line in proc.stdout.splitlines() if line.startswith("│")}
+    rows = failing_verify_in_a_process(original.path)
     assert {("failed", "files", "run.log:files.run.log"), ("ok", "schema", "")} <= rows
 
 

@@ -6,23 +6,19 @@ reproduces within ±10% of the median decode tok/s, and a server 30% slower does
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
-from runlocalai_bench.cli import main
 from runlocalai_bench.config import build_config
 from runlocalai_bench.editor.reproduce import Reproduction, Target, write_report
 from runlocalai_bench.editor.source import download_gist, local_source, open_source
 from runlocalai_bench.editor.speedcompare import SPEED_TOLERANCE, compare_speed
 from runlocalai_bench.editor.speedreproduce import reproduce_speed
 from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_source
-from runlocalai_bench.publish.flow import publish_run
-from runlocalai_bench.publish.gist import GistClient, gist_name
+from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.factory import open_streamer
@@ -31,32 +27,32 @@ from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from runlocalai_bench.types import RigInfo
-from tests.editor.conftest import ReadableGitHub
-from tests.publish.fakes import VALID_TOKEN
+from tests.editor.conftest import failed, failing_verify_in_a_process, publish, rla, verify
 from tests.support.streaming import StreamingLlamaServer
 
 LOGS = ["runs/warmup-1.log", "runs/run-1.log", "runs/run-2.log", "runs/run-3.log"]
-
-
-def verify(run: rundir.RunDir) -> VerifyReport:
-    return verify_source(local_source(run.path))
-
-
-def failed(report: VerifyReport) -> set[tuple[str, str | None, str | None]]:
-    return {(f.check, f.file, f.field) for f in report.failures}
 
 
 def messages(report: VerifyReport, check: str) -> list[str]:
     return [f.message for f in report.failures if f.check == check]
 
 
-def publish(run: rundir.RunDir, fake: ReadableGitHub) -> str:
-    with GistClient(VALID_TOKEN, api_url=fake.url) as client:
-        return publish_run(run.path, client).url
-
-
 def server_at(tps: float) -> StreamingLlamaServer:
     return StreamingLlamaServer(decode_tps=lambda n: tps)
+
+
+def claim_decode(record: dict[str, Any], tps: float) -> None:
+    """A forger's edit: every counted run's engine timings, token arrivals and decode figure,
+    and the summary, rewritten consistently to `tps` decode tok/s."""
+    for entry in record["speed"]["runs"]:
+        timings = entry["raw"]["engine"]
+        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / tps
+        timings["predicted_per_second"] = tps
+        entry["metrics"]["decode_tps"] = tps
+        entry["raw"]["arrivals_ms"] = [entry["raw"]["arrivals_ms"][0] + i * 0.02
+                                       for i in range(len(entry["raw"]["arrivals_ms"]))]
+    for key in ("median", "minimum", "maximum"):
+        record["speed"]["summary"]["decode_tps"][key] = tps
 
 
 @pytest.fixture
@@ -170,15 +166,7 @@ def test_a_record_claiming_decode_above_the_ceiling_is_invalid(speed_run):
     """The forgery of tests/speed: 50,000 tok/s written consistently into every counted run's
     engine timings, arrival times, figures and the summary."""
     record = rundir.read_json(speed_run.record)
-    for run in record["speed"]["runs"]:
-        timings = run["raw"]["engine"]
-        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 50_000.0
-        timings["predicted_per_second"] = 50_000.0
-        run["metrics"]["decode_tps"] = 50_000.0
-        run["raw"]["arrivals_ms"] = [run["raw"]["arrivals_ms"][0] + i * 0.02
-                                     for i in range(len(run["raw"]["arrivals_ms"]))]
-    for key in ("median", "minimum", "maximum"):
-        record["speed"]["summary"]["decode_tps"][key] = 50_000.0
+    claim_decode(record, 50_000.0)
     rundir.write_json_atomic(speed_run.record, record)
 
     report = verify(speed_run)
@@ -214,15 +202,7 @@ def test_a_forgery_under_the_ceiling_is_caught_by_the_logs(serving, speed, cpu_r
     against the record exposes it."""
     run = speed(serving(server_at(40.0)).url, cpu_rig).run
     record = rundir.read_json(run.record)
-    for entry in record["speed"]["runs"]:
-        timings = entry["raw"]["engine"]
-        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 4000.0
-        timings["predicted_per_second"] = 4000.0
-        entry["metrics"]["decode_tps"] = 4000.0
-        entry["raw"]["arrivals_ms"] = [entry["raw"]["arrivals_ms"][0] + i * 0.02
-                                       for i in range(len(entry["raw"]["arrivals_ms"]))]
-    for key in ("median", "minimum", "maximum"):
-        record["speed"]["summary"]["decode_tps"][key] = 4000.0
+    claim_decode(record, 4000.0)
     rundir.write_json_atomic(run.record, record)
     assert speed_gate(record) == []
 
@@ -324,28 +304,10 @@ def test_the_band_is_ten_percent_either_way(rerun_tps, within):
 # -- the command line ----------------------------------------------------------------------
 
 
-def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_verify_of_an_edited_speed_run_in_a_real_process(speed_run):
     log = speed_run.path / "runs" / "run-2.log"
     log.write_text(log.read_text().replace("400", "900"))
-    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify",
-                           str(speed_run.path)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("error: verification failed")
-    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
-    rows = {tuple(cell.strip() for cell in line.split("│")[1:4])
-            for line in proc.stdout.splitlines() if line.startswith("│")}
+    rows = failing_verify_in_a_process(speed_run.path)
     assert {("failed", "files", "runs/run-2.log:files.runs/run-2.log"),
             ("failed", "speed", "record.json:speed.logs_sha256"), ("ok", "schema", ""),
             ("skipped", "rescore", "")} <= rows

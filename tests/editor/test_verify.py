@@ -11,22 +11,14 @@ import pytest
 from runlocalai_bench.editor import keys
 from runlocalai_bench.editor.rescore import sample_result
 from runlocalai_bench.editor.scores import results_block
-from runlocalai_bench.editor.source import local_source, open_source
-from runlocalai_bench.editor.verify import CHECKS, VerifyReport, verify_source
+from runlocalai_bench.editor.source import open_source
+from runlocalai_bench.editor.verify import CHECKS, verify_source
 from runlocalai_bench.errors import PublishError
 from runlocalai_bench.evals import load_eval
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
 from runlocalai_bench.types import to_dict
-from tests.publish.fakes import VALID_TOKEN, FakeGitHub
-
-
-def verify(run: rundir.RunDir) -> VerifyReport:
-    return verify_source(local_source(run.path))
-
-
-def failed(report: VerifyReport) -> set[tuple[str, str | None, str | None]]:
-    return {(f.check, f.file, f.field) for f in report.failures}
+from tests.editor.conftest import failed, publish, verify
 
 
 def flip(path: Path, position: int) -> None:
@@ -157,14 +149,6 @@ def test_a_record_that_breaks_the_schema_names_the_field(original):
 
 
 # -- from a Gist -----------------------------------------------------------------------------
-
-
-def publish(run: rundir.RunDir, fake: FakeGitHub) -> str:
-    from runlocalai_bench.publish.flow import publish_run
-    from runlocalai_bench.publish.gist import GistClient
-
-    with GistClient(VALID_TOKEN, api_url=fake.url) as client:
-        return publish_run(run.path, client).url
 
 
 def test_a_published_gist_verifies_from_its_url(original, gist_api, tmp_path):
