@@ -63,6 +63,8 @@ class LlamaCppBackend:
         self.n_threads = n_threads
         self._lock = threading.Lock()
         self._logits_stale = False
+        import jinja2  # llama-cpp-python's own dependency: it compiles the GGUF's chat template
+
         # llama.cpp writes load-time notes straight to fd 2; show them only if loading fails.
         with _captured_stderr() as native:
             try:
@@ -70,10 +72,18 @@ class LlamaCppBackend:
                     model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
                     seed=self.sampling.seed, logits_all=False, verbose=False,
                 )
-            except (ValueError, RuntimeError, OSError) as exc:
+            except (ValueError, RuntimeError, OSError, jinja2.TemplateError) as exc:
                 failure: Exception | None = exc
             else:
                 failure = None
+        if isinstance(failure, jinja2.TemplateError):
+            # Llama() compiles every chat template in the file, whatever the prompt style.
+            raise ModelFileError(
+                f"llama-cpp-python cannot load {model_path}: its chat template"
+                f" (tokenizer.chat_template) does not compile: {failure}",
+                hint="run the model under llama-server (--endpoint), or fix the template in the"
+                " GGUF (llama.cpp's gguf_new_metadata.py --chat-template-file replaces it)",
+            ) from failure
         if failure is not None:
             detail = native.text().strip().splitlines()[-1:] or [str(failure)]
             raise ModelFileError(f"llama.cpp could not load {model_path}: {detail[0]}",
@@ -128,17 +138,30 @@ class LlamaCppBackend:
             raise BackendError(
                 "this model has no chat template, so chat-style prompts cannot be rendered",
                 hint="use --prompt-style completion for base models", fatal=True)
+        import jinja2
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         llm = self._llm
-        formatter = Jinja2ChatFormatter(
-            template=self._chat_template,
-            eos_token=llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "replace"),
-            bos_token=llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "replace"),
-            add_generation_prompt=True,
-        )
         messages: list[Any] = [{"role": m.role, "content": m.content} for m in prompt.messages]
-        return str(formatter(messages=messages).prompt)
+        # The template is the model file's own Jinja code. One that refuses these messages (its
+        # raise_exception is a ValueError) or fails while rendering fails every request alike.
+        try:
+            formatter = Jinja2ChatFormatter(
+                template=self._chat_template,
+                eos_token=llm.detokenize([llm.token_eos()], special=True).decode(
+                    "utf-8", "replace"),
+                bos_token=llm.detokenize([llm.token_bos()], special=True).decode(
+                    "utf-8", "replace"),
+                add_generation_prompt=True,
+            )
+            return str(formatter(messages=messages).prompt)
+        except (jinja2.TemplateError, ValueError) as exc:
+            raise BackendError(
+                f"the model's chat template (tokenizer.chat_template) failed to render the"
+                f" prompt: {type(exc).__name__}: {exc}",
+                hint="use --prompt-style completion, or fix the template in the GGUF"
+                " (llama.cpp's gguf_new_metadata.py --chat-template-file replaces it)",
+                fatal=True) from exc
 
     def _generate_sync(self, prompt: Prompt) -> Generation:
         import numpy as np
