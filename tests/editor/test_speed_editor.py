@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
@@ -28,6 +27,7 @@ from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from runlocalai_bench.types import RigInfo
 from tests.editor.conftest import failed, failing_verify_in_a_process, publish, rla, verify
+from tests.speed.forgery import forge_decode
 from tests.support.streaming import StreamingLlamaServer
 
 LOGS = ["runs/warmup-1.log", "runs/run-1.log", "runs/run-2.log", "runs/run-3.log"]
@@ -39,20 +39,6 @@ def messages(report: VerifyReport, check: str) -> list[str]:
 
 def server_at(tps: float) -> StreamingLlamaServer:
     return StreamingLlamaServer(decode_tps=lambda n: tps)
-
-
-def claim_decode(record: dict[str, Any], tps: float) -> None:
-    """A forger's edit: every counted run's engine timings, token arrivals and decode figure,
-    and the summary, rewritten consistently to `tps` decode tok/s."""
-    for entry in record["speed"]["runs"]:
-        timings = entry["raw"]["engine"]
-        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / tps
-        timings["predicted_per_second"] = tps
-        entry["metrics"]["decode_tps"] = tps
-        entry["raw"]["arrivals_ms"] = [entry["raw"]["arrivals_ms"][0] + i * 0.02
-                                       for i in range(len(entry["raw"]["arrivals_ms"]))]
-    for key in ("median", "minimum", "maximum"):
-        record["speed"]["summary"]["decode_tps"][key] = tps
 
 
 @pytest.fixture
@@ -166,7 +152,7 @@ def test_a_record_claiming_decode_above_the_ceiling_is_invalid(speed_run):
     """The forgery of tests/speed: 50,000 tok/s written consistently into every counted run's
     engine timings, arrival times, figures and the summary."""
     record = rundir.read_json(speed_run.record)
-    claim_decode(record, 50_000.0)
+    forge_decode(record, 50_000.0)
     rundir.write_json_atomic(speed_run.record, record)
 
     report = verify(speed_run)
@@ -202,7 +188,7 @@ def test_a_forgery_under_the_ceiling_is_caught_by_the_logs(serving, speed, cpu_r
     against the record exposes it."""
     run = speed(serving(server_at(40.0)).url, cpu_rig).run
     record = rundir.read_json(run.record)
-    claim_decode(record, 4000.0)
+    forge_decode(record, 4000.0)
     rundir.write_json_atomic(run.record, record)
     assert speed_gate(record) == []
 

@@ -17,6 +17,7 @@ from runlocalai_bench.speed.plausibility import bytes_per_token, ceiling
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from tests.rig.fakes import fake_nvml, linux_host, load_json
+from tests.speed.forgery import forge_decode
 from tests.support.streaming import StreamingLlamaServer
 
 RTX_4090_CEILING = 1008.1e9 / 253e6 * 1.15  # 4582.3 tok/s for the stub's 253 MB model
@@ -62,30 +63,13 @@ def counted(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in record["speed"]["runs"] if r["counted"]]
 
 
-def fabricate_decode(record: dict[str, Any], tps: float) -> None:
-    """Rewrite every counted run as if the engine had decoded at `tps`, consistently: its
-    timing object, the derived figures and the summary."""
-    for run in counted(record):
-        t = run["raw"]["engine"]
-        t["predicted_ms"] = (t["predicted_n"] - 1) * 1000.0 / tps
-        t["predicted_per_token_ms"] = 1000.0 / tps
-        t["predicted_per_second"] = tps
-        run["metrics"]["decode_tps"] = tps
-        run["metrics"]["engine"]["decode_tps"] = tps
-        # Tokens arriving at the same fabricated pace.
-        first = run["raw"]["arrivals_ms"][0]
-        run["raw"]["arrivals_ms"] = [first + i * 1000.0 / tps
-                                     for i in range(len(run["raw"]["arrivals_ms"]))]
-    record["speed"]["summary"]["decode_tps"]["median"] = tps
-
-
 def test_the_real_record_passes(record):
     assert speed_gate(record) == []
     assert record["speed"]["refusals"] == []
 
 
 def test_a_fabricated_record_above_the_ceiling_is_refused_with_the_reason(record):
-    fabricate_decode(record, 9000.0)
+    forge_decode(record, 9000.0)
     reasons = speed_gate(record)
     assert len(reasons) == 3, reasons
     for reason, label in zip(reasons, ("run-1", "run-2", "run-3"), strict=True):
@@ -95,12 +79,12 @@ def test_a_fabricated_record_above_the_ceiling_is_refused_with_the_reason(record
 
 
 def test_just_under_the_ceiling_passes(record):
-    fabricate_decode(record, RTX_4090_CEILING * 0.99)
+    forge_decode(record, RTX_4090_CEILING * 0.99)
     assert speed_gate(record) == []
 
 
 def test_a_record_cannot_loosen_its_own_factor_or_tolerances(record):
-    fabricate_decode(record, 9000.0)
+    forge_decode(record, 9000.0)
     record["speed"]["protocol"]["ceiling_factor"] = 5.0
     record["speed"]["consistency"]["engine_vs_stream_max_ratio"] = 1000.0
     assert len([r for r in speed_gate(record) if "exceeds the memory-bandwidth" in r]) == 3
@@ -221,7 +205,7 @@ def test_a_cpu_only_record_above_its_class_bound_is_refused(record):
     record["hardware"].update(hw_class="CPU_ONLY", gpus=[])
     record["hardware"]["cpu"]["family"] = "intel-core-i7-13700k"
     assert speed_gate(record) == []  # 400 tok/s fits under the bound
-    fabricate_decode(record, 2_000.0)
+    forge_decode(record, 2_000.0)
     reasons = speed_gate(record)
     assert len(reasons) == 3, reasons
     assert reasons[0].startswith("run-1: decode 2000.0 tok/s (engine) exceeds the"

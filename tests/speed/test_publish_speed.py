@@ -21,6 +21,7 @@ from runlocalai_bench.publish.leaderboard import LeaderboardClient
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.speed.forgery import forge_decode
 from tests.support.streaming import StreamingLlamaServer
 
 
@@ -103,17 +104,7 @@ def test_a_published_speed_run_passes_the_gate_and_is_submitted(speed_run, githu
 def test_a_fabricated_record_above_the_ceiling_is_refused_with_the_reason(speed_run, github):
     publish(speed_run, github)
     record = rundir.read_json(speed_run.record)
-    # Claim 50,000 tok/s: rewrite every counted run's engine timings and derived figures
-    # consistently, and the summary with them, as a forger would.
-    for run in record["speed"]["runs"]:
-        timings = run["raw"]["engine"]
-        timings["predicted_ms"] = timings["predicted_n"] * 1000.0 / 50_000.0
-        timings["predicted_per_second"] = 50_000.0
-        run["metrics"]["decode_tps"] = 50_000.0
-        run["raw"]["arrivals_ms"] = [run["raw"]["arrivals_ms"][0] + i * 0.02
-                                     for i in range(len(run["raw"]["arrivals_ms"]))]
-    for key in ("median", "minimum", "maximum"):
-        record["speed"]["summary"]["decode_tps"][key] = 50_000.0
+    forge_decode(record, 50_000.0)  # every figure consistent, as a forger would
     rundir.write_json_atomic(speed_run.record, record)
 
     reasons = gate(speed_run)
