@@ -172,6 +172,7 @@ def run_benchmark(
         if not items:
             raise ConfigError("the selection holds no items", hint="check --limit and the data")
         first_prompt = eval_.build_prompt(items[0], dataset, style)
+        sent = backend.sent_params(first_prompt)  # a backend that cannot send it stops here
         rig = detect_rig()
         settings = result_settings(config, eval_, runtime, style, dataset, len(items))
         index = RunIndex(config.index_path)
@@ -215,7 +216,7 @@ def run_benchmark(
         record = record_mod.build_record(
             run=run, config=config, eval_spec=eval_.spec, style=style, runtime=runtime,
             rig=rig, dataset=dataset, results=results, samples=lines,
-            sent_params=backend.sent_params(first_prompt), started_at=started_at,
+            sent_params=sent, started_at=started_at,
             finished_at=finished_at, wall_s=wall_s,
         )
         rundir.write_json_atomic(run.record, record)

@@ -118,6 +118,11 @@ class LlamaCppBackend:
         )
 
     def sent_params(self, prompt: Prompt) -> Mapping[str, Any]:
+        if prompt.style == "chat":
+            # The run's first prompt comes here before a run directory exists: a model that
+            # cannot render chat prompts (no template, or one that refuses them) stops the run
+            # before anything is written.
+            self._prompt_text(prompt)
         s = self.sampling
         return {
             "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": 0.0,
