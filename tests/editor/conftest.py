@@ -30,7 +30,7 @@ from runlocalai_bench.publish.gist import GistClient
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.types import RigInfo
-from tests.publish.fakes import ONE_MB, VALID_TOKEN, FakeGitHub, github_error
+from tests.publish.fakes import VALID_TOKEN, FakeGitHub
 from tests.speed.conftest import cpu_rig, gpu_rig, serving, speed  # noqa: F401 (fixtures)
 from tests.support.llama_stub import MODELS, PROPS, StubLlamaServer
 from tests.support.servers import LoopbackServer, Reply, Seen
@@ -103,35 +103,6 @@ def _original(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
 def original(_original: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
     """A finished, unsigned 12-question selfcheck run of the alternating stub."""
     return copy_run(_original, tmp_path / "original")
-
-
-class ReadableGitHub(FakeGitHub):
-    """The fake Gist API plus GET /gists/{id}, answered as documented (API 2022-11-28)."""
-
-    def handle(self, seen: Seen) -> Reply:
-        parts = seen.path.split("?")[0].split("/")
-        if seen.method == "GET" and len(parts) == 3 and parts[1] == "gists":
-            stored = self.gists.get(parts[2])
-            if stored is None:
-                return github_error(404, "Not Found")
-            return Reply(200, {
-                "id": parts[2], "html_url": f"{self.url}/gist/rla-tester/{parts[2]}",
-                "truncated": False, "public": True,
-                "files": {name: {"filename": name, "size": len(data),
-                                 "truncated": len(data) > ONE_MB,
-                                 "raw_url": f"{self.url}/raw/rla-tester/{parts[2]}/raw/"
-                                            f"{'a' * 40}/{name}"}
-                          for name, data in stored.items()}})
-        return super().handle(seen)
-
-
-@pytest.fixture
-def gist_api():
-    """tests/conftest.py's `github`, readable: the loopback Gist API until the test ends."""
-    fake = ReadableGitHub()
-    server = fake.start()
-    yield fake
-    server.stop()
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -97,12 +97,12 @@ def test_split_profiles_re_run_sets_and_json_output_verify(serving, speed, gpu_r
         failed(verify(split))
 
 
-def test_a_published_speed_run_verifies_from_its_gist(speed_run, gist_api):
-    url = publish(speed_run, gist_api)
+def test_a_published_speed_run_verifies_from_its_gist(speed_run, github):
+    url = publish(speed_run, github)
     gist_id = url.rsplit("/", 1)[-1]
-    assert gist_name("runs/run-1.log") in gist_api.gists[gist_id]
+    assert gist_name("runs/run-1.log") in github.gists[gist_id]
 
-    with open_source(url, api_url=gist_api.url) as source:
+    with open_source(url, api_url=github.url) as source:
         report = verify_source(source)
         fetched = sorted(str(p.relative_to(source.run.path))
                          for p in source.run.path.rglob("*") if p.is_file())
@@ -113,23 +113,23 @@ def test_a_published_speed_run_verifies_from_its_gist(speed_run, gist_api):
     assert report.origin == url and report.run_id == speed_run.id
 
 
-def test_a_gist_without_a_run_log_fails_on_that_file(speed_run, gist_api):
-    url = publish(speed_run, gist_api)
-    del gist_api.gists[url.rsplit("/", 1)[-1]]["runs-run-2.log"]
+def test_a_gist_without_a_run_log_fails_on_that_file(speed_run, github):
+    url = publish(speed_run, github)
+    del github.gists[url.rsplit("/", 1)[-1]]["runs-run-2.log"]
 
-    with open_source(url, api_url=gist_api.url) as source:
+    with open_source(url, api_url=github.url) as source:
         report = verify_source(source)
         assert source.missing[-1] == "runs/run-2.log"
     assert ("files", "runs/run-2.log", "files.runs/run-2.log") in failed(report)
     assert f"runs/run-2.log is missing from {url}" in messages(report, "files")
 
 
-def test_a_gist_record_cannot_write_outside_the_run_directory(speed_run, gist_api,
+def test_a_gist_record_cannot_write_outside_the_run_directory(speed_run, github,
                                                                tmp_path_factory):
     """A hostile record lists paths that climb out; the Gist even holds them under their flat
     names. Nothing is written outside the scratch directory, and verify names each path."""
-    url = publish(speed_run, gist_api)
-    stored = gist_api.gists[url.rsplit("/", 1)[-1]]
+    url = publish(speed_run, github)
+    stored = github.gists[url.rsplit("/", 1)[-1]]
     record = json.loads(stored[rundir.RECORD])
     for name in ("../../escape.log", "runs/../../escape.log", "/tmp/escape.log"):
         record["files"][name] = "0" * 64
@@ -137,7 +137,7 @@ def test_a_gist_record_cannot_write_outside_the_run_directory(speed_run, gist_ap
     stored[rundir.RECORD] = json.dumps(record).encode()
 
     root = tmp_path_factory.mktemp("scratch")
-    source = download_gist(url, root / "a" / "b" / "dest", api_url=gist_api.url)
+    source = download_gist(url, root / "a" / "b" / "dest", api_url=github.url)
     written = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert written == sorted(f"a/b/dest/{name}" for name in [rundir.RECORD, rundir.RUN_LOG,
                                                               *LOGS])

@@ -151,15 +151,15 @@ def test_a_record_that_breaks_the_schema_names_the_field(original):
 # -- from a Gist -----------------------------------------------------------------------------
 
 
-def test_a_published_gist_verifies_from_its_url(original, gist_api, tmp_path):
+def test_a_published_gist_verifies_from_its_url(original, github, tmp_path):
     keys.init_keys(tmp_path / "keys")
     signer = keys.sign_run_if_keyed(original.path, tmp_path / "keys")
-    url = publish(original, gist_api)
+    url = publish(original, github)
     # the Gist has no record.sig yet (publish uploads rla's four files): copy it by hand
     gist_id = url.rsplit("/", 1)[-1]
-    gist_api.gists[gist_id][keys.SIGNATURE] = (original.path / keys.SIGNATURE).read_bytes()
+    github.gists[gist_id][keys.SIGNATURE] = (original.path / keys.SIGNATURE).read_bytes()
 
-    with open_source(url, api_url=gist_api.url) as source:
+    with open_source(url, api_url=github.url) as source:
         report = verify_source(source)
         assert sorted(p.name for p in source.run.path.iterdir()) == sorted(
             [rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, keys.SIGNATURE])
@@ -167,21 +167,21 @@ def test_a_published_gist_verifies_from_its_url(original, gist_api, tmp_path):
     assert report.origin == url and signer is not None and report.signer == signer.key_id
 
 
-def test_a_gist_whose_samples_differ_fails_on_that_file(original, gist_api):
-    url = publish(original, gist_api)
-    gist_api.serve_raw = lambda name, data: data.replace(b'"score": 0.0', b'"score": 1.0') \
+def test_a_gist_whose_samples_differ_fails_on_that_file(original, github):
+    url = publish(original, github)
+    github.serve_raw = lambda name, data: data.replace(b'"score": 0.0', b'"score": 1.0') \
         if name == rundir.SAMPLES else data
 
-    with open_source(url, api_url=gist_api.url) as source:
+    with open_source(url, api_url=github.url) as source:
         report = verify_source(source)
     assert ("files", rundir.SAMPLES, f"files.{rundir.SAMPLES}") in failed(report)
 
 
-def test_a_gist_that_is_not_a_run(gist_api):
-    gist_api.gists["ab" * 16] = {"notes.txt": b"hello"}
+def test_a_gist_that_is_not_a_run(github):
+    gist_id = github.add("not a run", {"notes.txt": b"hello"})
     with pytest.raises(PublishError, match=r"holds no record\.json"), \
-            open_source(f"https://gist.github.com/u/{'ab' * 16}", api_url=gist_api.url):
+            open_source(f"https://gist.github.com/u/{gist_id}", api_url=github.url):
         pass
     with pytest.raises(PublishError, match="no public Gist"), \
-            open_source(f"https://gist.github.com/u/{'cd' * 16}", api_url=gist_api.url):
+            open_source(f"https://gist.github.com/u/{'cd' * 16}", api_url=github.url):
         pass

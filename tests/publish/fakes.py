@@ -97,7 +97,9 @@ class FakeGitHub:
         parts = path.split("/")
         if seen.method == "GET" and len(parts) == 3 and parts[1] == "gists":
             self.reads.append(seen)
-            return self._authorized(seen) or self._read(parts[2])
+            # Anyone may read a Gist by its id; a token, when sent, must be valid.
+            anonymous = "Authorization" not in seen.headers
+            return (None if anonymous else self._authorized(seen)) or self._read(parts[2])
         return github_error(404, "Not Found")
 
     def _authorized(self, seen: Seen) -> Reply | None:
