@@ -25,6 +25,7 @@ from runlocalai_bench.evals import KINDS
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 
+# A speed run's own logs: the only files besides run.log its record may name.
 _RUN_LOG_PATH = re.compile(r"runs/[a-z0-9-]+\.log")
 
 
@@ -168,6 +169,9 @@ def _speed(record: Mapping[str, Any], run_path: Path) -> list[str]:
                if isinstance(run, Mapping) and run.get("counted")]
     if list(speed.get("logs") or ()) != counted:
         out.append("speed.logs does not list the counted runs' logs in order")
+    if counted and not all(_RUN_LOG_PATH.fullmatch(str(name)) for name in counted):
+        out.append("speed.runs names a log outside the run directory's runs/")
+        return out
     paths = [run_path / str(name) for name in counted]
     if all(path.is_file() for path in paths) and paths and \
             rundir.sha256_files(paths) != speed.get("logs_sha256"):

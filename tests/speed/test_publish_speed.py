@@ -204,3 +204,14 @@ def test_rla_rescore_says_a_speed_run_has_nothing_to_rescore(speed_run):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert f"error: {speed_run.id} is a speed run: it has no scored samples" in proc.stderr
     assert "hint: `rla verify` re-derives its figures" in proc.stderr
+
+
+def test_a_record_naming_logs_outside_the_run_directory_is_refused(speed_run, github):
+    publish(speed_run, github)
+    record = rundir.read_json(speed_run.record)
+    record["speed"]["runs"][0]["log"] = "../../etc/passwd"
+    record["files"]["../../etc/passwd"] = record["files"].pop("runs/run-1.log")
+    rundir.write_json_atomic(speed_run.record, record)
+    reasons = gate(speed_run)
+    assert "speed.runs names a log outside the run directory's runs/" in reasons
+    assert "record.json lists files a speed run does not write: ../../etc/passwd" in reasons
