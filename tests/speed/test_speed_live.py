@@ -102,3 +102,33 @@ def test_in_process_llama_cpp_python(tmp_path):
     assert first["raw"]["engine"]["n_eval"] == 7
     assert record["runtime"]["engine"] == "llama-cpp-python"
     assert "--n-threads 2" in record["command"]["reproduce"]
+
+
+def test_a_llama_server_row_is_published_and_submitted(llama_server, tmp_path, github,
+                                                       leaderboard):
+    """The real engine's output through the hardware row's whole flow: run, Gist, trust gate,
+    payload (validated by the loopback leaderboard against speed-submission-v1)."""
+    from runlocalai_bench import schemas
+    from runlocalai_bench.publish.flow import prepare_submission, publish_run, submit_prepared
+    from runlocalai_bench.publish.gist import GistClient
+    from runlocalai_bench.publish.leaderboard import LeaderboardClient
+    from runlocalai_bench.publish.trust import publishable_specs
+    from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+
+    config = build_config("speed", {"endpoint": llama_server.url, "output_dir": tmp_path,
+                                    "index_path": tmp_path / "runs.sqlite"}, env={})
+    run = run_speed(config, load_speed_plan(n_predict=32), _Quiet(),
+                    open_streamer=open_streamer, detect_rig=detect_rig).run
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        publish_run(run.path, client)
+    sub = prepare_submission(run.path, handle=None, notes=None, publishable=publishable_specs())
+    assert schemas.validate(sub.payload, schemas.load_schema(schemas.SPEED_SUBMISSION)) == []
+    # The machine's noise is not the code's: a set that did not settle is the one reason the
+    # gate may give here.
+    unsettled = [r for r in sub.verdict.reasons if r.startswith("the speed did not settle")]
+    assert list(sub.verdict.reasons) == unsettled
+    assert sub.payload["runtime"]["engine"] == "llama.cpp"
+    assert sub.payload["speed"]["runs"][0]["engine_timings_raw"]["predicted_n"] == 32
+    if sub.verdict.ok:
+        with LeaderboardClient(leaderboard.url, LEADERBOARD_TOKEN) as client:
+            assert submit_prepared(sub, client).status == "queued"
