@@ -66,6 +66,10 @@ class Eval(Protocol):
 
     def reference_generation(self, item: Item, prompt: Prompt) -> Generation: ...
 
+    def describe(self) -> list[str]:
+        """run.log's header lines on how this benchmark is scored on this machine."""
+        ...
+
     def close(self) -> None: ...
 
 

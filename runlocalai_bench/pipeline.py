@@ -337,6 +337,7 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
         + ("" if dataset.pin.pinned else " UNPINNED"),
         f"prompt     {style}; greedy (temperature {config.sampling.temperature},"
         f" seed {config.sampling.seed}, cache_prompt {config.sampling.cache_prompt})",
+        *eval_.describe(),
         f"samples    {total}" + (f" ({done} done, resuming)" if done else ""),
     ]
     return lines

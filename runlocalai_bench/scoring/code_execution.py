@@ -554,6 +554,13 @@ class CodeExecutionEval:
         return aggregate_pass_at_1(samples, expected_n, slug=self.spec.slug,
                                    metric=str(self.spec.data.get("metric", "pass@1")))
 
+    def describe(self) -> list[str]:
+        """The sandbox the model's code runs in, and its time limit: the public log says how
+        every verdict was reached (each sample also records its isolation level)."""
+        return [f"scoring    execution, sandbox {self.isolation().summary()}; time limit"
+                f" max({self.settings.time_limit_floor_s:g} s,"
+                f" {self.settings.time_limit_factor:g} × the reference solution's time)"]
+
     def close(self) -> None:
         with self._lock:
             sandbox, self._sandbox = self._sandbox, None

@@ -409,6 +409,9 @@ class MultipleChoiceEval:
     def reference_generation(self, item: Item, prompt: Prompt) -> Generation:
         return reference_generation(_mc(item), prompt, self.config.prompt.letters)
 
+    def describe(self) -> list[str]:
+        return [f"scoring    {self.config.scoring.method}"]
+
     def close(self) -> None:
         """Nothing to release: multiple-choice scoring holds no resources."""
 

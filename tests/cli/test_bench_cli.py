@@ -68,6 +68,7 @@ def test_constant_letter_server_scores_that_letters_share(tmp_path):
     assert record["files"]["run.log"] == rundir.sha256_file(run.run_log)
     log = run.run_log.read_text()
     assert "llama.cpp-b9999" in log and f"progress {len(questions)}/{len(questions)}" in log
+    assert "\nscoring    first_token_logprob\n" in log  # tasks/selfcheck.toml's method
     assert all(b["cache_prompt"] is False and b["max_tokens"] == 1 for b in stub.bodies)
 
 
