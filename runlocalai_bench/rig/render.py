@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from runlocalai_bench.rig.catalog import GIB, bandwidth_ceiling
+from runlocalai_bench.rig.catalog import GIB, bandwidth_ceiling, cpu_bandwidth_bound
 from runlocalai_bench.types import GPUInfo, RigInfo
 
 _NONE = "—"
@@ -32,6 +32,18 @@ def _pcie(gpu: GPUInfo) -> str:
     return f"Gen{_or_none(gpu.pcie_gen)} x{_or_none(gpu.pcie_width)}"
 
 
+def _ceiling(rig: RigInfo, ceiling: float | None) -> str:
+    """The accelerators' summed bandwidth; a CPU-only rig shows its CPU class's bound (the
+    decode-speed ceiling `rla bench speed` checks against)."""
+    if ceiling:
+        return f"{ceiling:,.1f} GB/s"
+    bound = cpu_bandwidth_bound(rig.cpu.family) if rig.hw_class == "CPU_ONLY" else None
+    if bound is None:
+        return _NONE
+    gbps, source = bound
+    return f"≤ {gbps:,.1f} GB/s ({source.split(':', 1)[0]}, hardware/cpu.toml)"
+
+
 def render_rig(rig: RigInfo) -> RenderableType:
     """The rig as rich tables: hardware slug and class first, then OS, CPU, RAM and each GPU."""
     machine = Table(title="Rig", show_header=False, title_justify="left")
@@ -48,7 +60,7 @@ def render_rig(rig: RigInfo) -> RenderableType:
         ("cores / threads", f"{_or_none(cpu.cores)} / {_or_none(cpu.threads)}"),
         ("cpu flags", " ".join(cpu.flags) or _NONE),
         ("memory", _gib(rig.memory_bytes)),
-        ("bandwidth ceiling", f"{ceiling:,.1f} GB/s" if ceiling else _NONE),
+        ("bandwidth ceiling", _ceiling(rig, ceiling)),
         ("python", _or_none(rig.python)),
     ]
     for field, value in rows:

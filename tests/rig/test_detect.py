@@ -66,3 +66,8 @@ def test_render_a_cpu_rig(tmp_path: Path) -> None:
     assert "16 / 24" in text
     assert "31.1 GiB" in text
     assert "GPUs" not in text
+
+
+def test_render_a_cpu_only_rig_shows_its_class_bound(tmp_path: Path) -> None:
+    text = _text(detect_rig(linux_host(tmp_path)[0]))  # an EPYC: server class
+    assert "bandwidth ceiling │ ≤ 1,689.6 GB/s (cpu-server-bound, hardware/cpu.toml)" in text
