@@ -28,18 +28,33 @@ namespaces
 landlock
     No namespaces: Landlock confines each job to reading the system and Python directories and
     writing its own fresh working directory; TCP bind/connect is denied (Landlock ABI >= 4) and
-    signals and abstract sockets are scoped to the job (ABI >= 6).
+    signals and abstract sockets are scoped to the job (ABI >= 6). Landlock does not govern
+    file attributes (chmod, chown, utime), so who owns a file still matters here.
 rlimits
-    Neither is available: resource limits, a fresh working directory and the seccomp filter.
+    Neither is available: resource limits, a fresh working directory and the seccomp filter;
+    files are guarded by their permissions alone.
+
+Who a job is at the landlock and rlimits levels: the harness's user, with that user's
+supplementary groups, or, when the harness runs as root, nobody and nogroup (65534) with no
+supplementary groups. There the host stays root; each job, after opening as root what it must
+(/dev/null, its working directory, the Landlock rules' paths), drops its supplementary groups,
+then sets its gid, then its uid (setgroups, setresgid, setresuid) before any of the solution
+runs. Its working directory is made for it, owned by 65534 and mode 0700. Such a job owns no
+file of root's, so outside what nobody owns it may change and read only what every user may
+(at the rlimits level nobody also owns the other jobs' working directories, as root did before:
+their names are not listed to it, but they are not hidden either). The same check as at the
+namespaces level (sys.path readable, and here the directory that holds the working directories
+reachable, by a job's uid without capabilities) runs before the level is reported ready, and a
+failure names the path.
 
 At every level each job also gets: its own session and process group, rlimits (address space,
 CPU, file size, open files, core, and processes where they count), an environment with nothing
 of the user's, stdin and stdout/stderr on /dev/null, no capabilities, no_new_privs, and (on x86-64
 and aarch64) a seccomp filter that refuses new processes (threads are allowed), signals to other
 processes, sockets, ptrace and cross-process memory access, keyrings, namespaces and mounts,
-SysV/POSIX IPC, io_uring, bpf and perf. What was actually in force is reported back at setup.
-Under a harness running as root, landlock and rlimits jobs stay uid 0 on the host (without
-capabilities; the notes say so): only the namespaces level changes the uid.
+SysV/POSIX IPC, io_uring, bpf and perf. What was actually in force is reported back at setup;
+under a harness running as root the mechanisms include "uid-nobody" and the notes say who a job
+is on the host, at every level.
 """
 
 from __future__ import annotations
@@ -355,15 +370,25 @@ class _CapData(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32))
 
 
-def drop_capabilities() -> None:
+def drop_capabilities(become: int | None = None) -> None:
     """Lock root's special treatment off (SECBIT_NOROOT, NO_SETUID_FIXUP, KEEP_CAPS and
-    NO_CAP_AMBIENT_RAISE, each locked), empty the bounding and ambient sets where permitted,
-    then empty the effective, permitted and inheritable sets (always permitted)."""
+    NO_CAP_AMBIENT_RAISE, each locked), empty the bounding and ambient sets where permitted;
+    with `become`, take that uid and gid with no supplementary groups (setgroups, setresgid,
+    setresuid, in that order, while the capabilities they need are still held); then empty the
+    effective, permitted and inheritable sets (always permitted)."""
     _prctl(PR_SET_SECUREBITS, 0xEF)
     for cap in range(64):
         if _prctl(PR_CAPBSET_DROP, cap) < 0 and ctypes.get_errno() == errno.EINVAL:
             break
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    if become is not None:
+        os.setgroups([])
+        if hasattr(os, "setresuid"):
+            os.setresgid(become, become, become)
+            os.setresuid(become, become, become)
+        else:  # macOS: for root these set the real, effective and saved ids alike
+            os.setgid(become)
+            os.setuid(become)
     if not LINUX:
         return
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
@@ -580,6 +605,7 @@ def job_main(host: Host, job: dict[str, Any], out_fd: int, workdir: str) -> None
     """Lock this fresh process down, then run the solution. Always ends in os._exit."""
     code = 0
     try:
+        parent = os.getppid()  # the host
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         os.setsid()
         null = os.open("/dev/null", os.O_RDWR)
@@ -604,7 +630,12 @@ def job_main(host: Host, job: dict[str, Any], out_fd: int, workdir: str) -> None
             _set_limit(resource.RLIMIT_NPROC, int(limits["processes"]))
         if host.level == "landlock":
             install_landlock(host.landlock_abi, host.read_only, [workdir], host.devices)
-        drop_capabilities()
+        # Everything a job must open as root is open (or, for Landlock, in its rules) by here.
+        drop_capabilities(host.job_uid)
+        if host.job_uid is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of uid cleared it
+            if os.getppid() != parent:  # the host died before it was set again
+                os._exit(71)
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
         if host.seccomp and host.arch is not None:
             install_seccomp(host.arch)
@@ -626,6 +657,8 @@ def job_main(host: Host, job: dict[str, Any], out_fd: int, workdir: str) -> None
 
 
 NOBODY = 65534  # nobody and nogroup: the uid and gid that own nothing
+_NOBODY_JOB = f"nobody ({NOBODY} on the host)"  # who such a job is, in words
+_EVERY_USER = "every user (o+rX)"
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin")
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
@@ -739,6 +772,7 @@ class Host:
         self.read_only = _outermost([p for p in _SYSTEM_DIRS if os.path.isdir(p)]
                                     + python_dirs())
         self.devices = [d for d in _DEVICES if os.path.exists(d)]
+        self.job_uid: int | None = None  # the uid and gid a job takes, if not the host's
         self.job_user = f"uid {os.getuid()}"  # who a job is on the host, in words
         self.readers = "that user"
         self.jobs = 0
@@ -764,16 +798,22 @@ class Host:
             raise ValueError(f"unknown isolation level {level!r}")
         self.level = level
         if os.geteuid() == 0 and level != "namespaces":
-            self.notes.append("jobs run as root (without capabilities)")
+            # No uid map here: a job that stayed uid 0 would own every root file. This host
+            # stays root (it makes and removes the working directories in the harness's
+            # directory and kills jobs); each job becomes nobody (see job_main).
+            self.job_uid = NOBODY
+            self.job_user = _NOBODY_JOB
+            self.readers = _EVERY_USER
+            self.mechanisms.append("uid-nobody")
+            self.notes.append(f"the harness runs as root: jobs are nobody and nogroup ({NOBODY}) "
+                              "on the host, with no supplementary groups and no capabilities")
 
     def finish(self) -> None:
         """The parts that fork, run once the host is where it will stay (PID 1 if namespaced)."""
-        if self.level == "namespaces":
+        if self.level == "namespaces" or self.job_uid is not None:
             problem = self._probe_reads()
             if problem:
-                raise PermissionError(
-                    errno.EACCES, f"a job, {self.job_user}, cannot read {problem}: this level "
-                                  f"needs the Python on sys.path readable by {self.readers}")
+                raise PermissionError(errno.EACCES, f"a job, {self.job_user}, {problem}")
         self.seccomp = self._probe_seccomp()
         if self.seccomp:
             self.mechanisms.append("seccomp")
@@ -787,16 +827,27 @@ class Host:
                             "no-new-privs"]
 
     def _probe_reads(self) -> str | None:
-        """What of the Python on sys.path a job cannot read (see `unreadable`), tried in a
-        throwaway child with a job's uid and no capabilities, in the job's view."""
+        """What a job would lack, in words, or None: the Python on sys.path it cannot read (see
+        `unreadable`) or, outside namespaces, the directory that holds the working directories
+        if it cannot reach it; tried in a throwaway child with a job's uid and no
+        capabilities, in the job's view."""
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 os.close(read_fd)
-                drop_capabilities()
-                os.write(write_fd, (unreadable(sys.path) or "").encode()[:4000])
+                drop_capabilities(self.job_uid)
+                problem = unreadable(sys.path)
+                if problem:
+                    answer = (f"cannot read {problem}: this level needs the Python on sys.path "
+                              f"readable by {self.readers}")
+                elif self.level != "namespaces" and not os.access(self.base_dir, os.X_OK):
+                    answer = (f"cannot reach {self.base_dir}, which holds the jobs' working "
+                              f"directories: this level needs it reachable by {self.readers}")
+                else:
+                    answer = ""
+                os.write(write_fd, answer.encode()[:4000])
                 code = 0
             finally:
                 os._exit(code)
@@ -805,7 +856,7 @@ class Host:
             answer = reader.read().decode(errors="replace")
         _, status = os.waitpid(pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
-            return "sys.path (the check itself failed)"
+            return "cannot read sys.path (the check itself failed)"
         return answer or None
 
     def _probe_seccomp(self) -> bool:
@@ -840,8 +891,8 @@ class Host:
         as_root = os.geteuid() == 0
         mapper = None
         if as_root:
-            self.job_user = f"nobody ({NOBODY} on the host)"
-            self.readers = "every user (o+rX)"
+            self.job_user = _NOBODY_JOB
+            self.readers = _EVERY_USER
             os.setgroups([])  # root's supplementary groups would outlive the change of uid
             mapper = _IdMapper(os.getpid(), NOBODY, NOBODY)
         try:
@@ -900,6 +951,9 @@ class Host:
                             "tmpfs-workdir"]
         if as_root:
             self.mechanisms.append("uid-nobody")
+            self.notes.append(f"the harness runs as root: jobs are uid 0 of their own user "
+                              f"namespace without capabilities, nobody and nogroup ({NOBODY}) "
+                              "on the host, with no supplementary groups")
 
     @staticmethod
     def _bind(source_fd: int, target: str, *, directory: bool) -> None:
@@ -937,6 +991,8 @@ class Host:
         self.jobs += 1
         path = os.path.join(self.base_dir, f"job-{os.getpid()}-{self.jobs}")
         os.mkdir(path, 0o700)
+        if self.job_uid is not None:
+            os.chown(path, self.job_uid, self.job_uid)
         return path
 
     def _cleanup(self, pid: int, workdir: str) -> None:

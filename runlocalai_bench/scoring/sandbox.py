@@ -8,10 +8,16 @@ record it. Levels, strongest first (the module docstring of `_sandbox_child` has
 
     namespaces  user/mount/network/IPC/PID namespaces, a private read-only root with only the
                 system and Python directories, a fresh tmpfs working directory per job; the
-                job is the harness's user on the host, or nobody (65534) if that is root
+                job is uid 0 of its own user namespace, without capabilities
     landlock    the job may read the system and Python directories and write only its own
                 fresh working directory; TCP denied, signals scoped where the kernel supports it
     rlimits     neither available: limits, a fresh working directory, seccomp
+
+Who a job is on the host, at every level: the harness's user (with that user's supplementary
+groups), or, when the harness runs as root, nobody and nogroup (65534) with no supplementary
+groups, never root. Such a level then starts only if a job with that uid can read the Python
+on sys.path (and, without namespaces, reach the sandbox's temporary directory); otherwise it
+fails and says which path. `Isolation.mechanisms` holds "uid-nobody" and the notes say so.
 
 At every level a job runs in its own session with rlimits (address space, CPU, file size, open
 files, processes where they count), an empty environment, stdin and stdout/stderr on /dev/null,
@@ -163,6 +169,10 @@ class _StartFailed(Exception):
     pass
 
 
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def _recv_within(sock: socket.socket, timeout: float) -> dict[str, Any] | None:
     """One control message, or None on end of stream; raises TimeoutError past `timeout`."""
     poller = select.poll()
@@ -180,7 +190,7 @@ class _Host:
         self.log_path = base_dir / f"host-{number}.log"
         self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            with child, self.log_path.open("wb") as log:
+            with child, open(self.log_path, "wb", opener=_private) as log:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-s", "-B", "-P", str(CHILD_PROGRAM), str(child.fileno())],
                     pass_fds=(child.fileno(),), env={"PYTHONHASHSEED": "0"}, cwd=base_dir,
@@ -379,6 +389,10 @@ class Sandbox:
         self._isolation: Isolation | None = None
         self._closed = False
         self._base_dir = Path(tempfile.mkdtemp(prefix="rla-sandbox-"))
+        if os.geteuid() == 0:
+            # Root's jobs are nobody: they must pass through here to their own working
+            # directories (0700, theirs), though not list what else is here.
+            self._base_dir.chmod(0o711)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -474,6 +488,8 @@ class Sandbox:
                         level=level, mechanisms=tuple(host.info.get("mechanisms", ())),
                         notes=(*fallbacks, *host.info.get("notes", ())))
             return host
-        raise SandboxError(f"no sandbox could be started ({'; '.join(fallbacks)})",
-                           hint="code execution needs Linux; on other systems use a Linux VM "
-                                "or container")
+        hint = ("code execution needs Linux; on other systems use a Linux VM or container"
+                if os.geteuid() != 0 else
+                "as root, jobs run as nobody (65534): put Python where every user can read it "
+                "(chmod o+rX), or run rla as an ordinary user")
+        raise SandboxError(f"no sandbox could be started ({'; '.join(fallbacks)})", hint=hint)

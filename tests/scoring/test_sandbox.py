@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from runlocalai_bench.scoring._sandbox_child import landlock_abi
 from runlocalai_bench.scoring.sandbox import (
     LEVELS,
     Frame,
@@ -462,11 +463,13 @@ def test_namespaces_hold_when_python_lives_under_tmp(venv_under_tmp: Path) -> No
 
 # -- who a job is on the host --------------------------------------------------------------------
 
-# Run by another interpreter: python DRIVER CODE ARGUMENT... starts a namespaces sandbox and calls
-# f([ARGUMENT...]), then f(None), which must block. While it blocks, the driver reads what the
-# host (this machine) sees of every process under the sandbox's host process, the job's
-# included, from /proc/PID/status, then stops the job. Prints the level, mechanisms, frames and
-# those processes, or what kept the level from starting.
+NOBODY = 65534
+
+# Run by another interpreter: python DRIVER LEVEL CODE ARGUMENT... starts a sandbox at LEVEL and
+# calls f([ARGUMENT...]), then f(None), which must block. While it blocks, the driver reads what
+# the host (this machine) sees of every process under the sandbox's host process, the job's
+# included, from /proc/PID/status, then stops the job. Prints the level, mechanisms, notes,
+# frames and those processes, or what kept the level from starting.
 _WATCH_DRIVER = (
     "import json, os, sys\n"
     "from runlocalai_bench.scoring.sandbox import Job, Sandbox, SandboxError, SandboxLimits\n"
@@ -485,7 +488,7 @@ _WATCH_DRIVER = (
     "    while todo:\n"
     "        pid = todo.pop()\n"
     "        tree[pid] = {key: every[pid].get(key) for key in\n"
-    "                     ('NSpid', 'Uid', 'Gid', 'Groups', 'CapPrm', 'CapEff')}\n"
+    "                     ('PPid', 'NSpid', 'Uid', 'Gid', 'Groups', 'CapPrm', 'CapEff')}\n"
     "        todo += [child for child, status in every.items() if int(status['PPid']) == pid]\n"
     "    return tree\n"
     "frames, seen = [], {}\n"
@@ -495,7 +498,7 @@ _WATCH_DRIVER = (
     "        return True\n"
     "    seen.update(under(host))\n"
     "    return False\n"
-    "with Sandbox(workers=1, level='namespaces',\n"
+    "with Sandbox(workers=1, level=sys.argv[1],\n"
     "             limits=SandboxLimits(memory_mb=512, tmpfs_mb=16)) as box:\n"
     "    try:\n"
     "        isolation = box.isolation()\n"
@@ -503,11 +506,11 @@ _WATCH_DRIVER = (
     "        print(json.dumps({'unavailable': str(exc)}))\n"
     "        sys.exit(0)\n"
     "    host = box._idle[0].proc.pid\n"
-    "    box.run(Job(code=sys.argv[1], entry_point='f',\n"
-    "                inputs_json=json.dumps([[sys.argv[2:]], [None]]), n_inputs=2,\n"
+    "    box.run(Job(code=sys.argv[2], entry_point='f',\n"
+    "                inputs_json=json.dumps([[sys.argv[3:]], [None]]), n_inputs=2,\n"
     "                time_limits=(5.0, 30.0), total_timeout=40.0), on_frame)\n"
     "print(json.dumps({'level': isolation.level, 'mechanisms': isolation.mechanisms,\n"
-    "                  'frames': frames, 'processes': seen}))\n"
+    "                  'notes': isolation.notes, 'frames': frames, 'processes': seen}))\n"
 )
 
 # f(paths): who the job is to itself, whether the first path is in its view at all, then what
@@ -527,27 +530,87 @@ _WHO_AM_I = (
     "            out.append(type(exc).__name__)\n"
     "    return out\n"
 )
+
+# f([victim]): who the job is to itself, then what appending to, chmod-ing and touching the
+# victim gave ("done" or the error), then whether it can write a file in its working directory.
+_TOUCH_ROOTS_FILE = (
+    "import os, time\n"
+    "def f(paths):\n"
+    "    if paths is None:\n"
+    "        time.sleep(30)\n"
+    "    victim = paths[0]\n"
+    "    out = [os.getuid(), os.getgid(), os.getgroups()]\n"
+    "    for attempt in (lambda: open(victim, 'a').write('changed'),\n"
+    "                    lambda: os.chmod(victim, 0o666),\n"
+    "                    lambda: os.utime(victim, (0, 0))):\n"
+    "        try:\n"
+    "            attempt()\n"
+    "            out.append('done')\n"
+    "        except OSError as exc:\n"
+    "            out.append(type(exc).__name__)\n"
+    "    with open('mine.txt', 'w') as fh:\n"
+    "        out.append(fh.write('mine'))\n"
+    "    return out\n"
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
-def watch(python: str, *arguments: str, **run: object) -> dict[str, object]:
-    done = subprocess.run([python, "-B", "-c", _WATCH_DRIVER, _WHO_AM_I, *arguments],
-                          env={"PYTHONPATH": str(REPO), "TMPDIR": "/tmp"}, cwd="/",
+def drive(python: str, level: str, code: str, *arguments: str, tmpdir: str = "/tmp",
+          **run: object) -> dict[str, object]:
+    """What _WATCH_DRIVER prints, run by `python` from / with only PYTHONPATH and TMPDIR set."""
+    done = subprocess.run([python, "-B", "-c", _WATCH_DRIVER, level, code, *arguments],
+                          env={"PYTHONPATH": str(REPO), "TMPDIR": tmpdir}, cwd="/",
                           capture_output=True, text=True, timeout=120, check=False, **run)
     assert done.returncode == 0, done.stderr
     report: dict[str, object] = json.loads(done.stdout)
+    return report
+
+
+def watch(python: str, level: str, code: str, *arguments: str,
+          **run: object) -> dict[str, object]:
+    report = drive(python, level, code, *arguments, **run)
     if "unavailable" in report:
-        pytest.skip(f"level namespaces cannot start here: {report['unavailable']}")
+        pytest.skip(f"level {level} cannot start here: {report['unavailable']}")
     return report
 
 
 def host_view(report: dict[str, object]) -> tuple[dict[str, str], list[dict[str, str]]]:
     """The job's /proc status as the host sees it, and every process under the sandbox's host
-    (the job's among them): the job is the one whose PID in its namespace is not 1."""
-    processes = list(report["processes"].values())  # type: ignore[attr-defined]
-    jobs = [p for p in processes if len(p["NSpid"].split()) == 2 and p["NSpid"].split()[1] != "1"]
+    (the job's among them): the job is the one that has no child (the host, and a namespace's
+    init, each have one)."""
+    processes: dict[str, dict[str, str]] = report["processes"]  # type: ignore[assignment]
+    parents = {status["PPid"] for status in processes.values()}
+    jobs = [status for pid, status in processes.items() if pid not in parents]
     assert len(jobs) == 1, processes
-    return jobs[0], processes
+    return jobs[0], list(processes.values())
+
+
+def skip_without_level(level: str) -> None:
+    """Skip when this kernel refuses `level` whatever the sandbox does (not for what a job
+    cannot read: the tests below check that refusal)."""
+    if level == "namespaces":
+        skip_without_namespaces()
+    elif level == "landlock" and not landlock_abi():
+        pytest.skip("level landlock cannot start here: no Landlock in this kernel")
+
+
+def imports_the_sandbox(python: str, **run: object) -> bool:
+    try:
+        return subprocess.run([python, "-B", "-c", "import runlocalai_bench.scoring.sandbox"],
+                              env={"PYTHONPATH": str(REPO)}, cwd="/", capture_output=True,
+                              timeout=60, check=False, **run).returncode == 0
+    except OSError:  # not there, or not executable by that user
+        return False
+
+
+def python_for(user: int) -> str:
+    """An interpreter that `user` (with that group and no others) can run this checkout with;
+    this one when it can, else the system's."""
+    as_user = {"user": user, "group": user, "extra_groups": []}
+    for python in (os.path.realpath(sys.executable), "/usr/bin/python3"):
+        if imports_the_sandbox(python, **as_user):
+            return python
+    pytest.skip(f"no Python here that uid {user} can run this checkout with")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: what a harness run as root does")
@@ -563,12 +626,13 @@ def test_a_job_under_a_root_harness_is_nobody_on_the_host(venv_under_tmp: Path) 
     group_only = prefix / "root-group-only.txt"
     group_only.write_text(SECRET)
     group_only.chmod(0o640)
-    report = watch(str(prefix / "bin" / "python"), str(owner_only), str(group_only))
+    report = watch(str(prefix / "bin" / "python"), "namespaces", _WHO_AM_I, str(owner_only),
+                   str(group_only))
     assert report["level"] == "namespaces"
     job, processes = host_view(report)
     for status in processes:  # the host, its PID-namespace init and the job
-        assert status["Uid"].split() == ["65534"] * 4, status
-        assert status["Gid"].split() == ["65534"] * 4, status
+        assert status["Uid"].split() == [str(NOBODY)] * 4, status
+        assert status["Gid"].split() == [str(NOBODY)] * 4, status
         assert status["Groups"].split() == [], status
     assert int(job["CapPrm"], 16) == int(job["CapEff"], 16) == 0
     # To itself the job is uid 0 of its namespace; both files are in its view and it can
@@ -578,57 +642,114 @@ def test_a_job_under_a_root_harness_is_nobody_on_the_host(venv_under_tmp: Path) 
     assert json.loads(frames[1][1]) == [  # type: ignore[index]
         0, 0, [], True, "PermissionError", "PermissionError", 4, 4]
     assert "uid-nobody" in report["mechanisms"]  # type: ignore[operator]
+    assert any(f"nobody and nogroup ({NOBODY}) on the host" in note
+               for note in report["notes"])  # type: ignore[attr-defined]
 
 
-def imports_the_sandbox(python: str, **run: object) -> bool:
-    try:
-        return subprocess.run([python, "-B", "-c", "import runlocalai_bench.scoring.sandbox"],
-                              env={"PYTHONPATH": str(REPO)}, cwd="/", capture_output=True,
-                              timeout=60, check=False, **run).returncode == 0
-    except OSError:  # not there, or not executable by that user
-        return False
+@pytest.fixture
+def roots_file() -> Path:
+    """A root-owned 0644 file in a root-owned 0755 directory in /tmp: every user may reach and
+    read it, only its owner may change it."""
+    base = Path(tempfile.mkdtemp(prefix="rla-roots-", dir="/tmp"))
+    base.chmod(0o755)
+    victim = base / "roots.txt"
+    victim.write_text(SECRET)
+    victim.chmod(0o644)
+    yield victim
+    shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: what a harness run as root does")
+@pytest.mark.parametrize("level", ["landlock", "rlimits"])
+def test_a_job_under_a_root_harness_is_nobody_without_namespaces(level: str,
+                                                                 roots_file: Path) -> None:
+    """Without namespaces there is no uid map: a job that stayed uid 0 would own every root
+    file, so it could write them at the rlimits level and chmod or touch them even under
+    Landlock, which does not govern file attributes. It must be nobody/nogroup (65534) with no
+    supplementary groups, so that plain permissions refuse all three."""
+    skip_without_level(level)
+    before = roots_file.stat()
+    report = watch(python_for(NOBODY), level, _TOUCH_ROOTS_FILE, str(roots_file))
+    assert report["level"] == level
+    job, _ = host_view(report)
+    assert job["Uid"].split() == [str(NOBODY)] * 4, job
+    assert job["Gid"].split() == [str(NOBODY)] * 4, job
+    assert job["Groups"].split() == [], job
+    assert int(job["CapPrm"], 16) == int(job["CapEff"], 16) == 0
+    frames = report["frames"]
+    assert [kind for kind, _ in frames] == ["loaded", "output"]  # type: ignore[union-attr]
+    assert json.loads(frames[1][1]) == [  # type: ignore[index]
+        NOBODY, NOBODY, [], "PermissionError", "PermissionError", "PermissionError", 4]
+    after = roots_file.stat()
+    assert roots_file.read_text() == SECRET
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+    assert "uid-nobody" in report["mechanisms"]  # type: ignore[operator]
+    assert any(f"nobody and nogroup ({NOBODY}) on the host" in note
+               for note in report["notes"])  # type: ignore[attr-defined]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: to run the harness as another user")
-def test_a_job_under_a_user_harness_is_that_user_on_the_host() -> None:
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_job_under_a_user_harness_is_that_user_on_the_host(level: str) -> None:
     """A harness run by an ordinary user is unchanged: the job is that user on the host."""
+    skip_without_level(level)
     user = 54321  # no one's
     as_user = {"user": user, "group": user, "extra_groups": []}
-    runnable = [python for python in (os.path.realpath(sys.executable), "/usr/bin/python3")
-                if imports_the_sandbox(python, **as_user)]
-    if not runnable:
-        pytest.skip(f"no Python here that uid {user} can run this checkout with")
-    report = watch(runnable[0], "/nonexistent", **as_user)
-    assert report["level"] == "namespaces"
+    report = watch(python_for(user), level, _WHO_AM_I, "/nonexistent", **as_user)
+    assert report["level"] == level
     assert "uid-nobody" not in report["mechanisms"]  # type: ignore[operator]
+    assert not any("nobody" in note or "root" in note
+                   for note in report["notes"]), report["notes"]  # type: ignore[attr-defined]
     job, processes = host_view(report)
     for status in processes:
         assert status["Uid"].split() == [str(user)] * 4, status
         assert status["Gid"].split() == [str(user)] * 4, status
     assert int(job["CapEff"], 16) == 0
-    assert json.loads(report["frames"][1][1])[:4] == [0, 0, [], False]  # type: ignore[index]
+    inside = 0 if level == "namespaces" else user
+    assert json.loads(report["frames"][1][1])[:4] == [  # type: ignore[index]
+        inside, inside, [], False]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a root-only venv is readable by "
                                               "any other user who made it")
-def test_a_python_nobody_can_read_refuses_namespaces_with_the_reason(
-        venv_under_tmp: Path) -> None:
-    """A root-owned 0700 venv cannot serve a job that is nobody: the level must not start,
-    and the notes must say which path nobody could not read (not jobs failing at import)."""
-    skip_without_namespaces()
-    prefix = venv_under_tmp / "venv"
-    prefix.chmod(0o700)
-    done = subprocess.run(
-        [str(prefix / "bin" / "python"), "-c", _DRIVER, "def f(x):\n    return 1\n", "x"],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["level"] != "namespaces"
-    refused = [note for note in report["notes"] if note.startswith("namespaces unavailable")]
-    assert len(refused) == 1, report["notes"]
-    assert "nobody (65534 on the host), cannot read " + str(prefix) in refused[0]
-    assert [kind for kind, _ in report["frames"]] == ["loaded", "output", "done"]
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_python_nobody_can_read_refuses_the_level_with_the_reason(level: str) -> None:
+    """A root-owned 0700 venv cannot serve a job that is nobody, at any level: the level must
+    not start, and the reason must say which path nobody could not read (not jobs failing at
+    import)."""
+    skip_without_level(level)
+    base = Path(tempfile.mkdtemp(prefix="rla-venv-", dir="/tmp"))
+    try:
+        prefix = base / "venv"
+        subprocess.run([python_for(NOBODY), "-m", "venv", "--without-pip", "--symlinks",
+                        str(prefix)], check=True, capture_output=True, timeout=120)
+        prefix.chmod(0o700)
+        report = drive(str(prefix / "bin" / "python"), level, _WHO_AM_I, "/nonexistent")
+    finally:
+        shutil.rmtree(base)
+    assert "level" not in report, report
+    assert str(report["unavailable"]).startswith(
+        f"no sandbox could be started ({level} unavailable: PermissionError: [Errno 13] a job, "
+        f"nobody ({NOBODY} on the host), cannot read {prefix}/"), report
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: what a harness run as root does")
+@pytest.mark.parametrize("level", ["landlock", "rlimits"])
+def test_a_sandbox_directory_nobody_cannot_reach_refuses_the_level(level: str) -> None:
+    """Without namespaces a job's working directory lies in the sandbox's temporary directory;
+    under root's 0700 TMPDIR a job that is nobody could not reach it by its path (HOME, TMPDIR),
+    so the level must not start, and the reason must say where."""
+    skip_without_level(level)
+    private = Path(tempfile.mkdtemp(prefix="rla-private-", dir="/tmp"))
+    try:
+        report = drive(python_for(NOBODY), level, _WHO_AM_I, "/nonexistent",
+                       tmpdir=str(private))
+    finally:
+        shutil.rmtree(private)
+    assert "level" not in report, report
+    assert str(report["unavailable"]).startswith(
+        f"no sandbox could be started ({level} unavailable: PermissionError: [Errno 13] a job, "
+        f"nobody ({NOBODY} on the host), cannot reach {private}/rla-sandbox-"), report
 
 
 # -- exits and lies -------------------------------------------------------------------------------
