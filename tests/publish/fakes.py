@@ -48,8 +48,24 @@ def rate_headers(remaining: int, reset: float | None = None) -> dict[str, str]:
             "X-RateLimit-Used": str(5000 - remaining), "X-RateLimit-Resource": "core"}
 
 
+class _Served:
+    """start() and url for a fake whose `handle` answers each request."""
+
+    server: LoopbackServer | None
+    handle: Callable[[Seen], Reply]
+
+    def start(self) -> LoopbackServer:
+        self.server = LoopbackServer(self.handle).start()
+        return self.server
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+
 @dataclass
-class FakeGitHub:
+class FakeGitHub(_Served):
     tokens: set[str] = field(default_factory=lambda: {VALID_TOKEN})
     gist_scope: bool = True
     script: list[Reply] = field(default_factory=list)
@@ -67,15 +83,6 @@ class FakeGitHub:
     raw_gets: list[Seen] = field(default_factory=list)
     server: LoopbackServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
-
-    def start(self) -> LoopbackServer:
-        self.server = LoopbackServer(self.handle).start()
-        return self.server
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
 
     def handle(self, seen: Seen) -> Reply:
         path = urlsplit(seen.path).path
@@ -235,7 +242,7 @@ LEADERBOARD_TOKEN = "rla_lb_" + "L" * 32
 
 
 @dataclass
-class FakeLeaderboard:
+class FakeLeaderboard(_Served):
     tokens: set[str] = field(default_factory=lambda: {LEADERBOARD_TOKEN})
     script: list[Reply] = field(default_factory=list)
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)  # idempotency key → entry
@@ -244,15 +251,6 @@ class FakeLeaderboard:
         payload, schemas.load_schema(schemas.submission_schema(payload)))
     server: LoopbackServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
-
-    def start(self) -> LoopbackServer:
-        self.server = LoopbackServer(self.handle).start()
-        return self.server
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
 
     def handle(self, seen: Seen) -> Reply:
         self.requests.append(seen)
