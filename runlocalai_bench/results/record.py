@@ -79,15 +79,17 @@ def rla_git_commit() -> str | None:
     return commit + ("-dirty" if dirty.stdout.strip() else "") if commit else None
 
 
+def target_args(config: RunConfig) -> list[str]:
+    """The flags that name what a run measured: the endpoint and its model, or the model file."""
+    if config.endpoint:
+        return ["--endpoint", config.endpoint, *(["--model", config.model] if config.model
+                                                 else [])]
+    return ["--model-path", str(config.model_path)] if config.model_path else []
+
+
 def reproduction_command(config: RunConfig, style: str) -> str:
     """The command that reruns this configuration, every result-deciding flag explicit."""
-    args = ["rla", "bench", config.slug]
-    if config.endpoint:
-        args += ["--endpoint", config.endpoint]
-        if config.model:
-            args += ["--model", config.model]
-    elif config.model_path:
-        args += ["--model-path", str(config.model_path)]
+    args = ["rla", "bench", config.slug, *target_args(config)]
     if config.data.kind == "dir" and config.data.path:
         args += ["--data-dir", config.data.path]
     elif config.data.kind == "bundled":

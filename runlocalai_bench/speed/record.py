@@ -68,13 +68,7 @@ def entry_dict(entry: RunEntry) -> dict[str, Any]:
 
 
 def reproduction_command(config: RunConfig, plan: SpeedPlan) -> str:
-    args = ["rla", "bench", "speed"]
-    if config.endpoint:
-        args += ["--endpoint", config.endpoint]
-        if config.model:
-            args += ["--model", config.model]
-    elif config.model_path:
-        args += ["--model-path", str(config.model_path)]
+    args = ["rla", "bench", "speed", *quality_record.target_args(config)]
     args += ["--profile", plan.profile, "--n-predict", str(plan.n_predict),
              "--seed", str(config.sampling.seed)]
     if plan.prompt_overridden:
