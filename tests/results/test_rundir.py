@@ -65,5 +65,5 @@ def test_a_generated_id_taken_in_the_same_second_gets_a_suffix(tmp_path):
 
 def test_a_run_id_the_user_chose_is_never_changed(tmp_path):
     rundir.create(tmp_path, "mine", {"a": 1})
-    with pytest.raises(RunDirError, match="run directory .*mine already exists"):
+    with pytest.raises(RunDirError, match=r"run directory .*mine already exists"):
         rundir.create(tmp_path, "mine", {"a": 1})
