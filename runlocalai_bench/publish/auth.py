@@ -28,8 +28,8 @@ def github_token(env: Mapping[str, str]) -> str:
             out = None
         if out is not None and out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip().splitlines()[0].strip()
-    raise PublishError("no GitHub token: GH_TOKEN and GITHUB_TOKEN are unset and `gh auth token`"
-                       " gave none",
+    raise PublishError("no GitHub token (GH_TOKEN and GITHUB_TOKEN are unset, and `gh auth token`"
+                       " gave none)",
                        hint="export GH_TOKEN=<token with the gist scope>, or `gh auth login -s"
                        " gist`")
 
@@ -37,6 +37,6 @@ def github_token(env: Mapping[str, str]) -> str:
 def leaderboard_token(env: Mapping[str, str]) -> str:
     token = env.get(LEADERBOARD_TOKEN_ENV, "").strip()
     if not token:
-        raise PublishError(f"no leaderboard token: {LEADERBOARD_TOKEN_ENV} is unset",
+        raise PublishError(f"no leaderboard token ({LEADERBOARD_TOKEN_ENV} is unset)",
                            hint=f"export {LEADERBOARD_TOKEN_ENV}=<your RunLocalAI API token>")
     return token

@@ -211,7 +211,8 @@ def test_publish_without_any_token(selfcheck_run, github, tmp_path):
     empty.mkdir()
     proc = rla("publish", str(selfcheck_run.path),
                env={"RLA_GITHUB_API_URL": github.url, "PATH": str(empty)})
-    assert_refused(proc, "no GitHub token", "gh auth login")
+    # The variables' names must survive redaction ("token: X" reads like a secret's value).
+    assert_refused(proc, "no GitHub token (GH_TOKEN and GITHUB_TOKEN are unset", "gh auth login")
     assert github.posts == []
 
 

@@ -215,3 +215,12 @@ def test_a_record_naming_logs_outside_the_run_directory_is_refused(speed_run, gi
     reasons = gate(speed_run)
     assert "speed.runs names a log outside the run directory's runs/" in reasons
     assert "record.json lists files a speed run does not write: ../../etc/passwd" in reasons
+
+
+def test_rla_submit_without_a_token_names_the_variable(speed_run, github, leaderboard):
+    publish(speed_run, github)
+    proc = rla("submit", str(speed_run.path), "--yes", env={"RLA_LEADERBOARD_URL": leaderboard.url})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    # The variable's name must survive redaction ("token: X" reads like a secret's value).
+    assert "error: no leaderboard token (RLA_SUBMIT_TOKEN is unset)" in proc.stderr
+    assert "hint: export RLA_SUBMIT_TOKEN=" in proc.stderr and leaderboard.requests == []
