@@ -1,6 +1,6 @@
-"""HumanEval+ scoring: EvalPlus's comparison rules, extraction from messy replies, the Eval on
-real tasks (bundled sample) and on small tasks written here to pin one rule each, and, marked
-slow, all 164 canonical solutions on the full data set."""
+"""HumanEval+ scoring: the Eval on real tasks (bundled sample) and on small tasks written here
+to pin one rule each, and, marked slow, all 164 canonical solutions on the full data set.
+Comparison rules: test_outputs.py; extraction: test_code_extraction.py."""
 
 from __future__ import annotations
 
@@ -16,21 +16,9 @@ from typing import Any
 import pytest
 
 from runlocalai_bench.evals import load_task_spec
-from runlocalai_bench.scoring.code_execution import (
-    CodeExecutionEval,
-    Opaque,
-    aggregate_pass_at_1,
-    allclose,
-    decode_value,
-    has_nan,
-    is_floats,
-    outputs_match,
-    payload_traits,
-    poly_root_ok,
-    reference_dir,
-)
-from runlocalai_bench.scoring.code_extraction import clean, extract_program, sanitize
-from runlocalai_bench.scoring.sandbox import Sandbox, encode_value
+from runlocalai_bench.scoring.code_execution import CodeExecutionEval, aggregate_pass_at_1
+from runlocalai_bench.scoring.reference import reference_dir
+from runlocalai_bench.scoring.sandbox import Sandbox
 from runlocalai_bench.types import (
     CodeItem,
     DataSource,
@@ -38,228 +26,7 @@ from runlocalai_bench.types import (
     SampleResult,
     to_dict,
 )
-
-# -- comparing values ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", [
-    0, -7, 2**63, -(2**200), pytest.param(10**5000, id="10**5000"), 1.5, -0.0, float("inf"),
-    "text", "ü\ud800", "", None, True, [1, [2, (3,)]], (1, 2.5), {"a": 1, 2: [3]},
-    {(1, 2): "k"}, {1, 2}, frozenset({3}), 1 + 2j, b"\x00\xff", bytearray(b"ab"), [1.5] * 100,
-    list(range(100)), [1, 2.5] * 50, [2**60 + 1] + [1.0] * 99, [], (), {},
-])
-def test_values_survive_the_wire(value: Any) -> None:
-    decoded = decode_value(encode_value(value))
-    assert decoded == value
-    assert type(decoded) is (bytes if isinstance(value, bytearray) else type(value))
-
-
-def test_subclasses_travel_as_their_builtin_value_and_others_as_opaque() -> None:
-    class LyingInt(int):
-        def __eq__(self, other: object) -> bool:
-            return True
-
-        __hash__ = int.__hash__
-
-    class Liar:
-        def __eq__(self, other: object) -> bool:
-            return True
-
-    assert decode_value(encode_value(LyingInt(3))) == 3
-    assert decode_value(encode_value(LyingInt(3))) != 4
-    opaque = decode_value(encode_value(Liar()))
-    assert isinstance(opaque, Opaque) and opaque != opaque and not outputs_match(opaque, 1, 0,
-                                                                                1e-7)
-
-
-@pytest.mark.parametrize("payload", [
-    b"", b"[", b'{"~":"d","v":[[[1],2]]}', b'{"~":"i","v":"zz"}', b'{"~":"n","v":["",":"]}',
-    b'{"~":"zzz"}', b"[" * 100_000 + b"]" * 100_000, b"1" * 5000,
-])
-def test_garbage_decodes_to_something_equal_to_nothing(payload: bytes) -> None:
-    value = decode_value(payload)
-    assert isinstance(value, Opaque)
-    assert not outputs_match(value, 1, 1e-6, 1e-7)
-
-
-def test_outputs_match_follows_evalplus() -> None:
-    assert outputs_match(1, 1.0, 0, 1e-7)  # == says so
-    assert outputs_match(True, 1, 0, 1e-7)
-    assert not outputs_match([1, 2], (1, 2), 1e-6, 1e-7)  # tuple is not list, even with atol
-    assert not outputs_match(0.1 + 0.2, 0.3, 0, 1e-7)  # atol 0: exact
-    assert outputs_match(0.1 + 0.2, 0.3, 1e-6, 1e-7)
-    assert not outputs_match(1.0000001, 1, 1e-6, 1e-7)  # close, but float is not int
-    assert outputs_match([1.0, 2.0000001], [1.0, 2.0], 1e-6, 1e-7)
-    assert not outputs_match([1.0, 2.1], [1.0, 2.0], 1e-6, 1e-7)
-    assert not outputs_match([1.0], [1.0, 2.0], 1e-6, 1e-7)
-    assert not outputs_match(["a"], ["b"], 1e-6, 1e-7)  # numpy refuses strings
-    assert not outputs_match(float("nan"), float("nan"), 1e-6, 1e-7)
-    assert outputs_match(float("inf"), float("inf"), 1e-6, 1e-7)
-    assert allclose(1e9 + 50, 1e9, 1e-6, 1e-7)  # rtol scales with the expected value
-
-
-@pytest.mark.parametrize("value", [
-    1.5, float("nan"), [1.0] * 100, [1.0] * 99 + [float("nan")], [1.0, float("inf")] * 40,
-    [float("inf"), float("-inf")] * 40, [1, 2.0] * 50, list(range(100)), "NaN", ["x", 1.0],
-    (1.0, 2.0), {"k": float("nan")}, [[float("nan")]], 3, None, [], [1e308] * 100,
-])
-def test_payload_traits_agree_with_decoding(value: Any) -> None:
-    payload = encode_value(value)
-    assert payload_traits(payload, True) == (is_floats(value), has_nan(value), False)
-    assert payload_traits(encode_value(Opaque("x")), True)[2]
-
-
-def test_is_floats() -> None:
-    assert is_floats(1.0) and is_floats([1.0, 2.0]) and is_floats((0.5,))
-    assert not is_floats(1) and not is_floats([]) and not is_floats([1.0, 2])
-
-
-def test_poly_root_is_checked_like_evalplus() -> None:
-    # (x - 1)(x + 2)(x - 3) = x^3 - 2x^2 - 5x + 6: coefficients from x^0 up
-    coefficients = [6, -5, -2, 1]
-    assert poly_root_ok([coefficients], 1.0, 1e-4)
-    assert poly_root_ok([coefficients], -2.0, 1e-4)  # any root will do
-    assert not poly_root_ok([coefficients], 0.0, 1e-4)
-    assert not poly_root_ok([coefficients], "1", 1e-4)
-    assert not poly_root_ok([coefficients], 1e308, 1e-4)
-
-
-# -- extraction ---------------------------------------------------------------------------------
-
-PROMPT = ('from typing import List\n\n\ndef double_all(xs: List[int]) -> List[int]:\n'
-          '    """Double every number.\n    >>> double_all([1])\n    [2]\n    """\n')
-STOPS = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ", "\nif __name__", "\nprint(")
-
-
-def run_code(code: str, *args: Any) -> Any:
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "<test>", "exec", dont_inherit=True), namespace)
-    return namespace["double_all"](*args)
-
-
-def chat(reply: str) -> str | None:
-    return extract_program(reply, prompt=PROMPT, entry_point="double_all", style="chat").code
-
-
-def test_completion_is_prompt_plus_body_cut_at_stops() -> None:
-    body = "    return [2 * x for x in xs]\n\n\ndef check():\n    assert False\n"
-    found = extract_program(body, prompt=PROMPT, entry_point="double_all", style="completion",
-                            stops=STOPS)
-    assert found.method == "completion" and found.code is not None
-    assert "check" not in found.code and run_code(found.code, [1, 2]) == [2, 4]
-
-
-@pytest.mark.parametrize("body", [
-    "    return [2 * x for x in xs]\n\nThis doubles each element, as asked.\n",
-    "    return [2 * x for x in xs]\n    # and now the end of the tokens: retu",
-    "    out = [2 * x for x in xs]\n    return out\n    if (",
-    "\x1b[32m    return [2 * x for x in xs]\x1b[0m\n",
-])
-def test_completion_survives_trailing_prose_truncation_and_ansi(body: str) -> None:
-    found = extract_program(body, prompt=PROMPT, entry_point="double_all", style="completion",
-                            stops=STOPS)
-    assert found.code is not None and run_code(found.code, [3]) == [6]
-
-
-def test_a_base_model_answering_in_markdown_is_read_like_chat() -> None:
-    body = ("\n\nHere is the solution:\n```python\ndef double_all(xs):\n"
-            "    return [x * 2 for x in xs]\n```\n")
-    found = extract_program(body, prompt=PROMPT, entry_point="double_all", style="completion",
-                            stops=STOPS)
-    assert found.method == "fenced" and run_code(found.code or "", [4]) == [8]
-
-
-def test_chat_reply_with_prose_thinking_and_two_blocks() -> None:
-    reply = ("<think>Maybe:\n```python\ndef double_all(xs):\n    return xs\n```\nNo.</think>\n"
-             "Sure! Here is a self-contained script:\n\n```python\n"
-             "def helper(x):\n    return x * SCALE\n\nSCALE = 2\n\n"
-             "def double_all(xs: List[int]) -> List[int]:\n    return [helper(x) for x in xs]\n"
-             "```\n\nExample:\n```python\nprint(double_all([1, 2]))\nassert False\n```\n")
-    code = chat(reply)
-    assert code is not None and "print" not in code and "assert False" not in code
-    assert "from typing import List" in code  # the prompt's import, added back
-    assert run_code(code, [5]) == [10]
-
-
-def test_chat_keeps_what_the_entry_point_reaches_and_drops_the_rest() -> None:
-    reply = ("```python\nimport math\nfrom functools import lru_cache\n\n"
-             "class Doubler:\n    def go(self, x):\n        return 2 * x\n\n"
-             "def unused():\n    return 0\n\n@lru_cache(maxsize=None)\n"
-             "def cached(x):\n    return Doubler().go(x)\n\n"
-             "def double_all(xs):\n    return [cached(x) for x in xs]\n\n"
-             "if __name__ == '__main__':\n    raise SystemExit(double_all([1]))\n```")
-    code = chat(reply) or ""
-    assert "unused" not in code and "__main__" not in code
-    assert "@lru_cache" in code and "import math" in code
-    assert run_code(code, [7]) == [14]
-
-
-@pytest.mark.parametrize("reply", [
-    "def double_all(xs):\n    return [2 * x for x in xs]\n",  # raw, no fences
-    "The function:\n\ndef double_all(xs):\n    return [2 * x for x in xs]\n\nDone!",
-    "```python\ndef double_all(xs):\n    return [2 * x for x in xs]\n",  # unclosed fence
-    "thinking about it...\n</think>\n```py\ndef double_all(xs):\n    return [x + x for x in xs]"
-    "\n```",
-    "```\ndef double_all(xs):\n    return [x * 2 for x in xs]\n```",  # untagged fence
-])
-def test_chat_variants(reply: str) -> None:
-    code = chat(reply)
-    assert code is not None and run_code(code, [1, 2]) == [2, 4]
-
-
-@pytest.mark.parametrize("reply", [
-    "I cannot help with that.",
-    "<think>def double_all(xs): return xs",  # all thinking, never closed
-    "```python\ndef something_else(xs):\n    return xs\n```",
-    "```javascript\nfunction double_all(xs) { return xs; }\n```",
-    "",
-])
-def test_no_definition_means_no_program(reply: str) -> None:
-    found = extract_program(reply, prompt=PROMPT, entry_point="double_all", style="chat")
-    assert found.code is None and found.method == "none" and found.reason
-
-
-GEMMA = Path(__file__).parent / "data" / "gemma-3-270m-humaneval.jsonl"
-
-
-def test_real_base_model_completions() -> None:
-    """gemma-3-270m's completions for HumanEval/0-7 through llama-server (greedy, the spec's
-    stops and max_tokens): half ran to max_tokens mid-line, one is nothing but comments."""
-    replies = [json.loads(line) for line in GEMMA.read_text().splitlines()]
-    prompts = {}
-    with gzip.open(humanevalplus_dir() / "HumanEvalPlus-v0.1.10.jsonl.gz", "rt") as fh:
-        for line in fh:
-            row = json.loads(line)
-            prompts[row["task_id"]] = (row["prompt"], row["entry_point"])
-    found = {}
-    for reply in replies:
-        prompt, entry_point = prompts[reply["id"]]
-        found[reply["id"]] = extract_program(reply["response"], prompt=prompt,
-                                             entry_point=entry_point, style="completion",
-                                             stops=STOPS)
-    for task_id, extraction in found.items():
-        if extraction.code is not None:
-            namespace: dict[str, Any] = {}
-            exec(compile(extraction.code, task_id, "exec", dont_inherit=True), namespace)
-            assert callable(namespace[prompts[task_id][1]])
-    truncated = [r["id"] for r in replies if r["completion_tokens"] == 768]
-    assert all(found[t].trimmed or found[t].code is None for t in truncated)
-    assert found["HumanEval/4"].code is None  # 768 tokens of comments: no code at all
-    assert found["HumanEval/0"].code is not None and not found["HumanEval/0"].trimmed
-
-
-def test_clean_strips_thinking_and_escape_codes() -> None:
-    assert clean("a<think>b</think>c\x1b[1mX\x1b[0m\r\n") == "acX\n"
-    assert clean("thought</think>answer") == "answer"
-    assert clean("answer<thinking>never closed") == "answer"
-
-
-def test_sanitize_keeps_later_definitions_after_earlier_ones() -> None:
-    code = "def f():\n    return 1\n\nprint(f())\n\ndef f():\n    return 2\n"
-    namespace: dict[str, Any] = {}
-    exec(sanitize(code, "f"), namespace)
-    assert namespace["f"]() == 2
-
+from tests.support.data import humanevalplus_dir
 
 # -- the Eval -------------------------------------------------------------------------------------
 
@@ -558,13 +325,6 @@ def test_provenance_names_the_isolation(evaluator: CodeExecutionEval,
 
 
 # -- the full data set ----------------------------------------------------------------------------
-
-
-def humanevalplus_dir() -> Path:
-    path = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data")) / "humanevalplus"
-    if not (path / "HumanEvalPlus-v0.1.10.jsonl.gz").is_file():
-        pytest.skip(f"HumanEval+ data not found at {path} (set RLA_TEST_DATA)")
-    return path
 
 
 @pytest.mark.slow
