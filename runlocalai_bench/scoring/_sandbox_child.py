@@ -6,6 +6,40 @@ only and never imports rla. Over the control socket `<fd>` it receives one setup
 one message per job. The host itself never runs untrusted code: each job is a fresh fork that
 runs the solution, writes length-prefixed frames to a pipe the harness handed over, and dies.
 
+Sections, in file order (each opens with a `# ---` rule and a comment beginning with its name).
+The file stays one module on purpose: the host starts from a single stdlib-only file.
+
+Wire formats
+    The control message header and the job frame layout (kind, input index, seconds, payload
+    length) with its frame kinds; sandbox.py reads both.
+Linux primitives through ctypes
+    unshare, mount, umount and prctl over libc, and the per-architecture syscall numbers that
+    the seccomp filter and the namespace set-up need.
+seccomp
+    `seccomp_program` builds the deny-list filter as classic BPF; `install_seccomp` loads it.
+Landlock
+    `landlock_abi` probes the kernel's ABI; `install_landlock` confines a job's file access,
+    TCP and (ABI >= 6) signals and abstract sockets.
+Capabilities
+    `drop_capabilities`: locks root's special treatment off, empties the bounding, ambient,
+    effective, permitted and inheritable sets and, for a root harness, becomes nobody on the way.
+Value encoding
+    `encode`: a job's return values in a JSON form that keeps what `==` distinguishes
+    (decoded by scoring/outputs.py in the harness).
+The job
+    What runs in the fresh fork: `job_main` closes what the job must not have, applies the
+    rlimits, Landlock, the capability drop and user switch, no_new_privs and seccomp, then
+    `run_solution` executes the code, calls the entry point on each input and writes a frame
+    per result. Also `remove_tree`, which removes what a job left, unreadable or not.
+The host
+    `Host`: sets up one isolation level (`setup`, namespaces in `_setup_namespaces`), checks
+    that a job's uid can read what it needs (`_probe_reads`), reports what is in force, then
+    forks, watches and cleans up after each job (`run`, `_wait`, `_cleanup`); `_IdMapper`
+    writes a root harness's user-namespace maps from outside.
+Control messages
+    `recv` / `send` over the control socket (length-prefixed JSON, with file descriptors),
+    and `main`: the setup message, then one message per job until the harness hangs up.
+
 Isolation levels, strongest first (the harness asks for one or for "auto"):
 
 namespaces

@@ -8,8 +8,10 @@ never judged here by the job's own say: the tests look at frames, files, sockets
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from runlocalai_bench.scoring import _sandbox_child as child
 from runlocalai_bench.scoring._sandbox_child import landlock_abi
 from runlocalai_bench.scoring.sandbox import (
     LEVELS,
@@ -856,3 +859,21 @@ def test_a_closed_sandbox_refuses_work() -> None:
     box.close()
     with pytest.raises(SandboxError):
         run(box, "def f(x):\n    return 1\n")
+
+
+def test_the_child_is_one_stdlib_only_file_with_a_true_section_map() -> None:
+    """The host starts from `_sandbox_child.py` alone: it imports nothing but the standard
+    library, and the section map at its top names its sections in the order they come."""
+    source = Path(child.__file__).read_text()
+    imported = {alias.name.partition(".")[0] for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.partition(".")[0] for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - {"__future__"} <= sys.stdlib_module_names
+    docstring = ast.get_docstring(ast.parse(source)) or ""
+    section_map = docstring.split("Sections, in file order", 1)[1].split("\n\n", 2)[1]
+    listed = [line for line in section_map.splitlines() if line and not line.startswith(" ")]
+    banners = re.findall(r"^# -{20,}\n# (.+)$", source, flags=re.MULTILINE)
+    assert len(listed) == len(banners) >= 9
+    for name, banner in zip(listed, banners, strict=True):
+        assert banner.startswith(name), (name, banner)
