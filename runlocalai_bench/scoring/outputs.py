@@ -1,8 +1,8 @@
 """A job's return values, compared with the expected ones (pure functions).
 
-Values cross the sandbox's pipe in a JSON wire form (encoded by `_sandbox_child.encode`, see
-`sandbox.encode_value`); `decode_value` turns it back into Python values, and anything garbled
-or inexpressible into an `Opaque` that equals nothing. The comparison is EvalPlus's: `==`, else
+Values cross the sandbox's pipe in a JSON wire form (encoded by the job: `_sandbox_child.encode`);
+`decode_value` turns it back into Python values, and anything garbled or inexpressible into an
+`Opaque` that equals nothing. The comparison is EvalPlus's: `==`, else
 `allclose` with the task's tolerance for float-valued outputs, and for the tasks named in the
 spec's `special_oracles` a check of its own (`poly_root_ok` for HumanEval/32).
 """
@@ -76,7 +76,7 @@ def _unpack_numbers(flags: str, data: str) -> list[Any]:
 
 
 def decode_value(payload: bytes) -> Any:
-    """A value from its wire form (see sandbox.encode_value); garbage decodes to Opaque."""
+    """A value from its wire form (see _sandbox_child.encode); garbage decodes to Opaque."""
     try:
         return json.loads(payload, object_hook=_untag)
     except (ValueError, RecursionError, MemoryError, TypeError):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from runlocalai_bench.scoring._sandbox_child import encode
 from runlocalai_bench.scoring.outputs import (
     Opaque,
     allclose,
@@ -17,7 +18,6 @@ from runlocalai_bench.scoring.outputs import (
     poly_root_ok,
 )
 from runlocalai_bench.scoring.reference import payload_traits
-from runlocalai_bench.scoring.sandbox import encode_value
 
 
 @pytest.mark.parametrize("value", [
@@ -27,7 +27,7 @@ from runlocalai_bench.scoring.sandbox import encode_value
     list(range(100)), [1, 2.5] * 50, [2**60 + 1] + [1.0] * 99, [], (), {},
 ])
 def test_values_survive_the_wire(value: Any) -> None:
-    decoded = decode_value(encode_value(value))
+    decoded = decode_value(encode(value))
     assert decoded == value
     assert type(decoded) is (bytes if isinstance(value, bytearray) else type(value))
 
@@ -43,9 +43,9 @@ def test_subclasses_travel_as_their_builtin_value_and_others_as_opaque() -> None
         def __eq__(self, other: object) -> bool:
             return True
 
-    assert decode_value(encode_value(LyingInt(3))) == 3
-    assert decode_value(encode_value(LyingInt(3))) != 4
-    opaque = decode_value(encode_value(Liar()))
+    assert decode_value(encode(LyingInt(3))) == 3
+    assert decode_value(encode(LyingInt(3))) != 4
+    opaque = decode_value(encode(Liar()))
     assert isinstance(opaque, Opaque) and opaque != opaque and not outputs_match(opaque, 1, 0,
                                                                                 1e-7)
 
@@ -82,9 +82,9 @@ def test_outputs_match_follows_evalplus() -> None:
     (1.0, 2.0), {"k": float("nan")}, [[float("nan")]], 3, None, [], [1e308] * 100,
 ])
 def test_payload_traits_agree_with_decoding(value: Any) -> None:
-    payload = encode_value(value)
+    payload = encode(value)
     assert payload_traits(payload, True) == (is_floats(value), has_nan(value), False)
-    assert payload_traits(encode_value(Opaque("x")), True)[2]
+    assert payload_traits(encode(Opaque("x")), True)[2]
 
 
 def test_is_floats() -> None:

@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from runlocalai_bench.scoring import _sandbox_child as child
-from runlocalai_bench.scoring._sandbox_child import landlock_abi
+from runlocalai_bench.scoring._sandbox_child import encode, landlock_abi
 from runlocalai_bench.scoring.sandbox import (
     LEVELS,
     Frame,
@@ -35,7 +35,6 @@ from runlocalai_bench.scoring.sandbox import (
     Sandbox,
     SandboxError,
     SandboxLimits,
-    encode_value,
 )
 
 LIMITS = SandboxLimits(memory_mb=512, file_size_mb=4, tmpfs_mb=16, output_mb=8, frame_mb=2)
@@ -101,8 +100,8 @@ def test_a_plain_job_streams_its_return_values(sandbox: Sandbox) -> None:
     frames, end = run(sandbox, "def f(a, b):\n    return (a + b, [a] * 2, {a: 'x'})",
                       [[1, 2], [3, 4]])
     assert [f.kind for f in frames] == ["loaded", "output", "output", "done"]
-    assert returned(frames) == [encode_value((3, [1, 1], {1: "x"})),
-                                encode_value((7, [3, 3], {3: "x"}))]
+    assert returned(frames) == [encode((3, [1, 1], {1: "x"})),
+                                encode((7, [3, 3], {3: "x"}))]
     assert end.reason == "completed" and end.exit_code == 0
 
 
