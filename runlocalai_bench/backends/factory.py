@@ -33,7 +33,7 @@ def open_backend(config: RunConfig) -> Backend:
 
     from runlocalai_bench.backends.llama_cpp import LlamaCppBackend, import_llama_cpp
     from runlocalai_bench.models import embedded_model_path
-    from runlocalai_bench.runtime.gguf import model_info_from_gguf
+    from runlocalai_bench.runtime.model_file import model_info_from_gguf
 
     path = config.model_path or embedded_model_path()
     # A missing or corrupt file is reported before llama.cpp is even imported.

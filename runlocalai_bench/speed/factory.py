@@ -33,7 +33,7 @@ def open_streamer(config: RunConfig) -> Streamer:
                               experts=_local_experts(runtime.model.path))
 
     from runlocalai_bench.models import embedded_model_path
-    from runlocalai_bench.runtime.gguf import model_info_from_gguf
+    from runlocalai_bench.runtime.model_file import model_info_from_gguf
 
     path = config.model_path or embedded_model_path()
     info = model_info_from_gguf(path)  # a missing or corrupt file is reported before loading

@@ -14,13 +14,12 @@ from runlocalai_bench.errors import ModelFileError
 from runlocalai_bench.runtime.gguf import (
     FILE_TYPES,
     SkippedArray,
-    model_info_from_gguf,
     normalise_quantization,
     parse_size_label,
     quantization_name,
     read_gguf,
-    sha256_file,
 )
+from runlocalai_bench.runtime.model_file import model_info_from_gguf, sha256_file
 
 from .fakes import (
     ARR,
