@@ -20,7 +20,7 @@ from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_so
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
-from runlocalai_bench.speed.factory import open_streamer
+from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.speed.plausibility import speed_gate
 from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
