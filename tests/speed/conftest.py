@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,11 @@ class Speed:
         self.out = out
 
     def __call__(self, url: str, rig: RigInfo, *, profile: str | None = None,
-                 n_predict: int | None = 8, **flags: Any) -> SpeedOutcome:
+                 n_predict: int | None = 8, env: Mapping[str, str] | None = None,
+                 **flags: Any) -> SpeedOutcome:
         config = build_config("speed", {"endpoint": url, "output_dir": self.out / "runs",
                                         "index_path": self.out / "runs.sqlite", **flags},
-                              env={})
+                              env=env or {})
         plan = load_speed_plan(profile, n_predict=n_predict)
         console = Console(width=120, no_color=True)  # follows sys.stdout: into run.log
         return run_speed(config, plan, RichSpeedUI(console, console),

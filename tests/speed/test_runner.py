@@ -277,3 +277,14 @@ def test_each_request_has_a_connection_of_its_own(serving, speed, cpu_rig):
     assert len(completions) == 4 and server.dropped == []
     assert all(s.headers.get("Connection") == "close" for s in completions)
     assert outcome.record["speed"]["summary"]["decode_tps"]["median"] == 40.0
+
+
+def test_a_server_behind_an_api_key_is_probed_and_streamed_with_it(serving, speed, cpu_rig):
+    """The speed run opens its engine through the same factory as a quality run: the probe
+    and every request carry RLA_API_KEY."""
+    stub = StreamingLlamaServer(decode_tps=lambda n: 40.0, api_key="s3cret")
+    server = serving(stub)
+    outcome = speed(server.url, cpu_rig, env={"RLA_API_KEY": "s3cret"})
+    assert outcome.record["speed"]["summary"]["decode_tps"]["median"] == 40.0
+    assert server.requests and all(s.headers.get("Authorization") == "Bearer s3cret"
+                                   for s in server.requests)

@@ -53,6 +53,7 @@ class StreamingLlamaServer:
     build_info: str = "b9999-0123abcd"
     models: Mapping[str, Any] = field(default_factory=lambda: MODELS)
     stale_after_stream: bool = False  # see LoopbackServer
+    api_key: str | None = None  # when set, every request without it is refused with 401
     completions: int = 0
     bodies: list[Any] = field(default_factory=list)
 
@@ -61,6 +62,8 @@ class StreamingLlamaServer:
 
     def handle(self, seen: Seen) -> Reply | Streamed:
         path = seen.path.split("?")[0]
+        if self.api_key and seen.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return Reply(401, {"error": {"code": 401, "message": "Invalid API Key"}})
         if path == "/health":
             return Reply(body={"status": "ok"})
         if path == "/props":
