@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from runlocalai_bench import paths
-from runlocalai_bench.backends.base import Backend
+from runlocalai_bench.backends.base import Backend, Experts, Streamer, experts_from_metadata
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
-from runlocalai_bench.speed.streams import Experts, Streamer, experts_from_metadata
 from runlocalai_bench.types import ModelInfo, RuntimeInfo
 
 
@@ -47,17 +46,17 @@ def open_streamer(config: RunConfig) -> Streamer:
     if config.endpoint:
         runtime, model = _probe(config, config.endpoint)
         if runtime.engine == "ollama":
-            from runlocalai_bench.speed.streams import OllamaStreamer
+            from runlocalai_bench.backends.ollama import OllamaStreamer
 
             return OllamaStreamer(config.endpoint, model, runtime, sampling=config.sampling,
                                   timeout=config.timeout, api_key=config.api_key)
-        from runlocalai_bench.speed.streams import OpenAIStreamer
+        from runlocalai_bench.backends.openai_compat import OpenAIStreamer
 
         return OpenAIStreamer(config.endpoint, model, runtime, sampling=config.sampling,
                               timeout=config.timeout, api_key=config.api_key,
                               experts=_local_experts(runtime.model.path))
 
-    from runlocalai_bench.speed.streams import InProcessStreamer
+    from runlocalai_bench.backends.llama_cpp import InProcessStreamer
 
     path, info = _local_model(config)
     return InProcessStreamer(path, info, sampling=config.sampling, n_ctx=config.n_ctx,

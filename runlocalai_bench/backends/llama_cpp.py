@@ -1,9 +1,14 @@
 """llama-cpp-python in process: the embedded default when a GGUF is given with --model-path.
 
+    LlamaCppBackend     generate. After the prompt is evaluated it reads the whole next-token
+                        distribution: the top-k alternatives and the exact log-probabilities of
+                        the prompt's candidate continuations (answer letters), then decodes
+                        greedily with the stop sequences.
+    InProcessStreamer   stream: Llama.create_completion(stream=True), each token's arrival
+                        timed, with llama.cpp's perf counters reset before and read after
+
 Every request starts from an empty KV cache (no prompt reuse across requests), so a sample's
-output never depends on the one before it. After the prompt is evaluated the backend reads the
-whole next-token distribution: the top-k alternatives and the exact log-probabilities of the
-prompt's candidate continuations (answer letters), then decodes greedily with the stop sequences.
+output never depends on the one before it and every speed run prefills its whole prompt.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from runlocalai_bench.backends.base import SpeedRequest, experts_from_metadata
 from runlocalai_bench.errors import BackendError, ConfigError, ModelFileError
+from runlocalai_bench.speed.measure import LLAMA_CPP_PERF, RawRun
 from runlocalai_bench.types import (
     Generation,
     ModelInfo,
@@ -89,33 +97,15 @@ class LlamaCppBackend:
             raise ModelFileError(f"llama.cpp could not load {model_path}: {detail[0]}",
                                  hint="is the file a complete GGUF? re-download it"
                                  ) from failure
-        self._version = getattr(llama_cpp, "__version__", None)
         self._n_vocab = self._llm.n_vocab()
-        template = self._llm.metadata.get("tokenizer.chat_template")
-        self._chat_template = template
-        if template and model_info.chat_template_sha256 is None:
-            from dataclasses import replace
-
-            model_info = replace(
-                model_info,
-                chat_template_sha256=hashlib.sha256(template.encode()).hexdigest())
-        self._model_info = model_info
+        self._chat_template = self._llm.metadata.get("tokenizer.chat_template")
+        self._runtime = in_process_runtime(llama_cpp, self._llm, model_info, n_ctx=n_ctx,
+                                           n_threads=n_threads)
 
     # -- description ----------------------------------------------------------------------
 
     def runtime(self) -> RuntimeInfo:
-        version = self._version or "unknown"
-        return RuntimeInfo(
-            engine="llama-cpp-python",
-            version=self._version,
-            slug=f"llama-cpp-python-{version}",
-            model=self._model_info,
-            slots=1,
-            n_ctx=self.n_ctx,
-            settings={"n_threads": self._llm.n_threads if hasattr(self._llm, "n_threads")
-                      else self.n_threads, "n_batch": self._llm.n_batch,
-                      "kv_cache_reuse": False},
-        )
+        return self._runtime
 
     def sent_params(self, prompt: Prompt) -> Mapping[str, Any]:
         if prompt.style == "chat":
@@ -268,6 +258,109 @@ class LlamaCppBackend:
         close = getattr(self._llm, "close", None)
         if close is not None:
             close()
+
+
+class InProcessStreamer:
+    def __init__(self, model_path: Path, info: ModelInfo, *, sampling: SamplingParams,
+                 n_ctx: int, n_threads: int | None) -> None:
+        from runlocalai_bench.runtime.gguf import read_gguf
+
+        self._llama_cpp = import_llama_cpp()
+        self.sampling = sampling
+        gguf = read_gguf(model_path)
+        self.experts = experts_from_metadata(gguf.metadata, gguf.architecture)
+        try:
+            self._llm = self._llama_cpp.Llama(
+                model_path=str(model_path), n_ctx=n_ctx, n_threads=n_threads,
+                seed=sampling.seed, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}",
+                                 hint="is the file a complete GGUF? re-download it") from exc
+        self.runtime = in_process_runtime(self._llama_cpp, self._llm, info, n_ctx=n_ctx,
+                                          n_threads=n_threads)
+
+    def tokenize(self, text: str) -> list[int] | None:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+
+    def body(self, request: SpeedRequest) -> dict[str, Any]:
+        s = self.sampling
+        return {
+            "prompt": list(request.token_ids) if request.token_ids is not None
+            else request.prompt,
+            "max_tokens": request.n_predict, "temperature": s.temperature, "top_k": s.top_k,
+            "top_p": s.top_p, "min_p": 0.0, "repeat_penalty": 1.0, "seed": request.seed,
+            "stream": True, "ignore_eos": request.ignore_eos,
+        }
+
+    def _ban_eos(self) -> Any:
+        import numpy as np
+
+        eos = self._llm.token_eos()
+
+        def processor(input_ids: Any, scores: Any) -> Any:
+            scores[eos] = -np.inf
+            return scores
+
+        return self._llama_cpp.LogitsProcessorList([processor])
+
+    def stream(self, request: SpeedRequest) -> RawRun:
+        llm, lib = self._llm, self._llama_cpp
+        body = self.body(request)
+        prompt: Any = list(request.token_ids) if request.token_ids is not None else \
+            llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=False)
+        llm.reset()  # no prefix reuse: every run prefills its whole prompt
+        lib.llama_perf_context_reset(llm.ctx)
+        text: list[str] = []
+        arrivals: list[float] = []
+        finish: str | None = None
+        started = time.perf_counter()
+        chunks = llm.create_completion(
+            prompt=prompt, max_tokens=request.n_predict, temperature=self.sampling.temperature,
+            top_k=self.sampling.top_k, top_p=self.sampling.top_p, min_p=0.0,
+            repeat_penalty=1.0, seed=request.seed, stream=True,
+            logits_processor=self._ban_eos() if request.ignore_eos else None,
+        )
+        for chunk in chunks:
+            now = time.perf_counter()
+            choice = chunk["choices"][0]
+            piece = choice.get("text") or ""
+            if piece:
+                text.append(piece)
+                arrivals.append((now - started) * 1000.0)
+            finish = choice.get("finish_reason") or finish
+        total = (time.perf_counter() - started) * 1000.0
+        perf = lib.llama_perf_context(llm.ctx)
+        engine = {name: getattr(perf, name) for name, _ in perf._fields_}
+        # Every generated token but the last is fed back (a decode step); a run that stops at
+        # an end-of-generation token has fed back all of its tokens.
+        steps = int(engine.get("n_eval") or 0)
+        generated = steps + 1 if finish == "length" and arrivals else steps
+        return RawRun(
+            text="".join(text), arrivals_ms=tuple(arrivals), total_ms=total, engine=engine,
+            engine_format=LLAMA_CPP_PERF, prompt_tokens=len(prompt),
+            completion_tokens=generated, finish_reason=finish, request=body,
+        )
+
+    def close(self) -> None:
+        close = getattr(self._llm, "close", None)
+        if close is not None:
+            close()
+
+
+def in_process_runtime(llama_cpp: Any, llm: Any, info: ModelInfo, *, n_ctx: int,
+                       n_threads: int | None) -> RuntimeInfo:
+    """The runtime a loaded Llama is: llama-cpp-python's version, one slot, no KV reuse, and
+    the model with its chat template's sha256 when the GGUF carries one."""
+    version = getattr(llama_cpp, "__version__", None)
+    template = llm.metadata.get("tokenizer.chat_template")
+    if template and info.chat_template_sha256 is None:
+        info = replace(info, chat_template_sha256=hashlib.sha256(template.encode()).hexdigest())
+    return RuntimeInfo(
+        engine="llama-cpp-python", version=version,
+        slug=f"llama-cpp-python-{version or 'unknown'}", model=info, slots=1, n_ctx=n_ctx,
+        settings={"n_threads": llm.n_threads if hasattr(llm, "n_threads") else n_threads,
+                  "n_batch": llm.n_batch, "kv_cache_reuse": False},
+    )
 
 
 def _log_softmax(logits: Any) -> Any:

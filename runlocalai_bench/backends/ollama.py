@@ -4,17 +4,31 @@ Ollama's OpenAI-compatible /v1 ignores `num_ctx` and silently truncates long pro
 model's default window (2048 or 4096 tokens); the native API takes `options.num_ctx`, so rla
 talks native and records the context it asked for. Completion-style prompts go with
 `raw: true` so Ollama applies no template of its own.
+
+    OllamaBackend    generate: stream: false, the first token's top logprobs
+    OllamaStreamer   stream: POST /api/generate, stream: true (NDJSON), each token's arrival
+                     timed; the final object carries the engine's durations (it may reuse a
+                     cached prompt: prompt_eval_count then shows fewer tokens, and is recorded)
+
+The HTTP policy is backends/http.py's, as for every engine.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
+from runlocalai_bench.backends.base import Experts, SpeedRequest, count, experts_from_metadata
+from runlocalai_bench.backends.http import Streaming
 from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
-from runlocalai_bench.errors import BackendError
+from runlocalai_bench.errors import BackendError, ConfigError
+from runlocalai_bench.redact import redact
+from runlocalai_bench.speed.measure import OLLAMA, RawRun
 from runlocalai_bench.types import Generation, Prompt, RuntimeInfo, SamplingParams, TokenLogprob
 
 
@@ -92,3 +106,102 @@ def parse_native(payload: Mapping[str, Any], *, latency_ms: float) -> Generation
         server_timings=timings,
     )
 
+
+# -- stream --------------------------------------------------------------------------------
+
+
+class OllamaStreamer:
+    def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
+                 sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
+                 n_ctx: int | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key, transport=transport)
+        self.model = model
+        self.sampling = sampling
+        self.n_ctx = n_ctx
+        size, experts = self._model_facts(runtime.model.architecture)
+        self.experts = experts
+        self.runtime = replace(runtime, model=replace(
+            runtime.model, size_bytes=runtime.model.size_bytes or size))
+
+    def _model_facts(self, architecture: str | None) -> tuple[int | None, Experts]:
+        """The model's size from /api/tags and its experts from /api/show's model_info."""
+        size: int | None = None
+        experts = Experts()
+        try:
+            tags = self.http.client.get("/api/tags")
+            if tags.status_code == 200:
+                for entry in tags.json().get("models") or ():
+                    if self.model in (entry.get("name"), entry.get("model")):
+                        size = count(entry.get("size"))
+            show = self.http.client.post("/api/show", json={"model": self.model})
+            if show.status_code == 200:
+                info = show.json().get("model_info") or {}
+                arch = architecture or info.get("general.architecture")
+                experts = experts_from_metadata(info, arch)
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return size, experts
+        return size, experts
+
+    def tokenize(self, text: str) -> list[int] | None:
+        return None
+
+    def body(self, request: SpeedRequest) -> dict[str, Any]:
+        s = self.sampling
+        options: dict[str, Any] = {"temperature": s.temperature, "top_k": s.top_k,
+                                   "top_p": s.top_p, "seed": request.seed,
+                                   "num_predict": request.n_predict}
+        if self.n_ctx:
+            options["num_ctx"] = self.n_ctx
+        return {"model": self.model, "prompt": request.prompt, "raw": True, "stream": True,
+                "options": options}
+
+    def stream(self, request: SpeedRequest) -> RawRun:
+        if request.token_ids is not None:
+            raise ConfigError("Ollama takes no token ids", hint="use the standard profile")
+        body = self.body(request)
+        path = "/api/generate"
+        text: list[str] = []
+        arrivals: list[float] = []
+        final: Mapping[str, Any] = {}
+        try:
+            with self.http.stream(path, body) as (response, started):
+                if response.status_code != 200:
+                    raise self.http.refused(path, response)
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    now = time.perf_counter()
+                    try:
+                        event = json.loads(line)
+                    except ValueError as exc:
+                        raise BackendError(f"{path} streamed a line that is not JSON",
+                                           hint="is the endpoint Ollama?", fatal=True) from exc
+                    if event.get("error"):
+                        raise BackendError(f"Ollama: {redact(str(event['error']))}",
+                                           hint="check the server's log", fatal=True)
+                    piece = event.get("response") or ""
+                    if piece:
+                        text.append(piece)
+                        arrivals.append((now - started) * 1000.0)
+                    if event.get("done"):
+                        final = event
+        except httpx.HTTPError as exc:
+            raise self.http.fail(path, exc) from exc
+        total = (time.perf_counter() - started) * 1000.0
+        engine = _engine_from_final(final) if final else None
+        return RawRun(
+            text="".join(text), arrivals_ms=tuple(arrivals), total_ms=total, engine=engine,
+            engine_format=OLLAMA if engine else None,
+            prompt_tokens=count(final.get("prompt_eval_count")),
+            completion_tokens=count(final.get("eval_count")),
+            finish_reason=final.get("done_reason"), request=body,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _engine_from_final(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Ollama's final object without the generated text and the context token list."""
+    return {k: v for k, v in obj.items() if k not in ("response", "context", "thinking")}

@@ -1,29 +1,31 @@
-"""OpenAI-compatible HTTP backend: /v1/completions and /v1/chat/completions.
+"""OpenAI-compatible servers (llama-server, vLLM, LM Studio, ...): /v1/completions and
+/v1/chat/completions.
 
-Plain httpx rather than the OpenAI SDK: we must put engine-specific fields on the wire
-(`cache_prompt`, `top_k`), read fields the SDK does not model (llama-server's `timings`, its
-chat-shaped logprobs on /v1/completions) and own the retry policy, so the raw request is the
-simpler tool.
+    OpenAICompatBackend   generate: one request, the first token's top logprobs
+    OpenAIStreamer        stream: POST /v1/completions, stream: true (server-sent events), each
+                          token's arrival timed; the last events carry usage and, on
+                          llama-server, `timings`. Every request starts from an empty prompt
+                          cache (`cache_prompt: false` where the engine takes it), so every
+                          run prefills.
 
-Retries: connection errors, 5xx and 429 are retried with exponential backoff (honouring
-Retry-After), up to `retries` times. A connection that still fails is fatal for the run (the
-server is gone: restart it and `--resume`); a 4xx is an error row for that one sample. A request
-that met a kept-alive connection the server had already dropped ("Server disconnected without
-sending a response": llama-server drops one after a response that outlasted its 5 s keep-alive,
-unannounced) never reached the engine: it is sent again at once, once, and is not a retry.
+The HTTP policy (timeouts, retries, keep-alive handling) is backends/http.py's; the fields
+beyond the OpenAI schema each engine gets are backends/fields.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
+from runlocalai_bench.backends.base import Experts, SpeedRequest, count
+from runlocalai_bench.backends.fields import engine_fields
+from runlocalai_bench.backends.http import Retrying, Streaming, normalise_endpoint
 from runlocalai_bench.errors import BackendError
+from runlocalai_bench.speed.measure import LLAMA_CPP, RawRun
 from runlocalai_bench.types import (
     Generation,
     Prompt,
@@ -31,22 +33,6 @@ from runlocalai_bench.types import (
     SamplingParams,
     TokenLogprob,
 )
-
-# Fields beyond the OpenAI schema that an engine understands and that make decoding greedy and
-# repeatable. Servers not listed get only standard fields (strict servers reject unknown ones).
-_ENGINE_EXTRAS: Mapping[str, tuple[str, ...]] = {
-    "llama.cpp": ("top_k", "cache_prompt"),
-    "vllm": ("top_k",),
-    "lmstudio": ("top_k",),
-}
-
-
-def base_url(endpoint: str) -> str:
-    """`http://h:p`, `http://h:p/`, `http://h:p/v1` → `http://h:p`."""
-    url = endpoint.rstrip("/")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url
 
 
 class OpenAICompatBackend:
@@ -65,19 +51,12 @@ class OpenAICompatBackend:
         api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base = base_url(endpoint)
+        self.base = normalise_endpoint(endpoint)
         self.model = model
         self._runtime = runtime
         self.sampling = sampling or SamplingParams()
-        self.retries = retries
-        self.backoff = backoff
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
-            base_url=self.base,
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            headers=headers,
-            transport=transport,
-        )
+        self._http = Retrying(self.base, timeout=timeout, retries=retries, backoff=backoff,
+                              api_key=api_key, transport=transport)
 
     def runtime(self) -> RuntimeInfo:
         return self._runtime
@@ -96,11 +75,8 @@ class OpenAICompatBackend:
         }
         if prompt.stop:
             params["stop"] = list(prompt.stop)
-        extras = _ENGINE_EXTRAS.get(self._runtime.engine, ())
-        if "top_k" in extras:
-            params["top_k"] = s.top_k
-        if "cache_prompt" in extras:
-            params["cache_prompt"] = s.cache_prompt
+        params.update(engine_fields(self._runtime.engine, top_k=s.top_k,
+                                    cache_prompt=s.cache_prompt))
         if prompt.top_logprobs:
             if prompt.style == "chat":
                 params["logprobs"] = True
@@ -121,92 +97,15 @@ class OpenAICompatBackend:
 
     async def generate(self, prompt: Prompt) -> Generation:
         path, body = self._request(prompt)
-        attempt = 0
-        stale_resent = False
-        while True:
-            started = time.perf_counter()
-            try:
-                response = await self._client.post(path, json=body)
-            except httpx.RemoteProtocolError as exc:
-                if not stale_resent and "without sending a response" in str(exc):
-                    # A kept-alive connection the server had dropped (llama-server does after a
-                    # response that outlasted its 5 s keep-alive): the request never reached it.
-                    stale_resent = True
-                    continue
-                if attempt >= self.retries:
-                    raise self._unreachable(path, exc, attempt) from exc
-                await asyncio.sleep(self._delay(attempt, None))
-                attempt += 1
-                continue
-            except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt >= self.retries:
-                    raise self._unreachable(path, exc, attempt) from exc
-                await asyncio.sleep(self._delay(attempt, None))
-                attempt += 1
-                continue
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            status = response.status_code
-            if status == 429 or status >= 500:
-                if attempt >= self.retries:
-                    raise BackendError(
-                        f"{self.base}{path} answered HTTP {status} after {attempt + 1} attempts:"
-                        f" {_error_text(response)}",
-                        hint="the server is overloaded or failing; check its log, then --resume",
-                        fatal=True,
-                    )
-                await asyncio.sleep(self._delay(attempt, response.headers.get("retry-after")))
-                attempt += 1
-                continue
-            if status >= 400:
-                raise BackendError(
-                    f"HTTP {status} from {path}: {_error_text(response)}",
-                    hint="the request was refused; the sample is recorded as an error",
-                )
-            try:
-                payload = response.json()
-            except ValueError as exc:
-                raise BackendError(
-                    f"{path} returned a body that is not JSON",
-                    hint="is the endpoint an OpenAI-compatible server?",
-                    fatal=True,
-                ) from exc
-            return self._parse(payload, prompt, latency_ms)
+        payload, latency_ms = await self._http.post_json(path, body)
+        return self._parse(payload, prompt, latency_ms)
 
     def _parse(self, payload: Mapping[str, Any], prompt: Prompt,
                latency_ms: float) -> Generation:
         return parse_response(payload, chat=prompt.style == "chat", latency_ms=latency_ms)
 
-    def _unreachable(self, path: str, exc: Exception, attempt: int) -> BackendError:
-        return BackendError(
-            f"{self.base}{path}: {type(exc).__name__}: {exc or 'no response'}"
-            f" (after {attempt + 1} attempts)",
-            hint="is the server still running? restart it and rerun with --resume",
-            fatal=not isinstance(exc, httpx.ReadTimeout),
-        )
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), 60.0)
-            except ValueError:
-                pass
-        return self.backoff * (2**attempt) * (1 + random.random() * 0.25)
-
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err)[:300]
-        return str(err)[:300]
-    return str(body)[:300]
+        await self._http.aclose()
 
 
 # -- response parsing (pure) ---------------------------------------------------------------
@@ -266,3 +165,115 @@ def first_token_top_logprobs(logprobs: Any) -> tuple[TokenLogprob, ...]:
 
 def _sorted(items: list[TokenLogprob]) -> tuple[TokenLogprob, ...]:
     return tuple(sorted(items, key=lambda t: t.logprob, reverse=True))
+
+
+# -- stream --------------------------------------------------------------------------------
+
+
+class OpenAIStreamer:
+    def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
+                 sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
+                 experts: Experts | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key, transport=transport)
+        self.model = model
+        self.runtime = runtime
+        self.sampling = sampling
+        self.experts = experts or Experts()
+
+    def tokenize(self, text: str) -> list[int] | None:
+        if self.runtime.engine != "llama.cpp":
+            return None
+        try:
+            response = self.http.client.post("/tokenize",
+                                             json={"content": text, "add_special": True})
+        except httpx.HTTPError as exc:
+            raise self.http.fail("/tokenize", exc) from exc
+        if response.status_code != 200:
+            return None
+        tokens = response.json().get("tokens")
+        return [int(t) for t in tokens] if isinstance(tokens, list) else None
+
+    def body(self, request: SpeedRequest) -> dict[str, Any]:
+        s = self.sampling
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": list(request.token_ids) if request.token_ids is not None
+            else request.prompt,
+            "max_tokens": request.n_predict,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": request.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        body.update(engine_fields(self.runtime.engine, top_k=s.top_k, cache_prompt=False,
+                                  ignore_eos=request.ignore_eos))
+        return body
+
+    def stream(self, request: SpeedRequest) -> RawRun:
+        body = self.body(request)
+        path = "/v1/completions"
+        text: list[str] = []
+        arrivals: list[float] = []
+        timings: Mapping[str, Any] | None = None
+        usage: Mapping[str, Any] = {}
+        finish: str | None = None
+        try:
+            with self.http.stream(path, body) as (response, started):
+                if response.status_code != 200:
+                    raise self.http.refused(path, response)
+                for payload in iter_sse_data(response.iter_lines()):
+                    now = time.perf_counter()
+                    try:
+                        event = json.loads(payload)
+                    except ValueError as exc:
+                        raise BackendError(f"{path} streamed an event that is not JSON",
+                                           hint="is the endpoint OpenAI-compatible?",
+                                           fatal=True) from exc
+                    for choice in event.get("choices") or ():
+                        piece = choice.get("text") or ""
+                        if piece:
+                            text.append(piece)
+                            arrivals.append((now - started) * 1000.0)
+                        finish = choice.get("finish_reason") or finish
+                    if isinstance(event.get("timings"), Mapping):
+                        timings = event["timings"]
+                    if isinstance(event.get("usage"), Mapping):
+                        usage = event["usage"]
+        except httpx.HTTPError as exc:
+            raise self.http.fail(path, exc) from exc
+        total = (time.perf_counter() - started) * 1000.0
+        return RawRun(
+            text="".join(text), arrivals_ms=tuple(arrivals), total_ms=total, engine=timings,
+            engine_format=LLAMA_CPP if timings is not None else None,
+            prompt_tokens=count(usage.get("prompt_tokens")),
+            completion_tokens=count(usage.get("completion_tokens")), finish_reason=finish,
+            request=body,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
+    """The `data:` payloads of a server-sent event stream, one per event, stopping at [DONE]."""
+    parts: list[str] = []
+    for line in lines:
+        if line == "":
+            if parts:
+                payload = "\n".join(parts)
+                parts = []
+                if payload.strip() == "[DONE]":
+                    return
+                yield payload
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        if name == "data":
+            parts.append(value[1:] if value.startswith(" ") else value)
+    if parts:
+        payload = "\n".join(parts)
+        if payload.strip() != "[DONE]":
+            yield payload

@@ -50,8 +50,8 @@ def reproduce(
     argv = ("rla", *sys.argv[1:])
     with open_submission(record, github_api_url) as source:
         if is_speed(load_record(source.record_path)):
-            from runlocalai_bench.editor.speedreproduce import reproduce_speed
             from runlocalai_bench.backends.factory import open_streamer
+            from runlocalai_bench.editor.speedreproduce import reproduce_speed
             from runlocalai_bench.speed.render import RichSpeedUI
 
             for flag, value in (("--tolerance", tolerance), ("--data-dir", data_dir)):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runlocalai_bench.backends.base import Streamer
 from runlocalai_bench.config import RunConfig, build_config
 from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
 from runlocalai_bench.editor.logcheck import field_of
@@ -50,7 +51,6 @@ from runlocalai_bench.editor.verify import VerifyReport, is_speed, load_record, 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
-from runlocalai_bench.speed.streams import Streamer
 from runlocalai_bench.types import RigInfo
 
 # What decides what a speed run measures, as the record states it: the re-run must share each.

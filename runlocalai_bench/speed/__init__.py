@@ -1,10 +1,10 @@
 """`rla bench speed`: decode and prefill tok/s and TTFT by the leaderboard's capture protocol.
 
     spec.py           tasks/speed.toml → SpeedPlan (profile, prompt, runs, thresholds)
-    measure.py        one run's figures from engine timings and from token arrival (pure)
+    measure.py        one run's figures from engine timings and from token arrival (pure);
+                      the streamed generation itself is backends/' stream
     protocol.py       spread, the re-run rule, summary, reproduced/confidence (pure)
     plausibility.py   the memory-bandwidth ceiling, consistency checks, speed_gate (pure)
-    streams.py        streamed generation timed as it arrives (HTTP SSE, Ollama, in process)
     runner.py         warm-up, measured sets, re-runs, run logs, record, run index
     record.py         record.json of a speed run (a `speed` section)
     render.py         per-run lines and the rich table

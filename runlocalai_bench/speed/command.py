@@ -18,8 +18,8 @@ _QUALITY_ONLY = ("data_dir", "sample", "allow_unpinned", "limit", "limit_per_sub
 
 def bench_speed(flags: Mapping[str, Any], *, profile: str | None, n_predict: int | None,
                 prompt: str | None, preset: str | None, json_output: bool) -> SpeedOutcome:
-    from runlocalai_bench.rig import detect_rig
     from runlocalai_bench.backends.factory import open_streamer
+    from runlocalai_bench.rig import detect_rig
     from runlocalai_bench.speed.render import RichSpeedUI
     from runlocalai_bench.speed.runner import run_speed
     from runlocalai_bench.speed.spec import load_speed_plan

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runlocalai_bench import __version__
+from runlocalai_bench.backends.base import Experts
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import record as quality_record
@@ -38,7 +39,6 @@ from runlocalai_bench.speed.plausibility import (
 )
 from runlocalai_bench.speed.protocol import Summary, Verdict
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan
-from runlocalai_bench.speed.streams import Experts
 from runlocalai_bench.types import RigInfo, RuntimeInfo, to_dict
 
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from runlocalai_bench import __version__
+from runlocalai_bench.backends.base import Experts, SpeedRequest, Streamer
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.redact import redact
@@ -38,7 +39,6 @@ from runlocalai_bench.speed.plausibility import (
 from runlocalai_bench.speed.protocol import needs_rerun, summarize, verdict
 from runlocalai_bench.speed.record import RunEntry, build_speed_record
 from runlocalai_bench.speed.spec import SpeedPlan
-from runlocalai_bench.speed.streams import Experts, SpeedRequest, Streamer
 from runlocalai_bench.types import RigInfo, RuntimeInfo
 
 RUNS_DIR = "runs"

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from runlocalai_bench.backends.openai_compat import OpenAICompatBackend, base_url
+from runlocalai_bench.backends.http import normalise_endpoint
+from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
 from runlocalai_bench.errors import BackendError
 from runlocalai_bench.types import Message, Prompt, RuntimeInfo
 from tests.support.servers import Reply, Seen, free_port, serve
@@ -159,7 +160,7 @@ def test_non_json_body_is_reported():
     ("http://h:1", "http://h:1"), ("http://h:1/", "http://h:1"), ("http://h:1/v1", "http://h:1"),
     ("http://h:1/v1/", "http://h:1")])
 def test_base_url(given, expected):
-    assert base_url(given) == expected
+    assert normalise_endpoint(given) == expected
 
 
 def test_api_key_sent_as_bearer():

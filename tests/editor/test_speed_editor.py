@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.editor.reproduce import Reproduction, Target, write_report
 from runlocalai_bench.editor.source import download_gist, local_source, open_source
@@ -20,7 +21,6 @@ from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_so
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
-from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.speed.plausibility import speed_gate
 from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.rig import detect_rig
-from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import SpeedOutcome, run_speed
 from runlocalai_bench.speed.spec import load_speed_plan

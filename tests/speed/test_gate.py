@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed import speed_gate
-from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.speed.plausibility import bytes_per_token, ceiling
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runlocalai_bench.backends.base import experts_from_metadata
+from runlocalai_bench.backends.openai_compat import iter_sse_data
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.speed.measure import (
     LLAMA_CPP,
@@ -21,7 +23,6 @@ from runlocalai_bench.speed.measure import (
 from runlocalai_bench.speed.protocol import needs_rerun, spread, summarize, verdict
 from runlocalai_bench.speed.runner import exact_prompt
 from runlocalai_bench.speed.spec import Consistency, load_speed_plan
-from runlocalai_bench.speed.streams import experts_from_metadata, iter_sse_data
 
 DATA = Path(__file__).parent / "data"
 # The last event of a real llama-server (b11312, gemma-3-270m Q4_K_M, 2 busy CPU cores).

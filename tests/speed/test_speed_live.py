@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed import speed_gate
-from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.speed.measure import LLAMA_CPP, LLAMA_CPP_PERF
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
