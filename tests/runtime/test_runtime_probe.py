@@ -13,15 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runlocalai_bench.backends.http import normalise_endpoint
 from runlocalai_bench.errors import EndpointError
-from runlocalai_bench.runtime.probe import (
-    normalise_endpoint,
-    parse_build_info,
-    parse_ollama_parameters,
-    probe_endpoint,
-    runner_specs,
-    wait_until_ready,
-)
+from runlocalai_bench.runtime.probe import probe_endpoint
+from runlocalai_bench.runtime.read_llama_cpp import parse_build_info
+from runlocalai_bench.runtime.read_ollama import parse_ollama_parameters
+from runlocalai_bench.runtime.runners import runner_specs
+from tests.support.llama_server import wait_until_ready
 
 from .fakes import Reply, recorded
 

@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from runlocalai_bench.runtime.gguf import read_gguf
-from runlocalai_bench.runtime.probe import parse_build_info, probe_endpoint, wait_until_ready
+from runlocalai_bench.runtime.probe import probe_endpoint
+from runlocalai_bench.runtime.read_llama_cpp import parse_build_info
+from tests.support.llama_server import wait_until_ready
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,6 @@
-"""Start and stop a real llama-server (built by scripts/build-llama-server.sh) for tests."""
+"""Start and stop a real llama-server (built by scripts/build-llama-server.sh) for tests:
+the command from its runner spec (runners/llama-server.toml `launch`), where rla's own build
+lives, and waiting until it serves."""
 
 from __future__ import annotations
 
@@ -6,11 +8,19 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runlocalai_bench.runtime.launch import find_llama_server, launch_command
-from runlocalai_bench.runtime.probe import wait_until_ready
+import httpx
+
+from runlocalai_bench.backends.http import normalise_endpoint
+from runlocalai_bench.errors import ConfigError, EndpointError
+from runlocalai_bench.redact import redact
+from runlocalai_bench.runtime.replies import transport_error
+from runlocalai_bench.specs import load_spec
 
 REAL_CACHE = Path(os.environ.get("RLA_CACHE_DIR") or Path.home() / ".cache" / "rla")
 
@@ -77,3 +87,80 @@ class LlamaServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def launch_command(runner: str, **values: object) -> list[str]:
+    """The runner spec's `launch` template with its braces filled:
+    launch_command("llama-server", binary=..., model_path=..., host=..., port=..., n_ctx=...,
+    seed=...)."""
+    template = load_spec("runners", runner).get("launch")
+    if not template:
+        raise ConfigError(
+            f"runner {runner!r} has no launch command",
+            hint="start the server yourself and pass --endpoint",
+        )
+    try:
+        return [str(part).format(**values) for part in template]
+    except KeyError as exc:
+        raise ConfigError(
+            f"launching {runner} needs a value for {{{exc.args[0]}}}",
+            hint=f"see runners/{runner}.toml",
+        ) from None
+
+
+def find_llama_server(cache_dir: Path) -> Path | None:
+    """The newest llama-server built by scripts/build-llama-server.sh under `cache_dir`
+    (<cache>/llama-server/<version>-<key>/build/bin/llama-server), if any."""
+    builds = [p for p in cache_dir.glob("llama-server/*/build/bin/llama-server") if p.is_file()]
+    return max(builds, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def wait_until_ready(
+    url: str,
+    timeout: float = 120.0,
+    *,
+    client: httpx.Client | None = None,
+    alive: Callable[[], bool] | None = None,
+    interval: float = 0.25,
+) -> None:
+    """Block until the server at `url` is ready to serve: its /health answers 200 (llama-server,
+    vLLM), or, where there is no /health, its /v1/models does. `alive` (e.g. a launched
+    process's `poll() is None`) is checked between attempts so a crashed server fails fast.
+    Raises EndpointError after `timeout` seconds."""
+    base = normalise_endpoint(url)
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    with _session(client, min(timeout, 5.0)) as session:
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                response = session.get(base + "/health", timeout=max(0.1, min(left, 5.0)))
+                if response.status_code == 404:
+                    response = session.get(base + "/v1/models", timeout=max(0.1, min(left, 5.0)))
+                if response.status_code == 200:
+                    return
+                loading = "loading" in response.text.lower()
+                last = f"HTTP {response.status_code}" + (", loading the model" if loading else "")
+            except httpx.TransportError as exc:
+                last = transport_error(exc, base, min(left, 5.0)).message
+            if alive is not None and not alive():
+                raise EndpointError(
+                    f"the server for {redact(base)} exited before it was ready ({last})",
+                    hint="read the server's own output for the reason",
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EndpointError(
+                    f"{redact(base)} was not ready after {timeout:g} s ({last})",
+                    hint="a large model can take minutes to load; wait longer or check the server",
+                )
+            time.sleep(min(interval, left))
+
+
+@contextmanager
+def _session(client: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
+    if client is not None:
+        yield client
+        return
+    with httpx.Client(timeout=timeout) as own:
+        yield own
