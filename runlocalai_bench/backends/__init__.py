@@ -1,9 +1,15 @@
-"""Backends: one narrow protocol, several real implementations.
+"""The engine layer: one client per server family, each offering generate (quality runs: the
+first token's top logprobs) and stream (speed runs: token arrival times), over one HTTP policy.
 
-    openai_compat.OpenAICompatBackend   any OpenAI-compatible HTTP server (llama-server, vLLM, ...)
-    llama_cpp.LlamaCppBackend           llama-cpp-python in process (lazy import; extra `llama`)
-    replay.ReplayBackend                a previous run's samples.jsonl, for rescoring and CI
-    oracle.OracleBackend                answers every item correctly, for `rla selftest`
+    base.py            the Backend (generate) and Streamer (stream) protocols
+    http.py            endpoint normalisation, clients, retries, keep-alive handling
+    fields.py          the request fields beyond the OpenAI schema each engine gets
+    openai_compat.py   OpenAI-compatible servers (llama-server, vLLM, LM Studio, ...)
+    ollama.py          Ollama's native API
+    llama_cpp.py       llama-cpp-python in process (lazy import; extra `llama`)
+    factory.py         RunConfig → a probed, ready client, for quality and speed runs alike
+    oracle.py          answers every item correctly, for `rla selftest`
+    replay.py          a recorded samples.jsonl line as a Generation
 """
 
 from runlocalai_bench.backends.base import Backend

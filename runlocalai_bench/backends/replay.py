@@ -1,19 +1,11 @@
-"""Replay a previous run's recorded generations: rescoring without a model, and exact CI runs.
-
-Generations are matched by the rendered prompt, so a replay refuses (as an error row) any prompt
-the original run never sent: a changed prompt template cannot silently reuse old answers.
-"""
+"""A previous run's recorded generation, read back from its samples.jsonl line (rla rescore)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import __version__
-from runlocalai_bench.errors import BackendError, ConfigError
-from runlocalai_bench.results import rundir
-from runlocalai_bench.types import Generation, ModelInfo, Prompt, RuntimeInfo, TokenLogprob
+from runlocalai_bench.types import Generation, TokenLogprob
 
 
 def generation_from_line(line: Mapping[str, Any]) -> Generation:
@@ -30,42 +22,3 @@ def generation_from_line(line: Mapping[str, Any]) -> Generation:
         latency_ms=float(line.get("latency_ms") or 0.0),
         server_timings=line.get("server_timings"),
     )
-
-
-class ReplayBackend:
-    name = "replay"
-
-    def __init__(self, run_path: Path) -> None:
-        run = rundir.RunDir(run_path)
-        if not run.samples.is_file():
-            raise ConfigError(f"{run_path} has no {rundir.SAMPLES} to replay",
-                              hint="pass the directory of a finished run")
-        self._by_prompt: dict[str, Generation] = {}
-        for line in rundir.read_samples(run.samples):
-            if line.get("status") != "error" and "generation" in line:
-                self._by_prompt.setdefault(line["prompt"], generation_from_line(line))
-        model = ModelInfo()
-        if run.record.is_file():
-            original = rundir.read_json(run.record)
-            model = ModelInfo(**{k: v for k, v in (original.get("model") or {}).items()
-                                 if k in ModelInfo.__dataclass_fields__})
-        self._model = model
-        self.source = str(run_path)
-
-    def runtime(self) -> RuntimeInfo:
-        return RuntimeInfo(engine="replay", version=__version__, slug=f"replay-{__version__}",
-                           model=self._model, settings={"source": self.source})
-
-    def sent_params(self, prompt: Prompt) -> Mapping[str, Any]:
-        return {"replay": self.source}
-
-    async def generate(self, prompt: Prompt) -> Generation:
-        try:
-            return self._by_prompt[prompt.rendered()]
-        except KeyError:
-            raise BackendError("the replayed run never sent this prompt",
-                               hint="replay only with the task spec and flags of the original"
-                               ) from None
-
-    async def aclose(self) -> None:
-        return None
