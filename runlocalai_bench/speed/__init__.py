@@ -2,7 +2,8 @@
 
     spec.py           tasks/speed.toml → SpeedPlan (profile, prompt, runs, thresholds)
     measure.py        one run's figures from engine timings and from token arrival (pure);
-                      the streamed generation itself is backends/' stream
+                      the generation is streamed and timed by each engine client's `stream`
+                      (runlocalai_bench/backends/)
     protocol.py       spread, the re-run rule, summary, reproduced/confidence (pure)
     plausibility.py   the memory-bandwidth ceiling, consistency checks, speed_gate (pure)
     runner.py         warm-up, measured sets, re-runs, run logs, record, run index
