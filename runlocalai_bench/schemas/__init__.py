@@ -1,4 +1,4 @@
-"""rla's versioned JSON Schemas and a small validator for the part of JSON Schema they use.
+"""rla's versioned JSON Schemas, checked with `jsonschema` (Draft 2020-12).
 
     record-v2.json             record.json of a scored run (multiple choice, code execution)
     speed-record-v1.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
@@ -7,21 +7,21 @@
 
 A record or payload names its own schema: `record_schema(record)` and `submission_schema(payload)`
 read the kind it carries.
-`rla schema NAME` prints one. The validator covers exactly the keywords these files use (type,
-enum, const, properties, required, additionalProperties, items, minItems, minimum, maximum,
-minLength, maxLength, pattern, $ref to "#/$defs/…", oneOf, $defs); a schema using any other
-keyword is refused rather than silently half-checked, so the files cannot drift into
-keywords nobody enforces.
+`rla schema NAME` prints one. `validate` reports each violation as `<JSON path>: <reason>`
+(`$.model: missing required field 'quantization'`), in rla's words rather than jsonschema's
+reprs, so a finding in `rla verify` or a refused submission reads the same as before.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import SchemaError
 
 from runlocalai_bench.errors import ConfigError
 
@@ -30,16 +30,6 @@ SUBMISSION = "submission-v1"
 SPEED_RECORD = "speed-record-v1"
 SPEED_SUBMISSION = "speed-submission-v1"
 SPEED_KIND = "speed"
-
-_ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment", "examples", "default",
-                "format", "deprecated"}
-_KEYWORDS = {"type", "enum", "const", "properties", "required", "additionalProperties", "items",
-             "minItems", "minimum", "maximum", "minLength", "maxLength", "pattern", "$ref",
-             "oneOf", "$defs"}
-_TYPES: Mapping[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
-    "integer": (int,), "number": (int, float), "null": (type(None),),
-}
 
 
 def record_schema(record: Any) -> str:
@@ -67,111 +57,97 @@ def load_schema(name: str) -> dict[str, Any]:
         raise ConfigError(f"no schema named {name!r}", hint=f"known: {', '.join(schema_names())}")
     text = resources.files(__package__).joinpath(f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
-    _check_keywords(schema, "#")
+    check_schema(schema, name)
     return schema
 
 
 def schema_text(name: str) -> str:
-    load_schema(name)  # refuse unknown names and unsupported keywords
+    load_schema(name)  # refuse unknown names and schemas that are not valid JSON Schema
     return resources.files(__package__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+
+
+def check_schema(schema: Mapping[str, Any], name: str = "schema") -> None:
+    """Refuse a schema that is not valid Draft 2020-12 JSON Schema (a typo'd keyword's value)."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "#/" + "/".join(map(str, exc.absolute_path))
+        raise ConfigError(f"{name} is not valid JSON Schema: {where}: {exc.message}",
+                          hint="fix the schema file; `rla schema NAME` prints it") from exc
 
 
 def validate(instance: Any, schema: Mapping[str, Any]) -> list[str]:
     """Every violation as `path: problem`; an empty list means the instance is valid."""
-    errors: list[str] = []
-    _validate(instance, schema, schema, "$", errors)
-    return errors
+    validator = Draft202012Validator(schema)
+    return [f"{_path(error.absolute_path)}: {problem}"
+            for error in validator.iter_errors(instance)
+            for problem in _problems(error, validator)]
 
 
-def _check_keywords(node: Any, where: str) -> None:
-    if not isinstance(node, Mapping):
-        return
-    unknown = set(node) - _KEYWORDS - _ANNOTATIONS
-    if unknown:
-        raise ConfigError(f"schema keyword(s) {sorted(unknown)} at {where} are not supported",
-                          hint="extend runlocalai_bench/schemas/__init__.py with a test first")
-    for key in ("properties", "$defs"):
-        for name, sub in (node.get(key) or {}).items():
-            _check_keywords(sub, f"{where}/{key}/{name}")
-    for key in ("items", "additionalProperties"):
-        if isinstance(node.get(key), Mapping):
-            _check_keywords(node[key], f"{where}/{key}")
-    for i, sub in enumerate(node.get("oneOf") or ()):
-        _check_keywords(sub, f"{where}/oneOf/{i}")
+def type_errors(instance: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Only the JSON types the schema states, at every depth (`$.benchmark: expected object, got
+    string`): what code reading a document relies on before it walks it. Missing fields, extra
+    fields, patterns and ranges are left to `validate`."""
+    validator = _TypesOnly(schema)
+    return [f"{_path(error.absolute_path)}: {problem}"
+            for error in validator.iter_errors(instance)
+            for problem in _problems(error, validator)]
 
 
-def _is_type(value: Any, name: str) -> bool:
-    if isinstance(value, bool) and name in ("integer", "number"):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES[name])
+def _schema_values(validator: Any, values: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """additionalProperties only where it is a schema for the values (a map's entries)."""
+    if isinstance(values, Mapping) and isinstance(instance, Mapping):
+        known = schema.get("properties", {})
+        for key, value in instance.items():
+            if key not in known:
+                yield from validator.descend(value, values, path=key)
 
 
-def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
-    if not ref.startswith("#/"):
-        raise ConfigError(f"schema $ref {ref!r} is not local", hint="use #/$defs/NAME")
-    node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return node  # type: ignore[no-any-return]
+_TypesOnly = validators.create(
+    meta_schema=Draft202012Validator.META_SCHEMA,
+    validators={key: Draft202012Validator.VALIDATORS[key]
+                for key in ("$ref", "type", "properties", "items", "oneOf")}
+    | {"additionalProperties": _schema_values},
+    type_checker=Draft202012Validator.TYPE_CHECKER,
+)
 
 
-def _validate(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], path: str,
-              errors: list[str]) -> None:
-    if "$ref" in schema:
-        _validate(value, _resolve(schema["$ref"], root), root, path, errors)
-    if "type" in schema:
-        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(_is_type(value, n) for n in names):
-            errors.append(f"{path}: expected {' or '.join(names)}, got {_describe(value)}")
-            return
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{path}: must be {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: {value!r} is not one of {schema['enum']!r}")
-    if "oneOf" in schema:
-        matches = [s for s in schema["oneOf"] if not _validate_sub(value, s, root, path)]
-        if len(matches) != 1:
-            errors.append(f"{path}: matches {len(matches)} of the allowed shapes, not exactly 1")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{path}: shorter than {schema['minLength']} characters")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']} characters")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append(f"{path}: {value!r} does not match {schema['pattern']!r}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: {value} is below {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: {value} is above {schema['maximum']}")
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{path}: fewer than {schema['minItems']} items")
-        if isinstance(schema.get("items"), Mapping):
-            for i, item in enumerate(value):
-                _validate(item, schema["items"], root, f"{path}[{i}]", errors)
-    if isinstance(value, dict):
-        props: Mapping[str, Any] = schema.get("properties", {})
-        for key in schema.get("required", ()):
-            if key not in value:
-                errors.append(f"{path}: missing required field {key!r}")
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            if key in props:
-                _validate(item, props[key], root, f"{path}.{key}", errors)
-            elif extra is False:
-                errors.append(f"{path}: unexpected field {key!r}")
-            elif isinstance(extra, Mapping):
-                _validate(item, extra, root, f"{path}.{key}", errors)
+def _path(parts: Any) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
-def _validate_sub(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any],
-                 path: str) -> list[str]:
-    errors: list[str] = []
-    _validate(value, schema, root, path, errors)
-    return errors
+def _problems(error: ValidationError, validator: Draft202012Validator) -> Iterator[str]:
+    """rla's wording of one jsonschema error (additionalProperties names each field)."""
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        missing = [k for k in expected if isinstance(value, Mapping) and k not in value]
+        yield from (f"missing required field {k!r}" for k in missing)
+    elif kind == "additionalProperties":
+        known = set(error.schema.get("properties", {}))
+        yield from (f"unexpected field {k!r}" for k in value if k not in known)
+    elif kind == "type":
+        names = expected if isinstance(expected, list) else [expected]
+        yield f"expected {' or '.join(names)}, got {_describe(value)}"
+    elif kind == "const":
+        yield f"must be {expected!r}"
+    elif kind == "enum":
+        yield f"{value!r} is not one of {expected!r}"
+    elif kind == "oneOf":
+        matches = sum(validator.evolve(schema=sub).is_valid(value) for sub in expected)
+        yield f"matches {matches} of the allowed shapes, not exactly 1"
+    else:
+        yield _WORDING.get(kind, "{message}").format(expected=expected, value=value,
+                                                     message=error.message)
+
+
+_WORDING = {
+    "minLength": "shorter than {expected} characters",
+    "maxLength": "longer than {expected} characters",
+    "pattern": "{value!r} does not match {expected!r}",
+    "minimum": "{value} is below {expected}",
+    "maximum": "{value} is above {expected}",
+    "minItems": "fewer than {expected} items",
+}
 
 
 def _describe(value: Any) -> str:

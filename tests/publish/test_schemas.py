@@ -1,4 +1,5 @@
-"""The schema validator on the keywords rla's schemas use, and the schema files themselves."""
+"""The schema validator's messages on the keywords rla's schemas use, and the schema files
+themselves."""
 
 from __future__ import annotations
 
@@ -63,9 +64,15 @@ def test_each_violation_is_reported_with_its_path(value, error):
     assert error in schemas.validate(value, SCHEMA)
 
 
-def test_unsupported_keywords_are_refused():
-    with pytest.raises(ConfigError, match="not supported"):
-        schemas._check_keywords({"properties": {"a": {"anyOf": []}}}, "#")
+def test_a_schema_that_is_not_json_schema_is_refused():
+    with pytest.raises(ConfigError, match=r"broken is not valid JSON Schema: #/properties/a/type:"
+                       r" 'text' is not valid"):
+        schemas.check_schema({"properties": {"a": {"type": "text"}}}, "broken")
+
+
+def test_every_shipped_schema_is_valid_json_schema():
+    for name in schemas.schema_names():
+        schemas.check_schema(schemas.load_schema(name), name)
 
 
 def test_the_shipped_schemas_load_and_match_the_code_versions():
