@@ -9,6 +9,8 @@ The tree is short on purpose:
     ├── EndpointError      a server that is unreachable, loading, or not OpenAI-compatible
     ├── BackendError       a request that failed after its retries
     ├── RunDirError        an output directory that cannot be written or read back
+    ├── RecordError        a record, results file or sample line that is damaged, hostile or of
+    │                      a version this rla does not read (not a usage error: exit 1)
     └── PublishError       Gist and leaderboard API failures
 """
 
@@ -55,6 +57,15 @@ class BackendError(RlaError):
 
 class RunDirError(RlaError):
     pass
+
+
+class RecordError(RlaError):
+    """`field` is the JSON path of what is wrong (`results.n`) when one field is."""
+
+    def __init__(self, message: str, hint: str | None = None, *,
+                 field: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.field = field
 
 
 class PublishError(RlaError):

@@ -13,7 +13,7 @@ from runlocalai_bench.publish.auth import github_token
 from runlocalai_bench.publish.gist import DEFAULT_API_URL, GistClient
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.store import RunIndex
 
 
@@ -35,7 +35,7 @@ def publish_command(ref: str, github_api_url: str | None, *, data_out: bool = Tr
     from runlocalai_bench.publish.flow import publish_run
 
     run_path = resolve_run(ref)
-    read_record(rundir.RunDir(run_path))  # a clear error before asking for a token
+    load_record(rundir.RunDir(run_path).record)  # a clear error before asking for a token
     api_url = github_api_url or os.environ.get("RLA_GITHUB_API_URL") or DEFAULT_API_URL
     token = github_token(os.environ)
     err = ui.stderr_console()
@@ -51,7 +51,7 @@ def publish_command(ref: str, github_api_url: str | None, *, data_out: bool = Tr
         err.print(f"published {len(done.files)} files, each read back and verified by sha256",
                   markup=False)
     out.print(done.url, markup=False, highlight=False)
-    record = read_record(rundir.RunDir(run_path))
+    record = load_record(rundir.RunDir(run_path).record)
     verdict = check_gate(record, run_path, publishable_specs())
     if not verdict.ok:
         err.print("note: the leaderboard's trust gate would refuse this run:", markup=False)

@@ -39,7 +39,8 @@ def reproduce(
     and prompt; its median decode tok/s must land within ±10% of the original's. Verdict:
     reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
     from runlocalai_bench.editor import reproduce as rep
-    from runlocalai_bench.editor.verify import is_speed, load_record
+    from runlocalai_bench.editor.verify import is_speed
+    from runlocalai_bench.results.record import load_record
     from runlocalai_bench.rig import detect_rig
 
     out, err = ui.stdout_console(), ui.stderr_console()

@@ -25,7 +25,7 @@ def rescore(
     rla's) and compare every sample and score with what the run claims. Exits non-zero when
     anything differs."""
     from runlocalai_bench.editor.rescore import rescore_run
-    from runlocalai_bench.editor.verify import load_record
+    from runlocalai_bench.results.record import load_record
 
     with open_submission(run, github_api_url) as source:
         record = load_record(source.record_path)

@@ -16,6 +16,7 @@ from typing import Any
 from runlocalai_bench.editor.scores import results_block
 from runlocalai_bench.errors import RunDirError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
 
 DEFAULT_TOLERANCE_PP = 2.0
 SAMPLE_FIELDS = ("response", "extracted", "score", "status")
@@ -182,7 +183,7 @@ def read_run(path: Path) -> tuple[Mapping[str, Any], list[dict[str, Any]]]:
     """A run directory's scores (record.json's, else results.json's) and its samples."""
     run = rundir.RunDir(path)
     if run.record.is_file():
-        results = rundir.read_json(run.record).get("results") or {}
+        results = load_record(run.record).get("results") or {}
     elif run.results.is_file():
         results = rundir.read_json(run.results)
     else:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from runlocalai_bench import paths
 from runlocalai_bench.errors import ConfigError, RunDirError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -259,7 +260,7 @@ def sign_run(run_path: Path, key: Ed25519PrivateKey) -> Signature:
     if not run.record.is_file():
         raise RunDirError(f"{run_path} has no {rundir.RECORD} to sign",
                           hint="only a finished run can be signed")
-    signature = sign_record(rundir.read_json(run.record), key)
+    signature = sign_record(load_record(run.record), key)
     rundir.write_json_atomic(run.path / SIGNATURE, signature.to_json())
     return signature
 

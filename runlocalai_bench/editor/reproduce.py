@@ -36,11 +36,12 @@ from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimension
 from runlocalai_bench.editor.logcheck import field_of
 from runlocalai_bench.editor.rescore import data_source_for, eval_for
 from runlocalai_bench.editor.source import Source
-from runlocalai_bench.editor.verify import VerifyReport, load_record, verify_source
+from runlocalai_bench.editor.verify import VerifyReport, verify_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.types import RigInfo
 
 if TYPE_CHECKING:

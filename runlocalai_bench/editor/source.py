@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from runlocalai_bench import __version__
+from runlocalai_bench import __version__, jsonio
 from runlocalai_bench.editor.keys import SIGNATURE
 from runlocalai_bench.errors import ConfigError, PublishError, RlaError
 from runlocalai_bench.publish.gist import API_VERSION, GistClient, gist_name
@@ -152,9 +152,9 @@ def _gist_files(gist_id: str, *, api_url: str, token: str | None,
         raise PublishError(f"unexpected answer from GitHub for Gist {gist_id}: "
                            f"{response.status_code}", hint="check --github-api-url")
     try:
-        body: Any = response.json()
+        body: Any = jsonio.loads(response.content, f"GitHub's answer for Gist {gist_id}")
         return {str(name): str(entry["raw_url"]) for name, entry in body["files"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise PublishError(f"GitHub's answer for Gist {gist_id} lacks its files",
                            hint="check --github-api-url") from exc
 

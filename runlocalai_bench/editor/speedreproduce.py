@@ -47,8 +47,9 @@ from runlocalai_bench.editor.speedcompare import (
     median_of,
 )
 from runlocalai_bench.editor.speedlog import as_map
-from runlocalai_bench.editor.verify import VerifyReport, is_speed, load_record, verify_source
+from runlocalai_bench.editor.verify import VerifyReport, is_speed, verify_source
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo

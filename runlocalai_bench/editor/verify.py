@@ -46,7 +46,7 @@ from runlocalai_bench.editor.speedlog import as_map, check_run_log, check_speed_
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.record import RECORD_VERSION
+from runlocalai_bench.results.record import load_record
 
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
@@ -105,15 +105,6 @@ class VerifyReport:
                 "findings": [{"check": f.check, "status": f.status, "file": f.file,
                               "field": f.field, "message": f.message, "hint": f.hint}
                              for f in self.findings]}
-
-
-def load_record(path: Path) -> dict[str, Any]:
-    record = rundir.read_json(path)
-    if not isinstance(record, dict) or record.get("record_version") != RECORD_VERSION:
-        found = record.get("record_version") if isinstance(record, dict) else None
-        raise RlaError(f"{path} is record version {found}, this rla reads {RECORD_VERSION}",
-                       hint="verify it with the rla version that wrote it")
-    return record
 
 
 def is_speed(record: Mapping[str, Any]) -> bool:
@@ -331,7 +322,8 @@ def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyRepo
         record = load_record(source.record_path)
     except RlaError as exc:
         return VerifyReport(origin=source.origin, run_id=None, findings=(
-            Finding("schema", "failed", exc.message, rundir.RECORD, hint=exc.hint),))
+            Finding("schema", "failed", exc.message, rundir.RECORD,
+                    getattr(exc, "field", None), hint=exc.hint),))
     findings = check_schema(record) + check_files(source, record)
     rescored: Rescore | None = None
     if is_speed(record):

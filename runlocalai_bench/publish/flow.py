@@ -36,7 +36,7 @@ from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
@@ -133,7 +133,7 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
                 index: RunIndex | None = None,
                 now: Callable[[], str] = _now) -> Published:
     run = rundir.RunDir(run_path)
-    record = read_record(run)
+    record = load_record(run.record)
     gist = record.get("gist")
     if record.get("test_run_log_url") and isinstance(gist, Mapping) and gist.get("verified"):
         return Published(url=record["test_run_log_url"], gist_id=gist["id"],
@@ -202,7 +202,7 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
                        publishable: Mapping[str, str]) -> Submission:
     """The gate's verdict and the exact payload, without sending anything."""
     run = rundir.RunDir(run_path)
-    record = dict(read_record(run))
+    record = dict(load_record(run.record))
     record["submitter"] = check_handle(handle) if handle is not None else record.get("submitter")
     record["notes"] = clean_notes(notes) if notes is not None else record.get("notes", "")
     verdict = check_gate(record, run.path, publishable)

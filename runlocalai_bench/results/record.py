@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import __version__, specs
+from runlocalai_bench import __version__, jsonio, schemas, specs
 from runlocalai_bench.config import RunConfig
-from runlocalai_bench.errors import RunDirError
+from runlocalai_bench.errors import RecordError
 from runlocalai_bench.evals import TaskSpec
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
@@ -278,17 +278,31 @@ def file_hashes(run: rundir.RunDir) -> dict[str, str]:
     }
 
 
-def read_record(run: rundir.RunDir) -> dict[str, Any]:
-    """A finished run's record, refusing records of another version with a hint."""
-    if not run.record.is_file():
-        raise RunDirError(f"{run.path} has no {rundir.RECORD}",
+def load_record(path: Path) -> dict[str, Any]:
+    """record.json of a finished run, scored or speed: the one loader every reader uses.
+
+    Read through the bounded JSON reader (jsonio); refused with a hint when it is missing, of
+    another version, or when a field is not of the JSON type its schema states (so readers can
+    walk it without meeting a string where an object belongs). Missing fields, patterns and
+    ranges are `rla verify`'s schema check, which reports each one.
+    """
+    if not path.is_file():
+        raise RecordError(f"{path.parent} has no {rundir.RECORD}" if path.name == rundir.RECORD
+                          else f"{path} does not exist",
                           hint="only a finished run has a record; finish it with --resume")
-    record = rundir.read_json(run.record)
-    if not isinstance(record, dict) or record.get("record_version") != RECORD_VERSION:
-        found = record.get("record_version") if isinstance(record, dict) else None
-        raise RunDirError(f"{run.record} is record version {found}, this rla reads"
-                          f" {RECORD_VERSION}",
-                          hint="rerun the benchmark with this version of rla")
+    record = jsonio.read(path)
+    found = record.get("record_version") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or found != RECORD_VERSION:
+        raise RecordError(f"{path} is record version {found}, this rla reads {RECORD_VERSION}",
+                          hint="read it with the rla version that wrote it, or rerun the"
+                          " benchmark with this one")
+    wrong = schemas.type_errors(record, schemas.load_schema(schemas.record_schema(record)))
+    if wrong:
+        where = wrong[0].split(": ", 1)[0].removeprefix("$").lstrip(".") or None
+        raise RecordError(f"{path} cannot be read: {wrong[0]}"
+                          + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""),
+                          hint="the record was edited: rla writes every field with the type"
+                          f" `rla schema {schemas.record_schema(record)}` states", field=where)
     return record
 
 

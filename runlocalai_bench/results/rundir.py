@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.errors import ConfigError, RunDirError
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import ConfigError, RecordError, RunDirError
 
 CONFIG = "config.json"
 RUN_LOG = "run.log"
@@ -142,8 +143,8 @@ def _iter_complete(path: Path) -> Iterator[dict[str, Any]]:
             if not raw.endswith(b"\n"):
                 break
             try:
-                yield json.loads(raw)
-            except ValueError:
+                yield jsonio.loads(raw, f"{path.name} line")
+            except RecordError:
                 break
 
 
@@ -157,8 +158,8 @@ def truncate_torn_tail(path: Path) -> None:
             if not raw.endswith(b"\n"):
                 break
             try:
-                json.loads(raw)
-            except ValueError:
+                jsonio.loads(raw, f"{path.name} line")
+            except RecordError:
                 break
             good += len(raw)
     if good != path.stat().st_size:
@@ -206,12 +207,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise RunDirError(f"{path} does not exist", hint="is this a run directory?") from exc
-    except ValueError as exc:
-        raise RunDirError(f"{path} is not valid JSON", hint="the file was edited or torn") from exc
+    return jsonio.read(path)
 
 
 def sha256_file(path: Path) -> str:

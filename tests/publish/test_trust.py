@@ -10,7 +10,7 @@ from runlocalai_bench.publish.flow import publish_run
 from runlocalai_bench.publish.gist import GistClient
 from runlocalai_bench.publish.retry import RetryPolicy
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
-from runlocalai_bench.results.record import read_record
+from runlocalai_bench.results.record import load_record
 from tests.publish.fakes import VALID_TOKEN
 
 
@@ -18,7 +18,7 @@ def publish(run, github) -> dict:
     with GistClient(VALID_TOKEN, api_url=github.url,
                     retry=RetryPolicy(sleep=lambda s: None)) as gh:
         publish_run(run.path, gh)
-    return read_record(run)
+    return load_record(run.record)
 
 
 def test_publishable_benchmarks_are_the_scored_ones_and_speed_but_the_smoke_test():
@@ -28,7 +28,7 @@ def test_publishable_benchmarks_are_the_scored_ones_and_speed_but_the_smoke_test
 
 
 def test_an_unpublished_smoke_test_run_fails_on_every_count(selfcheck_run):
-    verdict = check_gate(read_record(selfcheck_run), selfcheck_run.path, publishable_specs())
+    verdict = check_gate(load_record(selfcheck_run.record), selfcheck_run.path, publishable_specs())
     assert not verdict.ok
     text = "\n".join(verdict.reasons)
     assert "benchmark 'selfcheck' is not published on the leaderboard" in text
@@ -85,7 +85,7 @@ def _set(record: dict, path: str, value) -> dict:
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run
-    record = read_record(run)
+    record = load_record(run.record)
     if path == "files.samples.jsonl":
         record["files"]["samples.jsonl"] = value
     else:
@@ -96,7 +96,7 @@ def test_each_failure_is_named(published_full_run, path, value, reason):
 
 @pytest.mark.integration
 def test_all_failures_are_listed_at_once(published_full_run):
-    record = read_record(published_full_run)
+    record = load_record(published_full_run.record)
     for path, value in (("sampling.settings.temperature", 1.0), ("results.partial", True),
                         ("dataset.pinned", False), ("model.quantization", None)):
         record = _set(record, path, value)

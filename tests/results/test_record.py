@@ -7,15 +7,15 @@ import json
 import pytest
 
 from runlocalai_bench import schemas
-from runlocalai_bench.errors import RunDirError
+from runlocalai_bench.errors import RecordError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import (
     RECORD_VERSION,
+    load_record,
     model_block,
     model_slug,
     model_tuning,
     quantization_from_name,
-    read_record,
     rig_line,
     runner_spec,
 )
@@ -29,7 +29,7 @@ def run(tmp_path_factory) -> rundir.RunDir:
 
 
 def test_a_real_runs_record_validates_and_round_trips(run):
-    record = read_record(run)
+    record = load_record(run.record)
     assert schemas.validate(record, schemas.load_schema(schemas.RECORD)) == []
     assert json.loads(json.dumps(record)) == record
     assert record["record_version"] == RECORD_VERSION == 2
@@ -51,7 +51,7 @@ def test_a_real_runs_record_validates_and_round_trips(run):
 
 
 def test_a_record_missing_a_field_fails_the_schema(run):
-    record = read_record(run)
+    record = load_record(run.record)
     del record["model"]["quantization"]
     record["files"].pop("run.log")
     errors = schemas.validate(record, schemas.load_schema(schemas.RECORD))
@@ -61,11 +61,23 @@ def test_a_record_missing_a_field_fails_the_schema(run):
 
 def test_records_of_another_version_are_refused(tmp_path):
     run = rundir.RunDir(tmp_path)
-    with pytest.raises(RunDirError, match=r"no record\.json"):
-        read_record(run)
+    with pytest.raises(RecordError, match=r"no record\.json"):
+        load_record(run.record)
     rundir.write_json_atomic(run.record, {"record_version": 1})
-    with pytest.raises(RunDirError, match="record version 1"):
-        read_record(run)
+    with pytest.raises(RecordError, match="record version 1"):
+        load_record(run.record)
+
+
+def test_a_record_with_a_field_of_the_wrong_type_is_refused_with_where(run, tmp_path):
+    record = load_record(run.record)
+    record["benchmark"] = "selfcheck"
+    record["results"]["subtasks"] = []
+    path = tmp_path / "record.json"
+    rundir.write_json_atomic(path, record)
+    with pytest.raises(RecordError, match=r"cannot be read: \$\.benchmark: expected object, got"
+                       r" string \(and 1 more\)") as info:
+        load_record(path)
+    assert "rla schema record-v2" in (info.value.hint or "")
 
 
 @pytest.mark.parametrize(("name", "quant"), [
