@@ -27,7 +27,7 @@ from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import record as record_mod
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import rundir, runlog
 from runlocalai_bench.results.runlog import RunLog
 from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.types import (
@@ -190,8 +190,8 @@ def run_benchmark(
         wall_start = time.perf_counter()
         status = "interrupted"
         try:
-            title = f"# rla {__version__} run {run.id} {started_at}"
-            with RunLog(run.run_log, header=title) as log:
+            title = runlog.Title(version=__version__, run_id=run.id, started_at=started_at)
+            with RunLog(run.run_log, header=title.line()) as log:
                 ui.begin(log, header, total=len(items), done=len(done))
                 samples_log = rundir.SampleLog(run.samples)
                 try:
@@ -326,21 +326,22 @@ def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Result
 def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: RigInfo,
                   dataset: Dataset, style: str, total: int, done: int) -> list[str]:
     model = runtime.model
-    lines = [
-        f"command    {redact(shlex.join(config.argv))}" if config.argv else "command    (api)",
-        f"benchmark  {config.slug} (spec sha256 {eval_.spec.sha256[:12]})",
-        f"rig        {runtime.slug} {rig.hardware_slug}",
-        f"model      {model.id or model.path or '?'}"
-        + (f" ({model.quantization})" if model.quantization else ""),
-        f"data       {dataset.pin.dataset} [{dataset.pin.source}]"
-        f" sha256 {dataset.pin.content_sha256[:12]}"
-        + ("" if dataset.pin.pinned else " UNPINNED"),
-        f"prompt     {style}; greedy (temperature {config.sampling.temperature},"
-        f" seed {config.sampling.seed}, cache_prompt {config.sampling.cache_prompt})",
+    pin = dataset.pin
+    return [
+        runlog.field_line("command", redact(shlex.join(config.argv)) if config.argv
+                          else "(api)"),
+        runlog.field_line("benchmark", runlog.benchmark_value(config.slug, eval_.spec.sha256)),
+        runlog.field_line("rig", f"{runtime.slug} {rig.hardware_slug}"),
+        runlog.field_line("model", f"{model.id or model.path or '?'}"
+                          + (f" ({model.quantization})" if model.quantization else "")),
+        runlog.field_line("data", runlog.data_value(pin.dataset, pin.source,
+                                                    pin.content_sha256, pinned=pin.pinned)),
+        runlog.field_line("prompt", f"{style}; greedy (temperature"
+                          f" {config.sampling.temperature}, seed {config.sampling.seed},"
+                          f" cache_prompt {config.sampling.cache_prompt})"),
         *eval_.describe(),
-        f"samples    {total}" + (f" ({done} done, resuming)" if done else ""),
+        runlog.field_line("samples", runlog.samples_value(total, done)),
     ]
-    return lines
 
 
 def _now() -> str:

@@ -20,16 +20,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.runlog import ProgressLine, RunLog, ScoredHeadline
 from runlocalai_bench.types import Results, SampleResult, to_dict
 
 
 def results_table(results: Results, *, max_rows: int = 80) -> Table:
     metric = results.metric
-    title = (f"{results.slug}  {metric} {results.score * 100:.2f}%"
-             f" ± {results.stderr * 100:.2f}  (n={results.n}"
-             + (", partial" if results.partial else "") + ")")
-    table = Table(title=title, title_justify="left")
+    # The title is run.log's headline, which `rla verify` reads back: written by runlog.
+    table = Table(title=ScoredHeadline.of(results).line(), title_justify="left")
     table.add_column("subtask")
     table.add_column("n", justify="right")
     table.add_column(metric, justify="right")
@@ -90,7 +88,7 @@ class RichRunUI:
         )
         self._task = self._progress.add_task("samples", total=total, completed=done, rate="")
         self._progress.start()
-        log.note(f"progress {done}/{total}")
+        log.note(ProgressLine.start(done, total))
 
     def advance(self, result: SampleResult) -> None:
         self._done += 1
@@ -106,17 +104,16 @@ class RichRunUI:
         elapsed = time.perf_counter() - self._started
         return 0.0 if elapsed <= 0 else (self._done - self._base) / elapsed
 
-    def _milestone(self, rate: float) -> str:
-        pct = 100.0 * self._done / max(self._total, 1)
-        elapsed = time.perf_counter() - self._started
-        return (f"progress {self._done}/{self._total} ({pct:.0f}%) elapsed {elapsed:.1f}s"
-                f" rate {rate:.2f}/s errors {self._errors}")
+    def _milestone(self, rate: float, *, final: bool = False) -> str:
+        return ProgressLine(done=self._done, total=self._total,
+                            elapsed_s=time.perf_counter() - self._started, rate=rate,
+                            errors=self._errors, final=final).line()
 
     def end(self, results: Results | None) -> None:
         if self._progress is not None:
             self._progress.stop()
         if self._log is not None:
-            self._log.note(self._milestone(self._rate()) + " (final)")
+            self._log.note(self._milestone(self._rate(), final=True))
         if results is None:
             return
         if self.json_output:

@@ -37,11 +37,11 @@ from runlocalai_bench.editor.keys import SIGNATURE
 from runlocalai_bench.errors import ConfigError, PublishError, RlaError
 from runlocalai_bench.publish.gist import API_VERSION, GistClient, gist_name
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.runlog import is_speed_run_log
 
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
 # A speed run's own logs: runs/warmup-1.log, runs/run-1.log … (speed/runner.py). No '/' beyond
 # the one, no leading dot: the name cannot climb out of the run directory.
-RUN_LOG_PATH = re.compile(r"runs/[a-z0-9][a-z0-9-]*\.log")
 _GIST_ID = re.compile(r"^[0-9a-fA-F]{8,64}$")
 
 
@@ -85,7 +85,7 @@ def local_source(path: Path) -> Source:
 
 def is_run_log(name: str) -> bool:
     """run.log or a speed run's `runs/<name>.log`: the only listed paths rla writes or reads."""
-    return name == rundir.RUN_LOG or RUN_LOG_PATH.fullmatch(name) is not None
+    return name == rundir.RUN_LOG or is_speed_run_log(name)
 
 
 def listed_run_logs(record_path: Path) -> list[str]:

@@ -1,6 +1,7 @@
 """Do a speed run's logs tell the same story as its record.json? A pure reading of their lines.
 
-`rla bench speed` writes run.log (everything printed, speed/runner.py and speed/render.py):
+`rla bench speed` writes run.log (everything printed; its fact lines are laid out and read back by
+results/runlog.py):
 
     # rla <version> run <run id> <started at>
     benchmark  speed, profile <profile> (spec sha256 <12 hex>)
@@ -43,15 +44,10 @@ from runlocalai_bench.editor.logcheck import (
     check_closed,
     check_title,
     field_of,
-    header_fields,
-    last_json_object,
 )
+from runlocalai_bench.results import runlog
+from runlocalai_bench.results.runlog import SpeedHeadline, SpeedRunLine
 
-_FIELD = re.compile(r"^(benchmark|rig)\s{2,}(.*)$")
-_BENCH = re.compile(r"^(\S+), profile (\S+) \(spec sha256 ([0-9a-f]+)\)$")
-_RUN_LINE = re.compile(r"^(\S+)\s+decode\s+(\d+\.\d+)?\s*tok/s \(([^)]*)\)")
-_HEADLINE = re.compile(r"^speed \((\S+)\)\s+decode (\d+\.\d+)? ?tok/s")
-_LOGS = re.compile(r"^logs sha256 ([0-9a-f]+)\b")
 _RUN_TITLE = re.compile(r"^# rla (\S+) speed (\S+) (\S+)$")
 _SECTION = re.compile(r"^## (\S+) request ")
 _ENGINE = re.compile(r"^engine_timings \(([^)]*)\) (.*)$")
@@ -79,11 +75,11 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
     session, out = titled
     speed = as_map(record.get("speed"))
 
-    fields = header_fields(session, _FIELD)
-    bench = _BENCH.match(fields.get("benchmark", ""))
+    fields = runlog.fields(session, ("benchmark", "rig"))
+    bench = runlog.parse_speed_benchmark(fields.get("benchmark", ""))
     spec = str(field_of(record, "benchmark", "spec_sha256") or "")
-    if bench is None or bench.group(1) != field_of(record, "benchmark", "slug") or \
-            bench.group(2) != speed.get("profile") or not spec.startswith(bench.group(3)):
+    if bench is None or bench[0] != field_of(record, "benchmark", "slug") or \
+            bench[1] != speed.get("profile") or not spec.startswith(bench[2]):
         shown = f"`{fields['benchmark']}`" if "benchmark" in fields else "no `benchmark` line"
         out.append(LogFinding("benchmark.spec_sha256", f"the log ran {shown}, the record says "
                               f"{field_of(record, 'benchmark', 'slug')}, profile "
@@ -93,10 +89,9 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
                               f"`{record.get('rig')}`"))
 
     printed: dict[str, str] = {}
-    for line in session:
-        match = _RUN_LINE.match(line)
-        if match and match.group(1) not in printed:
-            printed[match.group(1)] = match.group(2) or ""
+    for run_line in map(SpeedRunLine.parse, session):
+        if run_line and run_line.label not in printed:
+            printed[run_line.label] = _one(run_line.decode_tps)
     entries = [e for e in (*(speed.get("warmup") or ()), *(speed.get("runs") or ()))
                if isinstance(e, Mapping)]
     for entry in entries:
@@ -119,22 +114,22 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
 def _headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
     median = field_of(speed, "summary", "decode_tps", "median")
     logs_sha = str(speed.get("logs_sha256") or "")
-    heads = [m for m in map(_HEADLINE.match, session) if m]
+    heads = [h for h in map(SpeedHeadline.parse, session) if h]
     if heads:
         out = []
-        profile, decode = heads[-1].groups()
+        profile, decode = heads[-1].profile, _one(heads[-1].decode_tps) or None
         if profile != speed.get("profile") or (decode or "") != _one(median):
             out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed "
                                   f"speed ({profile}) decode {decode} tok/s, the record claims "
                                   f"{speed.get('profile')} {_one(median)} tok/s"))
-        shas = [m.group(1) for m in map(_LOGS.match, session) if m]
+        shas = [sha for sha in map(runlog.parse_logs_sha, session) if sha]
         if not shas:
             out.append(LogFinding("speed.logs_sha256", "run.log never printed the logs' sha256"))
         elif not logs_sha.startswith(shas[-1]):
             out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 {shas[-1]},"
                                   f" the record says {logs_sha[:12]}"))
         return out
-    printed = last_json_object(session, "summary")
+    printed = runlog.last_json_object(session, "summary")
     if printed is None:
         return [LogFinding("speed.summary", "run.log never printed the speed summary")]
     out = []

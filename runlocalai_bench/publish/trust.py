@@ -14,7 +14,6 @@ files and nothing else; which benchmarks are publishable comes in as an argument
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,7 @@ from runlocalai_bench import schemas, specs
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
-
-# A speed run's own logs: the only files besides run.log its record may name.
-_RUN_LOG_PATH = re.compile(r"runs/[a-z0-9-]+\.log")
+from runlocalai_bench.results.runlog import is_speed_run_log
 
 
 @dataclass(frozen=True)
@@ -169,7 +166,7 @@ def _speed(record: Mapping[str, Any], run_path: Path) -> list[str]:
                if isinstance(run, Mapping) and run.get("counted")]
     if list(speed.get("logs") or ()) != counted:
         out.append("speed.logs does not list the counted runs' logs in order")
-    if counted and not all(_RUN_LOG_PATH.fullmatch(str(name)) for name in counted):
+    if counted and not all(is_speed_run_log(str(name)) for name in counted):
         out.append("speed.runs names a log outside the run directory's runs/")
         return out
     paths = [run_path / str(name) for name in counted]
@@ -189,7 +186,7 @@ def _files(record: Mapping[str, Any], run_path: Path, *, speed: bool) -> list[st
     names = [rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS]
     if speed:
         names = [rundir.RUN_LOG, *(n for n in hashes if n != rundir.RUN_LOG)]
-        strange = [n for n in names[1:] if not _RUN_LOG_PATH.fullmatch(str(n))]
+        strange = [n for n in names[1:] if not is_speed_run_log(str(n))]
         if strange:
             return [f"record.json lists files a speed run does not write: {', '.join(strange)}"]
     for name in names:

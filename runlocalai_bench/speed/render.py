@@ -11,7 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.runlog import RunLog, SpeedHeadline, SpeedRunLine, logs_sha_line
 from runlocalai_bench.speed.measure import Measurement
 
 
@@ -20,19 +20,17 @@ def _f(value: Any, digits: int = 1) -> str:
 
 
 def run_line(label: str, m: Measurement, counted: bool) -> str:
-    tag = "" if counted else "  (warm-up, discarded)"
-    return (f"{label:10} decode {_f(m.decode_tps):>8} tok/s ({m.decode_source or '-'})"
-            f"  prefill {_f(m.prefill_tps):>8} tok/s  TTFT {_f(m.ttft_ms, 0):>6} ms"
-            f"  {m.generated_tokens or 0} tokens{tag}")
+    return SpeedRunLine(label, m.decode_tps, m.decode_source, m.prefill_tps, m.ttft_ms,
+                        m.generated_tokens, counted).line()
 
 
 def speed_table(record: Mapping[str, Any]) -> Group:
     """The runs, the summary row and the verdict of a speed record."""
     speed = record["speed"]
     summary = speed["summary"]
-    title = (f"speed ({speed['profile']})  decode {_f(summary['decode_tps']['median'])} tok/s"
-             f"  spread {_f((summary['spread'] or 0) * 100)}%  reproduced"
-             f" {str(speed['reproduced']).lower()}, confidence {speed['confidence']}")
+    # The title and the logs' sha256 are run.log facts `rla verify` reads back: runlog writes them.
+    title = SpeedHeadline(speed["profile"], summary["decode_tps"]["median"], summary["spread"],
+                          speed["reproduced"], speed["confidence"]).line()
     table = Table(title=title, title_justify="left",
                   caption=f"tok/s; decode = engine's figure where it reports one, else stream;"
                           f" counted: set {speed['attempts']}")
@@ -56,8 +54,7 @@ def speed_table(record: Mapping[str, Any]) -> Group:
     for check in plaus["checks"]:
         if not check["ok"]:
             lines.append(Text(f"{check['severity']}: {check['detail']}"))
-    lines.append(Text(f"logs sha256 {speed['logs_sha256_prefix']}"
-                      f" ({', '.join(speed['logs'])})"))
+    lines.append(Text(logs_sha_line(speed["logs_sha256_prefix"], speed["logs"])))
     refusals = speed["refusals"]
     if refusals:
         lines.append(Text("not submittable:", style="bold red"))

@@ -24,7 +24,7 @@ from runlocalai_bench.backends.base import Experts, SpeedRequest, Streamer
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.redact import redact
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import rundir, runlog
 from runlocalai_bench.results.runlog import RunLog
 from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.rig import bandwidth_ceiling
@@ -186,7 +186,8 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
     wall_start = time.perf_counter()
     entries: list[RunEntry] = []
     try:
-        with RunLog(run.run_log, header=f"# rla {__version__} run {run.id} {started_at}") as log:
+        title = runlog.Title(version=__version__, run_id=run.id, started_at=started_at)
+        with RunLog(run.run_log, header=title.line()) as log:
             ui.begin(log, _header(plan, runtime, rig, prompt, cap))
 
             def one(label: str, attempt: int) -> RunEntry:
@@ -294,17 +295,19 @@ def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping
              else repr(plan.prompt))
     if plan.split:
         shape += " for one token, then decode after its first token alone"
+    field = runlog.field_line
     return [
-        f"benchmark  speed, profile {plan.profile} (spec sha256 {plan.spec_sha256[:12]})",
-        f"rig        {runtime.slug} {rig.hardware_slug}",
-        f"model      {model.id or model.path or '?'}"
-        + (f" ({model.quantization}{size})" if model.quantization else size),
-        f"prompt     {shape}; generate {plan.n_predict} tokens"
-        + ("" if plan.ignore_eos else ", stop at end of text"),
-        f"protocol   {plan.warmup_runs} warm-up, {plan.measured_runs} measured runs, re-run"
-        f" at spread ≥ {plan.spread_threshold:.0%} (at most {plan.max_reruns}x)",
-        "ceiling    " + (f"{cap.limit_tps:.1f} tok/s ({cap.basis})" if cap.limit_tps
-                         else f"not checked: {cap.basis}"),
+        field("benchmark", runlog.speed_benchmark_value("speed", plan.profile,
+                                                        plan.spec_sha256)),
+        field("rig", f"{runtime.slug} {rig.hardware_slug}"),
+        field("model", f"{model.id or model.path or '?'}"
+              + (f" ({model.quantization}{size})" if model.quantization else size)),
+        field("prompt", f"{shape}; generate {plan.n_predict} tokens"
+              + ("" if plan.ignore_eos else ", stop at end of text")),
+        field("protocol", f"{plan.warmup_runs} warm-up, {plan.measured_runs} measured runs,"
+              f" re-run at spread ≥ {plan.spread_threshold:.0%} (at most {plan.max_reruns}x)"),
+        field("ceiling", f"{cap.limit_tps:.1f} tok/s ({cap.basis})" if cap.limit_tps
+              else f"not checked: {cap.basis}"),
     ]
 
 
