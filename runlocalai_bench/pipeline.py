@@ -16,20 +16,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from runlocalai_bench import __version__
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.redact import redact, redact_tree
+from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
-from runlocalai_bench.results import rundir, runlog
 from runlocalai_bench.results.runlog import RunLog
-from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.types import (
     Dataset,
     Generation,
@@ -164,7 +161,7 @@ def run_benchmark(
     eval_ = load_eval(config.slug)
     style: PromptStyle = config.prompt_style or eval_.spec.default_style
     backend = open_backend(config)
-    closed = False  # the backend's client must close on the event loop that used it
+    scored: _ScoredRun | None = None
     try:
         runtime = backend.runtime()
         dataset = eval_.load(config.data)
@@ -174,80 +171,82 @@ def run_benchmark(
         first_prompt = eval_.build_prompt(items[0], dataset, style)
         sent = backend.sent_params(first_prompt)  # a backend that cannot send it stops here
         rig = detect_rig()
-        settings = result_settings(config, eval_, runtime, style, dataset, len(items))
-        index = RunIndex(config.index_path)
-        run, done = _open_run_dir(config, settings, index)
-        started_at = _now()
-        index.upsert(RunRow(
-            id=run.id, slug=config.slug, path=str(run.path.resolve()), status="running",
-            fingerprint=rundir.fingerprint(settings), started_at=started_at,
+        plan = lifecycle.RunPlan(
+            slug=config.slug,
+            settings=result_settings(config, eval_, runtime, style, dataset, len(items)),
             model=runtime.model.id or runtime.model.path, runtime=runtime.slug,
             hardware=rig.hardware_slug, expected_n=len(items),
             partial=len(items) < len(dataset.items) or dataset.pin.source == "bundled",
-        ))
-        todo = [item for item in items if item.id not in done]
-        header = _header_lines(config, eval_, runtime, rig, dataset, style, len(items), len(done))
-        wall_start = time.perf_counter()
-        status = "interrupted"
-        try:
-            title = runlog.Title(version=__version__, run_id=run.id, started_at=started_at)
-            with RunLog(run.run_log, header=title.line()) as log:
-                ui.begin(log, header, total=len(items), done=len(done))
-                samples_log = rundir.SampleLog(run.samples)
-                try:
-                    asyncio.run(_execute_then_close(
-                        todo, lambda item: eval_.build_prompt(item, dataset, style), backend,
-                        eval_, samples_log, ui.advance, config.concurrency))
-                    closed = True
-                finally:
-                    samples_log.close()
-                lines = read_back(run.samples)
-                results = eval_.aggregate(
-                    [_as_result(line) for line in lines], expected_n=len(items))
-                results = _with_partial(results, dataset, len(items))
-                rundir.write_json_atomic(run.results, to_dict(results))
-                ui.end(results)
-            status = "complete"
-        except BaseException:
-            index.update(run.id, status="interrupted")
-            raise
-        finished_at = _now()
-        wall_s = time.perf_counter() - wall_start
-        record = record_mod.build_record(
-            run=run, config=config, eval_spec=eval_.spec, style=style, runtime=runtime,
-            rig=rig, dataset=dataset, results=results, samples=lines,
-            sent_params=sent, started_at=started_at,
-            finished_at=finished_at, wall_s=wall_s,
         )
-        rundir.write_json_atomic(run.record, record)
-        index.update(run.id, status=status, finished_at=finished_at, score=results.score,
-                     n=results.n, partial=results.partial)
-        return RunOutcome(run=run, results=results, record=record)
+        scored = _ScoredRun(config=config, ui=ui, eval_=eval_, style=style, backend=backend,
+                            runtime=runtime, rig=rig, dataset=dataset, items=items, sent=sent)
+        run, work, finished = lifecycle.execute(config, plan, scored)
+        return RunOutcome(run=run, results=work.results, record=finished.record)
     finally:
-        if not closed:
+        if scored is None or not scored.closed:  # it closes on the event loop that used it
             asyncio.run(backend.aclose())
         eval_.close()
 
 
-def _open_run_dir(config: RunConfig, settings: Mapping[str, Any],
-                  index: RunIndex) -> tuple[rundir.RunDir, set[str]]:
-    fp = rundir.fingerprint(settings)
-    if not config.resume:
-        run_id = config.run_id or rundir.new_run_id(config.slug, fp)
-        return rundir.create(config.output_dir, run_id, settings,
-                             unique=not config.run_id), set()
-    if config.run_id:
-        candidate = Path(config.run_id).expanduser()
-        path = candidate if candidate.is_dir() else Path(index.get(config.run_id).path)
-    else:
-        row = index.latest_unfinished(config.slug)
-        if row is None:
-            raise ConfigError(f"--resume: no unfinished {config.slug} run to continue",
-                              hint="start a new run without --resume")
-        path = Path(row.path)
-    run = rundir.open_for_resume(path, settings)
-    done = {line["id"] for line in rundir.read_samples(run.samples)}
-    return run, done
+@dataclass(frozen=True)
+class _Scored:
+    results: Results
+    lines: list[dict[str, Any]]
+    wall_start: float
+
+
+@dataclass
+class _ScoredRun:
+    """A scored run's part of the lifecycle: send, score and log the items not yet done, then
+    aggregate into results.json; once run.log is closed, the record."""
+
+    config: RunConfig
+    ui: RunUI
+    eval_: Eval
+    style: PromptStyle
+    backend: Backend
+    runtime: RuntimeInfo
+    rig: RigInfo
+    dataset: Dataset
+    items: list[Item]
+    sent: Mapping[str, Any]
+    closed: bool = False  # the backend's client, by the run's own event loop
+
+    def work(self, started: lifecycle.Started, log: RunLog) -> _Scored:
+        run, items, eval_ = started.run, self.items, self.eval_
+        done = ({line["id"] for line in rundir.read_samples(run.samples)} if started.resumed
+                else set())
+        todo = [item for item in items if item.id not in done]
+        header = _header_lines(self.config, eval_, self.runtime, self.rig, self.dataset,
+                               self.style, len(items), len(done))
+        wall_start = time.perf_counter()
+        self.ui.begin(log, header, total=len(items), done=len(done))
+        samples_log = rundir.SampleLog(run.samples)
+        try:
+            asyncio.run(_execute_then_close(
+                todo, lambda item: eval_.build_prompt(item, self.dataset, self.style),
+                self.backend, eval_, samples_log, self.ui.advance, self.config.concurrency))
+            self.closed = True
+        finally:
+            samples_log.close()
+        lines = read_back(run.samples)
+        results = eval_.aggregate([_as_result(line) for line in lines], expected_n=len(items))
+        results = _with_partial(results, self.dataset, len(items))
+        rundir.write_json_atomic(run.results, to_dict(results))
+        self.ui.end(results)
+        return _Scored(results=results, lines=lines, wall_start=wall_start)
+
+    def finish(self, started: lifecycle.Started, work: _Scored) -> lifecycle.Finished:
+        finished_at = lifecycle.now()
+        wall_s = time.perf_counter() - work.wall_start
+        record = record_mod.build_record(
+            run=started.run, config=self.config, eval_spec=self.eval_.spec, style=self.style,
+            runtime=self.runtime, rig=self.rig, dataset=self.dataset, results=work.results,
+            samples=work.lines, sent_params=self.sent, started_at=started.started_at,
+            finished_at=finished_at, wall_s=wall_s,
+        )
+        return lifecycle.Finished(record=record, finished_at=finished_at, columns={
+            "score": work.results.score, "n": work.results.n, "partial": work.results.partial})
 
 
 async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
@@ -342,8 +341,3 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
         *eval_.describe(),
         runlog.field_line("samples", runlog.samples_value(total, done)),
     ]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-

@@ -16,7 +16,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from runlocalai_bench import __version__
@@ -24,9 +23,8 @@ from runlocalai_bench.backends.base import Experts, SpeedRequest, Streamer
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.redact import redact
-from runlocalai_bench.results import rundir, runlog
+from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results.runlog import RunLog
-from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.rig import bandwidth_ceiling
 from runlocalai_bench.speed.measure import Measurement, RawRun, measure
 from runlocalai_bench.speed.plausibility import (
@@ -170,90 +168,106 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
     runtime = streamer.runtime
     request, prefill, prompt = _request(config, plan, streamer)
     rig = detect_rig()
-    settings = run_settings(config, plan, runtime, prompt)
-    fp = rundir.fingerprint(settings)
-    run = rundir.create(config.output_dir, config.run_id or rundir.new_run_id("speed", fp),
-                        settings, unique=not config.run_id)
-    (run.path / RUNS_DIR).mkdir()
-    index = RunIndex(config.index_path)
-    started_at = _now()
-    index.upsert(RunRow(
-        id=run.id, slug="speed", path=str(run.path.resolve()), status="running", fingerprint=fp,
-        started_at=started_at, model=runtime.model.id or runtime.model.path,
-        runtime=runtime.slug, hardware=rig.hardware_slug, expected_n=plan.measured_runs,
-    ))
-    cap = rig_ceiling(rig, runtime, plan, streamer.experts)
-    wall_start = time.perf_counter()
-    entries: list[RunEntry] = []
-    try:
-        title = runlog.Title(version=__version__, run_id=run.id, started_at=started_at)
-        with RunLog(run.run_log, header=title.line()) as log:
-            ui.begin(log, _header(plan, runtime, rig, prompt, cap))
+    run_plan = lifecycle.RunPlan(
+        slug="speed", settings=run_settings(config, plan, runtime, prompt),
+        model=runtime.model.id or runtime.model.path, runtime=runtime.slug,
+        hardware=rig.hardware_slug, expected_n=plan.measured_runs, subdirs=(RUNS_DIR,),
+    )
+    kind = _SpeedRun(config=config, plan=plan, ui=ui, streamer=streamer, rig=rig,
+                     request=request, prefill=prefill, prompt=prompt)
+    run, _, finished = lifecycle.execute(config, run_plan, kind)
+    return SpeedOutcome(run=run, record=finished.record)
 
-            def one(label: str, attempt: int) -> RunEntry:
-                parts = []
-                if prefill is not None:
-                    parts.append(("prefill", streamer.body(prefill), streamer.stream(prefill)))
-                raw = streamer.stream(request)
-                parts.append(("decode" if prefill else "generation", streamer.body(request), raw))
-                if prefill is not None:
-                    raw = replace(raw, prefill=parts[0][2])
-                m = measure(raw)
-                path = run.path / RUNS_DIR / f"{label}.log"
-                path.write_text(run_log_text(label, _now(), parts, m), encoding="utf-8")
-                entry = RunEntry(label=label, attempt=attempt, counted=False,
-                                 log=f"{RUNS_DIR}/{path.name}",
-                                 log_sha256=rundir.sha256_file(path), raw=raw, measurement=m)
-                ui.run_done(label, m, attempt > 0)
-                return entry
 
-            for i in range(1, plan.warmup_runs + 1):
-                entries.append(one(f"warmup-{i}", 0))
-            attempt, number = 0, 0
-            while True:
-                attempt += 1
-                batch = []
-                for _ in range(plan.measured_runs):
-                    number += 1
-                    batch.append(one(f"run-{number}", attempt))
-                entries.extend(batch)
-                rates = [e.measurement.decode_tps for e in batch]
-                if not needs_rerun(rates, plan.spread_threshold) or \
-                        attempt > plan.max_reruns:
-                    break
-                ui.note(f"decode spread of set {attempt} reached"
-                        f" {plan.spread_threshold:.0%}: re-running the set"
-                        f" ({attempt}/{plan.max_reruns})")
-            counted = [replace(e, counted=True) if e.attempt == attempt else e
-                       for e in entries]
-            measured = [e.measurement for e in counted if e.counted]
-            summary = summarize(measured)
-            result = verdict(summary, required_runs=plan.measured_runs,
-                             threshold=plan.spread_threshold)
-            checks: list[Check] = []
-            for e in counted:
-                if e.counted:
-                    checks.extend(check_run(e.label, e.measurement, cap, plan.consistency))
-                    short = generation_check(e.label, e.measurement, plan.n_predict)
-                    checks.extend([short] if short else [])
-            logs_sha = rundir.sha256_files([run.path / e.log for e in counted if e.counted])
-            record = build_speed_record(
-                run=run, config=config, plan=plan, runtime=runtime, rig=rig,
-                experts=streamer.experts, prompt=prompt, sent=streamer.body(request),
-                entries=counted, summary=summary, verdict=result, attempts=attempt, cap=cap,
-                checks=checks, logs_sha256=logs_sha, started_at=started_at,
-                finished_at=_now(), wall_s=time.perf_counter() - wall_start,
-            )
-            ui.end(record)
-    except BaseException:
-        index.update(run.id, status="interrupted")
-        raise
-    # run.log is closed now: its hash joins the record.
-    record["files"][rundir.RUN_LOG] = rundir.sha256_file(run.run_log)
-    rundir.write_json_atomic(run.record, record)
-    index.update(run.id, status="complete", finished_at=record["timings"]["finished_at"],
-                 n=len(measured), partial=False)
-    return SpeedOutcome(run=run, record=record)
+@dataclass(frozen=True)
+class _Measured:
+    record: dict[str, Any]
+    counted: int
+
+
+@dataclass(frozen=True)
+class _SpeedRun:
+    """A speed run's part of the lifecycle: the warm-up, the measured sets (re-run while their
+    spread reaches the threshold), the checks and the record; once run.log is closed, its
+    hash joins the record."""
+
+    config: RunConfig
+    plan: SpeedPlan
+    ui: SpeedUI
+    streamer: Streamer
+    rig: RigInfo
+    request: SpeedRequest
+    prefill: SpeedRequest | None
+    prompt: dict[str, Any]
+
+    def work(self, started: lifecycle.Started, log: RunLog) -> _Measured:
+        plan, streamer, request, prefill = self.plan, self.streamer, self.request, self.prefill
+        run, runtime, ui = started.run, streamer.runtime, self.ui
+        cap = rig_ceiling(self.rig, runtime, plan, streamer.experts)
+        wall_start = time.perf_counter()
+        entries: list[RunEntry] = []
+        ui.begin(log, _header(plan, runtime, self.rig, self.prompt, cap))
+
+        def one(label: str, attempt: int) -> RunEntry:
+            parts = []
+            if prefill is not None:
+                parts.append(("prefill", streamer.body(prefill), streamer.stream(prefill)))
+            raw = streamer.stream(request)
+            parts.append(("decode" if prefill else "generation", streamer.body(request), raw))
+            if prefill is not None:
+                raw = replace(raw, prefill=parts[0][2])
+            m = measure(raw)
+            path = run.path / RUNS_DIR / f"{label}.log"
+            path.write_text(run_log_text(label, lifecycle.now(), parts, m), encoding="utf-8")
+            entry = RunEntry(label=label, attempt=attempt, counted=False,
+                             log=f"{RUNS_DIR}/{path.name}",
+                             log_sha256=rundir.sha256_file(path), raw=raw, measurement=m)
+            ui.run_done(label, m, attempt > 0)
+            return entry
+
+        for i in range(1, plan.warmup_runs + 1):
+            entries.append(one(f"warmup-{i}", 0))
+        attempt, number = 0, 0
+        while True:
+            attempt += 1
+            batch = []
+            for _ in range(plan.measured_runs):
+                number += 1
+                batch.append(one(f"run-{number}", attempt))
+            entries.extend(batch)
+            rates = [e.measurement.decode_tps for e in batch]
+            if not needs_rerun(rates, plan.spread_threshold) or attempt > plan.max_reruns:
+                break
+            ui.note(f"decode spread of set {attempt} reached"
+                    f" {plan.spread_threshold:.0%}: re-running the set"
+                    f" ({attempt}/{plan.max_reruns})")
+        counted = [replace(e, counted=True) if e.attempt == attempt else e for e in entries]
+        measured = [e.measurement for e in counted if e.counted]
+        summary = summarize(measured)
+        result = verdict(summary, required_runs=plan.measured_runs,
+                         threshold=plan.spread_threshold)
+        checks: list[Check] = []
+        for e in counted:
+            if e.counted:
+                checks.extend(check_run(e.label, e.measurement, cap, plan.consistency))
+                short = generation_check(e.label, e.measurement, plan.n_predict)
+                checks.extend([short] if short else [])
+        logs_sha = rundir.sha256_files([run.path / e.log for e in counted if e.counted])
+        record = build_speed_record(
+            run=run, config=self.config, plan=plan, runtime=runtime, rig=self.rig,
+            experts=streamer.experts, prompt=self.prompt, sent=streamer.body(request),
+            entries=counted, summary=summary, verdict=result, attempts=attempt, cap=cap,
+            checks=checks, logs_sha256=logs_sha, started_at=started.started_at,
+            finished_at=lifecycle.now(), wall_s=time.perf_counter() - wall_start,
+        )
+        ui.end(record)
+        return _Measured(record=record, counted=len(measured))
+
+    def finish(self, started: lifecycle.Started, work: _Measured) -> lifecycle.Finished:
+        record = work.record
+        record["files"][rundir.RUN_LOG] = rundir.sha256_file(started.run.run_log)
+        return lifecycle.Finished(record=record, finished_at=record["timings"]["finished_at"],
+                                  columns={"n": work.counted, "partial": False})
 
 
 def _request(config: RunConfig, plan: SpeedPlan, streamer: Streamer
@@ -313,7 +327,3 @@ def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping
 
 def _f(value: float | None) -> str:
     return "none" if value is None else f"{value:.3f}"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
