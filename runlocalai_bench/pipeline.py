@@ -26,7 +26,7 @@ from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.types import (
     Dataset,
     Generation,

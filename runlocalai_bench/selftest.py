@@ -13,7 +13,7 @@ from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import RlaError
 from runlocalai_bench.evals import load_eval, task_slugs
 from runlocalai_bench.pipeline import run_benchmark, select_items
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.types import DataSource, Results, SampleResult
 
 

@@ -20,7 +20,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from runlocalai_bench.results.runlog import ProgressLine, RunLog, ScoredHeadline
+from runlocalai_bench.results.capture import RunLog
+from runlocalai_bench.results.runlog import ProgressLine, ScoredHeadline
 from runlocalai_bench.types import Results, SampleResult, to_dict
 
 

@@ -21,7 +21,7 @@ from runlocalai_bench import __version__
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir, runlog
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.store import RunIndex, RunRow
 
 W = TypeVar("W")

@@ -11,7 +11,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from runlocalai_bench.results.runlog import RunLog, SpeedHeadline, SpeedRunLine, logs_sha_line
+from runlocalai_bench.results.capture import RunLog
+from runlocalai_bench.results.runlog import SpeedHeadline, SpeedRunLine, logs_sha_line
 from runlocalai_bench.speed.measure import Measurement
 
 

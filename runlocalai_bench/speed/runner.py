@@ -24,7 +24,7 @@ from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.results import lifecycle, rundir, runlog
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.rig import bandwidth_ceiling
 from runlocalai_bench.speed.measure import Measurement, RawRun, measure
 from runlocalai_bench.speed.plausibility import (

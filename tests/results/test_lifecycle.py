@@ -13,7 +13,7 @@ from runlocalai_bench import __version__
 from runlocalai_bench.config import build_config
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import lifecycle, rundir, runlog
-from runlocalai_bench.results.runlog import RunLog
+from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.store import RunIndex
 
 
