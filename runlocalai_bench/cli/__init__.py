@@ -6,13 +6,26 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from runlocalai_bench.errors import RlaError
 from runlocalai_bench.ui import render_error
 
+
+class _Rla(TyperGroup):
+    """`rla bench speed …` is the command in bench_speed.py, not `rla bench` with slug speed."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args[:2] == ["bench", "speed"] and "bench-speed" in self.commands:
+            return "bench speed", self.commands["bench-speed"], args[2:]
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=_Rla,
     name="rla",
     help="Benchmark local LLMs reproducibly and publish results the RunLocalAI leaderboard trusts.",
     no_args_is_help=True,
@@ -24,6 +37,7 @@ app = typer.Typer(
 
 # Command name → its module in runlocalai_bench/cli/: the module exposes a function named like
 # the command, or `app` for a group of subcommands. Heavy imports stay inside the functions.
+# No command module imports another; what they share is in _common.py and _publishing.py.
 _COMMANDS = ("bench", "rig", "selftest", "schema", "publish", "submit", "verify", "rescore",
              "reproduce")
 _GROUPS = ("runs", "keys")
@@ -33,6 +47,9 @@ def _register() -> None:
     for name in _COMMANDS:
         module = importlib.import_module(f"runlocalai_bench.cli.{name}")
         app.command(name)(getattr(module, name))
+    speed = importlib.import_module("runlocalai_bench.cli.bench_speed")
+    app.command("bench-speed", hidden=True,
+                context_settings=speed.SETTINGS)(speed.bench_speed)
     for name in _GROUPS:
         module = importlib.import_module(f"runlocalai_bench.cli.{name}")
         app.add_typer(module.app, name=name)

@@ -8,29 +8,36 @@ from pathlib import Path
 
 import typer
 
-from runlocalai_bench import paths, ui
+from runlocalai_bench import ui
+from runlocalai_bench.cli._common import (
+    DataDir,
+    Endpoint,
+    GithubApiUrl,
+    Model,
+    ModelPath,
+    Timeout,
+    open_submission,
+)
+from runlocalai_bench.cli._common import output_dir as default_output_dir
 from runlocalai_bench.cli.render import RichRunUI, print_json
-from runlocalai_bench.cli.verify import open_submission
 from runlocalai_bench.errors import ConfigError
 
 
 def reproduce(
     record: str = typer.Argument(..., help="record.json, a run directory, a run id, or the "
                                  "URL of the run's Gist."),
-    endpoint: str = typer.Option(None, "--endpoint", help="OpenAI-compatible server URL."),
-    model: str = typer.Option(None, "--model", help="Model name as the server lists it."),
-    model_path: Path = typer.Option(None, "--model-path", help="GGUF file to run in process."),
-    data_dir: Path = typer.Option(None, "--data-dir",
-                                  help="Local copy of the dataset in its original layout."),
+    endpoint: Endpoint = None,
+    model: Model = None,
+    model_path: ModelPath = None,
+    data_dir: DataDir = None,
     output_dir: Path = typer.Option(None, "--output-dir", help="Where the re-run goes."),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds per request."),
+    timeout: Timeout = None,
     tolerance: float = typer.Option(None, "--tolerance", help="Percentage points the headline "
                                     "and each subtask may move (default 2; scored runs only: "
                                     "a speed row's decode tok/s must land within ±10%)."),
     report_dir: Path = typer.Option(None, "--report-dir", help="Where reproduction.json and "
                                     "reproduction.md go (default: the re-run's directory)."),
-    github_api_url: str = typer.Option(None, "--github-api-url",
-                                       help="GitHub API base URL (env RLA_GITHUB_API_URL)."),
+    github_api_url: GithubApiUrl = None,
     json_output: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Verify a record, re-run its exact configuration (benchmark, data pin, prompt style,
@@ -71,9 +78,7 @@ def reproduce(
                                    open_backend=open_backend, detect_rig=detect_rig,
                                    tolerance_pp=DEFAULT_TOLERANCE_PP if tolerance is None
                                    else tolerance, env=os.environ, argv=argv)
-    fallback = (output_dir or Path(os.environ.get("RLA_OUTPUT_DIR") or paths.data_home()
-                                   / "runs")).expanduser()
-    where = report_dir or rep.report_dir(result, fallback)
+    where = report_dir or rep.report_dir(result, default_output_dir(output_dir))
     json_path, md_path = rep.write_report(result, where)
     if json_output:
         print_json(out, result.to_json())

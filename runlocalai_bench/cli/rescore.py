@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import schemas, ui
+from runlocalai_bench.cli._common import GithubApiUrl, open_submission
 from runlocalai_bench.cli.render import print_json, results_table
-from runlocalai_bench.cli.verify import open_submission
 from runlocalai_bench.errors import ConfigError, RlaError
 from runlocalai_bench.types import to_dict
 
@@ -17,8 +17,7 @@ def rescore(
     run: str = typer.Argument(..., help="Run directory, run id, record file or Gist URL."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Local copy of the benchmark's data "
                                   "(default: as the run read it)."),
-    github_api_url: str = typer.Option(None, "--github-api-url",
-                                       help="GitHub API base URL (env RLA_GITHUB_API_URL)."),
+    github_api_url: GithubApiUrl = None,
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Replay samples.jsonl through this rla's scorer (the record's task spec must be this

@@ -7,17 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from runlocalai_bench import paths, ui
+from runlocalai_bench import ui
+from runlocalai_bench.cli._common import resolve_run, run_index
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.store import RunIndex
 from runlocalai_bench.types import Results, SubtaskScore, to_dict
 
 app = typer.Typer(help="List and inspect past runs.", no_args_is_help=True)
-
-
-def _index() -> RunIndex:
-    return RunIndex(paths.data_home() / "runs.sqlite")
 
 
 @app.command("list")
@@ -27,7 +23,7 @@ def list_runs(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """List runs, newest first."""
-    rows = _index().list(slug=slug, limit=limit)
+    rows = run_index().list(slug=slug, limit=limit)
     out = ui.stdout_console()
     if json_output:
         print_json(out, [to_dict(r) for r in rows])
@@ -50,7 +46,7 @@ def show(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Show one run: its index row and, when finished, its results."""
-    row = _index().get(ref)
+    row = run_index().get(ref)
     run = rundir.RunDir(Path(row.path))
     out = ui.stdout_console()
     results = rundir.read_json(run.results) if run.results.is_file() else None
@@ -74,11 +70,8 @@ def diff(
     """Two runs side by side: headline and each subtask, and the samples that disagree."""
     from runlocalai_bench.editor.compare import compare_runs, read_run
 
-    def locate(ref: str) -> Path:
-        path = Path(ref).expanduser()
-        return path if path.is_dir() else Path(_index().get(ref).path)
-
-    (results_a, samples_a), (results_b, samples_b) = read_run(locate(a)), read_run(locate(b))
+    (results_a, samples_a), (results_b, samples_b) = read_run(resolve_run(a)), \
+        read_run(resolve_run(b))
     comparison = compare_runs(results_a, results_b, samples_a, samples_b,
                               tolerance_pp=tolerance)
     out = ui.stdout_console()

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from runlocalai_bench import paths, ui
+from runlocalai_bench import ui
+from runlocalai_bench.cli._common import GithubApiUrl, open_submission
 from runlocalai_bench.cli.render import print_json
-from runlocalai_bench.editor.source import Source, is_url, open_source
 from runlocalai_bench.errors import RlaError
-from runlocalai_bench.publish.gist import DEFAULT_API_URL
-from runlocalai_bench.results.store import RunIndex
-
-
-@contextmanager
-def open_submission(ref: str, github_api_url: str | None) -> Iterator[Source]:
-    """A record file, run directory, run id (or id prefix) or Gist URL, as files on disk."""
-    api_url = github_api_url or os.environ.get("RLA_GITHUB_API_URL") or DEFAULT_API_URL
-    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or None
-    if not is_url(ref) and not Path(ref).expanduser().exists():
-        ref = RunIndex(paths.data_home() / "runs.sqlite").get(ref).path
-    with open_source(ref, api_url=api_url, token=token) as source:
-        yield source
 
 
 def verify(
@@ -33,8 +17,7 @@ def verify(
                                  "URL of the run's Gist."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Local copy of the benchmark's data "
                                   "for rescoring (default: as the run read it)."),
-    github_api_url: str = typer.Option(None, "--github-api-url",
-                                       help="GitHub API base URL (env RLA_GITHUB_API_URL)."),
+    github_api_url: GithubApiUrl = None,
     json_output: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
 ) -> None:
     """Check that a run's files match the hashes in its record, the record matches the schema,

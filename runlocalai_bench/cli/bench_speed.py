@@ -1,0 +1,87 @@
+"""`rla bench speed`: tok/s by the leaderboard's capture protocol (tasks/speed.toml)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from runlocalai_bench import ui
+from runlocalai_bench.cli._common import (
+    Concurrency,
+    Endpoint,
+    JsonResults,
+    Model,
+    ModelPath,
+    NCtx,
+    NPredict,
+    NThreads,
+    OutputDir,
+    Preset,
+    Profile,
+    Publish,
+    Retries,
+    RunId,
+    Seed,
+    SpeedPrompt,
+    Submit,
+    Timeout,
+)
+from runlocalai_bench.cli._publishing import after_run
+from runlocalai_bench.config import build_config
+from runlocalai_bench.errors import ConfigError
+
+# `rla bench` options that mean nothing to a speed run arrive here unparsed and are refused by
+# name rather than silently ignored.
+SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def bench_speed(
+    ctx: typer.Context,
+    endpoint: Endpoint = None,
+    model: Model = None,
+    model_path: ModelPath = None,
+    output_dir: OutputDir = None,
+    concurrency: Concurrency = None,
+    seed: Seed = None,
+    n_ctx: NCtx = None,
+    n_threads: NThreads = None,
+    timeout: Timeout = None,
+    retries: Retries = None,
+    run_id: RunId = None,
+    preset: Preset = None,
+    json_output: JsonResults = False,
+    profile: Profile = None,
+    n_predict: NPredict = None,
+    speed_prompt: SpeedPrompt = None,
+    publish: Publish = False,
+    submit: Submit = False,
+) -> None:
+    """Measure decode and prefill tok/s and TTFT: one warm-up run discarded, then the measured
+    runs, each with its own log; writes a run directory like `rla bench SLUG`."""
+    from runlocalai_bench.backends.factory import open_streamer
+    from runlocalai_bench.rig import detect_rig
+    from runlocalai_bench.speed.render import RichSpeedUI
+    from runlocalai_bench.speed.runner import run_speed
+    from runlocalai_bench.speed.spec import load_speed_plan
+
+    unknown = [arg for arg in ctx.args if arg.startswith("-")]
+    if unknown or ctx.args:
+        names = ", ".join(unknown) if unknown else " ".join(ctx.args)
+        raise ConfigError(f"{names}: not a speed setting",
+                          hint="see the speed options in `rla bench speed --help`")
+    if concurrency not in (None, 1):
+        raise ConfigError("speed runs send one request at a time (batch 1)",
+                          hint="drop --concurrency")
+    flags = {
+        "endpoint": endpoint, "model": model, "model_path": model_path,
+        "output_dir": output_dir, "concurrency": concurrency, "seed": seed, "n_ctx": n_ctx,
+        "n_threads": n_threads, "timeout": timeout, "retries": retries, "run_id": run_id,
+    }
+    config = build_config("speed", flags, preset=preset, argv=("rla", *sys.argv[1:]))
+    plan = load_speed_plan(profile, prompt=speed_prompt, n_predict=n_predict)
+    out, err = ui.stdout_console(), ui.stderr_console()
+    outcome = run_speed(config, plan, RichSpeedUI(out, err, json_output=json_output),
+                        open_streamer=open_streamer, detect_rig=detect_rig)
+    err.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
+    after_run(outcome.run.path, publish=publish, submit=submit, json_output=json_output)
