@@ -84,16 +84,14 @@ def request_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=CONNECT_TIMEOUT)
 
 
-def client(*, timeout: float | httpx.Timeout, api_key: str | None, base: str = "",
-           transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    return httpx.Client(base_url=base, headers=auth_headers(api_key), transport=transport,
-                        timeout=timeout)
+def client(*, timeout: float | httpx.Timeout, api_key: str | None,
+           base: str = "") -> httpx.Client:
+    return httpx.Client(base_url=base, headers=auth_headers(api_key), timeout=timeout)
 
 
-def async_client(*, timeout: float | httpx.Timeout, api_key: str | None, base: str = "",
-                 transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base, headers=auth_headers(api_key), transport=transport,
-                             timeout=timeout)
+def async_client(*, timeout: float | httpx.Timeout, api_key: str | None,
+                 base: str = "") -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, headers=auth_headers(api_key), timeout=timeout)
 
 
 # -- generate: retries ---------------------------------------------------------------------
@@ -103,12 +101,12 @@ class Retrying:
     """POSTs a JSON body to one server root and returns the JSON answer, by the policy above."""
 
     def __init__(self, base: str, *, timeout: float, retries: int, backoff: float,
-                 api_key: str | None, transport: httpx.AsyncBaseTransport | None) -> None:
+                 api_key: str | None) -> None:
         self.base = base
         self.retries = retries
         self.backoff = backoff
         self.client = async_client(base=base, timeout=request_timeout(timeout),
-                                   api_key=api_key, transport=transport)
+                                   api_key=api_key)
 
     async def post_json(self, path: str, body: Mapping[str, Any]) -> tuple[Any, float]:
         """The decoded answer and its latency in ms (of the attempt that answered)."""
@@ -201,11 +199,9 @@ def error_text(response: httpx.Response) -> str:
 class Streaming:
     """Streamed POSTs against one server root, each on a fresh connection, never retried."""
 
-    def __init__(self, endpoint: str, *, timeout: float, api_key: str | None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, endpoint: str, *, timeout: float, api_key: str | None) -> None:
         self.base = normalise_endpoint(endpoint)
-        self.client = client(base=self.base, timeout=request_timeout(timeout), api_key=api_key,
-                             transport=transport)
+        self.client = client(base=self.base, timeout=request_timeout(timeout), api_key=api_key)
 
     @contextmanager
     def stream(self, path: str, body: Mapping[str, Any]) -> Iterator[tuple[httpx.Response, float]]:

@@ -38,10 +38,9 @@ class OllamaBackend(OpenAICompatBackend):
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
                  sampling: SamplingParams | None = None, num_ctx: int = 8192,
                  timeout: float = 600.0, retries: int = 4, backoff: float = 0.5,
-                 api_key: str | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 api_key: str | None = None) -> None:
         super().__init__(endpoint, model, runtime, sampling=sampling, timeout=timeout,
-                         retries=retries, backoff=backoff, api_key=api_key, transport=transport)
+                         retries=retries, backoff=backoff, api_key=api_key)
         self.num_ctx = num_ctx
 
     def sent_params(self, prompt: Prompt) -> dict[str, Any]:
@@ -113,9 +112,8 @@ def parse_native(payload: Mapping[str, Any], *, latency_ms: float) -> Generation
 class OllamaStreamer:
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
                  sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
-                 n_ctx: int | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key, transport=transport)
+                 n_ctx: int | None = None) -> None:
+        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key)
         self.model = model
         self.sampling = sampling
         self.n_ctx = n_ctx

@@ -49,14 +49,13 @@ class OpenAICompatBackend:
         retries: int = 4,
         backoff: float = 0.5,
         api_key: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base = normalise_endpoint(endpoint)
         self.model = model
         self._runtime = runtime
         self.sampling = sampling or SamplingParams()
         self._http = Retrying(self.base, timeout=timeout, retries=retries, backoff=backoff,
-                              api_key=api_key, transport=transport)
+                              api_key=api_key)
 
     def runtime(self) -> RuntimeInfo:
         return self._runtime
@@ -173,9 +172,8 @@ def _sorted(items: list[TokenLogprob]) -> tuple[TokenLogprob, ...]:
 class OpenAIStreamer:
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
                  sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
-                 experts: Experts | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key, transport=transport)
+                 experts: Experts | None = None) -> None:
+        self.http = Streaming(endpoint, timeout=timeout, api_key=api_key)
         self.model = model
         self.runtime = runtime
         self.sampling = sampling

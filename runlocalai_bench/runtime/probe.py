@@ -23,11 +23,8 @@ a server that answers but does not speak the OpenAI API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
-
-import httpx
 
 from runlocalai_bench.backends import http as engine_http
 from runlocalai_bench.backends.http import normalise_endpoint
@@ -51,16 +48,14 @@ def probe_endpoint(
     *,
     model: str | None = None,
     timeout: float = 5.0,
-    client: httpx.Client | None = None,
     api_key: str | None = None,
 ) -> RuntimeInfo:
     """Identify the server at `url` and describe the runtime and model it serves.
 
     `model` is the name requests will use; servers that serve several models (Ollama, vLLM,
-    LM Studio) are asked about that one and an unknown name is an error. Pass `client` to
-    reuse a configured httpx client (its headers, e.g. auth, are used as they are)."""
+    LM Studio) are asked about that one and an unknown name is an error."""
     base = normalise_endpoint(url)
-    with _session(client, timeout, api_key) as session:
+    with engine_http.client(timeout=timeout, api_key=api_key) as session:
         http = ProbeHttp(session, base, timeout)
         spec = _identify(http)
         reader = _READERS.get(spec.engine, read_openai_compatible)
@@ -79,14 +74,3 @@ def _matches(body: Mapping[str, Any], spec: RunnerSpec) -> bool:
     if not all(dig(body, key) is not MISSING for key in spec.identify_keys):
         return False
     return all(dig(body, key) == value for key, value in spec.identify_values.items())
-
-
-@contextmanager
-def _session(
-    client: httpx.Client | None, timeout: float, api_key: str | None
-) -> Iterator[httpx.Client]:
-    if client is not None:
-        yield client
-        return
-    with engine_http.client(timeout=timeout, api_key=api_key) as own:
-        yield own

@@ -9,8 +9,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +118,6 @@ def wait_until_ready(
     url: str,
     timeout: float = 120.0,
     *,
-    client: httpx.Client | None = None,
     alive: Callable[[], bool] | None = None,
     interval: float = 0.25,
 ) -> None:
@@ -130,7 +128,7 @@ def wait_until_ready(
     base = normalise_endpoint(url)
     deadline = time.monotonic() + timeout
     last = "no answer yet"
-    with _session(client, min(timeout, 5.0)) as session:
+    with httpx.Client(timeout=min(timeout, 5.0)) as session:
         while True:
             left = deadline - time.monotonic()
             try:
@@ -155,12 +153,3 @@ def wait_until_ready(
                     hint="a large model can take minutes to load; wait longer or check the server",
                 )
             time.sleep(min(interval, left))
-
-
-@contextmanager
-def _session(client: httpx.Client | None, timeout: float) -> Iterator[httpx.Client]:
-    if client is not None:
-        yield client
-        return
-    with httpx.Client(timeout=timeout) as own:
-        yield own
