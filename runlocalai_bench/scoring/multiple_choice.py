@@ -197,13 +197,6 @@ def build_prompt(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat,
     return Prompt(text=completion_prompt(item, shots, fmt), **limits)
 
 
-def prompt_sort_key(item: Item) -> tuple[str, int, str]:
-    """Orders requests so questions sharing a few-shot prefix (same subtask) run together, in
-    their original order; a server with prompt caching turned on then reuses the prefix."""
-    index = item.id.rsplit("/", 1)[-1]
-    return (item.subtask, int(index) if index.isdigit() else 0, item.id)
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading the model's answer
 
@@ -395,9 +388,6 @@ class MultipleChoiceEval:
         mc = _mc(item)
         return build_prompt(mc, self.shots(mc, dataset), self.config.prompt,
                             self.config.scoring, style)
-
-    def sort_key(self, item: Item) -> tuple[str, int, str]:
-        return prompt_sort_key(item)
 
     def score(self, item: Item, prompt: Prompt, generation: Generation) -> SampleResult:
         return score_generation(_mc(item), prompt, generation, self.config)

@@ -36,18 +36,6 @@ class Isolation:
     mechanisms: tuple[str, ...]
     notes: tuple[str, ...]  # fallbacks taken and gaps, in words
 
-    @property
-    def confines_files(self) -> bool:
-        return self.level in ("namespaces", "landlock")
-
-    @property
-    def blocks_network(self) -> bool:
-        return "network-namespace" in self.mechanisms or "seccomp" in self.mechanisms
-
-    @property
-    def blocks_processes(self) -> bool:
-        return "seccomp" in self.mechanisms
-
     def summary(self) -> str:
         return f"{self.level} ({', '.join(self.mechanisms)})"
 

@@ -27,6 +27,7 @@ from runlocalai_bench.types import (
     to_dict,
 )
 from tests.support.data import humanevalplus_dir
+from tests.support.isolation import confines_files
 
 # -- the Eval -------------------------------------------------------------------------------------
 
@@ -188,7 +189,7 @@ def test_a_solution_cannot_read_the_expected_outputs(evaluator: CodeExecutionEva
         "            if json.loads(fh.readline())['task'] == 'HumanEval/63':\n"
         "                return json.loads(fh.readlines()[fibfib.calls])\n"
         "    raise LookupError('no cache in sight')\n")
-    if evaluator.isolation().confines_files:
+    if confines_files(evaluator.isolation()):
         result = score(evaluator, item, cheat)
         assert result.details["base"] == "fail"
         assert result.details["first_failure"]["reason"] == "raised LookupError: no cache in sight"

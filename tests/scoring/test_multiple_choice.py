@@ -17,7 +17,6 @@ from runlocalai_bench.scoring.multiple_choice import (
     extract_answer,
     letter_candidates,
     pick_letter,
-    prompt_sort_key,
 )
 from runlocalai_bench.types import DataSource, Generation, MCItem, Prompt, TokenLogprob
 
@@ -218,13 +217,6 @@ def test_turkish_prompt_words() -> None:
                   choices=("a", "b", "c", "d", "e"), answer="E")
     text = build_prompt(item, (), ev.config.prompt, ev.config.scoring, "completion").text
     assert text == "Soru: Soru metni?\nA. a\nB. b\nC. c\nD. d\nE. e\nCevap:"
-
-
-def test_sort_key_groups_shared_prefixes_in_row_order() -> None:
-    items = [MCItem(id=f"{s}/test/{i}", subtask=s, question="q", choices=EN, answer="A")
-             for s, i in [("b", 10), ("a", 2), ("b", 9), ("a", 10)]]
-    assert [i.id for i in sorted(items, key=prompt_sort_key)] == [
-        "a/test/2", "a/test/10", "b/test/9", "b/test/10"]
 
 
 def test_letter_candidates() -> None:
