@@ -1,0 +1,124 @@
+"""The typed record (results/recordtypes.py) against the published schemas and real records."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from runlocalai_bench import schemas
+from runlocalai_bench.errors import RecordError
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.jsontypes import hints
+from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record, Scored, Speed
+from tests.publish.conftest import bench
+
+
+def written(record: Record) -> str:
+    """The record as rundir.write_json_atomic writes it."""
+    return json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> rundir.RunDir:
+    return bench(tmp_path_factory.mktemp("typed"), "selfcheck")
+
+
+def test_a_real_runs_record_round_trips_byte_for_byte(run):
+    text = run.record.read_text(encoding="utf-8")
+    record = Record.from_json(json.loads(text))
+    assert isinstance(record.body, Scored) and not record.is_speed
+    assert record.record_version == RECORD_VERSION
+    assert sum(s.n for s in record.body.results.subtasks.values()) == record.body.results.n
+    assert written(record) == text
+
+
+def test_a_wrong_type_anywhere_names_its_path(run):
+    data = json.loads(run.record.read_text(encoding="utf-8"))
+    name = next(iter(data["results"]["subtasks"]))
+    data["results"]["subtasks"][name]["n"] = "12"
+    with pytest.raises(RecordError, match=rf"\$\.results\.subtasks\.{name}\.n: expected integer,"
+                       r" got string"):
+        Record.from_json(data)
+    with pytest.raises(RecordError, match=r"\$: expected object, got array"):
+        Record.from_json([])
+
+
+def _unwrap(tp: Any) -> Any:
+    """The dataclass or mapping a hint stands for (X | None, tuple[X, ...], Mapping[str, X])."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _unwrap(tp)
+    if origin is tuple:
+        return _unwrap(typing.get_args(tp)[0])
+    return tp
+
+
+def _resolve(node: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in node:
+        node = root["$defs"][node["$ref"].removeprefix("#/$defs/")]
+    if "oneOf" in node:
+        (node,) = [n for n in node["oneOf"] if n.get("type") != "null"]
+        return _resolve(node, root)
+    return node
+
+
+def _mismatches(cls: type, node: Mapping[str, Any], root: Mapping[str, Any],
+                path: str, seen: frozenset[tuple[type, int]] = frozenset()) -> list[str]:
+    """Where the dataclass and the schema object name different fields, recursively (a type
+    that holds itself, like a split run's prefill request, is walked once)."""
+    node = _resolve(node, root)
+    if (cls, id(node)) in seen:
+        return []
+    seen = seen | {(cls, id(node))}
+    if node.get("type") == "array":
+        node = _resolve(node.get("items", {}), root)
+    declared = set(node.get("properties", {})) | set(node.get("required", ()))
+    fields = {f.name for f in dataclasses.fields(cls)}
+    out = [f"{path}.{name}: in the schema, not the type" for name in declared - fields]
+    out += [f"{path}.{name}: in the type, not the schema" for name in fields - declared]
+    for name in fields & declared:
+        inner = _unwrap(hints(cls)[name])
+        sub = node.get("properties", {}).get(name)
+        if dataclasses.is_dataclass(inner) and sub is not None:
+            out += _mismatches(inner, sub, root, f"{path}.{name}", seen)
+        elif typing.get_origin(inner) is Mapping and sub is not None:
+            values = _resolve(sub, root).get("additionalProperties")
+            item = _unwrap(typing.get_args(inner)[1])
+            if dataclasses.is_dataclass(item) and isinstance(values, Mapping):
+                out += _mismatches(item, values, root, f"{path}.{name}.*", seen)
+    return out
+
+
+@pytest.mark.parametrize("name, section", [(schemas.RECORD, Scored),
+                                           (schemas.SPEED_RECORD, Speed)])
+def test_every_schema_property_is_a_field_and_every_field_a_property(name, section):
+    schema = schemas.load_schema(name)
+    envelope = {f.name for f in dataclasses.fields(Record)} - {"body"}
+    assert envelope | {f.name for f in dataclasses.fields(section)} == set(schema["required"])
+    assert set(schema["properties"]) == set(schema["required"])
+    problems = []
+    for field in dataclasses.fields(Record):
+        if field.name != "body":
+            problems += _envelope_field(field.name, schema)
+    for field in dataclasses.fields(section):
+        problems += _typed(hints(section)[field.name], schema["properties"][field.name],
+                           schema, f"$.{field.name}")
+    assert problems == []
+
+
+def _envelope_field(name: str, schema: Mapping[str, Any]) -> list[str]:
+    return _typed(hints(Record)[name], schema["properties"][name], schema, f"$.{name}")
+
+
+def _typed(tp: Any, node: Mapping[str, Any], root: Mapping[str, Any], path: str) -> list[str]:
+    inner = _unwrap(tp)
+    if dataclasses.is_dataclass(inner):
+        return _mismatches(inner, node, root, path)
+    return []
