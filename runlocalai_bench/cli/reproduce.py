@@ -46,7 +46,6 @@ def reproduce(
     and prompt; its median decode tok/s must land within ±10% of the original's. Verdict:
     reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
     from runlocalai_bench.editor import reproduce as rep
-    from runlocalai_bench.editor.verify import is_speed
     from runlocalai_bench.results.record import load_record
     from runlocalai_bench.rig import detect_rig
 
@@ -57,7 +56,7 @@ def reproduce(
                         output_dir=output_dir, timeout=timeout)
     argv = ("rla", *sys.argv[1:])
     with open_submission(record, github_api_url) as source:
-        if is_speed(load_record(source.record_path)):
+        if load_record(source.record_path).is_speed:
             from runlocalai_bench.backends.factory import open_streamer
             from runlocalai_bench.editor.speedreproduce import reproduce_speed
             from runlocalai_bench.speed.render import RichSpeedUI

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from runlocalai_bench import schemas, ui
+from runlocalai_bench import ui
 from runlocalai_bench.cli._common import GithubApiUrl, open_submission
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.errors import ConfigError, RlaError
@@ -28,12 +28,12 @@ def rescore(
 
     with open_submission(run, github_api_url) as source:
         record = load_record(source.record_path)
-        if schemas.record_schema(record) == schemas.SPEED_RECORD:
-            raise ConfigError(f"{record.get('run_id') or run} is a speed run: it has no scored"
+        if record.is_speed:
+            raise ConfigError(f"{record.run_id} is a speed run: it has no scored"
                               " samples to rescore",
                               hint="`rla verify` re-derives its figures from the engine's"
                               " timings; `rla reproduce` measures it again")
-        result = rescore_run(source.run, record, data_dir=data_dir)
+        result = rescore_run(source.run, record.to_json(), data_dir=data_dir)
     out = ui.stdout_console()
     if json_output:
         print_json(out, {

@@ -183,7 +183,7 @@ def read_run(path: Path) -> tuple[Mapping[str, Any], list[dict[str, Any]]]:
     """A run directory's scores (record.json's, else results.json's) and its samples."""
     run = rundir.RunDir(path)
     if run.record.is_file():
-        results = load_record(run.record).get("results") or {}
+        results = load_record(run.record).to_json().get("results") or {}
     elif run.results.is_file():
         results = rundir.read_json(run.results)
     else:

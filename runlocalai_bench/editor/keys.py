@@ -260,7 +260,7 @@ def sign_run(run_path: Path, key: Ed25519PrivateKey) -> Signature:
     if not run.record.is_file():
         raise RunDirError(f"{run_path} has no {rundir.RECORD} to sign",
                           hint="only a finished run can be signed")
-    signature = sign_record(load_record(run.record), key)
+    signature = sign_record(load_record(run.record).to_json(), key)
     rundir.write_json_atomic(run.path / SIGNATURE, signature.to_json())
     return signature
 

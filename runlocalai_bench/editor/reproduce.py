@@ -289,7 +289,7 @@ def reproduce(
     env: Mapping[str, str] | None = None,
     argv: tuple[str, ...] = (),
 ) -> Reproduction:
-    record = load_record(source.record_path)
+    record = load_record(source.record_path).to_json()
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
                           hint="speed rows are reproduced by editor.speedreproduce")

@@ -151,7 +151,7 @@ def reproduce_speed(
     env: Mapping[str, str] | None = None,
     argv: tuple[str, ...] = (),
 ) -> Reproduction:
-    record = load_record(source.record_path)
+    record = load_record(source.record_path).to_json()
     if not is_speed(record):
         raise ConfigError(f"{record.get('run_id')} is not a speed run",
                           hint="scored runs are reproduced by editor.reproduce.reproduce")

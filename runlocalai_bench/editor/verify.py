@@ -319,7 +319,7 @@ def check_signature_file(source: Source,
 
 def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyReport:
     try:
-        record = load_record(source.record_path)
+        record = load_record(source.record_path).to_json()
     except RlaError as exc:
         return VerifyReport(origin=source.origin, run_id=None, findings=(
             Finding("schema", "failed", exc.message, rundir.RECORD,

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Gist, GistFile
 from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
@@ -134,12 +135,11 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
                 now: Callable[[], str] = _now) -> Published:
     run = rundir.RunDir(run_path)
     record = load_record(run.record)
-    gist = record.get("gist")
-    if record.get("test_run_log_url") and isinstance(gist, Mapping) and gist.get("verified"):
-        return Published(url=record["test_run_log_url"], gist_id=gist["id"],
-                         files={n: f["sha256"] for n, f in gist["files"].items()},
+    if record.test_run_log_url and record.gist is not None and record.gist.verified:
+        return Published(url=record.test_run_log_url, gist_id=record.gist.id,
+                         files={n: f.sha256 for n, f in record.gist.files.items()},
                          omitted=(), already=True)
-    bundle = gist_bundle(run, record)
+    bundle = gist_bundle(run, record.to_json())
     leaking = find_secrets(bundle.files, secrets)
     if leaking:
         raise PublishError(f"{', '.join(leaking)} would publish a secret or your home path",
@@ -150,9 +150,9 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
     except UnicodeDecodeError as exc:
         raise PublishError(f"a run file is not UTF-8 text: {exc}",
                            hint="Gists hold text; rerun the benchmark") from exc
-    created = client.create(gist_description(record), texts,
-                            marker=new_marker(record["run_id"]))
-    verified: dict[str, dict[str, Any]] = {}
+    created = client.create(gist_description(record.to_json()), texts,
+                            marker=new_marker(record.run_id))
+    verified: dict[str, GistFile] = {}
     for name, data in bundle.files.items():
         entry = created.files.get(name)
         if entry is None:
@@ -164,15 +164,15 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
                 f"the Gist's copy of {name} differs from the local file (sha256"
                 f" {_sha256(copy)[:12]} ≠ {_sha256(data)[:12]})",
                 hint=f"{created.html_url} is not a faithful copy: delete it and publish again")
-        verified[name] = {"raw_url": entry.raw_url, "sha256": _sha256(data), "size": len(data)}
-    record["test_run_log_url"] = created.html_url
-    record["gist"] = {"id": created.id, "html_url": created.html_url, "files": verified,
-                      "verified": True, "verified_at": now()}
-    rundir.write_json_atomic(run.record, record)
+        verified[name] = GistFile(raw_url=entry.raw_url, sha256=_sha256(data), size=len(data))
+    gist = Gist(id=created.id, html_url=created.html_url, files=verified, verified=True,
+                verified_at=now())
+    record = replace(record, test_run_log_url=created.html_url, gist=gist)
+    rundir.write_json_atomic(run.record, record.to_json())
     if index is not None:
         index.update(run.id, gist_url=created.html_url)
     return Published(url=created.html_url, gist_id=created.id,
-                     files={n: v["sha256"] for n, v in verified.items()},
+                     files={n: v.sha256 for n, v in verified.items()},
                      omitted=bundle.omitted)
 
 
@@ -202,11 +202,13 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
                        publishable: Mapping[str, str]) -> Submission:
     """The gate's verdict and the exact payload, without sending anything."""
     run = rundir.RunDir(run_path)
-    record = dict(load_record(run.record))
-    record["submitter"] = check_handle(handle) if handle is not None else record.get("submitter")
-    record["notes"] = clean_notes(notes) if notes is not None else record.get("notes", "")
+    typed = load_record(run.record)
+    typed = replace(typed,
+                    submitter=check_handle(handle) if handle is not None else typed.submitter,
+                    notes=clean_notes(notes) if notes is not None else typed.notes)
+    record = typed.to_json()
     verdict = check_gate(record, run.path, publishable)
-    payload = build_payload(record, handle=record["submitter"], notes=record["notes"])
+    payload = build_payload(record, handle=typed.submitter, notes=typed.notes)
     return Submission(run=run, record=record, payload=payload, key=idempotency_key(record),
                       verdict=verdict)
 

@@ -29,6 +29,7 @@ class Mismatch(Exception):
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
+        self.field = path.removeprefix("$").lstrip(".") or None
 
 
 def decode(cls: type[T], value: Any, what: str) -> T:
@@ -38,7 +39,7 @@ def decode(cls: type[T], value: Any, what: str) -> T:
     except Mismatch as exc:
         raise RecordError(f"{what} cannot be read: {exc}",
                           hint="the file was edited: rla writes every field with the type"
-                          " its schema states (`rla schema`)") from None
+                          " its schema states (`rla schema`)", field=exc.field) from None
 
 
 def encode(value: Any) -> Any:
@@ -79,7 +80,7 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         item = typing.get_args(tp)[1]
         return {k: _decode(item, v, f"{path}.{k}")
                 for k, v in _expect(value, dict, "object", path).items()}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass(tp, _expect(value, dict, "object", path), path)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -100,13 +101,13 @@ def _dataclass(cls: type, value: dict[str, Any], path: str) -> Any:
     unknown = [k for k in value if k not in fields]
     if unknown:
         raise Mismatch(path, f"unexpected field {unknown[0]!r}")
+    kinds = hints(cls)
+    decoded = {name: _decode(kinds[name], item, f"{path}.{name}") for name, item in value.items()}
     missing = [n for n, f in fields.items() if n not in value
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise Mismatch(path, f"missing required field {missing[0]!r}")
-    kinds = hints(cls)
-    return cls(**{name: _decode(kinds[name], item, f"{path}.{name}")
-                  for name, item in value.items()})
+    return cls(**decoded)
 
 
 def _expect(value: Any, kind: type, name: str, path: str) -> Any:

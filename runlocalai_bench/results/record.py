@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import __version__, jsonio, schemas, specs
+from runlocalai_bench import __version__, jsonio, specs
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import RecordError
 from runlocalai_bench.evals import TaskSpec
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record
 from runlocalai_bench.runtime.gguf import FILE_TYPES
 from runlocalai_bench.types import (
     Dataset,
@@ -36,8 +37,6 @@ from runlocalai_bench.types import (
     SubtaskScore,
     to_dict,
 )
-
-RECORD_VERSION = 2
 
 # Packages whose versions can move a score; recorded when installed.
 _PACKAGES = ("runlocalai-bench", "llama-cpp-python", "httpx", "datasets", "numpy", "typer",
@@ -278,32 +277,24 @@ def file_hashes(run: rundir.RunDir) -> dict[str, str]:
     }
 
 
-def load_record(path: Path) -> dict[str, Any]:
-    """record.json of a finished run, scored or speed: the one loader every reader uses.
+def load_record(path: Path) -> Record:
+    """record.json of a finished run, scored or speed, typed: the one loader every reader uses.
 
     Read through the bounded JSON reader (jsonio); refused with a hint when it is missing, of
-    another version, or when a field is not of the JSON type its schema states (so readers can
-    walk it without meeting a string where an object belongs). Missing fields, patterns and
-    ranges are `rla verify`'s schema check, which reports each one.
+    another version, or when a field is missing, unknown or not of its type (the RecordError
+    names its JSON path). Patterns and ranges are `rla verify`'s schema check.
     """
     if not path.is_file():
         raise RecordError(f"{path.parent} has no {rundir.RECORD}" if path.name == rundir.RECORD
                           else f"{path} does not exist",
                           hint="only a finished run has a record; finish it with --resume")
-    record = jsonio.read(path)
-    found = record.get("record_version") if isinstance(record, dict) else None
-    if not isinstance(record, dict) or found != RECORD_VERSION:
+    data = jsonio.read(path)
+    found = data.get("record_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or found != RECORD_VERSION:
         raise RecordError(f"{path} is record version {found}, this rla reads {RECORD_VERSION}",
                           hint="read it with the rla version that wrote it, or rerun the"
                           " benchmark with this one")
-    wrong = schemas.type_errors(record, schemas.load_schema(schemas.record_schema(record)))
-    if wrong:
-        where = wrong[0].split(": ", 1)[0].removeprefix("$").lstrip(".") or None
-        raise RecordError(f"{path} cannot be read: {wrong[0]}"
-                          + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""),
-                          hint="the record was edited: rla writes every field with the type"
-                          f" `rla schema {schemas.record_schema(record)}` states", field=where)
-    return record
+    return Record.from_json(data, str(path))
 
 
 def _engine_ms(timings: Any) -> float:

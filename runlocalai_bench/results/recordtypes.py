@@ -27,8 +27,7 @@ from runlocalai_bench.speed.protocol import Summary
 from runlocalai_bench.speed.spec import Consistency
 from runlocalai_bench.types import DatasetPin, RigInfo, SamplingParams
 
-RECORD_VERSION = 2
-SPEED_SCHEMA = 1
+RECORD_VERSION = 2  # record-v2 and speed-record-v1 share the envelope's version
 
 
 @dataclass(frozen=True)

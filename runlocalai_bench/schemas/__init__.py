@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError
 
 from runlocalai_bench.errors import ConfigError
@@ -82,34 +82,6 @@ def validate(instance: Any, schema: Mapping[str, Any]) -> list[str]:
     return [f"{_path(error.absolute_path)}: {problem}"
             for error in validator.iter_errors(instance)
             for problem in _problems(error, validator)]
-
-
-def type_errors(instance: Any, schema: Mapping[str, Any]) -> list[str]:
-    """Only the JSON types the schema states, at every depth (`$.benchmark: expected object, got
-    string`): what code reading a document relies on before it walks it. Missing fields, extra
-    fields, patterns and ranges are left to `validate`."""
-    validator = _TypesOnly(schema)
-    return [f"{_path(error.absolute_path)}: {problem}"
-            for error in validator.iter_errors(instance)
-            for problem in _problems(error, validator)]
-
-
-def _schema_values(validator: Any, values: Any, instance: Any, schema: Any) -> Iterator[Any]:
-    """additionalProperties only where it is a schema for the values (a map's entries)."""
-    if isinstance(values, Mapping) and isinstance(instance, Mapping):
-        known = schema.get("properties", {})
-        for key, value in instance.items():
-            if key not in known:
-                yield from validator.descend(value, values, path=key)
-
-
-_TypesOnly = validators.create(
-    meta_schema=Draft202012Validator.META_SCHEMA,
-    validators={key: Draft202012Validator.VALIDATORS[key]
-                for key in ("$ref", "type", "properties", "items", "oneOf")}
-    | {"additionalProperties": _schema_values},
-    type_checker=Draft202012Validator.TYPE_CHECKER,
-)
 
 
 def _path(parts: Any) -> str:

@@ -71,7 +71,7 @@ def test_run_publish_submit_round_trip(full_run, github, leaderboard):
     assert schemas.validate(payload, schemas.load_schema(schemas.SUBMISSION)) == []
     assert seen.headers["Idempotency-Key"] == payload["idempotency_key"]
     assert seen.headers["Authorization"] == f"Bearer {LEADERBOARD_TOKEN}"
-    record = load_record(full_run.record)
+    record = load_record(full_run.record).to_json()
     assert payload["evidence"]["test_run_log_url"] == url == record["test_run_log_url"]
     assert payload["evidence"]["run_log_sha256"] == rundir.sha256_file(full_run.run_log)
     assert payload["evidence"]["record_sha256"] == record["gist"]["files"]["record.json"][
@@ -189,7 +189,7 @@ def test_a_gate_failure_lists_every_reason_and_sends_nothing(selfcheck_run, gith
 def test_publish_then_the_gate_names_what_is_left(selfcheck_run, github):
     proc = rla("publish", str(selfcheck_run.path), env=env_for(github))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == load_record(selfcheck_run.record)["test_run_log_url"]
+    assert proc.stdout.strip() == load_record(selfcheck_run.record).test_run_log_url
     assert "trust gate would refuse" in proc.stderr and "bundled sample" in proc.stderr
 
 
@@ -220,7 +220,7 @@ def test_publish_reports_a_missing_gist_scope(selfcheck_run, github):
     github.gist_scope = False
     proc = rla("publish", str(selfcheck_run.path), env=env_for(github))
     assert_refused(proc, "404", "gist scope")
-    assert load_record(selfcheck_run.record)["test_run_log_url"] is None
+    assert load_record(selfcheck_run.record).to_json()["test_run_log_url"] is None
 
 
 def test_publish_refuses_an_unfinished_run(tmp_path, github):
@@ -258,7 +258,7 @@ def test_bench_publish_submit_chains_publish_and_the_gated_submit(tmp_path, gith
     assert json.loads(proc.stdout)["slug"] == "selfcheck"  # stdout stays the results JSON
     (run_path,) = (tmp_path / "runs").iterdir()
     assert len(github.gists) == 1
-    assert load_record(rundir.RunDir(run_path).record)["gist"]["verified"] is True
+    assert load_record(rundir.RunDir(run_path).record).to_json()["gist"]["verified"] is True
     assert leaderboard.requests == []
 
 

@@ -51,7 +51,7 @@ def test_the_gist_holds_the_run_files_byte_for_byte(selfcheck_run, github, tmp_p
     # every uploaded file was fetched back from its raw URL
     assert {g.path.rsplit("/", 1)[1] for g in github.raw_gets} == set(uploaded)
 
-    record = load_record(selfcheck_run.record)
+    record = load_record(selfcheck_run.record).to_json()
     assert record["test_run_log_url"] == done.url == record["gist"]["html_url"]
     assert record["gist"]["verified"] is True and record["gist"]["verified_at"] == \
         "2026-05-01T00:00Z"
@@ -75,7 +75,7 @@ def test_a_lost_answer_leaves_one_gist_and_the_record_names_it(selfcheck_run, gi
         done = publish_run(selfcheck_run.path, gh)
     (gist_id,) = github.gists
     assert len(github.posts) == 1 and len(github.lists) == 1
-    record = load_record(selfcheck_run.record)
+    record = load_record(selfcheck_run.record).to_json()
     assert record["gist"]["id"] == gist_id == done.gist_id and record["gist"]["verified"]
     assert record["test_run_log_url"] == f"{github.url}/gist/rla-tester/{gist_id}"
     assert {g.path.rsplit("/", 1)[1] for g in github.raw_gets} == set(github.uploaded())
@@ -87,7 +87,7 @@ def test_a_502_before_the_gist_was_made_publishes_it_once(selfcheck_run, github)
         publish_run(selfcheck_run.path, gh)
     (gist_id,) = github.gists
     assert len(github.posts) == 2 and len(github.lists) == 1  # looked, found none, sent again
-    assert load_record(selfcheck_run.record)["gist"]["id"] == gist_id
+    assert load_record(selfcheck_run.record).to_json()["gist"]["id"] == gist_id
 
 
 def test_a_refused_gist_is_not_sent_again(selfcheck_run, github):
@@ -96,7 +96,7 @@ def test_a_refused_gist_is_not_sent_again(selfcheck_run, github):
     with client(github) as gh, pytest.raises(PublishError, match="422 Validation Failed"):
         publish_run(selfcheck_run.path, gh)
     assert len(github.posts) == 1 and github.lists == [] and github.gists == {}
-    assert load_record(selfcheck_run.record)["test_run_log_url"] is None
+    assert load_record(selfcheck_run.record).to_json()["test_run_log_url"] is None
 
 
 def test_each_attempt_marks_its_gist_with_the_run_and_a_fresh_nonce(selfcheck_run, github,
@@ -117,7 +117,7 @@ def test_a_gist_that_differs_from_the_local_files_is_not_recorded(selfcheck_run,
     with client(github) as gh, pytest.raises(PublishError) as info:
         publish_run(selfcheck_run.path, gh)
     assert "run.log differs" in info.value.message and "delete it" in (info.value.hint or "")
-    assert load_record(selfcheck_run.record)["test_run_log_url"] is None
+    assert load_record(selfcheck_run.record).to_json()["test_run_log_url"] is None
 
 
 def test_an_edited_run_is_refused_before_any_request(selfcheck_run, github):
@@ -150,7 +150,7 @@ def test_find_secrets_reads_json_values_not_their_escaping(tmp_path, monkeypatch
 
 
 def test_samples_too_large_for_a_raw_url_are_left_out_and_said_so(selfcheck_run):
-    record = load_record(selfcheck_run.record)
+    record = load_record(selfcheck_run.record).to_json()
     size = selfcheck_run.samples.stat().st_size
     bundle = gist_bundle(selfcheck_run, record, max_bytes=size - 1)
     assert "samples.jsonl" not in bundle.files and "run.log" in bundle.files
@@ -187,5 +187,5 @@ def test_a_signed_run_carries_its_signature_to_the_gist(selfcheck_run, tmp_path)
 
     init_keys(tmp_path / "keys")
     sign_run(selfcheck_run.path, require_private_key(tmp_path / "keys"))
-    bundle = gist_bundle(selfcheck_run, load_record(selfcheck_run.record))
+    bundle = gist_bundle(selfcheck_run, load_record(selfcheck_run.record).to_json())
     assert bundle.files["record.sig"] == (selfcheck_run.path / "record.sig").read_bytes()

@@ -18,7 +18,7 @@ def publish(run, github) -> dict:
     with GistClient(VALID_TOKEN, api_url=github.url,
                     retry=RetryPolicy(sleep=lambda s: None)) as gh:
         publish_run(run.path, gh)
-    return load_record(run.record)
+    return load_record(run.record).to_json()
 
 
 def test_publishable_benchmarks_are_the_scored_ones_and_speed_but_the_smoke_test():
@@ -28,7 +28,8 @@ def test_publishable_benchmarks_are_the_scored_ones_and_speed_but_the_smoke_test
 
 
 def test_an_unpublished_smoke_test_run_fails_on_every_count(selfcheck_run):
-    verdict = check_gate(load_record(selfcheck_run.record), selfcheck_run.path, publishable_specs())
+    verdict = check_gate(load_record(selfcheck_run.record).to_json(), selfcheck_run.path,
+                         publishable_specs())
     assert not verdict.ok
     text = "\n".join(verdict.reasons)
     assert "benchmark 'selfcheck' is not published on the leaderboard" in text
@@ -85,7 +86,7 @@ def _set(record: dict, path: str, value) -> dict:
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run
-    record = load_record(run.record)
+    record = load_record(run.record).to_json()
     if path == "files.samples.jsonl":
         record["files"]["samples.jsonl"] = value
     else:
@@ -96,7 +97,7 @@ def test_each_failure_is_named(published_full_run, path, value, reason):
 
 @pytest.mark.integration
 def test_all_failures_are_listed_at_once(published_full_run):
-    record = load_record(published_full_run.record)
+    record = load_record(published_full_run.record).to_json()
     for path, value in (("sampling.settings.temperature", 1.0), ("results.partial", True),
                         ("dataset.pinned", False), ("model.quantization", None)):
         record = _set(record, path, value)
