@@ -1,29 +1,12 @@
 """Do a speed run's logs tell the same story as its record.json? A pure reading of their lines.
 
-`rla bench speed` writes run.log (everything printed; its fact lines are laid out and read back by
-results/runlog.py):
-
-    # rla <version> run <run id> <started at>
-    benchmark  speed, profile <profile> (spec sha256 <12 hex>)
-    rig        <runtime slug> <hardware slug>
-    …
-    <label>  decode <x.x> tok/s (<source>)  prefill …       one per run, warm-ups included
-    speed (<profile>)  decode <x.x> tok/s  spread …          (or, with --json, the speed
-    …                                                          section as a JSON object)
-    logs sha256 <12 hex> (<counted logs>)
-    # run.log closed <time>
-
-and one log per run, runs/<label>.log, holding what the record's raw observations come from:
-
-    # rla <version> speed <label> <stamp>
-    ## <prefill|decode|generation> request {…}             one section per request
-    …
-    finish_reason <reason>
-    engine_timings (<format>) {…}                          the engine's timing object as sent
-    usage prompt_tokens=<n> completion_tokens=<n>
-    arrivals_ms [<ms>, …]
-    total_ms <ms>
-    decode_tps <x.xxx> (<source>); prefill_tps …           the figures derived from them
+`rla bench speed` writes run.log (everything printed: the title, the `benchmark` and `rig`
+header fields, one line per run, warm-ups included, the speed summary's headline or, with
+--json, the speed section as a JSON object, the logs' sha256 and the closing line) and one log
+per run, runs/<label>.log, holding what the record's raw observations come from (per request
+the engine's timings as sent, token counts, arrival times and total time, then the figures
+derived from them). Their layouts, and the reading of each line, are results/runlog.py's and
+results/speedlogs.py's.
 
 Each fact is compared with the record's; a fact a log must hold but lacks is itself a finding.
 A record whose figures were rewritten consistently (they pass `speed_gate`) still disagrees
@@ -34,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,14 +27,9 @@ from runlocalai_bench.editor.logcheck import (
     check_title,
     field_of,
 )
-from runlocalai_bench.results import runlog
+from runlocalai_bench.results import runlog, speedlogs
 from runlocalai_bench.results.runlog import SpeedHeadline, SpeedRunLine
 
-_RUN_TITLE = re.compile(r"^# rla (\S+) speed (\S+) (\S+)$")
-_SECTION = re.compile(r"^## (\S+) request ")
-_ENGINE = re.compile(r"^engine_timings \(([^)]*)\) (.*)$")
-_USAGE = re.compile(r"^usage prompt_tokens=(\S+) completion_tokens=(\S+)$")
-_DERIVED = re.compile(r"^decode_tps (\S+) \(")
 # Figures the logs print rounded: to one decimal (run.log) or three (a run's own log).
 _ONE, _THREE = 0.05 + 1e-9, 0.0005 + 1e-9
 
@@ -147,21 +124,6 @@ def _headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
 # -- one run's own log ---------------------------------------------------------------------
 
 
-def _sections(lines: list[str]) -> list[tuple[str, dict[str, str]]]:
-    """(request name, {fact: text}) per `## <name> request` section, in order."""
-    out: list[tuple[str, dict[str, str]]] = []
-    for line in lines:
-        match = _SECTION.match(line)
-        if match:
-            out.append((match.group(1), {}))
-        elif out:
-            key = line.split(" ", 1)[0]
-            if key in ("finish_reason", "engine_timings", "usage", "arrivals_ms", "total_ms") \
-                    and key not in out[-1][1]:
-                out[-1][1][key] = line
-    return out
-
-
 def _close(a: Any, b: Any, tol: float) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -180,31 +142,31 @@ def _raw_findings(name: str, facts: Mapping[str, str], raw: Mapping[str, Any],
         out.append(LogFinding(f"{field}.{what}", f"its {name} request logged {what} "
                               f"{logged}, the record says {recorded}"))
 
-    engine = _ENGINE.match(facts.get("engine_timings", ""))
+    engine = speedlogs.parse_engine_timings(facts.get("engine_timings", ""))
     try:
-        logged_engine = json.loads(engine.group(2)) if engine else None
+        logged_engine = json.loads(engine[1]) if engine else None
     except ValueError:
         logged_engine = "unreadable"
     if logged_engine != raw.get("engine") or \
-            (engine.group(1) if engine else None) != raw.get("engine_format"):
+            (engine[0] if engine else None) != raw.get("engine_format"):
         differs("engine", logged_engine if engine else "nothing", raw.get("engine"))
     try:
-        arrivals = json.loads(facts.get("arrivals_ms", "").removeprefix("arrivals_ms "))
+        arrivals = json.loads(speedlogs.fact_value(facts.get("arrivals_ms", ""), "arrivals_ms"))
     except ValueError:
         arrivals = None
     if arrivals != raw.get("arrivals_ms"):
         differs("arrivals_ms", "other token arrival times" if arrivals else "none",
                 f"{len(raw.get('arrivals_ms') or ())} others")
-    total = facts.get("total_ms", "").removeprefix("total_ms ") or None
+    total = speedlogs.fact_value(facts.get("total_ms", ""), "total_ms") or None
     if not _close(total, raw.get("total_ms"), _THREE):
         differs("total_ms", total, raw.get("total_ms"))
-    usage = _USAGE.match(facts.get("usage", ""))
-    counts = (usage.groups() if usage else (None, None))
+    usage = speedlogs.parse_usage(facts.get("usage", ""))
+    counts = usage or (None, None)
     recorded = (str(raw.get("prompt_tokens")), str(raw.get("completion_tokens")))
     if counts != recorded:
         differs("completion_tokens", f"prompt/completion tokens {'/'.join(map(str, counts))}",
                 "/".join(recorded))
-    finish = facts.get("finish_reason", "").removeprefix("finish_reason ") or None
+    finish = speedlogs.fact_value(facts.get("finish_reason", ""), "finish_reason") or None
     if finish != str(raw.get("finish_reason")):
         differs("finish_reason", finish, raw.get("finish_reason"))
     return out
@@ -214,15 +176,15 @@ def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFi
     """runs/<label>.log against the record's entry for that run (`field` names the entry)."""
     lines = text.splitlines()
     label = entry.get("label")
-    title = _RUN_TITLE.match(lines[0]) if lines else None
+    title = speedlogs.parse_title(lines[0]) if lines else None
     if title is None:
         return [LogFinding(field, "the log has no `# rla <version> speed <label>` title line")]
     out: list[LogFinding] = []
-    if title.group(2) != label:
-        out.append(LogFinding(f"{field}.label", f"the log is of {title.group(2)}, the record's "
+    if title[1] != label:
+        out.append(LogFinding(f"{field}.label", f"the log is of {title[1]}, the record's "
                               f"entry of {label}"))
     raw = as_map(entry.get("raw"))
-    sections = _sections(lines)
+    sections = speedlogs.request_sections(lines)
     prefill = raw.get("prefill") if isinstance(raw.get("prefill"), Mapping) else None
     expected = [("prefill", prefill)] if prefill is not None else []
     expected.append(("decode" if prefill is not None else "generation", raw))
@@ -234,7 +196,7 @@ def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFi
     for (name, facts), (_, observed) in zip(sections, expected, strict=True):
         where = f"{field}.raw.prefill" if name == "prefill" else f"{field}.raw"
         out += _raw_findings(name, facts, observed or {}, where)
-    derived = [m.group(1) for m in map(_DERIVED.match, lines) if m]
+    derived = [d for d in map(speedlogs.parse_derived_decode, lines) if d]
     decode = field_of(entry, "metrics", "decode_tps")
     shown = derived[-1] if derived else None
     if not _close(None if shown in (None, "none") else shown, decode, _THREE):

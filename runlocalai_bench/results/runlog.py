@@ -20,7 +20,8 @@ here, side by side. A session (a resumed run appends a second one):
     logs sha256 <12 hex> (<counted logs>)                   LogsSha
     # run.log closed <time>                                 closing_line
 
-A speed run's own logs (`runs/<label>.log`) are named by RUN_LOG_PATH.
+A speed run's own logs (`runs/<label>.log`, the paths RUN_LOG_PATH matches) are laid out and
+read back by results/speedlogs.py.
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ from runlocalai_bench import __version__
 from runlocalai_bench.backends.base import Experts, SpeedRequest, Streamer
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
-from runlocalai_bench.redact import redact
-from runlocalai_bench.results import lifecycle, rundir, runlog
+from runlocalai_bench.results import lifecycle, rundir, runlog, speedlogs
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.rig import bandwidth_ceiling
 from runlocalai_bench.speed.measure import Measurement, RawRun, measure
@@ -109,30 +108,19 @@ def run_log_text(label: str, stamp: str, parts: Sequence[tuple[str, Mapping[str,
                  m: Measurement) -> str:
     """One run's own log: for each request (a split run has a prefill and a decode request)
     what was asked, the full output, the engine's timings as sent and the arrival times; then
-    the figures derived from them."""
-    lines = [f"# rla {__version__} speed {label} {stamp}"]
-    for name, request, raw in parts:
-        lines += [
-            f"## {name} request {json.dumps(dict(request), ensure_ascii=False, sort_keys=True)}",
-            "--- output ---",
-            raw.text,
-            "--- end of output ---",
-            f"finish_reason {raw.finish_reason}",
-            f"engine_timings ({raw.engine_format}) "
-            + json.dumps(raw.engine, sort_keys=True, default=str),
-            f"usage prompt_tokens={raw.prompt_tokens}"
-            f" completion_tokens={raw.completion_tokens}",
-            f"arrivals_ms {json.dumps([round(t, 3) for t in raw.arrivals_ms])}",
-            f"total_ms {raw.total_ms:.3f}",
-        ]
-    lines += [
-        f"decode_tps {_f(m.decode_tps)} ({m.decode_source}); prefill_tps {_f(m.prefill_tps)}"
-        f" ({m.prefill_source}); ttft_ms {_f(m.ttft_ms)}; prompt_tokens {m.prompt_tokens};"
-        f" generated_tokens {m.generated_tokens}",
-        f"engine_decode_tps {_f(m.engine.decode_tps if m.engine else None)};"
-        f" stream_decode_tps {_f(m.stream.decode_tps)}",
-    ]
-    return redact("\n".join(lines)) + "\n"
+    the figures derived from them (the layout is results/speedlogs.py's)."""
+    sections = [speedlogs.RequestSection(
+        name=name, request=request, output=raw.text, finish_reason=raw.finish_reason,
+        engine_format=raw.engine_format, engine=raw.engine, prompt_tokens=raw.prompt_tokens,
+        completion_tokens=raw.completion_tokens, arrivals_ms=raw.arrivals_ms,
+        total_ms=raw.total_ms) for name, request, raw in parts]
+    derived = speedlogs.DerivedFigures(
+        decode_tps=m.decode_tps, decode_source=m.decode_source, prefill_tps=m.prefill_tps,
+        prefill_source=m.prefill_source, ttft_ms=m.ttft_ms, prompt_tokens=m.prompt_tokens,
+        generated_tokens=m.generated_tokens,
+        engine_decode_tps=m.engine.decode_tps if m.engine else None,
+        stream_decode_tps=m.stream.decode_tps)
+    return speedlogs.text(speedlogs.title(__version__, label, stamp), sections, derived)
 
 
 def rig_ceiling(rig: RigInfo, runtime: RuntimeInfo, plan: SpeedPlan,
@@ -323,7 +311,3 @@ def _header(plan: SpeedPlan, runtime: RuntimeInfo, rig: RigInfo, prompt: Mapping
         field("ceiling", f"{cap.limit_tps:.1f} tok/s ({cap.basis})" if cap.limit_tps
               else f"not checked: {cap.basis}"),
     ]
-
-
-def _f(value: float | None) -> str:
-    return "none" if value is None else f"{value:.3f}"
