@@ -4,8 +4,10 @@
            → run.log, samples.jsonl, results.json, record.json → run index
 
 The pure parts (item selection, the settings fingerprint, error rows) are plain functions; the
-I/O lives in `run_benchmark` and the helpers it calls. The UI is a small protocol so the CLI can
-draw rich progress while tests and scripts pass their own.
+I/O lives in `run_benchmark` and the helpers it calls. The run directory, index row, run.log
+capture, interrupt and resume are the lifecycle every run shares (results/lifecycle.py); a
+scored run plugs its work and record into it (`_ScoredRun`). The UI is a small protocol so the
+CLI can draw rich progress while tests and scripts pass their own.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
            → summary, verdict, ceiling and consistency checks → record.json → run index
 
 Run directory: config.json, run.log (everything printed), runs/warmup-1.log, runs/run-1.log …
-(one per run, each the run's full output, engine timings and arrival times), record.json.
+(one per run, each the run's full output, engine timings and arrival times), record.json. The
+run directory, index row and run.log capture are the lifecycle every run shares
+(results/lifecycle.py); a speed run plugs its measuring and record into it (`_SpeedRun`).
 """
 
 from __future__ import annotations
