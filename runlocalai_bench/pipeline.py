@@ -17,7 +17,7 @@ import shlex
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
+from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 from runlocalai_bench.types import (
     Dataset,
     Generation,
@@ -106,17 +107,7 @@ def error_row(item: Item, prompt: Prompt, exc: BaseException) -> SampleResult:
 def sample_line(result: SampleResult, generation: Generation | None) -> dict[str, Any]:
     """One samples.jsonl line, redacted: a prompt, reply, token or error never carries a
     secret. Only the free-text fields are scanned; numbers and keys are ours."""
-    line = to_dict(result)
-    if generation is not None:
-        line["generation"] = {
-            "text": generation.text,
-            "top_logprobs": [[t.token, t.logprob] for t in generation.top_logprobs],
-            "candidate_logprobs": None if generation.candidate_logprobs is None else
-            [[t.token, t.logprob] for t in generation.candidate_logprobs],
-            "finish_reason": generation.finish_reason,
-            "prompt_tokens": generation.prompt_tokens,
-            "completion_tokens": generation.completion_tokens,
-        }
+    line = SampleLine.of(result, generation).to_json()
     for key in ("prompt", "response", "extracted", "error", "target"):
         if isinstance(line.get(key), str):
             line[key] = redact(line[key])
@@ -193,7 +184,7 @@ def run_benchmark(
 @dataclass(frozen=True)
 class _Scored:
     results: Results
-    lines: list[dict[str, Any]]
+    lines: list[SampleResult]
     wall_start: float
 
 
@@ -216,8 +207,7 @@ class _ScoredRun:
 
     def work(self, started: lifecycle.Started, log: RunLog) -> _Scored:
         run, items, eval_ = started.run, self.items, self.eval_
-        done = ({line["id"] for line in rundir.read_samples(run.samples)} if started.resumed
-                else set())
+        done = {line.id for line in read_sample_lines(run.samples)} if started.resumed else set()
         todo = [item for item in items if item.id not in done]
         header = _header_lines(self.config, eval_, self.runtime, self.rig, self.dataset,
                                self.style, len(items), len(done))
@@ -232,7 +222,7 @@ class _ScoredRun:
         finally:
             samples_log.close()
         lines = read_back(run.samples)
-        results = eval_.aggregate([_as_result(line) for line in lines], expected_n=len(items))
+        results = eval_.aggregate(lines, expected_n=len(items))
         results = _with_partial(results, self.dataset, len(items))
         rundir.write_json_atomic(run.results, to_dict(results))
         self.ui.end(results)
@@ -295,30 +285,13 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], b
         raise fatal[0]
 
 
-# What aggregation and the record read back from samples.jsonl. Prompt and response text and
-# the logprobs stay on disk: on a full MMLU run they are most of the file.
-_AGGREGATED = ("id", "subtask", "target", "extracted", "score", "status", "details",
-               "latency_ms", "server_timings", "error")
-
-
-def read_back(path: Path) -> list[dict[str, Any]]:
-    return [{k: line.get(k) for k in _AGGREGATED} for line in rundir.read_samples(path)]
-
-
-def _as_result(line: Mapping[str, Any]) -> SampleResult:
-    """A SampleResult for aggregation: the text fields are left empty (see _AGGREGATED)."""
-    return SampleResult(
-        id=line["id"], subtask=line["subtask"], prompt="", response="",
-        target=line.get("target") or "", extracted=line.get("extracted"),
-        score=float(line["score"]), status=line["status"], details=line.get("details") or {},
-        latency_ms=float(line.get("latency_ms") or 0.0),
-        server_timings=line.get("server_timings"), error=line.get("error"),
-    )
+def read_back(path: Path) -> list[SampleResult]:
+    """What aggregation and the record read back from samples.jsonl. Prompt and response text
+    are left empty: on a full MMLU run they are most of the file."""
+    return [replace(line.result(), prompt="", response="") for line in read_sample_lines(path)]
 
 
 def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Results:
-    from dataclasses import replace
-
     partial = (results.partial or n_selected < len(dataset.items)
                or dataset.pin.source == "bundled")
     return replace(results, partial=partial, expected_n=n_selected)

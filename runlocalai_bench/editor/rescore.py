@@ -15,15 +15,15 @@ aggregated again, which catches a record or results.json whose numbers were edit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.backends.replay import generation_from_line
 from runlocalai_bench.editor.scores import Mismatch, results_block, score_mismatches
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 from runlocalai_bench.types import (
     Dataset,
     DatasetPin,
@@ -72,11 +72,6 @@ class Rescore:
         return not (self.mismatches or self.changes or self.problems)
 
 
-def sample_result(line: Mapping[str, Any]) -> SampleResult:
-    fields = SampleResult.__dataclass_fields__
-    return SampleResult(**{k: v for k, v in line.items() if k in fields})
-
-
 def target_of(item: Item) -> str:
     return item.answer if isinstance(item, MCItem) else item.entry_point
 
@@ -112,14 +107,13 @@ def eval_for(record: Mapping[str, Any]) -> Eval:
     return eval_
 
 
-def recorded_aggregate(eval_: Eval, lines: Sequence[Mapping[str, Any]],
-                       expected_n: int) -> Results:
+def recorded_aggregate(eval_: Eval, lines: Sequence[SampleLine], expected_n: int) -> Results:
     """The samples' recorded scores aggregated again: no data, no scorer."""
-    return eval_.aggregate([sample_result(line) for line in lines], expected_n=expected_n)
+    return eval_.aggregate([line.result() for line in lines], expected_n=expected_n)
 
 
 def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
-                  lines: Sequence[Mapping[str, Any]]
+                  lines: Sequence[SampleLine]
                   ) -> tuple[list[SampleResult], list[SampleChange], list[str]]:
     """Each line scored again from its recorded generation: the new results, every value that
     changed, and the lines that could not be rescored."""
@@ -129,7 +123,7 @@ def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
     problems: list[str] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):
-        sample_id, subtask = str(line.get("id")), str(line.get("subtask"))
+        sample_id, subtask = line.id, line.subtask
         if sample_id in seen:
             problems.append(f"samples.jsonl line {number}: id {sample_id!r} appears twice")
             continue
@@ -140,21 +134,21 @@ def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
             continue
         if item.subtask != subtask:
             changes.append(SampleChange(sample_id, subtask, "subtask", subtask, item.subtask))
-        if line.get("target") != target_of(item):
-            changes.append(SampleChange(sample_id, item.subtask, "target", line.get("target"),
+        if line.target != target_of(item):
+            changes.append(SampleChange(sample_id, item.subtask, "target", line.target,
                                         target_of(item)))
         prompt = eval_.build_prompt(item, dataset, style)
-        if line.get("prompt") != prompt.rendered():
+        if line.prompt != prompt.rendered():
             changes.append(SampleChange(sample_id, item.subtask, "prompt", "(recorded prompt)",
                                         "(prompt rebuilt from the data differs)"))
-        if line.get("status") == "error":
-            result = sample_result({**line, "subtask": item.subtask, "score": 0.0})
+        if line.status == "error":
+            result = replace(line.result(), subtask=item.subtask, score=0.0)
         else:
-            result = eval_.score(item, prompt, generation_from_line(line))
+            result = eval_.score(item, prompt, line.replayed())
         results.append(result)
         for field in COMPARED:
-            if line.get(field) != getattr(result, field):
-                changes.append(SampleChange(sample_id, item.subtask, field, line.get(field),
+            if getattr(line, field) != getattr(result, field):
+                changes.append(SampleChange(sample_id, item.subtask, field, getattr(line, field),
                                             getattr(result, field)))
     return results, changes, problems
 
@@ -171,7 +165,7 @@ def rescore_run(run: rundir.RunDir, record: Mapping[str, Any], *,
                 "dataset.content_sha256", f"the data here hashes to "
                 f"{dataset.pin.content_sha256[:12]}, the run used {str(recorded_sha)[:12]}",
                 hint="pass --data-dir with the copy of the data the run used")
-        lines = rundir.read_samples(run.samples)
+        lines = read_sample_lines(run.samples)
         style: PromptStyle = ("chat" if (record.get("benchmark") or {}).get("prompt_style")
                               == "chat" else "completion")
         rescored, changes, problems = rescore_lines(eval_, dataset, style, lines)

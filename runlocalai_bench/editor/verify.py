@@ -47,6 +47,7 @@ from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.sampleline import read_sample_lines
 
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
@@ -242,14 +243,14 @@ def check_results_file(source: Source, record: Mapping[str, Any]) -> list[Findin
 def check_samples(source: Source, record: Mapping[str, Any]) -> list[Finding]:
     if not source.run.samples.is_file():
         return [Finding("samples", "skipped", "no samples.jsonl to recount", rundir.SAMPLES)]
-    lines = rundir.read_samples(source.run.samples)
+    lines = read_sample_lines(source.run.samples)
     claimed = results_block(record.get("results") or {})
     out: list[Finding] = []
     if len(lines) != claimed.get("n"):
         out.append(Finding("samples", "failed", f"samples.jsonl has {len(lines)} complete lines,"
                            f" the record claims n={claimed.get('n')}", rundir.SAMPLES,
                            "results.n"))
-    ids = [str(line.get("id")) for line in lines]
+    ids = [line.id for line in lines]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         out.append(Finding("samples", "failed", f"ids appear twice: {', '.join(repeated[:5])}",

@@ -3,8 +3,8 @@ typed document rla reads back (record.json and its sections, a samples.jsonl lin
 
 `decode(cls, value)` builds `cls` from parsed JSON and checks every field against its hint as it
 goes: dataclasses (every field present unless it has a default, no unknown keys), `X | None`,
-`Literal[...]`, `tuple[X, ...]`, `Mapping[str, X]`, `str`, `int`, `float` (an int is kept as
-the int it was, so a document round-trips byte for byte), `bool` and `Any` (kept as parsed). A
+`Literal[...]`, `tuple[X, ...]` and `tuple[X, Y]`, `Mapping[str, X]`, `str`, `int`, `float` (an
+int is kept as the int it was, so a document round-trips byte for byte), `bool` and `Any`. A
 mismatch is a RecordError naming the JSON path (`$.results.subtasks.abstract_algebra.n`).
 `encode(value)` is the inverse: dataclasses become objects in field order, tuples lists; a field
 marked `metadata={"omit_if_none": True}` is left out while None (a key only some documents have).
@@ -73,9 +73,13 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
             raise Mismatch(path, f"{value!r} is not one of {list(typing.get_args(tp))!r}")
         return value
     if origin is tuple:
-        item = typing.get_args(tp)[0]
-        return tuple(_decode(item, v, f"{path}[{i}]")
-                     for i, v in enumerate(_expect(value, list, "array", path)))
+        args, items = typing.get_args(tp), _expect(value, list, "array", path)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v, f"{path}[{i}]") for i, v in enumerate(items))
+        if len(items) != len(args):
+            raise Mismatch(path, f"expected {len(args)} items, got {len(items)}")
+        pairs = enumerate(zip(args, items, strict=True))
+        return tuple(_decode(a, v, f"{path}[{i}]") for i, (a, v) in pairs)
     if origin in (Mapping, dict):
         item = typing.get_args(tp)[1]
         return {k: _decode(item, v, f"{path}.{k}")

@@ -34,6 +34,7 @@ from runlocalai_bench.types import (
     Results,
     RigInfo,
     RuntimeInfo,
+    SampleResult,
     SubtaskScore,
     to_dict,
 )
@@ -204,13 +205,13 @@ def build_record(
     rig: RigInfo,
     dataset: Dataset,
     results: Results,
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[SampleResult],
     sent_params: Mapping[str, Any],
     started_at: str,
     finished_at: str,
     wall_s: float,
 ) -> dict[str, Any]:
-    engine_ms = sum(_engine_ms(s.get("server_timings")) for s in samples)
+    engine_ms = sum(_engine_ms(s.server_timings) for s in samples)
     runtime_block = {k: v for k, v in to_dict(runtime).items() if k != "model"}
     runtime_block["concurrency"] = config.concurrency
     record: dict[str, Any] = {

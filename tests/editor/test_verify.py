@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.editor import keys
-from runlocalai_bench.editor.rescore import sample_result
 from runlocalai_bench.editor.scores import results_block
 from runlocalai_bench.editor.source import open_source
 from runlocalai_bench.editor.verify import CHECKS, verify_source
@@ -17,6 +16,7 @@ from runlocalai_bench.errors import PublishError
 from runlocalai_bench.evals import load_eval
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.sampleline import SampleLine
 from runlocalai_bench.types import to_dict
 from tests.editor.conftest import failed, publish, verify
 
@@ -102,7 +102,8 @@ def test_a_forged_sample_is_caught_only_by_rescoring(original):
     original.samples.write_text("".join(json.dumps(line, sort_keys=True, ensure_ascii=False)
                                         + "\n" for line in lines), encoding="utf-8")
     eval_ = load_eval("selfcheck")
-    forged = eval_.aggregate([sample_result(line) for line in lines], expected_n=12)
+    forged = eval_.aggregate([SampleLine.from_json(line).result() for line in lines],
+                             expected_n=12)
     results = {**to_dict(forged), "partial": True}
     rundir.write_json_atomic(original.results, results)
     record = rundir.read_json(original.record)

@@ -1,0 +1,39 @@
+"""A samples.jsonl line through its type: what the run writes reads back the same."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runlocalai_bench.errors import RecordError
+from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from tests.publish.conftest import bench
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return bench(tmp_path_factory.mktemp("samples"), "selfcheck")
+
+
+def test_every_line_of_a_real_run_round_trips(run):
+    raw = [json.loads(text) for text in run.samples.read_text(encoding="utf-8").splitlines()]
+    lines = read_sample_lines(run.samples)
+    assert len(lines) == len(raw) == 12
+    assert [line.to_json() for line in lines] == raw
+    first = lines[0]
+    assert first.generation is not None
+    replayed = first.replayed()
+    assert replayed.text == first.generation.text
+    assert [(t.token, t.logprob) for t in replayed.top_logprobs] == \
+        [tuple(pair) for pair in raw[0]["generation"]["top_logprobs"]]
+    assert first.result().score == raw[0]["score"]
+
+
+def test_a_wrong_typed_line_names_the_line_and_field(run):
+    raw = json.loads(run.samples.read_text(encoding="utf-8").splitlines()[0])
+    raw["generation"]["top_logprobs"] = [["A", "-0.1"]]
+    with pytest.raises(RecordError, match=r"line 3 cannot be read: \$\.generation\.top_logprobs"
+                       r"\[0\]\[1\]: expected number, got string") as info:
+        SampleLine.from_json(raw, "line 3")
+    assert info.value.field == "generation.top_logprobs[0][1]"
