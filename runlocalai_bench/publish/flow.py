@@ -208,8 +208,8 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
                     notes=clean_notes(notes) if notes is not None else typed.notes)
     record = typed.to_json()
     verdict = check_gate(record, run.path, publishable)
-    payload = build_payload(record, handle=typed.submitter, notes=typed.notes)
-    return Submission(run=run, record=record, payload=payload, key=idempotency_key(record),
+    payload = build_payload(typed, handle=typed.submitter, notes=typed.notes)
+    return Submission(run=run, record=record, payload=payload, key=idempotency_key(typed),
                       verdict=verdict)
 
 

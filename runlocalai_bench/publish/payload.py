@@ -19,254 +19,263 @@ from typing import Any
 
 from runlocalai_bench import __version__
 from runlocalai_bench.redact import redact_tree
+from runlocalai_bench.results.jsontypes import encode
+from runlocalai_bench.results.recordtypes import Record, Score, Scored, Speed, SpeedRun
 from runlocalai_bench.schemas import SPEED_KIND
+from runlocalai_bench.speed.protocol import Stat
+from runlocalai_bench.types import RigInfo
 
 SUBMISSION_VERSION = 1
 _GB = 1e9
 
 
-def idempotency_key(record: Mapping[str, Any]) -> str:
+def idempotency_key(record: Record) -> str:
     """The same run always gets the same key, so a retried or repeated submit never counts
     twice: the run's id, its methodology and the hashes of its log, samples and results."""
     basis = {
-        "run_id": record.get("run_id"),
-        "spec_sha256": (record.get("benchmark") or {}).get("spec_sha256"),
-        "files": record.get("files"),
+        "run_id": record.run_id,
+        "spec_sha256": record.benchmark.spec_sha256,
+        "files": dict(record.files),
     }
     blob = json.dumps(basis, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"rla-submission-v{SUBMISSION_VERSION}\n{blob}".encode()).hexdigest()
 
 
-def build_payload(record: Mapping[str, Any], *, handle: str | None, notes: str) -> dict[str, Any]:
+def build_payload(record: Record, *, handle: str | None, notes: str) -> dict[str, Any]:
     """The submission for one record. `handle` and `notes` must already be checked and cleaned
     (cli/submit.py does); the result is redacted once more as a last line of defence."""
-    if record["benchmark"].get("kind") == SPEED_KIND:
-        return _speed_payload(record, handle=handle, notes=notes)
-    results, dataset = record["results"], record["dataset"]
-    gist = record.get("gist") or {}
-    gist_files = gist.get("files") or {}
+    if isinstance(record.body, Speed):
+        return _speed_payload(record, record.body, handle=handle, notes=notes)
+    return _scored_payload(record, record.body, handle=handle, notes=notes)
+
+
+def _scored_payload(record: Record, body: Scored, *, handle: str | None,
+                    notes: str) -> dict[str, Any]:
+    results, dataset = body.results, body.dataset
+    gist_files = record.gist.files if record.gist is not None else {}
     payload: dict[str, Any] = {
         **_head(record, "quality"),
         "score": {
-            "value": results["score"],
-            "stderr": results["stderr"],
-            "macro": results["macro"],
-            "n": results["n"],
-            "expected_n": results["expected_n"],
-            "counts": dict(results["counts"]),
+            "value": results.score,
+            "stderr": results.stderr,
+            "macro": results.macro,
+            "n": results.n,
+            "expected_n": results.expected_n,
+            "counts": dict(results.counts),
         },
-        "subtasks": _rows(results["subtasks"]),
-        "categories": _rows(results["categories"]),
+        "subtasks": _rows(results.subtasks),
+        "categories": _rows(results.categories),
         **_rig_blocks(record),
         "dataset": {
-            "id": dataset["dataset"],
-            "revision": dataset["revision"],
-            "content_sha256": dataset["content_sha256"],
-            "pinned": dataset["pinned"],
-            "source": dataset["source"],
+            "id": dataset.dataset,
+            "revision": dataset.revision,
+            "content_sha256": dataset.content_sha256,
+            "pinned": dataset.pinned,
+            "source": dataset.source,
         },
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
             **_evidence_head(record),
-            "samples_sha256": record["files"]["samples.jsonl"],
-            "results_sha256": record["files"]["results.json"],
+            "samples_sha256": record.files["samples.jsonl"],
+            "results_sha256": record.files["results.json"],
             "samples_in_gist": "samples.jsonl" in gist_files,
         },
-        "timings": dict(record["timings"]),
+        "timings": encode(body.timings),
         "submitter": {"handle": handle},
         "notes": notes,
     }
     return redact_tree(payload)  # type: ignore[no-any-return]
 
 
-def _speed_payload(record: Mapping[str, Any], *, handle: str | None,
+def _speed_payload(record: Record, body: Speed, *, handle: str | None,
                    notes: str) -> dict[str, Any]:
     """A hardware row: the capture protocol's figures with the evidence behind them."""
-    speed = record["speed"]
-    summary, plaus = speed["summary"], speed["plausibility"]
-    counted = [run for run in speed["runs"] if run["counted"]]
-    env = speed["environment"]
+    speed = body.speed
+    summary, plaus, env = speed.summary, speed.plausibility, speed.environment
     payload: dict[str, Any] = {
         **_head(record, SPEED_KIND),
         "speed": {
-            "profile": speed["profile"],
-            "prompt_sha256": speed["prompt"]["sha256"],
-            "prompt_tokens": summary["prompt_tokens"],
-            "n_predict": speed["n_predict"],
-            "batch": record["runtime"]["concurrency"],
-            "decode_tps": _stat(summary["decode_tps"]),
-            "prefill_tps": _stat(summary["prefill_tps"]),
-            "ttft_ms": _stat(summary["ttft_ms"]),
-            "generated_tokens": _stat(summary["generated_tokens"]),
-            "spread": summary["spread"],
-            "runs": [_speed_run(run) for run in counted],
-            "reproduced": speed["reproduced"],
-            "confidence": speed["confidence"],
-            "attempts": speed["attempts"],
+            "profile": speed.profile,
+            "prompt_sha256": speed.prompt["sha256"],
+            "prompt_tokens": summary.prompt_tokens,
+            "n_predict": speed.n_predict,
+            "batch": record.runtime.concurrency,
+            "decode_tps": _stat(summary.decode_tps),
+            "prefill_tps": _stat(summary.prefill_tps),
+            "ttft_ms": _stat(summary.ttft_ms),
+            "generated_tokens": _stat(summary.generated_tokens),
+            "spread": summary.spread,
+            "runs": [_speed_run(run) for run in speed.runs if run.counted],
+            "reproduced": speed.reproduced,
+            "confidence": speed.confidence,
+            "attempts": speed.attempts,
             "ceiling": {
-                "bandwidth_gbps": plaus["bandwidth_gbps"],
-                "bandwidth_source": plaus["bandwidth_source"],
-                "bytes_per_token": plaus["bytes_per_token"],
-                "tps": plaus["tps"],
-                "limit_tps": plaus["limit_tps"],
-                "factor": plaus["factor"],
-                "basis": plaus["basis"],
-                "checked": plaus["limit_tps"] is not None,
+                "bandwidth_gbps": plaus.bandwidth_gbps,
+                "bandwidth_source": plaus.bandwidth_source,
+                "bytes_per_token": plaus.bytes_per_token,
+                "tps": plaus.tps,
+                "limit_tps": plaus.limit_tps,
+                "factor": plaus.factor,
+                "basis": plaus.basis,
+                "checked": plaus.limit_tps is not None,
             },
         },
         **_rig_blocks(record),
-        "environment": {k: env.get(k) for k in ("runtime", "runtime_build", "driver", "cuda",
-                                                 "os", "distro", "backend")},
+        "environment": encode(env),
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
             **_evidence_head(record),
-            "run_logs": {name: sha for name, sha in record["files"].items()
-                         if name != "run.log"},
-            "logs_sha256": speed["logs_sha256"],
-            "logs_sha256_prefix": speed["logs_sha256_prefix"],
+            "run_logs": {name: sha for name, sha in record.files.items() if name != "run.log"},
+            "logs_sha256": speed.logs_sha256,
+            "logs_sha256_prefix": speed.logs_sha256_prefix,
         },
-        "timings": dict(record["timings"]),
+        "timings": encode(body.timings),
         "submitter": {"handle": handle},
         "notes": notes,
     }
     return redact_tree(payload)  # type: ignore[no-any-return]
 
 
-def _evidence_head(record: Mapping[str, Any]) -> dict[str, Any]:
+def _evidence_head(record: Record) -> dict[str, Any]:
     """The public log and the Gist's copy of the record, the same for every kind of run."""
-    gist = record.get("gist") or {}
+    gist = record.gist
+    copy = gist.files.get("record.json") if gist is not None else None
     return {
-        "test_run_log_url": record["test_run_log_url"],
-        "gist_id": gist.get("id"),
-        "run_log_sha256": record["files"]["run.log"],
-        "record_sha256": ((gist.get("files") or {}).get("record.json") or {}).get("sha256"),
+        "test_run_log_url": record.test_run_log_url,
+        "gist_id": gist.id if gist is not None else None,
+        "run_log_sha256": record.files["run.log"],
+        "record_sha256": copy.sha256 if copy is not None else None,
     }
 
 
-def _head(record: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    bench = record["benchmark"]
+def _head(record: Record, kind: str) -> dict[str, Any]:
+    bench = record.benchmark
     return {
         "schema_version": SUBMISSION_VERSION,
         "kind": kind,
         "idempotency_key": idempotency_key(record),
-        "client": {"name": "rla", "version": record["rla"]["version"],
-                   "git_commit": record["rla"]["git_commit"], "submitted_with": __version__},
+        "client": {"name": "rla", "version": record.rla.version,
+                   "git_commit": record.rla.git_commit, "submitted_with": __version__},
         "benchmark": {
-            "slug": bench["slug"],
-            "title": bench["title"],
-            "metric": bench["metric"],
-            "scoring_method": bench["scoring_method"],
-            "spec_sha256": bench["spec_sha256"],
-            "prompt_style": bench["prompt_style"],
+            "slug": bench.slug,
+            "title": bench.title,
+            "metric": bench.metric,
+            "scoring_method": bench.scoring_method,
+            "spec_sha256": bench.spec_sha256,
+            "prompt_style": bench.prompt_style,
         },
     }
 
 
-def _rig_blocks(record: Mapping[str, Any]) -> dict[str, Any]:
+def _rig_blocks(record: Record) -> dict[str, Any]:
     """model, runtime, hardware and rig: what makes a row, the same for every kind."""
-    model, runtime, hardware = record["model"], record["runtime"], record["hardware"]
+    model, runtime = record.model, record.runtime
     return {
         "model": {
-            "slug": model["slug"],
-            "name": model["name"],
-            "family": model["family"],
-            "parameters": model["parameters"],
-            "tuning": model["tuning"],
-            "quantization": model["quantization"],
-            "file_sha256": model["file_sha256"],
-            "size_bytes": model["size_bytes"],
+            "slug": model.slug,
+            "name": model.name,
+            "family": model.family,
+            "parameters": model.parameters,
+            "tuning": model.tuning,
+            "quantization": model.quantization,
+            "file_sha256": model.file_sha256,
+            "size_bytes": model.size_bytes,
         },
         "runtime": {
-            "engine": runtime["engine"],
-            "version": runtime["version"],
-            "slug": runtime["slug"],
-            "build": runtime["build"],
-            "commit": runtime["commit"],
-            "backend": hardware.get("accelerator"),
+            "engine": runtime.engine,
+            "version": runtime.version,
+            "slug": runtime.slug,
+            "build": runtime.build,
+            "commit": runtime.commit,
+            "backend": record.hardware.accelerator,
             "settings": {
-                "slots": runtime["slots"],
-                "n_ctx": runtime["n_ctx"],
-                "concurrency": runtime["concurrency"],
-                "sampler_defaults": dict(runtime["sampler_defaults"]),
-                "server": dict(runtime["settings"]),
+                "slots": runtime.slots,
+                "n_ctx": runtime.n_ctx,
+                "concurrency": runtime.concurrency,
+                "sampler_defaults": dict(runtime.sampler_defaults),
+                "server": dict(runtime.settings),
             },
         },
-        "hardware": hardware_union(hardware),
-        "rig": record["rig"],
+        "hardware": hardware_union(record.hardware),
+        "rig": record.rig,
     }
 
 
-def _sampling(record: Mapping[str, Any]) -> dict[str, Any]:
-    settings = record["sampling"]["settings"]
+def _sampling(record: Record) -> dict[str, Any]:
+    settings = record.sampling.settings
     return {
-        "temperature": settings["temperature"],
-        "top_p": settings["top_p"],
-        "top_k": settings["top_k"],
-        "n": settings["n"],
-        "seed": settings["seed"],
-        "cache_prompt": settings["cache_prompt"],
-        "sent": dict(record["sampling"]["sent"]),
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "top_k": settings.top_k,
+        "n": settings.n,
+        "seed": settings.seed,
+        "cache_prompt": settings.cache_prompt,
+        "sent": dict(record.sampling.sent),
     }
 
 
-def _reproduction(record: Mapping[str, Any]) -> dict[str, Any]:
+def _reproduction(record: Record) -> dict[str, Any]:
     return {
-        "command": record["command"]["reproduce"],
-        "task_spec": record["runner"]["task_spec"],
-        "runtime_spec": record["runner"]["runtime_spec"],
+        "command": record.command.reproduce,
+        "task_spec": record.runner.task_spec,
+        "runtime_spec": record.runner.runtime_spec,
     }
 
 
-def _stat(stat: Mapping[str, Any]) -> dict[str, Any]:
-    return {"median": stat["median"], "min": stat["minimum"], "max": stat["maximum"]}
+def _stat(stat: Stat) -> dict[str, Any]:
+    return {"median": stat.median, "min": stat.minimum, "max": stat.maximum}
 
 
-def _speed_run(run: Mapping[str, Any]) -> dict[str, Any]:
-    metrics, raw = run["metrics"], run["raw"]
-    prefill = raw.get("prefill") or {}
+def _speed_run(run: SpeedRun) -> dict[str, Any]:
+    metrics, raw = run.metrics, run.raw
     return {
-        "label": run["label"],
-        **{k: metrics[k] for k in ("decode_tps", "decode_source", "prefill_tps",
-                                   "prefill_source", "ttft_ms", "prompt_tokens",
-                                   "generated_tokens")},
-        "log_sha256": run["log_sha256"],
-        "engine_timings_raw": raw.get("engine"),
-        "prefill_engine_timings_raw": prefill.get("engine"),
+        "label": run.label,
+        "decode_tps": metrics.decode_tps,
+        "decode_source": metrics.decode_source,
+        "prefill_tps": metrics.prefill_tps,
+        "prefill_source": metrics.prefill_source,
+        "ttft_ms": metrics.ttft_ms,
+        "prompt_tokens": metrics.prompt_tokens,
+        "generated_tokens": metrics.generated_tokens,
+        "log_sha256": run.log_sha256,
+        "engine_timings_raw": raw.engine,
+        "prefill_engine_timings_raw": raw.prefill.engine if raw.prefill is not None else None,
     }
 
 
-def hardware_union(hardware: Mapping[str, Any]) -> dict[str, Any]:
+def hardware_union(hardware: RigInfo) -> dict[str, Any]:
     """The rig as a union on `hw_class`: DISCRETE_GPU (gpu_name, gpu_count, vram_gb, driver,
     cuda), UNIFIED (chip, unified_memory_gb) or CPU_ONLY (cpu_name), with the OS, CPU and RAM
     every class shares."""
-    cpu, os_info = hardware.get("cpu") or {}, hardware.get("os") or {}
-    gpus = list(hardware.get("gpus") or [])
-    memory = hardware.get("memory_bytes")
+    cpu, os_info, gpus = hardware.cpu, hardware.os, hardware.gpus
+    memory = hardware.memory_bytes
     out: dict[str, Any] = {
-        "hw_class": hardware["hw_class"],
-        "slug": hardware["hardware_slug"],
-        "accelerator": hardware.get("accelerator"),
+        "hw_class": hardware.hw_class,
+        "slug": hardware.hardware_slug,
+        "accelerator": hardware.accelerator,
         "ram_gb": round(memory / _GB, 1) if memory else None,
-        "cpu": {k: cpu.get(k) for k in ("brand", "vendor", "family", "cores", "threads")},
-        "os": {k: os_info.get(k) for k in ("system", "release", "distro", "machine")},
+        "cpu": {"brand": cpu.brand, "vendor": cpu.vendor, "family": cpu.family,
+                "cores": cpu.cores, "threads": cpu.threads},
+        "os": {"system": os_info.system, "release": os_info.release, "distro": os_info.distro,
+               "machine": os_info.machine},
     }
-    first = gpus[0] if gpus else {}
-    if hardware["hw_class"] == "DISCRETE_GPU":
-        vram = first.get("memory_bytes")
-        out.update(gpu_name=first.get("name"), gpu_count=len(gpus),
+    first = gpus[0] if gpus else None
+    if hardware.hw_class == "DISCRETE_GPU":
+        vram = first.memory_bytes if first else None
+        out.update(gpu_name=first.name if first else None, gpu_count=len(gpus),
                    vram_gb=round(vram / _GB, 1) if vram else None,
-                   driver=first.get("driver"), cuda=first.get("cuda"), rocm=first.get("rocm"))
-    elif hardware["hw_class"] == "UNIFIED":
-        out.update(chip=first.get("name") or cpu.get("brand"),
+                   driver=first.driver if first else None, cuda=first.cuda if first else None,
+                   rocm=first.rocm if first else None)
+    elif hardware.hw_class == "UNIFIED":
+        out.update(chip=(first.name if first else None) or cpu.brand,
                    unified_memory_gb=out["ram_gb"])
     else:
-        out.update(cpu_name=cpu.get("brand"))
+        out.update(cpu_name=cpu.brand)
     return out
 
 
-def _rows(scores: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [{"name": name, "category": row.get("category"), "n": row["n"],
-             "score": row["score"], "stderr": row.get("stderr")}
-            for name, row in scores.items()]
+def _rows(scores: Mapping[str, Score]) -> list[dict[str, Any]]:
+    return [{"name": name, "category": row.category, "n": row.n, "score": row.score,
+             "stderr": row.stderr} for name, row in scores.items()]
