@@ -27,6 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from runlocalai_bench import paths  # noqa: E402
 from runlocalai_bench.models import embedded_model_path  # noqa: E402
 from runlocalai_bench.results import rundir  # noqa: E402
 from tests.support.llama_server import LlamaServer  # noqa: E402
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--slug", default="selfcheck")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    model = embedded_model_path()
+    model = embedded_model_path(paths.cache_home(os.environ))
     with tempfile.TemporaryDirectory(prefix="rla-bench-") as tmp:
         server = LlamaServer(model, Path(tmp) / "server.log").start()
         try:

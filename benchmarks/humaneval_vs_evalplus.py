@@ -107,10 +107,11 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, float]:
 
 def score_with_rla(samples: Path, out: Path, data_dir: Path, workers: int) -> None:
     sys.path.insert(0, str(ROOT))
+    from runlocalai_bench import paths
     from runlocalai_bench.evals import load_eval
     from runlocalai_bench.types import DataSource
 
-    ev = load_eval("humaneval-plus")
+    ev = load_eval("humaneval-plus", cache_dir=paths.cache_home(os.environ))
     dataset = ev.load(DataSource(kind="dir", path=str(data_dir)))
     items = {item.id: item for item in dataset.items}
     rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]

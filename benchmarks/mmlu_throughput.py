@@ -37,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from runlocalai_bench import paths  # noqa: E402
 from runlocalai_bench.models import embedded_model_path  # noqa: E402
 from runlocalai_bench.results import rundir  # noqa: E402
 from tests.support.llama_server import LlamaServer  # noqa: E402
@@ -115,7 +116,7 @@ def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
     engine alone would allow, which the harness should match."""
     log = tmp / "llama-server.log"
     # 8192: the longest 5-shot MMLU prompts (high_school_european_history) exceed 2048 tokens.
-    server = LlamaServer(embedded_model_path(), log, n_ctx=8192).start()
+    server = LlamaServer(embedded_model_path(paths.cache_home(os.environ)), log, n_ctx=8192).start()
     try:
         run, samples = run_rla(server.url, data_dir, tmp / "llama", "--limit", str(limit),
                                "--concurrency", "1",

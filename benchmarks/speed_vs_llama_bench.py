@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from runlocalai_bench import paths  # noqa: E402
 from runlocalai_bench.models import embedded_model_path  # noqa: E402
 from tests.support.llama_server import LlamaServer, llama_server_binary  # noqa: E402
 
@@ -102,7 +103,7 @@ def main() -> None:
     if opts.nice:
         _renice(opts.nice)  # children (llama-bench, llama-server, rla) inherit it
 
-    model = embedded_model_path()
+    model = embedded_model_path(paths.cache_home(os.environ))
     server_bin = llama_server_binary()
     bench_bin = server_bin.with_name("llama-bench")
     if not bench_bin.is_file():

@@ -25,8 +25,10 @@ class RunConfig:
     model: str | None = None
     model_path: Path | None = None
     data: DataSource = field(default_factory=DataSource)
-    output_dir: Path = field(default_factory=lambda: paths.data_home() / "runs")
-    index_path: Path = field(default_factory=lambda: paths.data_home() / "runs.sqlite")
+    output_dir: Path = field(default_factory=lambda: paths.data_home(os.environ) / "runs")
+    index_path: Path = field(default_factory=lambda: paths.data_home(os.environ) / "runs.sqlite")
+    # Downloads, the embedded model, reference outputs and hashes: handed to what needs them.
+    cache_dir: Path = field(default_factory=lambda: paths.cache_home(os.environ))
     limit: int | None = None
     limit_per_subtask: int | None = None
     concurrency: int = 1
@@ -50,7 +52,7 @@ class RunConfig:
 
 # Preset keys map onto RunConfig fields; nested tables [sampling] and [data] onto their values.
 _SCALAR_KEYS = {f.name for f in fields(RunConfig)} - {"slug", "data", "sampling", "argv",
-                                                     "api_key", "preset"}
+                                                     "api_key", "preset", "cache_dir"}
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:

@@ -85,11 +85,13 @@ def load_task_spec(slug: str) -> TaskSpec:
     return TaskSpec(slug=slug, kind=kind, path=path, sha256=specs.spec_sha256(path), data=data)
 
 
-def load_eval(slug: str) -> Eval:
+def load_eval(slug: str, *, cache_dir: Path | None = None) -> Eval:
+    """The Eval of a benchmark; `cache_dir` (rla's cache, resolved at the edge) is where a kind
+    keeps what it downloads or computes once per machine; a kind that needs it refuses None."""
     spec = load_task_spec(slug)
     module_name, _, class_name = KINDS[spec.kind].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(spec)  # type: ignore[no-any-return]
+    return cls(spec, cache_dir=cache_dir)  # type: ignore[no-any-return]
 
 
 def task_slugs() -> list[str]:

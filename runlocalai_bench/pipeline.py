@@ -151,7 +151,7 @@ def run_benchmark(
     open_backend: Callable[[RunConfig], Backend],
     detect_rig: Callable[[], RigInfo],
 ) -> RunOutcome:
-    eval_ = load_eval(config.slug)
+    eval_ = load_eval(config.slug, cache_dir=config.cache_dir)
     style: PromptStyle = config.prompt_style or eval_.spec.default_style
     backend = open_backend(config)
     scored: _ScoredRun | None = None

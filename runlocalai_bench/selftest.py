@@ -43,8 +43,8 @@ class _QuietUI:
         return None
 
 
-def run_selftest(slugs: Sequence[str] | None, *, limit: int, output_dir: Path
-                 ) -> list[SelftestResult]:
+def run_selftest(slugs: Sequence[str] | None, *, limit: int, output_dir: Path,
+                 cache_dir: Path) -> list[SelftestResult]:
     from runlocalai_bench.rig import detect_rig
 
     rig = detect_rig()
@@ -53,10 +53,10 @@ def run_selftest(slugs: Sequence[str] | None, *, limit: int, output_dir: Path
         started = time.perf_counter()
         config = RunConfig(slug=slug, endpoint="oracle://", data=DataSource(kind="bundled"),
                            limit=limit, output_dir=output_dir / "runs",
-                           index_path=output_dir / "runs.sqlite")
+                           index_path=output_dir / "runs.sqlite", cache_dir=cache_dir)
 
         def oracle(cfg: RunConfig) -> OracleBackend:
-            eval_ = load_eval(cfg.slug)
+            eval_ = load_eval(cfg.slug, cache_dir=cfg.cache_dir)
             dataset = eval_.load(cfg.data)
             style = cfg.prompt_style or eval_.spec.default_style
             items = select_items(dataset.items, cfg.limit, cfg.limit_per_subtask)

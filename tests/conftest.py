@@ -40,7 +40,7 @@ def gemma_gguf() -> Path:
     (the same file `rla bench` uses as its embedded default)."""
     from runlocalai_bench.models import embedded_model_path
 
-    return embedded_model_path()
+    return embedded_model_path(REAL_CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runlocalai_bench import paths
 from runlocalai_bench.backends.base import Backend, Experts, Streamer, experts_from_metadata
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
@@ -81,8 +80,8 @@ def _local_model(config: RunConfig) -> tuple[Path, ModelInfo]:
     from runlocalai_bench.models import embedded_model_path
     from runlocalai_bench.runtime.model_file import model_info_from_gguf
 
-    path = config.model_path or embedded_model_path()
-    return path, model_info_from_gguf(path, cache_dir=paths.cache_home())
+    path = config.model_path or embedded_model_path(config.cache_dir)
+    return path, model_info_from_gguf(path, cache_dir=config.cache_dir)
 
 
 def _local_experts(model_path: str | None) -> Experts:

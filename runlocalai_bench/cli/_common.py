@@ -26,12 +26,12 @@ LEADERBOARD_URL_ENV = "RLA_LEADERBOARD_URL"
 
 def data_home() -> Path:
     """Runs, the run index and keys: $RLA_HOME, else the platform's user data directory."""
-    return paths.data_home()
+    return paths.data_home(os.environ)
 
 
 def cache_home() -> Path:
     """Downloads, assembled models and reference outputs: $RLA_CACHE_DIR, else ~/.cache/rla."""
-    return paths.cache_home()
+    return paths.cache_home(os.environ)
 
 
 def github_api_url(flag: str | None) -> str:

@@ -12,7 +12,13 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import ui
-from runlocalai_bench.cli._common import github_api_url, leaderboard_url, resolve_run, run_index
+from runlocalai_bench.cli._common import (
+    data_home,
+    github_api_url,
+    leaderboard_url,
+    resolve_run,
+    run_index,
+)
 from runlocalai_bench.errors import ConfigError, PublishError
 from runlocalai_bench.publish.auth import github_token, leaderboard_token
 from runlocalai_bench.publish.flow import Submission, prepare_submission, submit_prepared
@@ -130,10 +136,10 @@ def _refuse(sub: Submission) -> None:
 def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool) -> None:
     """The end of `rla bench`: sign the record when the operator has a key, then publish and
     submit when asked (with --json, stdout stays the results')."""
-    from runlocalai_bench.editor.keys import sign_run_if_keyed
+    from runlocalai_bench.editor.keys import keys_dir, sign_run_if_keyed
 
     target = ui.stderr_console() if json_output else ui.stdout_console()
-    signature = sign_run_if_keyed(run_path)
+    signature = sign_run_if_keyed(run_path, keys_dir(data_home()))
     if signature is not None:
         target.print(f"record signed by key {signature.key_id}", highlight=False, markup=False)
     if publish or submit:

@@ -16,6 +16,8 @@ from runlocalai_bench.cli._common import (
     Model,
     ModelPath,
     Timeout,
+    cache_home,
+    data_home,
     open_submission,
 )
 from runlocalai_bench.cli._common import output_dir as default_output_dir
@@ -46,6 +48,7 @@ def reproduce(
     and prompt; its median decode tok/s must land within ±10% of the original's. Verdict:
     reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
     from runlocalai_bench.editor import reproduce as rep
+    from runlocalai_bench.editor.keys import keys_dir
     from runlocalai_bench.results.record import load_record
     from runlocalai_bench.rig import detect_rig
 
@@ -53,8 +56,9 @@ def reproduce(
     # With --json, stdout carries only the report: the re-run's header and table go to stderr.
     shown = err if json_output else out
     target = rep.Target(endpoint=endpoint, model=model, model_path=model_path, data_dir=data_dir,
-                        output_dir=output_dir, timeout=timeout)
+                        output_dir=output_dir, timeout=timeout, cache_dir=cache_home())
     argv = ("rla", *sys.argv[1:])
+    keys = keys_dir(data_home())
     with open_submission(record, github_api_url) as source:
         if load_record(source.record_path).is_speed:
             from runlocalai_bench.backends.factory import open_streamer
@@ -68,7 +72,7 @@ def reproduce(
                                       "decode tok/s (REFERENCE §1)")
             result = reproduce_speed(source, target, RichSpeedUI(shown, err),
                                      open_streamer=open_streamer, detect_rig=detect_rig,
-                                     env=os.environ, argv=argv)
+                                     keys_dir=keys, env=os.environ, argv=argv)
         else:
             from runlocalai_bench.backends.factory import open_backend
             from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP
@@ -76,7 +80,7 @@ def reproduce(
             result = rep.reproduce(source, target, RichRunUI(shown, err),
                                    open_backend=open_backend, detect_rig=detect_rig,
                                    tolerance_pp=DEFAULT_TOLERANCE_PP if tolerance is None
-                                   else tolerance, env=os.environ, argv=argv)
+                                   else tolerance, keys_dir=keys, env=os.environ, argv=argv)
     where = report_dir or rep.report_dir(result, default_output_dir(output_dir))
     json_path, md_path = rep.write_report(result, where)
     if json_output:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import ui
-from runlocalai_bench.cli._common import GithubApiUrl, open_submission
+from runlocalai_bench.cli._common import GithubApiUrl, cache_home, open_submission
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.errors import ConfigError, RlaError
 from runlocalai_bench.types import to_dict
@@ -33,7 +33,8 @@ def rescore(
                               " samples to rescore",
                               hint="`rla verify` re-derives its figures from the engine's"
                               " timings; `rla reproduce` measures it again")
-        result = rescore_run(source.run, record.to_json(), data_dir=data_dir)
+        result = rescore_run(source.run, record.to_json(), data_dir=data_dir,
+                             cache_dir=cache_home())
     out = ui.stdout_console()
     if json_output:
         print_json(out, {

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from runlocalai_bench import ui
+from runlocalai_bench.cli._common import cache_home
 from runlocalai_bench.cli.render import print_json
 from runlocalai_bench.errors import RlaError
 from runlocalai_bench.selftest import SelftestResult, run_selftest
@@ -25,7 +26,8 @@ def selftest(
     """Check that every benchmark scores its reference answers at 100% through the pipeline."""
     with tempfile.TemporaryDirectory(prefix="rla-selftest-") as tmp:
         base = output_dir or Path(tmp)
-        results = run_selftest(slug or None, limit=limit, output_dir=base)
+        results = run_selftest(slug or None, limit=limit, output_dir=base,
+                               cache_dir=cache_home())
         _render(results, json_output)
     failed = [r for r in results if not r.ok]
     if failed:

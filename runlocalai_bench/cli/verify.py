@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import ui
-from runlocalai_bench.cli._common import GithubApiUrl, open_submission
+from runlocalai_bench.cli._common import GithubApiUrl, cache_home, open_submission
 from runlocalai_bench.cli.render import print_json
 from runlocalai_bench.errors import RlaError
 
@@ -28,7 +28,7 @@ def verify(
     from runlocalai_bench.editor.verify import verify_source
 
     with open_submission(record, github_api_url) as source:
-        report = verify_source(source, data_dir=data_dir)
+        report = verify_source(source, data_dir=data_dir, cache_dir=cache_home())
     out = ui.stdout_console()
     if json_output:
         print_json(out, report.to_json())

@@ -55,9 +55,9 @@ class Release:
                               hint="compare it with tasks/humaneval-plus.toml") from exc
 
 
-def load(release: Release, source: DataSource, cache_dir: Path) -> Dataset:
+def load(release: Release, source: DataSource, cache_dir: Path | None) -> Dataset:
     """The tasks from `source`; raises DataError when the file is missing or not the pinned one
-    (unless `source.allow_unpinned`)."""
+    (unless `source.allow_unpinned`). The hub's file is downloaded once into `cache_dir`."""
     if source.kind == "bundled":
         path = BUNDLED_DIR / release.sample_file
         if not path.is_file():
@@ -74,6 +74,10 @@ def load(release: Release, source: DataSource, cache_dir: Path) -> Dataset:
         raise DataError(f"neither {release.file} nor {release.plain_file} is in {folder}",
                         hint=f"download {release.url} into that folder, or drop --data-dir "
                              "to let rla download it")
+    if cache_dir is None:
+        raise ConfigError("no cache directory to download the HumanEval+ release into",
+                          hint="pass --data-dir with a local copy, or run it through rla's "
+                          "commands (they use $RLA_CACHE_DIR)")
     path = cache_dir / release.file
     if not path.is_file():
         download(release.url, path, release.sha256)

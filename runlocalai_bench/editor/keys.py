@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runlocalai_bench import paths
 from runlocalai_bench.errors import ConfigError, RunDirError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
@@ -48,8 +47,9 @@ ALGORITHM = "ed25519"
 UNSIGNED_FIELDS = ("signature", "test_run_log_url", "gist", "submitter", "notes")
 
 
-def keys_dir() -> Path:
-    return paths.data_home() / "keys"
+def keys_dir(data_home: Path) -> Path:
+    """Where the operator's key lives, under rla's data home (the CLI resolves it)."""
+    return data_home / "keys"
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,8 @@ def sign_run(run_path: Path, key: Ed25519PrivateKey) -> Signature:
     return signature
 
 
-def sign_run_if_keyed(run_path: Path, directory: Path | None = None) -> Signature | None:
-    """Sign the run when the operator has a key (the end of `rla bench`); None otherwise."""
-    key = load_private_key(directory or keys_dir())
+def sign_run_if_keyed(run_path: Path, directory: Path | None) -> Signature | None:
+    """Sign the run when the operator has a key in `directory` (the end of `rla bench`); None
+    otherwise, and when no key directory is given."""
+    key = None if directory is None else load_private_key(directory)
     return None if key is None else sign_run(run_path, key)

@@ -70,6 +70,7 @@ class Target:
     data_dir: Path | None = None
     output_dir: Path | None = None
     timeout: float | None = None
+    cache_dir: Path | None = None  # reference outputs for rescoring the original
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def reproduce(
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
                           hint="speed rows are reproduced by editor.speedreproduce")
     eval_for(record).close()  # refuse another methodology before anything runs
-    integrity = verify_source(source, data_dir=target.data_dir)
+    integrity = verify_source(source, data_dir=target.data_dir, cache_dir=target.cache_dir)
     original = original_side(record, source, integrity,
                              score=(record.get("results") or {}).get("score"))
     if not integrity.ok:  # an invalid submission is not worth a re-run

@@ -93,10 +93,10 @@ def data_source_for(record: Mapping[str, Any], data_dir: Path | None = None) -> 
     return DataSource(kind="hub", allow_unpinned=allow)
 
 
-def eval_for(record: Mapping[str, Any]) -> Eval:
+def eval_for(record: Mapping[str, Any], cache_dir: Path | None = None) -> Eval:
     """This rla's Eval for the record's benchmark, refusing a different methodology."""
     bench = record.get("benchmark") or {}
-    eval_ = load_eval(str(bench.get("slug")))
+    eval_ = load_eval(str(bench.get("slug")), cache_dir=cache_dir)
     if eval_.spec.sha256 != bench.get("spec_sha256"):
         eval_.close()
         version = (record.get("rla") or {}).get("version")
@@ -154,9 +154,9 @@ def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
 
 
 def rescore_run(run: rundir.RunDir, record: Mapping[str, Any], *,
-                data_dir: Path | None = None) -> Rescore:
+                data_dir: Path | None = None, cache_dir: Path | None = None) -> Rescore:
     """Replay the run's samples through this rla's scorer and compare with what it claims."""
-    eval_ = eval_for(record)
+    eval_ = eval_for(record, cache_dir)
     try:
         dataset = eval_.load(data_source_for(record, data_dir))
         recorded_sha = (record.get("dataset") or {}).get("content_sha256")

@@ -267,12 +267,12 @@ def check_samples(source: Source, record: Mapping[str, Any]) -> list[Finding]:
                            "scores")]
 
 
-def check_rescore(source: Source, record: Mapping[str, Any],
-                  data_dir: Path | None) -> tuple[list[Finding], Rescore | None]:
+def check_rescore(source: Source, record: Mapping[str, Any], data_dir: Path | None,
+                  cache_dir: Path | None = None) -> tuple[list[Finding], Rescore | None]:
     if not source.run.samples.is_file():
         return [Finding("rescore", "skipped", "no samples.jsonl to rescore", rundir.SAMPLES)], None
     try:
-        result = rescore_run(source.run, record, data_dir=data_dir)
+        result = rescore_run(source.run, record, data_dir=data_dir, cache_dir=cache_dir)
     except DataError as exc:
         return [Finding("rescore", "skipped", f"the data is not available here: {exc.message}",
                         hint=exc.hint or "pass --data-dir")], None
@@ -318,7 +318,8 @@ def check_signature_file(source: Source,
     return [Finding("signature", "ok", f"signed by {check.key_id}")], check.key_id
 
 
-def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyReport:
+def verify_source(source: Source, *, data_dir: Path | None = None,
+                  cache_dir: Path | None = None) -> VerifyReport:
     try:
         record = load_record(source.record_path).to_json()
     except RlaError as exc:
@@ -330,7 +331,7 @@ def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyRepo
     if is_speed(record):
         findings += _speed_findings(source, record)
     else:
-        part, rescored = _scored_findings(source, record, data_dir)
+        part, rescored = _scored_findings(source, record, data_dir, cache_dir)
         findings += part
     signature_findings, signer = check_signature_file(source, record)
     findings += signature_findings
@@ -338,8 +339,8 @@ def verify_source(source: Source, *, data_dir: Path | None = None) -> VerifyRepo
                         findings=tuple(findings), signer=signer, rescore=rescored)
 
 
-def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path | None
-                     ) -> tuple[list[Finding], Rescore | None]:
+def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path | None,
+                     cache_dir: Path | None) -> tuple[list[Finding], Rescore | None]:
     findings = check_results_file(source, record)
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         return [*findings, Finding("rescore", "skipped", "not a scored benchmark: nothing to "
@@ -351,7 +352,7 @@ def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path |
                                 getattr(exc, "field", None), hint=exc.hint))
     rescored: Rescore | None = None
     try:
-        part, rescored = check_rescore(source, record, data_dir)
+        part, rescored = check_rescore(source, record, data_dir, cache_dir)
     except RlaError as exc:
         part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
                         getattr(exc, "field", None), hint=exc.hint)]

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import paths
 from runlocalai_bench.datasets import humanevalplus
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import TaskSpec
@@ -61,17 +60,19 @@ class CodeExecutionEval:
         self.spec = spec
         self.settings = CodeSettings.from_spec(spec)
         self.release = humanevalplus.Release.from_spec(spec.slug, spec.data.get("dataset", {}))
-        self.cache_root = cache_dir or paths.cache_home()
+        self._cache_dir = cache_dir
         self._sandbox = sandbox
         self._own_sandbox = sandbox is None
         self._workers = workers
         self._lock = threading.Lock()
-        self.references = ReferenceCache(self.cache_root, self.settings, self.sandbox)
+        self._references = None if cache_dir is None else ReferenceCache(
+            cache_dir, self.settings, self.sandbox)
 
     # -- protocol ----------------------------------------------------------------------------
 
     def load(self, source: DataSource) -> Dataset:
-        return humanevalplus.load(self.release, source, self.cache_root / "datasets")
+        downloads = None if self._cache_dir is None else self._cache_dir / "datasets"
+        return humanevalplus.load(self.release, source, downloads)
 
     def build_prompt(self, item: Item, dataset: Dataset, style: PromptStyle) -> Prompt:
         item = _code_item(item)
@@ -148,6 +149,25 @@ class CodeExecutionEval:
             sandbox.close()
 
     # -- beyond the protocol -----------------------------------------------------------------
+
+    @property
+    def cache_root(self) -> Path:
+        """rla's cache, handed in by the caller (the edge resolves it): reference outputs and
+        the downloaded release live under it."""
+        if self._cache_dir is None:
+            raise self._no_cache()
+        return self._cache_dir
+
+    @property
+    def references(self) -> ReferenceCache:
+        if self._references is None:
+            raise self._no_cache()
+        return self._references
+
+    def _no_cache(self) -> ConfigError:
+        return ConfigError(f"{self.spec.slug}: no cache directory for its reference outputs",
+                           hint="rla's commands pass their cache ($RLA_CACHE_DIR); a caller of "
+                           "load_eval must pass cache_dir")
 
     def sandbox(self) -> Sandbox:
         with self._lock:

@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from runlocalai_bench.datasets._common import DatasetConfig
@@ -365,8 +366,8 @@ def reference_generation(item: MCItem, prompt: Prompt, letters: Sequence[str]) -
 class MultipleChoiceEval:
     """The `multiple_choice` kind of tasks/: see runlocalai_bench.evals.Eval."""
 
-    def __init__(self, spec: TaskSpec) -> None:
-        self.spec = spec
+    def __init__(self, spec: TaskSpec, *, cache_dir: Path | None = None) -> None:
+        self.spec = spec  # the hub's own cache holds the data; rla's (`cache_dir`) is unused
         self.config = MCConfig.from_spec(spec.slug, spec.data)
 
     def load(self, source: DataSource) -> Dataset:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from runlocalai_bench import paths
@@ -55,7 +56,7 @@ def test_keys_init_sign_and_verify(original, capsys):
     code, out, err = rla(capsys, "keys", "init")
     assert code == 0 and out.startswith("ed25519 ")
     key_id = out.split()[-1]
-    assert (paths.data_home() / "keys" / keys.PRIVATE_KEY).is_file()
+    assert (paths.data_home(os.environ) / "keys" / keys.PRIVATE_KEY).is_file()
     code, _, err = rla(capsys, "keys", "init")
     assert code == 2 and "already exists" in err
 

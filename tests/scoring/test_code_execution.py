@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from runlocalai_bench import paths
 from runlocalai_bench.evals import load_task_spec
 from runlocalai_bench.scoring.code_execution import CodeExecutionEval, aggregate_pass_at_1
 from runlocalai_bench.scoring.reference import reference_dir
@@ -334,7 +335,8 @@ def test_all_164_canonical_solutions_pass_base_and_plus() -> None:
     per machine. Also: a solution that returns None everywhere fails each task's base."""
     from concurrent.futures import ThreadPoolExecutor
 
-    ev = CodeExecutionEval(load_task_spec("humaneval-plus"))
+    ev = CodeExecutionEval(load_task_spec("humaneval-plus"),
+                           cache_dir=paths.cache_home(os.environ))
     try:
         dataset = ev.load(DataSource(kind="dir", path=str(humanevalplus_dir())))
         assert len(dataset.items) == 164 and dataset.pin.pinned
