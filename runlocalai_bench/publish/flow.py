@@ -37,7 +37,7 @@ from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Gist, GistFile
+from runlocalai_bench.results.recordtypes import Gist, GistFile, Record
 from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
@@ -74,12 +74,12 @@ class Published:
 SIGNATURE = "record.sig"
 
 
-def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
+def gist_bundle(run: rundir.RunDir, record: Record,
                 max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
     """run.log, record.json, results.json, samples.jsonl when its size allows, record.sig when
     the run is signed, and README.md; for a speed run, each run's own log in place of results
     and samples (named by `gist_name`: runs/run-1.log is runs-run-1.log)."""
-    changed = [name for name, sha in (record.get("files") or {}).items()
+    changed = [name for name, sha in record.files.items()
                if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
     if changed:
         raise RunDirError(f"{', '.join(changed)} changed after the record was written",
@@ -87,10 +87,9 @@ def gist_bundle(run: rundir.RunDir, record: Mapping[str, Any],
     files: dict[str, bytes] = {}
     omitted: list[str] = []
     names = [rundir.RUN_LOG, rundir.RECORD, rundir.RESULTS, rundir.SAMPLES]
-    if record["benchmark"].get("kind") == schemas.SPEED_KIND:
+    if record.is_speed:
         # no results or samples: each run's own log is the evidence, beside run.log
-        names = [rundir.RUN_LOG, rundir.RECORD,
-                 *(n for n in record["files"] if n != rundir.RUN_LOG)]
+        names = [rundir.RUN_LOG, rundir.RECORD, *(n for n in record.files if n != rundir.RUN_LOG)]
     for name in names:
         path = run.path / name
         size = path.stat().st_size
@@ -139,7 +138,7 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
         return Published(url=record.test_run_log_url, gist_id=record.gist.id,
                          files={n: f.sha256 for n, f in record.gist.files.items()},
                          omitted=(), already=True)
-    bundle = gist_bundle(run, record.to_json())
+    bundle = gist_bundle(run, record)
     leaking = find_secrets(bundle.files, secrets)
     if leaking:
         raise PublishError(f"{', '.join(leaking)} would publish a secret or your home path",
@@ -150,7 +149,7 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
     except UnicodeDecodeError as exc:
         raise PublishError(f"a run file is not UTF-8 text: {exc}",
                            hint="Gists hold text; rerun the benchmark") from exc
-    created = client.create(gist_description(record.to_json()), texts,
+    created = client.create(gist_description(record), texts,
                             marker=new_marker(record.run_id))
     verified: dict[str, GistFile] = {}
     for name, data in bundle.files.items():

@@ -150,7 +150,7 @@ def test_find_secrets_reads_json_values_not_their_escaping(tmp_path, monkeypatch
 
 
 def test_samples_too_large_for_a_raw_url_are_left_out_and_said_so(selfcheck_run):
-    record = load_record(selfcheck_run.record).to_json()
+    record = load_record(selfcheck_run.record)
     size = selfcheck_run.samples.stat().st_size
     bundle = gist_bundle(selfcheck_run, record, max_bytes=size - 1)
     assert "samples.jsonl" not in bundle.files and "run.log" in bundle.files
@@ -187,5 +187,5 @@ def test_a_signed_run_carries_its_signature_to_the_gist(selfcheck_run, tmp_path)
 
     init_keys(tmp_path / "keys")
     sign_run(selfcheck_run.path, require_private_key(tmp_path / "keys"))
-    bundle = gist_bundle(selfcheck_run, load_record(selfcheck_run.record).to_json())
+    bundle = gist_bundle(selfcheck_run, load_record(selfcheck_run.record))
     assert bundle.files["record.sig"] == (selfcheck_run.path / "record.sig").read_bytes()
