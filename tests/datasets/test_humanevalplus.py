@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import http.server
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +18,7 @@ from runlocalai_bench.datasets import humanevalplus
 from runlocalai_bench.errors import ConfigError, DataError
 from runlocalai_bench.evals import load_eval, load_task_spec
 from runlocalai_bench.types import CodeItem, DataSource
+from tests.support.data import humanevalplus_dir
 
 RELEASE = humanevalplus.Release.from_spec(
     "humaneval-plus", load_task_spec("humaneval-plus").data["dataset"])
@@ -26,10 +26,7 @@ RELEASE = humanevalplus.Release.from_spec(
 
 @pytest.fixture(scope="module")
 def data_dir() -> Path:
-    path = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data")) / "humanevalplus"
-    if not (path / RELEASE.file).is_file():
-        pytest.skip(f"HumanEval+ data not found at {path} (set RLA_TEST_DATA)")
-    return path
+    return humanevalplus_dir()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.evals import load_eval
-from runlocalai_bench.scoring.multiple_choice import pick_letter
+from runlocalai_bench.scoring.letters import pick_letter
 from runlocalai_bench.types import DataSource, ModelInfo
 
 MODEL = Path(os.environ.get("RLA_TEST_MODEL_DIR") or Path.home() / ".cache" / "rla" / "models",

@@ -12,12 +12,8 @@ import pytest
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import TaskSpec, load_eval
-from runlocalai_bench.scoring.multiple_choice import (
-    MultipleChoiceEval,
-    extract_answer,
-    letter_candidates,
-    pick_letter,
-)
+from runlocalai_bench.scoring.letters import extract_answer, pick_letter
+from runlocalai_bench.scoring.multiple_choice import MultipleChoiceEval, letter_candidates
 from runlocalai_bench.types import DataSource, Generation, MCItem, Prompt, TokenLogprob
 
 EN = ("A", "B", "C", "D")
