@@ -82,6 +82,9 @@ def bench(
     from runlocalai_bench.pipeline import run_benchmark
     from runlocalai_bench.rig import detect_rig
 
+    if slug == "speed":  # `rla bench --endpoint URL speed`: the app routes only `bench speed …`
+        raise ConfigError("`rla bench speed` takes its options after `speed`",
+                          hint="rla bench speed --endpoint URL …")
     speed_only = {"profile": profile, "n_predict": n_predict, "prompt": speed_prompt}
     given = [k for k, v in speed_only.items() if v is not None]
     if given:

@@ -181,3 +181,9 @@ def test_runs_are_indexed_and_shown(tmp_path):
     table = rla("runs", "show", run.id)
     assert "micro (headline)" in table.stdout
     assert_user_error(rla("runs", "show", "no-such-run"), "no run")
+
+
+def test_speed_options_go_after_speed():
+    """`rla bench speed` is its own command; its name comes straight after `bench`."""
+    assert_user_error(rla("bench", "--endpoint", "http://127.0.0.1:9", "speed"),
+                      "takes its options after `speed`")
