@@ -51,7 +51,7 @@ def publish_run(ref: str, github_api_url_flag: str | None, *, data_out: bool = T
                   markup=False)
     out.print(done.url, markup=False, highlight=False)
     record = load_record(rundir.RunDir(run_path).record)
-    verdict = check_gate(record.to_json(), run_path, publishable_specs())
+    verdict = check_gate(record, run_path, publishable_specs())
     if not verdict.ok:
         err.print("note: the leaderboard's trust gate would refuse this run:", markup=False)
         for reason in verdict.reasons:

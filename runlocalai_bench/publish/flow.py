@@ -206,7 +206,7 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
                     submitter=check_handle(handle) if handle is not None else typed.submitter,
                     notes=clean_notes(notes) if notes is not None else typed.notes)
     record = typed.to_json()
-    verdict = check_gate(record, run.path, publishable)
+    verdict = check_gate(typed, run.path, publishable)
     payload = build_payload(typed, handle=typed.submitter, notes=typed.notes)
     return Submission(run=run, record=record, payload=payload, key=idempotency_key(typed),
                       verdict=verdict)

@@ -23,6 +23,7 @@ from runlocalai_bench import schemas, specs
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
 
 
@@ -52,141 +53,126 @@ def publishable_specs() -> dict[str, str]:
     return out
 
 
-def check_gate(record: Mapping[str, Any], run_path: Path,
-               publishable: Mapping[str, str]) -> GateVerdict:
+def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -> GateVerdict:
     reasons: list[str] = []
-    schema = schemas.record_schema(record)
-    for error in schemas.validate(record, schemas.load_schema(schema)):
-        reasons.append(f"record.json does not match schema {schema}: {error}")
-    speed = schema == schemas.SPEED_RECORD
+    data = record.to_json()
+    for error in schemas.validate(data, schemas.load_schema(record.schema)):
+        reasons.append(f"record.json does not match schema {record.schema}: {error}")
     reasons += _benchmark(record, publishable)
-    reasons += _rig(record, speed=speed)
+    reasons += _rig(record)
     reasons += _sampling(record)
-    reasons += _speed(record, run_path) if speed else _coverage(record)
-    reasons += _files(record, run_path, speed=speed)
-    reasons += _gist(record, speed=speed)
+    if isinstance(record.body, Speed):
+        reasons += _speed(record, record.body, data, run_path)
+    else:
+        reasons += _coverage(record.body)
+    reasons += _files(record, run_path)
+    reasons += _gist(record)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
 
 
-def _get(record: Mapping[str, Any], *path: str) -> Any:
-    node: Any = record
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _benchmark(record: Mapping[str, Any], publishable: Mapping[str, str]) -> list[str]:
-    slug = _get(record, "benchmark", "slug")
+def _benchmark(record: Record, publishable: Mapping[str, str]) -> list[str]:
+    slug = record.benchmark.slug
     if not slug:
         return ["the benchmark slug is missing"]
     if slug not in publishable:
         known = ", ".join(sorted(publishable)) or "none"
         return [f"benchmark {slug!r} is not published on the leaderboard (publishable: {known})"]
-    spec_sha = _get(record, "benchmark", "spec_sha256")
+    spec_sha = record.benchmark.spec_sha256
     if spec_sha != publishable[slug]:
-        return [f"tasks/{slug}.toml changed since this run (spec sha256 {str(spec_sha)[:12]} ≠"
+        return [f"tasks/{slug}.toml changed since this run (spec sha256 {spec_sha[:12]} ≠"
                 f" {publishable[slug][:12]}): rerun with this version of rla"]
     return []
 
 
-def _rig(record: Mapping[str, Any], *, speed: bool) -> list[str]:
-    out = []
-    required = {
-        ("model", "slug"): "the model slug",
-        ("model", "quantization"): "the model's quantization (e.g. Q4_K_M)",
-        ("runtime", "engine"): "the runtime engine",
-        ("runtime", "version"): "the runtime version",
-        ("hardware", "hardware_slug"): "the hardware slug",
-        ("command", "reproduce"): "the reproduction command",
+def _rig(record: Record) -> list[str]:
+    required: dict[str, tuple[str, Any]] = {
+        "model.slug": ("the model slug", record.model.slug),
+        "model.quantization": ("the model's quantization (e.g. Q4_K_M)",
+                               record.model.quantization),
+        "runtime.engine": ("the runtime engine", record.runtime.engine),
+        "runtime.version": ("the runtime version", record.runtime.version),
+        "hardware.hardware_slug": ("the hardware slug", record.hardware.hardware_slug),
+        "command.reproduce": ("the reproduction command", record.command.reproduce),
     }
-    if not speed:
-        required["dataset", "content_sha256"] = "the dataset's content hash"
-    for path, what in required.items():
-        value = _get(record, *path)
-        if value in (None, "") or (isinstance(value, str) and value.startswith("unknown")):
-            out.append(f"{what} is missing ({'.'.join(path)})")
-    return out
+    if isinstance(record.body, Scored):
+        required["dataset.content_sha256"] = ("the dataset's content hash",
+                                              record.body.dataset.content_sha256)
+    return [f"{what} is missing ({path})" for path, (what, value) in required.items()
+            if value in (None, "") or (isinstance(value, str) and value.startswith("unknown"))]
 
 
-def _sampling(record: Mapping[str, Any]) -> list[str]:
+def _sampling(record: Record) -> list[str]:
     out = []
-    settings = _get(record, "sampling", "settings") or {}
-    sent = _get(record, "sampling", "sent") or {}
-    temperature = settings.get("temperature")
-    if temperature != 0:
-        out.append(f"sampling is not greedy: temperature {temperature!r}, not 0")
+    settings, sent = record.sampling.settings, record.sampling.sent
+    if settings.temperature != 0:
+        out.append(f"sampling is not greedy: temperature {settings.temperature!r}, not 0")
     if "temperature" in sent and sent["temperature"] != 0:
         out.append(f"requests were sent with temperature {sent['temperature']!r}, not 0")
-    if settings.get("n") != 1:
-        out.append(f"more than one sample per question: n {settings.get('n')!r}, not 1")
+    if settings.n != 1:
+        out.append(f"more than one sample per question: n {settings.n!r}, not 1")
     if "n" in sent and sent["n"] != 1:
         out.append(f"requests were sent with n {sent['n']!r}, not 1")
     return out
 
 
-def _coverage(record: Mapping[str, Any]) -> list[str]:
+def _coverage(body: Scored) -> list[str]:
     out = []
-    source = _get(record, "dataset", "source")
-    if source == "bundled":
+    results, dataset = body.results, body.dataset
+    if dataset.source == "bundled":
         out.append("the run used rla's bundled sample (--sample), not the full dataset")
-    if _get(record, "results", "partial") is not False:
+    if results.partial:
         out.append("the results are partial: a slice (--limit, --limit-per-subtask) or"
                    " missing samples; run the full dataset")
-    n, expected = _get(record, "results", "n"), _get(record, "results", "expected_n")
-    if isinstance(n, int) and isinstance(expected, int) and n != expected:
-        out.append(f"only {n} of {expected} samples were scored: finish the run with --resume")
-    errors = _get(record, "results", "counts", "error")
-    if isinstance(errors, int) and errors > 0:
+    if results.n != results.expected_n:
+        out.append(f"only {results.n} of {results.expected_n} samples were scored: finish the"
+                   " run with --resume")
+    errors = results.counts.get("error")
+    if errors is not None and errors > 0:
         out.append(f"{errors} sample(s) are failed requests scored 0: rerun against a healthy"
                    " server")
-    if _get(record, "dataset", "pinned") is not True:
-        got = str(_get(record, "dataset", "content_sha256"))[:12]
-        want = str(_get(record, "dataset", "expected_sha256"))[:12]
-        out.append(f"the data is not pinned: its content sha256 {got} differs from the spec's"
-                   f" {want} (--allow-unpinned)")
+    if not dataset.pinned:
+        out.append(f"the data is not pinned: its content sha256 {dataset.content_sha256[:12]}"
+                   f" differs from the spec's {str(dataset.expected_sha256)[:12]}"
+                   " (--allow-unpinned)")
     return out
 
 
-def _speed(record: Mapping[str, Any], run_path: Path) -> list[str]:
+def _speed(record: Record, body: Speed, data: Mapping[str, Any], run_path: Path) -> list[str]:
     """The capture protocol, re-derived from the record's raw observations (`speed_gate`), and
     the run logs on disk."""
     from runlocalai_bench.speed.plausibility import speed_gate
 
-    out = list(speed_gate(record))
-    speed = _get(record, "speed") or {}
-    if speed.get("reproduced") is not True:
-        out.append(f"the speed did not settle ({speed.get('verdict') or 'not reproduced'}):"
+    out = list(speed_gate(data))
+    speed = body.speed
+    if not speed.reproduced:
+        out.append(f"the speed did not settle ({speed.verdict or 'not reproduced'}):"
                    " rerun `rla bench speed` on a quiet machine")
-    concurrency = _get(record, "runtime", "concurrency")
-    if concurrency != 1:
-        out.append(f"speed rows are batch 1: the run had concurrency {concurrency!r}")
-    counted = [run.get("log") for run in speed.get("runs") or ()
-               if isinstance(run, Mapping) and run.get("counted")]
-    if list(speed.get("logs") or ()) != counted:
+    if record.runtime.concurrency != 1:
+        out.append(f"speed rows are batch 1: the run had concurrency"
+                   f" {record.runtime.concurrency!r}")
+    counted = [run.log for run in speed.runs if run.counted]
+    if list(speed.logs) != counted:
         out.append("speed.logs does not list the counted runs' logs in order")
-    if counted and not all(is_speed_run_log(str(name)) for name in counted):
+    if counted and not all(is_speed_run_log(name) for name in counted):
         out.append("speed.runs names a log outside the run directory's runs/")
         return out
-    paths = [run_path / str(name) for name in counted]
+    paths = [run_path / name for name in counted]
     if all(path.is_file() for path in paths) and paths and \
-            rundir.sha256_files(paths) != speed.get("logs_sha256"):
+            rundir.sha256_files(paths) != speed.logs_sha256:
         out.append("the counted runs' logs, concatenated, do not hash to speed.logs_sha256")
-    for run in [*(speed.get("warmup") or ()), *(speed.get("runs") or ())]:
-        log = run.get("log") if isinstance(run, Mapping) else None
-        if log and _get(record, "files", log) != run.get("log_sha256"):
-            out.append(f"{log} is not listed in the record's files with its sha256")
+    for run in [*speed.warmup, *speed.runs]:
+        if run.log and record.files.get(run.log) != run.log_sha256:
+            out.append(f"{run.log} is not listed in the record's files with its sha256")
     return out
 
 
-def _files(record: Mapping[str, Any], run_path: Path, *, speed: bool) -> list[str]:
+def _files(record: Record, run_path: Path) -> list[str]:
     out = []
-    hashes = _get(record, "files") or {}
+    hashes = record.files
     names = [rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS]
-    if speed:
+    if record.is_speed:
         names = [rundir.RUN_LOG, *(n for n in hashes if n != rundir.RUN_LOG)]
-        strange = [n for n in names[1:] if not is_speed_run_log(str(n))]
+        strange = [n for n in names[1:] if not is_speed_run_log(n)]
         if strange:
             return [f"record.json lists files a speed run does not write: {', '.join(strange)}"]
     for name in names:
@@ -198,24 +184,23 @@ def _files(record: Mapping[str, Any], run_path: Path, *, speed: bool) -> list[st
     return out
 
 
-def _gist(record: Mapping[str, Any], *, speed: bool) -> list[str]:
-    url = record.get("test_run_log_url")
-    gist = record.get("gist")
+def _gist(record: Record) -> list[str]:
+    url, gist = record.test_run_log_url, record.gist
     if not url:
         return ["test_run_log_url is not set: publish the run log first (rla publish RUN_DIR)"]
-    if not isinstance(gist, Mapping) or gist.get("verified") is not True:
+    if gist is None or not gist.verified:
         return ["the Gist was not verified (its files were not fetched back and compared):"
                 " rla publish RUN_DIR"]
     out = []
-    if gist.get("html_url") != url:
+    if gist.html_url != url:
         out.append("test_run_log_url is not the verified Gist's URL")
-    log = _get(gist, "files", rundir.RUN_LOG) or {}
-    if log.get("sha256") != _get(record, "files", rundir.RUN_LOG):
+    log = gist.files.get(rundir.RUN_LOG)
+    if (log.sha256 if log else None) != record.files.get(rundir.RUN_LOG):
         out.append("the Gist's run.log is not this run's run.log (sha256 differs)")
-    if speed:  # every run's own log is evidence, in the Gist beside run.log
-        for name, sha in (_get(record, "files") or {}).items():
-            copy = _get(gist, "files", gist_name(name)) or {}
-            if name != rundir.RUN_LOG and copy.get("sha256") != sha:
+    if record.is_speed:  # every run's own log is evidence, in the Gist beside run.log
+        for name, sha in record.files.items():
+            copy = gist.files.get(gist_name(name))
+            if name != rundir.RUN_LOG and (copy.sha256 if copy else None) != sha:
                 out.append(f"the Gist lacks {name} as {gist_name(name)} (or its sha256"
                            " differs): publish again")
     return out

@@ -11,6 +11,7 @@ from runlocalai_bench.publish.gist import GistClient
 from runlocalai_bench.publish.retry import RetryPolicy
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record
 from tests.publish.fakes import VALID_TOKEN
 
 
@@ -28,7 +29,7 @@ def test_publishable_benchmarks_are_the_scored_ones_and_speed_but_the_smoke_test
 
 
 def test_an_unpublished_smoke_test_run_fails_on_every_count(selfcheck_run):
-    verdict = check_gate(load_record(selfcheck_run.record).to_json(), selfcheck_run.path,
+    verdict = check_gate(load_record(selfcheck_run.record), selfcheck_run.path,
                          publishable_specs())
     assert not verdict.ok
     text = "\n".join(verdict.reasons)
@@ -42,14 +43,14 @@ def test_an_unpublished_smoke_test_run_fails_on_every_count(selfcheck_run):
 def test_a_published_smoke_test_still_fails_on_what_publishing_cannot_fix(selfcheck_run,
                                                                         github):
     record = publish(selfcheck_run, github)
-    reasons = check_gate(record, selfcheck_run.path, publishable_specs()).reasons
+    reasons = check_gate(Record.from_json(record), selfcheck_run.path, publishable_specs()).reasons
     assert len(reasons) == 3 and not any("test_run_log_url" in r for r in reasons)
 
 
 @pytest.mark.integration
 def test_a_published_full_pinned_run_passes(full_run, github):
     record = publish(full_run, github)
-    verdict = check_gate(record, full_run.path, publishable_specs())
+    verdict = check_gate(Record.from_json(record), full_run.path, publishable_specs())
     assert verdict.ok, verdict.reasons
     assert record["results"]["n"] == record["results"]["expected_n"] == 900
 
@@ -91,7 +92,7 @@ def test_each_failure_is_named(published_full_run, path, value, reason):
         record["files"]["samples.jsonl"] = value
     else:
         record = _set(record, path, value)
-    reasons = check_gate(record, run.path, publishable_specs()).reasons
+    reasons = check_gate(Record.from_json(record), run.path, publishable_specs()).reasons
     assert any(reason in r for r in reasons), reasons
 
 
@@ -101,7 +102,8 @@ def test_all_failures_are_listed_at_once(published_full_run):
     for path, value in (("sampling.settings.temperature", 1.0), ("results.partial", True),
                         ("dataset.pinned", False), ("model.quantization", None)):
         record = _set(record, path, value)
-    reasons = check_gate(record, published_full_run.path, publishable_specs()).reasons
+    reasons = check_gate(Record.from_json(record), published_full_run.path,
+                         publishable_specs()).reasons
     assert len(reasons) >= 4
     for needle in ("temperature 1.0", "partial", "not pinned", "quantization"):
         assert any(needle in r for r in reasons), (needle, reasons)

@@ -20,6 +20,7 @@ from runlocalai_bench.publish.gist import GistClient, gist_name
 from runlocalai_bench.publish.leaderboard import LeaderboardClient
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
 from tests.speed.forgery import forge_decode
 from tests.support.streaming import StreamingLlamaServer
@@ -39,8 +40,7 @@ def publish(run: rundir.RunDir, github) -> None:
 
 
 def gate(run: rundir.RunDir) -> list[str]:
-    record = rundir.read_json(run.record)
-    return list(check_gate(record, run.path, publishable_specs()).reasons)
+    return list(check_gate(load_record(run.record), run.path, publishable_specs()).reasons)
 
 
 def test_speed_is_a_publishable_benchmark_and_its_record_has_its_own_schema(speed_run):
