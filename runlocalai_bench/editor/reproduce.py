@@ -3,9 +3,10 @@
     the original → verify it (hashes, schema, rescore, log, signature); a failure ends here:
                    invalid
                  → its configuration: the slug and spec, the data pin, the prompt style, the
-                   sampling settings from the record; --limit / --limit-per-subtask /
-                   --concurrency / --n-ctx from its reproduction command, parsed by
-                   `rla bench`'s own parser; the model and server are this machine's
+                   sampling settings from the record; limit, limit per subtask, concurrency
+                   and n_ctx from record.request (a version 2 record has none: from its
+                   reproduction command, parsed by `rla bench`'s own parser); the model and
+                   server are this machine's
                  → run_benchmark, signed when this operator has a key
                  → the four dimensions, the configuration actually used, the headline and
                    every subtask (±2 pp), each sample
@@ -42,6 +43,7 @@ from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record
 from runlocalai_bench.types import RigInfo
 
 if TYPE_CHECKING:
@@ -153,10 +155,22 @@ def parse_bench_command(command: str) -> tuple[str, dict[str, Any]]:
     return str(ctx.params["slug"]), {k: ctx.params.get(k) for k in COMMAND_FLAGS}
 
 
-def rerun_flags(record: Mapping[str, Any], target: Target) -> tuple[str, dict[str, Any]]:
+def requested(record: Record) -> tuple[str, dict[str, Any]]:
+    """(slug, the COMMAND_FLAGS) the run asked for: its record.request, read as typed values; a
+    version 2 record, which has none, by its reproduction command."""
+    request = record.request
+    if request is None:
+        return parse_bench_command(record.command.reproduce)
+    return request.benchmark, {"limit": request.limit,
+                               "limit_per_subtask": request.limit_per_subtask,
+                               "concurrency": request.concurrency, "n_ctx": request.n_ctx}
+
+
+def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:
     """The slug and `build_config` flags that re-run the record's configuration on `target`."""
+    record = typed.to_json()
     bench = record.get("benchmark") or {}
-    slug, flags = parse_bench_command(str((record.get("command") or {}).get("reproduce")))
+    slug, flags = requested(typed)
     if slug != bench.get("slug"):
         raise ConfigError(f"command.reproduce runs {slug}, the record is of {bench.get('slug')}",
                           hint="the record is inconsistent; verify it")
@@ -290,7 +304,8 @@ def reproduce(
     env: Mapping[str, str] | None = None,
     argv: tuple[str, ...] = (),
 ) -> Reproduction:
-    record = load_record(source.record_path).to_json()
+    typed = load_record(source.record_path)
+    record = typed.to_json()
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
                           hint="speed rows are reproduced by editor.speedreproduce")
@@ -302,7 +317,7 @@ def reproduce(
         verdict, reasons = decide(integrity, (), (), None)
         return Reproduction(verdict, reasons, original, None, None, integrity)
 
-    slug, flags = rerun_flags(record, target)
+    slug, flags = rerun_flags(typed, target)
     config = build_config(slug, flags, env=env, argv=argv)
     outcome = run_benchmark(config, ui, open_backend=open_backend, detect_rig=detect_rig)
     new_record = outcome.record

@@ -35,7 +35,7 @@ from runlocalai_bench.editor.reproduce import (
     fields_not_shared,
     independence,
     original_side,
-    parse_bench_command,
+    requested,
     signed_rerun_side,
     verdict_before_figures,
 )
@@ -50,6 +50,7 @@ from runlocalai_bench.editor.speedlog import as_map
 from runlocalai_bench.editor.verify import VerifyReport, is_speed, verify_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo
@@ -87,9 +88,10 @@ def plan_for(record: Mapping[str, Any]) -> SpeedPlan:
     return plan
 
 
-def rerun_flags(record: Mapping[str, Any], target: Target) -> dict[str, Any]:
+def rerun_flags(typed: Record, target: Target) -> dict[str, Any]:
     """`build_config` flags that re-run the record's speed configuration on `target`."""
-    slug, flags = parse_bench_command(str(field_of(record, "command", "reproduce")))
+    record = typed.to_json()
+    slug, flags = requested(typed)
     if slug != SLUG:
         raise ConfigError(f"command.reproduce runs {slug}, the record is a speed run",
                           hint="the record is inconsistent; verify it")
@@ -151,7 +153,8 @@ def reproduce_speed(
     env: Mapping[str, str] | None = None,
     argv: tuple[str, ...] = (),
 ) -> Reproduction:
-    record = load_record(source.record_path).to_json()
+    typed = load_record(source.record_path)
+    record = typed.to_json()
     if not is_speed(record):
         raise ConfigError(f"{record.get('run_id')} is not a speed run",
                           hint="scored runs are reproduced by editor.reproduce.reproduce")
@@ -164,7 +167,7 @@ def reproduce_speed(
         return Reproduction(verdict, reasons, original, None, None, integrity)
 
     plan = plan_for(record)  # another methodology is refused before anything runs
-    config = build_config(SLUG, rerun_flags(record, target), env=env, argv=argv)
+    config = build_config(SLUG, rerun_flags(typed, target), env=env, argv=argv)
     outcome = run_speed(config, plan, ui, open_streamer=open_streamer, detect_rig=detect_rig)
     new_record = outcome.record
     new_speed = as_map(new_record.get("speed"))

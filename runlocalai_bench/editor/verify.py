@@ -109,7 +109,7 @@ class VerifyReport:
 
 
 def is_speed(record: Mapping[str, Any]) -> bool:
-    return schemas.record_schema(record) == schemas.SPEED_RECORD
+    return schemas.is_speed_record(record)
 
 
 def check_schema(record: Mapping[str, Any]) -> list[Finding]:

@@ -1,8 +1,10 @@
 """record.json: the reproduction record, derived from the run and never assembled by hand.
 
-The shape is `runlocalai_bench/schemas/record-v2.json` (`rla schema record-v2`);
-`RECORD_VERSION` bumps with every change of shape, and `tests/results/test_record.py` builds a
-record from a real run and validates it against that schema.
+The shape is `runlocalai_bench/schemas/record-v3.json` (`rla schema record-v3`), typed in
+results/recordtypes.py; `RECORD_VERSION` bumps with every change of shape, and
+`tests/results/test_record.py` builds a record from a real run and validates it against that
+schema. Version 3 added `request` (`request_of`): the run as asked for, which `rla reproduce`
+runs again; version 2 records, without it, are still read.
 
 Written by the run with `test_run_log_url`, `gist`, `submitter` and `notes` empty; `rla publish`
 fills the first two after the Gist is verified, `rla submit` the last two. The record holds the
@@ -26,7 +28,13 @@ from runlocalai_bench.errors import RecordError
 from runlocalai_bench.evals import TaskSpec
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record
+from runlocalai_bench.results.recordtypes import (
+    READABLE_VERSIONS,
+    RECORD_VERSION,
+    Record,
+    Request,
+    SpeedRequest,
+)
 from runlocalai_bench.runtime.gguf import FILE_TYPES
 from runlocalai_bench.types import (
     Dataset,
@@ -107,6 +115,23 @@ def reproduction_command(config: RunConfig, style: str) -> str:
     if config.in_process:
         args += ["--n-ctx", str(config.n_ctx)]
     return redact(shlex.join(args))
+
+
+def request_of(config: RunConfig, style: str | None,
+               speed: SpeedRequest | None = None) -> Request:
+    """The run as asked for (record.request), the typed twin of `reproduction_command`: what
+    `rla reproduce` runs again. A speed run names its profile and has no dataset."""
+    return Request(
+        benchmark=config.slug, endpoint=config.endpoint, model=config.model,
+        model_path=str(config.model_path) if config.model_path else None,
+        data=None if speed else config.data, sampling=config.sampling,
+        prompt_style=None if speed else style,  # type: ignore[arg-type]
+        limit=config.limit, limit_per_subtask=config.limit_per_subtask,
+        concurrency=1 if speed else config.concurrency,
+        n_ctx=config.n_ctx if config.in_process else None,
+        n_threads=config.n_threads if config.in_process else None,
+        speed=speed,
+    )
 
 
 # -- the model's identity on the leaderboard -------------------------------------------------
@@ -254,6 +279,7 @@ def build_record(
             "reproduce": reproduction_command(config, style),
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
+        "request": to_dict(request_of(config, style)),
         "timings": {
             "started_at": started_at,
             "finished_at": finished_at,
@@ -291,8 +317,9 @@ def load_record(path: Path) -> Record:
                           hint="only a finished run has a record; finish it with --resume")
     data = jsonio.read(path)
     found = data.get("record_version") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or found != RECORD_VERSION:
-        raise RecordError(f"{path} is record version {found}, this rla reads {RECORD_VERSION}",
+    if not isinstance(data, dict) or found not in READABLE_VERSIONS:
+        raise RecordError(f"{path} is record version {found}, this rla reads versions"
+                          f" {' and '.join(map(str, READABLE_VERSIONS))}",
                           hint="read it with the rla version that wrote it, or rerun the"
                           " benchmark with this one")
     return Record.from_json(data, str(path))

@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runlocalai_bench import schemas
+from runlocalai_bench.errors import RecordError
 from runlocalai_bench.results.jsontypes import decode, encode
 from runlocalai_bench.speed.measure import Measurement
 from runlocalai_bench.speed.plausibility import Check
 from runlocalai_bench.speed.protocol import Summary
 from runlocalai_bench.speed.spec import Consistency
-from runlocalai_bench.types import DatasetPin, RigInfo, SamplingParams
+from runlocalai_bench.types import DatasetPin, DataSource, RigInfo, SamplingParams
 
-RECORD_VERSION = 2  # record-v2 and speed-record-v1 share the envelope's version
+RECORD_VERSION = 3  # record-v3 and speed-record-v2 share the envelope's version
+READABLE_VERSIONS = (2, 3)  # version 2 has no `request`; it is still read and reproduced
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,32 @@ class Rla:
 class Command:
     reproduce: str
     invoked: str | None
+
+
+@dataclass(frozen=True)
+class SpeedRequest:
+    profile: str
+    n_predict: int
+    prompt: str | None  # only when it is not the profile's own
+
+
+@dataclass(frozen=True)
+class Request:
+    """The run as asked for: what `rla reproduce` runs again (record version 3)."""
+
+    benchmark: str
+    endpoint: str | None
+    model: str | None
+    model_path: str | None
+    data: DataSource | None  # None for a speed run
+    sampling: SamplingParams
+    prompt_style: Literal["completion", "chat"] | None
+    limit: int | None
+    limit_per_subtask: int | None
+    concurrency: int
+    n_ctx: int | None  # an in-process run's context; None for an endpoint
+    n_threads: int | None
+    speed: SpeedRequest | None  # a speed run's profile, n_predict and prompt
 
 
 @dataclass(frozen=True)
@@ -286,6 +314,8 @@ class Envelope:
     gist: Gist | None
     submitter: str | None
     notes: str
+    request: Request | None = field(default=None, kw_only=True,
+                                    metadata={"omit_if_none": True})  # None: record version 2
 
 
 @dataclass(frozen=True)
@@ -298,18 +328,23 @@ class Record(Envelope):
 
     @property
     def schema(self) -> str:
-        return schemas.SPEED_RECORD if self.is_speed else schemas.RECORD
+        newest = schemas.RECORD_SCHEMAS[RECORD_VERSION]
+        scored, speed = schemas.RECORD_SCHEMAS.get(self.record_version, newest)
+        return speed if self.is_speed else scored
 
     @classmethod
     def from_json(cls, data: Any, what: str = "record.json") -> Record:
         """A parsed record.json; its kind (benchmark.kind) picks the section type."""
-        section: type[Scored | Speed] = (
-            Speed if schemas.record_schema(data) == schemas.SPEED_RECORD else Scored)
+        section: type[Scored | Speed] = Speed if schemas.is_speed_record(data) else Scored
         if not isinstance(data, dict):
             decode(Envelope, data, what)  # names the wrong type
         names = set(section.__dataclass_fields__)
         head = decode(Envelope, {k: v for k, v in data.items() if k not in names}, what)
         body = decode(section, {k: v for k, v in data.items() if k in names}, what)
+        if head.record_version >= 3 and head.request is None:
+            raise RecordError(f"{what} cannot be read: $: missing required field 'request'",
+                              hint="a version 3 record states the run's request; the file was"
+                              " edited", field="request")
         return cls(**vars(head), body=body)
 
     def to_json(self) -> dict[str, Any]:

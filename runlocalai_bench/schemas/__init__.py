@@ -1,12 +1,14 @@
 """rla's versioned JSON Schemas, checked with `jsonschema` (Draft 2020-12).
 
-    record-v2.json             record.json of a scored run (multiple choice, code execution)
-    speed-record-v1.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
+    record-v3.json             record.json of a scored run (multiple choice, code execution)
+    speed-record-v2.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
+    record-v2.json, speed-record-v1.json   the same before `request` (record_version 2): still
+                               read, verified and reproduced
     submission-v1.json         the payload `rla submit` sends for a scored run
     speed-submission-v1.json   the payload `rla submit` sends for a speed run (a hardware row)
 
-A record or payload names its own schema: `record_schema(record)` and `submission_schema(payload)`
-read the kind it carries.
+A record or payload names its own schema: `record_schema(record)` reads the kind and the
+record_version it carries, `submission_schema(payload)` the kind.
 `rla schema NAME` prints one. `validate` reports each violation as `<JSON path>: <reason>`
 (`$.model: missing required field 'quantization'`), in rla's words rather than jsonschema's
 reprs, so a finding in `rla verify` or a refused submission reads the same as before.
@@ -25,18 +27,27 @@ from jsonschema.exceptions import SchemaError
 
 from runlocalai_bench.errors import ConfigError
 
-RECORD = "record-v2"
+RECORD = "record-v3"
 SUBMISSION = "submission-v1"
-SPEED_RECORD = "speed-record-v1"
+SPEED_RECORD = "speed-record-v2"
 SPEED_SUBMISSION = "speed-submission-v1"
 SPEED_KIND = "speed"
+# record_version → (scored schema, speed schema); the newest is what rla writes.
+RECORD_SCHEMAS = {2: ("record-v2", "speed-record-v1"), 3: (RECORD, SPEED_RECORD)}
 
 
 def record_schema(record: Any) -> str:
-    """The schema a record.json is checked against: by its benchmark's kind."""
+    """The schema a record.json is checked against: by its benchmark's kind and its version
+    (the newest when it names none this rla knows)."""
+    version = record.get("record_version") if isinstance(record, Mapping) else None
+    scored, speed = RECORD_SCHEMAS.get(version if isinstance(version, int) else 0,
+                                       RECORD_SCHEMAS[max(RECORD_SCHEMAS)])
+    return speed if is_speed_record(record) else scored
+
+
+def is_speed_record(record: Any) -> bool:
     bench = record.get("benchmark") if isinstance(record, Mapping) else None
-    kind = bench.get("kind") if isinstance(bench, Mapping) else None
-    return SPEED_RECORD if kind == SPEED_KIND else RECORD
+    return isinstance(bench, Mapping) and bench.get("kind") == SPEED_KIND
 
 
 def submission_schema(payload: Any) -> str:

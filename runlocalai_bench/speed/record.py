@@ -1,9 +1,9 @@
 """record.json of a speed run: the quality record's provenance fields, and a `speed` section.
 
-Top level as in results/record.py (record v2: record_version, run_id, benchmark, runner, model,
-runtime, hardware, rig, sampling, rla, packages, command, timings, files, test_run_log_url, gist,
-submitter, notes), with `benchmark.kind = "speed"` and no `dataset` or `results`: the tok/s row
-lives under `speed`:
+Top level as in results/record.py (record v3: record_version, run_id, benchmark, runner, model,
+runtime, hardware, rig, sampling, rla, packages, command, request, timings, files,
+test_run_log_url, gist, submitter, notes; schema speed-record-v2), with
+`benchmark.kind = "speed"` and no `dataset` or `results`: the tok/s row lives under `speed`:
 
     schema, profile, prompt, n_predict, ignore_eos, protocol, consistency,
     runs[]        every measured run of every attempt: attempt, counted, log, log_sha256,
@@ -29,6 +29,7 @@ from runlocalai_bench.config import RunConfig
 from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import record as quality_record
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.recordtypes import SpeedRequest
 from runlocalai_bench.speed.measure import Measurement, RawRun
 from runlocalai_bench.speed.plausibility import (
     SPEED_SCHEMA,
@@ -144,6 +145,9 @@ def build_speed_record(
             "reproduce": reproduction_command(config, plan),
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
+        "request": to_dict(quality_record.request_of(config, None, SpeedRequest(
+            profile=plan.profile, n_predict=plan.n_predict,
+            prompt=plan.prompt if plan.prompt_overridden else None))),
         "timings": {"started_at": started_at, "finished_at": finished_at,
                     "wall_s": round(wall_s, 3)},
         # run.log joins once it is closed (the runner adds it).

@@ -18,7 +18,7 @@ HOSTILE = {
                  "holds the number 1e999, which overflows to infinity", None),
     "huge-int": ('{"record_version": 2, "results": {"n": ' + "9" * 5000 + "}}",
                  "holds an integer of 5,000 digits", None),
-    "top-level-array": ("[2]", "is record version None, this rla reads 2", None),
+    "top-level-array": ("[2]", "is record version None, this rla reads versions 2 and 3", None),
     "wrong-section": ('{"record_version": 2, "benchmark": "mmlu", "files": [],'
                       ' "results": {"subtasks": {"a": {"score": "1.0"}}}}',
                       "cannot be read: $.benchmark: expected object, got string",

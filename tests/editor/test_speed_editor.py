@@ -62,7 +62,7 @@ def test_a_speed_run_verifies_from_its_directory(speed_run):
                         "samples": "skipped", "rescore": "skipped", "log": "ok",
                         "signature": "skipped"}
     by_check = {f.check: f.message for f in report.findings}
-    assert by_check["schema"] == "record.json matches schema speed-record-v1"
+    assert by_check["schema"] == "record.json matches schema speed-record-v2"
     assert by_check["files"] == "run.log and 4 run logs match their sha256"
     assert "decode 400.0 tok/s, under the 4582.3 tok/s ceiling" in by_check["speed"]
     assert by_check["samples"] == "a speed run has no scored samples"

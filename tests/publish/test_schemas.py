@@ -11,7 +11,7 @@ import pytest
 from runlocalai_bench import schemas
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.publish.payload import SUBMISSION_VERSION
-from runlocalai_bench.results.record import RECORD_VERSION
+from runlocalai_bench.results.recordtypes import READABLE_VERSIONS, RECORD_VERSION
 
 SCHEMA = {
     "type": "object",
@@ -76,11 +76,21 @@ def test_every_shipped_schema_is_valid_json_schema():
 
 
 def test_the_shipped_schemas_load_and_match_the_code_versions():
-    assert schemas.schema_names() == ["record-v2", "speed-record-v1", "speed-submission-v1",
-                                      "submission-v1"]
-    for name in (schemas.RECORD, schemas.SPEED_RECORD):
-        record = schemas.load_schema(name)
-        assert record["properties"]["record_version"]["const"] == RECORD_VERSION
+    assert schemas.schema_names() == ["record-v2", "record-v3", "speed-record-v1",
+                                      "speed-record-v2", "speed-submission-v1", "submission-v1"]
+    for version, names in schemas.RECORD_SCHEMAS.items():
+        for name in names:
+            record = schemas.load_schema(name)
+            assert record["properties"]["record_version"]["const"] == version
+    assert schemas.RECORD_SCHEMAS[RECORD_VERSION] == (schemas.RECORD, schemas.SPEED_RECORD)
+    assert sorted(schemas.RECORD_SCHEMAS) == list(READABLE_VERSIONS) == [2, 3]
+    # version 3 is version 2 with `request`, and nothing else
+    for old, new in zip(schemas.RECORD_SCHEMAS[2], schemas.RECORD_SCHEMAS[3], strict=True):
+        a, b = schemas.load_schema(old), schemas.load_schema(new)
+        assert [k for k in b["required"] if k != "request"] == a["required"]
+        assert {k: v for k, v in b["properties"].items()
+                if k not in ("request", "record_version")} == \
+            {k: v for k, v in a["properties"].items() if k != "record_version"}
     for name in (schemas.SUBMISSION, schemas.SPEED_SUBMISSION):
         submission = schemas.load_schema(name)
         assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
@@ -92,10 +102,15 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
 
 
 @pytest.mark.parametrize("document, record_schema, submission_schema", [
-    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v1", "speed-submission-v1"),
-    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v2", "submission-v1"),
-    ({}, "record-v2", "submission-v1"),
-    ("not a mapping", "record-v2", "submission-v1"),
+    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v2", "speed-submission-v1"),
+    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v3", "submission-v1"),
+    ({"record_version": 2, "benchmark": {"kind": "speed"}}, "speed-record-v1",
+     "submission-v1"),
+    ({"record_version": 2, "benchmark": {"kind": "code_execution"}}, "record-v2",
+     "submission-v1"),
+    ({"record_version": 3}, "record-v3", "submission-v1"),
+    ({}, "record-v3", "submission-v1"),
+    ("not a mapping", "record-v3", "submission-v1"),
 ])
 def test_a_document_is_checked_against_the_schema_of_its_kind(document, record_schema,
                                                                submission_schema):

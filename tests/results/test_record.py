@@ -32,7 +32,13 @@ def test_a_real_runs_record_validates_and_round_trips(run):
     record = load_record(run.record).to_json()
     assert schemas.validate(record, schemas.load_schema(schemas.RECORD)) == []
     assert json.loads(json.dumps(record)) == record
-    assert record["record_version"] == RECORD_VERSION == 2
+    assert record["record_version"] == RECORD_VERSION == 3
+    request = record["request"]
+    assert request["benchmark"] == "selfcheck" and request["speed"] is None
+    assert request["sampling"] == record["sampling"]["settings"]
+    assert request["concurrency"] == record["runtime"]["concurrency"] == 1
+    assert request["endpoint"] == record["runtime"]["endpoint"] and request["model_path"] is None
+    assert request["n_ctx"] is None and request["prompt_style"] == "completion"
     assert record["files"] == {name: rundir.sha256_file(run.path / name)
                                for name in ("run.log", "samples.jsonl", "results.json")}
     assert record["rig"] == f"llama.cpp-b9999 {record['hardware']['hardware_slug']}"

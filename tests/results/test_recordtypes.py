@@ -7,16 +7,21 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runlocalai_bench import schemas
+from runlocalai_bench.editor.reproduce import requested
 from runlocalai_bench.errors import RecordError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.jsontypes import hints
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record, Scored, Speed
 from tests.publish.conftest import bench
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "runlog"
 
 
 def written(record: Record) -> str:
@@ -97,16 +102,19 @@ def _mismatches(cls: type, node: Mapping[str, Any], root: Mapping[str, Any],
 
 
 @pytest.mark.parametrize("name, section", [(schemas.RECORD, Scored),
-                                           (schemas.SPEED_RECORD, Speed)])
+                                           (schemas.SPEED_RECORD, Speed),
+                                           ("record-v2", Scored), ("speed-record-v1", Speed)])
 def test_every_schema_property_is_a_field_and_every_field_a_property(name, section):
+    """Version 2 schemas are the same but for `request` (None in the type, absent on disk)."""
     schema = schemas.load_schema(name)
     envelope = {f.name for f in dataclasses.fields(Record)} - {"body"}
+    if schema["properties"]["record_version"]["const"] < 3:
+        envelope -= {"request"}
     assert envelope | {f.name for f in dataclasses.fields(section)} == set(schema["required"])
     assert set(schema["properties"]) == set(schema["required"])
     problems = []
-    for field in dataclasses.fields(Record):
-        if field.name != "body":
-            problems += _envelope_field(field.name, schema)
+    for name in sorted(envelope):
+        problems += _envelope_field(name, schema)
     for field in dataclasses.fields(section):
         problems += _typed(hints(section)[field.name], schema["properties"][field.name],
                            schema, f"$.{field.name}")
@@ -122,3 +130,32 @@ def _typed(tp: Any, node: Mapping[str, Any], root: Mapping[str, Any], path: str)
     if dataclasses.is_dataclass(inner):
         return _mismatches(inner, node, root, path)
     return []
+
+
+@pytest.mark.parametrize("kind", ["scored", "speed"])
+def test_a_version_2_record_is_still_read_byte_for_byte_and_reproducible(kind):
+    """Records rla wrote before `request` (tests/fixtures/runlog): typed, written back unchanged,
+    valid under their own schema, and their reproduction command still gives the request."""
+    path = FIXTURES / kind / "record.json"
+    text = path.read_text(encoding="utf-8")
+    record = load_record(path)
+    assert record.record_version == 2 and record.request is None
+    assert record.schema == ("speed-record-v1" if kind == "speed" else "record-v2")
+    assert written(record) == text
+    assert schemas.validate(record.to_json(), schemas.load_schema(record.schema)) == []
+    slug, flags = requested(record)
+    assert slug == record.benchmark.slug and flags["n_ctx"] is None  # an endpoint run
+    # a speed command names no --concurrency (speed runs are batch 1)
+    assert flags["concurrency"] == (None if kind == "speed" else record.runtime.concurrency)
+
+
+def test_the_request_is_read_as_typed_values_not_from_the_command(run):
+    record = load_record(run.record)
+    assert record.request is not None
+    tampered = dataclasses.replace(record, command=dataclasses.replace(
+        record.command, reproduce="rla bench mmlu --limit 3"))
+    assert requested(tampered) == ("selfcheck", {"limit": None, "limit_per_subtask": None,
+                                                 "concurrency": 1, "n_ctx": None})
+    old = dataclasses.replace(record, record_version=2, request=None)
+    assert requested(old) == requested(record)
+    assert "request" not in old.to_json() and old.schema == "record-v2"

@@ -21,4 +21,7 @@ def test_a_speed_runs_record_round_trips_byte_for_byte(profile, serving, speed, 
     section = record.body.speed
     assert section.profile == profile and section.split == (profile == "pp512-tg128")
     assert all((run.raw.prefill is not None) == section.split for run in section.runs)
+    assert record.request is not None and record.request.speed is not None
+    assert (record.request.benchmark, record.request.speed.profile) == ("speed", profile)
+    assert record.request.speed.n_predict == section.n_predict and record.request.data is None
     assert json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n" == text

@@ -63,7 +63,7 @@ def test_a_steady_server_gives_one_warmup_and_three_counted_runs(serving, speed,
         1689.6e9 / s["plausibility"]["model_bytes"] * 1.15, rel=1e-6)
     assert s["refusals"] == [] == speed_gate(record)
     assert record["benchmark"]["kind"] == "speed"
-    # The quality record's top level (schema record-v2), without dataset and results.
+    # The quality record's top level (schema record-v3), without dataset and results.
     from runlocalai_bench import schemas
 
     required = set(schemas.load_schema(schemas.RECORD)["required"])
