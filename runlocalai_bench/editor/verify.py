@@ -31,7 +31,7 @@ A failed check makes the submission invalid; a skipped one is shown with why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,11 +42,13 @@ from runlocalai_bench.editor.logcheck import check_log
 from runlocalai_bench.editor.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
 from runlocalai_bench.editor.scores import results_block, score_mismatches
 from runlocalai_bench.editor.source import Source, is_run_log
-from runlocalai_bench.editor.speedlog import as_map, check_run_log, check_speed_run_log
+from runlocalai_bench.editor.speedlog import check_run_log, check_speed_run_log
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record, Speed, SpeedRun, SpeedSection
 from runlocalai_bench.results.sampleline import read_sample_lines
 
 Status = Literal["ok", "failed", "skipped"]
@@ -121,20 +123,17 @@ def check_schema(record: Mapping[str, Any]) -> list[Finding]:
     return out or [Finding("schema", "ok", f"record.json matches schema {name}")]
 
 
-def _speed_entries(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _speed_entries(speed: SpeedSection) -> list[SpeedRun]:
     """Every run of a speed record, warm-ups first, as the record lists them."""
-    speed = as_map(record.get("speed"))
-    return [e for key in ("warmup", "runs") for e in speed.get(key) or ()
-            if isinstance(e, Mapping)]
+    return [*speed.warmup, *speed.runs]
 
 
-def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
-    files = record.get("files")
-    listed: Mapping[str, Any] = files if isinstance(files, Mapping) else {}
-    speed = is_speed(record)
+def check_files(source: Source, record: Record) -> list[Finding]:
+    listed = record.files
+    speed = record.body.speed if isinstance(record.body, Speed) else None
     required: tuple[str, ...] = HASHED
-    if speed:  # run.log and each run's own log; no results or samples
-        logs = [str(e.get("log")) for e in _speed_entries(record)]
+    if speed is not None:  # run.log and each run's own log; no results or samples
+        logs = [e.log for e in _speed_entries(speed)]
         required = (rundir.RUN_LOG, *(name for name in logs if is_run_log(name)))
     out: list[Finding] = []
     for name in required:
@@ -142,10 +141,10 @@ def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
             out.append(Finding("files", "failed", f"record.json lists no sha256 of {name}",
                                rundir.RECORD, f"files.{name}"))
     for name, expected in listed.items():
-        known = is_run_log(str(name)) if speed else name in HASHED
+        known = is_run_log(name) if speed is not None else name in HASHED
         if not known:
             message = (f"record.json lists a file a speed run does not write: {name!r}"
-                       if speed else f"record.json lists an unknown file {name!r}")
+                       if speed is not None else f"record.json lists an unknown file {name!r}")
             out.append(Finding("files", "failed", message, rundir.RECORD, f"files.{name}"))
             continue
         path = source.run.path / name
@@ -162,64 +161,60 @@ def check_files(source: Source, record: Mapping[str, Any]) -> list[Finding]:
                                "record.json (it changed after the run)", name,
                                f"files.{name}"))
     if not out:
-        shown = (f"run.log and {len(listed) - 1} run logs" if speed else ", ".join(HASHED))
+        shown = (f"run.log and {len(listed) - 1} run logs" if speed is not None
+                 else ", ".join(HASHED))
         out.append(Finding("files", "ok", f"{shown} match their sha256"))
     return out
 
 
-def check_speed(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+def check_speed(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:
     """The capture protocol re-derived from the raw observations, and the logs that hold them."""
     from runlocalai_bench.speed.plausibility import speed_gate
 
     out = [Finding("speed", "failed", reason, rundir.RECORD, "speed")
-           for reason in speed_gate(record)]
-    speed, files = as_map(record.get("speed")), as_map(record.get("files"))
-    counted = [str(e.get("log")) for e in speed.get("runs") or ()
-               if isinstance(e, Mapping) and e.get("counted")]
-    if list(speed.get("logs") or ()) != counted:
+           for reason in speed_gate(record.to_json())]
+    counted = [e.log for e in speed.runs if e.counted]
+    if list(speed.logs) != counted:
         out.append(Finding("speed", "failed", "speed.logs does not list the counted runs' logs "
                            "in order", rundir.RECORD, "speed.logs"))
-    for entry in _speed_entries(record):
-        log = str(entry.get("log"))
-        if files.get(log) != entry.get("log_sha256"):
-            out.append(Finding("speed", "failed", f"{entry.get('label')}: its log_sha256 is not "
-                               f"the sha256 files lists for {log}", rundir.RECORD,
-                               f"files.{log}"))
+    for entry in _speed_entries(speed):
+        if record.files.get(entry.log) != entry.log_sha256:
+            out.append(Finding("speed", "failed", f"{entry.label}: its log_sha256 is not "
+                               f"the sha256 files lists for {entry.log}", rundir.RECORD,
+                               f"files.{entry.log}"))
     paths = [source.run.path / name for name in counted if is_run_log(name)]
     if paths and len(paths) == len(counted) and all(p.is_file() for p in paths) and \
-            rundir.sha256_files(paths) != speed.get("logs_sha256"):
+            rundir.sha256_files(paths) != speed.logs_sha256:
         out.append(Finding("speed", "failed", "the counted runs' logs, concatenated, do not "
                            "hash to speed.logs_sha256", rundir.RECORD, "speed.logs_sha256"))
     if out:
         return out
-    median = as_map(as_map(speed.get("summary")).get("decode_tps")).get("median")
-    plausibility = as_map(speed.get("plausibility"))
-    cap = plausibility.get("limit_tps")
+    median, cap = speed.summary.decode_tps.median, speed.plausibility.limit_tps
     bound = (f"under the {cap:.1f} tok/s ceiling" if cap
-             else f"ceiling not checked ({plausibility.get('basis')})")
+             else f"ceiling not checked ({speed.plausibility.basis})")
+    decode = f"{median:.1f}" if median is not None else "?"
     return [Finding("speed", "ok", f"{len(counted)} counted runs re-derived from their "
-                    f"observations: decode {median:.1f} tok/s, {bound}; their logs hash to "
+                    f"observations: decode {decode} tok/s, {bound}; their logs hash to "
                     "speed.logs_sha256")]
 
 
-def check_speed_logs(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+def check_speed_logs(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:
     """run.log and each run's own log against the record; a missing log is a files finding."""
     out: list[Finding] = []
     if source.run.run_log.is_file():
         text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
         out += [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field)
-                for f in check_speed_run_log(text, record)]
+                for f in check_speed_run_log(text, record.to_json())]
     runs = 0
-    for kind in ("warmup", "runs"):
-        for i, entry in enumerate(as_map(record.get("speed")).get(kind) or ()):
-            log = str(entry.get("log")) if isinstance(entry, Mapping) else ""
-            path = source.run.path / log
-            if not is_run_log(log) or not path.is_file():
+    for kind, entries in (("warmup", speed.warmup), ("runs", speed.runs)):
+        for i, entry in enumerate(entries):
+            path = source.run.path / entry.log
+            if not is_run_log(entry.log) or not path.is_file():
                 continue
             runs += 1
             text = path.read_text(encoding="utf-8", errors="replace")
-            out += [Finding("log", "failed", f.message, log, f.field)
-                    for f in check_run_log(text, entry, f"speed.{kind}[{i}]")]
+            out += [Finding("log", "failed", f.message, entry.log, f.field)
+                    for f in check_run_log(text, encode(entry), f"speed.{kind}[{i}]")]
     return out or [Finding("log", "ok", f"run.log agrees with the record (version, run, "
                            f"benchmark, rig, runs, summary, logs sha256); {runs} run logs hold "
                            "the raw observations the record states")]
@@ -321,15 +316,16 @@ def check_signature_file(source: Source,
 def verify_source(source: Source, *, data_dir: Path | None = None,
                   cache_dir: Path | None = None) -> VerifyReport:
     try:
-        record = load_record(source.record_path).to_json()
+        typed = load_record(source.record_path)
     except RlaError as exc:
         return VerifyReport(origin=source.origin, run_id=None, findings=(
             Finding("schema", "failed", exc.message, rundir.RECORD,
                     getattr(exc, "field", None), hint=exc.hint),))
-    findings = check_schema(record) + check_files(source, record)
+    record = typed.to_json()
+    findings = check_schema(record) + check_files(source, typed)
     rescored: Rescore | None = None
-    if is_speed(record):
-        findings += _speed_findings(source, record)
+    if isinstance(typed.body, Speed):
+        findings += _speed_findings(source, typed, typed.body.speed)
     else:
         part, rescored = _scored_findings(source, record, data_dir, cache_dir)
         findings += part
@@ -359,19 +355,8 @@ def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path |
     return findings + part + check_log_file(source, record), rescored
 
 
-def _speed_findings(source: Source, record: Mapping[str, Any]) -> list[Finding]:
-    findings = _guarded("speed", check_speed, source, record)
+def _speed_findings(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:
+    findings = check_speed(source, record, speed)
     findings += [Finding(check, "skipped", NOT_SCORED)
                  for check in ("results", "samples", "rescore")]
-    return findings + _guarded("log", check_speed_logs, source, record)
-
-
-def _guarded(check: str, fn: Callable[[Source, Mapping[str, Any]], list[Finding]],
-             source: Source, record: Mapping[str, Any]) -> list[Finding]:
-    """A check over a record that may be malformed anywhere: a shape it cannot read is a failed
-    finding (the schema check says where), never a traceback."""
-    try:
-        return fn(source, record)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        return [Finding(check, "failed", f"record.json cannot be read as a speed record: "
-                        f"{type(exc).__name__}: {exc}", rundir.RECORD, "speed")]
+    return findings + check_speed_logs(source, record, speed)
