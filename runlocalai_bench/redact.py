@@ -1,8 +1,13 @@
 """Secrets never reach what rla writes: run.log, samples, records, Gists, error messages.
 
 `redact` replaces tokens by shape (GitHub, Hugging Face, OpenAI-style keys, bearer and basic
-credentials, `key=value` secrets in URLs and headers), the values of secret-looking environment
+credentials, `key=value` secrets in headers and text), the values of secret-looking environment
 variables present in this process, and the user's home directory (→ `~`).
+
+URLs follow one policy, `redact_url`, wherever they appear in the text: the userinfo goes whole
+(`user:pass@`, a bare `TOKEN@`, `:pass@`), every query parameter keeps its name and loses its
+value (a parameter with no `=` goes whole: it may be the token itself). Scheme, host, port, path
+and fragment (never sent to a server) stay, so an endpoint still says where it points.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ _PATTERNS = [
         r"(?i)(?<![^?&;\s\"'{,])(?:api[_-]?key|access[_-]?token|token|secret|password|passwd)"
         r"(?:\"?\s*[:=]\s*\"?)([^\s\"'&,;}]{6,})"
     ),
-    # user:password@ in URLs
-    re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),
 ]
+
+# A URL from its "://" on: authority, path, then the query. Each part is one run of a character
+# class, so a scan is linear in the text. A URL ends at whitespace, a quote, <> or a backquote.
+_URL = re.compile(r"://(?P<authority>[^/?#\s'\"<>`]*)(?P<path>[^?#\s'\"<>`]*)"
+                  r"(?:\?(?P<query>[^#\s'\"<>`]*))?")
 
 # Every pattern above needs one of these (lowercased) substrings: text without any skips the
 # patterns. Plain substring tests, because a case-insensitive regex crawls over non-ASCII text.
@@ -81,6 +89,28 @@ def _home_spellings(home: str) -> tuple[str, ...]:
     return tuple(sorted(out, key=len, reverse=True))
 
 
+def _masked_parameter(parameter: str) -> str:
+    name, sep, value = parameter.partition("=")
+    if not sep:
+        return MASK if name else name
+    return f"{name}={MASK}" if value else parameter
+
+
+def _url_secrets_masked(match: re.Match[str]) -> str:
+    authority = match["authority"]
+    at = authority.rfind("@")
+    out = "://" + (MASK + authority[at:] if at >= 0 else authority) + match["path"]
+    if match["query"] is not None:
+        out += "?" + "&".join(_masked_parameter(p) for p in match["query"].split("&"))
+    return out
+
+
+def redact_url(url: str) -> str:
+    """An endpoint or any URL as rla may write or print it: see the module's URL policy.
+    Applying it twice changes nothing more."""
+    return _URL.sub(_url_secrets_masked, url)
+
+
 def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     if not text:
         return text
@@ -88,6 +118,8 @@ def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, MASK)
     lowered = text.lower()
+    if "://" in text:
+        text = redact_url(text)
     if any(trigger in lowered for trigger in _TRIGGERS):
         for pattern in _PATTERNS:
             if pattern.groups:

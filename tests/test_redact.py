@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runlocalai_bench import redact as redact_mod
-from runlocalai_bench.redact import MASK, redact, redact_tree
+from runlocalai_bench.redact import MASK, redact, redact_tree, redact_url
 
 GH = "ghp_" + "A1b2" * 9
 
@@ -28,6 +28,41 @@ GH = "ghp_" + "A1b2" * 9
 ])
 def test_shapes(text, expected):
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    # userinfo of any form goes whole
+    ("http://TOKEN123@127.0.0.1:8080/v1", f"http://{MASK}@127.0.0.1:8080/v1"),
+    ("https://user:pass@host/v1", f"https://{MASK}@host/v1"),
+    ("http://:pass@host", f"http://{MASK}@host"),
+    ("http://us%40er:p%3Ass@host:1/x", f"http://{MASK}@host:1/x"),
+    ("http://a@b@host/x", f"http://{MASK}@host/x"),
+    # every query parameter keeps its name and loses its value; a bare one goes whole
+    ("http://h/v1?x=1&key=VALUE", f"http://h/v1?x={MASK}&key={MASK}"),
+    ("http://h/v1?api_key=abcdefgh", f"http://h/v1?api_key={MASK}"),
+    ("http://h/v1?TOKENONLY&a=", f"http://h/v1?{MASK}&a="),
+    ("http://h/v1?k=abc#section", f"http://h/v1?k={MASK}#section"),
+    # all at once, inside a quoted command line, and nothing else touched
+    ("rla bench mmlu --endpoint 'http://T0K@h:8080/v1?k=V&s=W' --model m",
+     f"rla bench mmlu --endpoint 'http://{MASK}@h:8080/v1?k={MASK}&s={MASK}' --model m"),
+    ("http://127.0.0.1:8080/v1/completions", "http://127.0.0.1:8080/v1/completions"),
+    ("mail me at someone@example.com", "mail me at someone@example.com"),
+    ("see https://gist.github.com/someone/abc123.", "see https://gist.github.com/someone/abc123."),
+])
+def test_url_policy(url, expected):
+    assert redact_url(url) == expected
+    assert redact(url) == expected
+    assert redact(expected) == expected  # a second pass changes nothing more
+
+
+def test_url_policy_is_linear():
+    import time
+
+    started = time.perf_counter()
+    for text in ("://" * 20_000, "http://" + "@" * 60_000, "http://h/?" + "&" * 60_000,
+                 "a" * 60_000 + "://"):
+        redact(text)
+    assert time.perf_counter() - started < 5  # a generous bound: quadratic would take minutes
 
 
 def test_environment_secrets_and_extra_values(monkeypatch):

@@ -7,9 +7,11 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from runlocalai_bench import ui
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.types import RigInfo, RuntimeInfo, to_dict
 
 
@@ -46,7 +48,7 @@ def _runtime_table(runtime: RuntimeInfo, rig: RigInfo) -> Table:
     ]
     for field, value in rows:
         if value not in (None, ""):
-            table.add_row(field, str(value))
+            table.add_row(field, Text(redact(str(value))))
     return table
 
 
@@ -66,7 +68,7 @@ def rig(
     if json_output:
         payload = to_dict(info)
         if runtime is not None:
-            payload["runtime"] = to_dict(runtime)
+            payload["runtime"] = redact_tree(to_dict(runtime))
         out.print_json(data=payload)
         return
     out.print(render_rig(info))

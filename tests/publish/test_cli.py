@@ -316,3 +316,70 @@ def test_planted_secrets_reach_no_artifact(github, leaderboard):
         for secret in (PLANTED_GH, PLANTED_KEY, str(home)):
             assert secret not in text, f"{secret!r} leaked into {name}"
     assert "[REDACTED]" in artifacts["samples.jsonl"] and "~/x" in artifacts["samples.jsonl"]
+
+
+# Each form of endpoint credential a user may type: user:password, a bare token as userinfo,
+# and query parameters (the names stay, the values may be keys).
+ENDPOINT_SECRETS = ("us3rN4me", "PA55W0RDx", "T0KENV4LUE", "QV4LUEq", "KV4LUEk")
+
+
+def test_planted_endpoint_credentials_reach_no_artifact(github, leaderboard):
+    from tests.support.servers import free_port
+
+    home = Path(os.environ["HOME"])
+    data = _tiny_mmlu(home / "data" / "mmlu", home)
+    env = env_for(github, leaderboard)
+    stub = StubLlamaServer(policy=lambda prompt: "A")
+    server = stub.start()
+    where = server.url.removeprefix("http://")
+    forms = {"password": f"http://us3rN4me:PA55W0RDx@{where}/v1",
+             "token": f"http://T0KENV4LUE@{where}/v1",
+             "query": f"http://{where}/v1?x=QV4LUEq&key=KV4LUEk"}
+    consoles, runs = [], []
+    try:
+        for form, endpoint in forms.items():
+            out = home / "runs" / form
+            proc = rla("bench", "mmlu", "--endpoint", endpoint, "--model", "stub",
+                       "--data-dir", str(data), "--allow-unpinned", "--output-dir", str(out),
+                       env=env)
+            consoles.append(proc)
+            (run_path,) = out.iterdir()
+            runs.append(run_path)
+            # Requests to an endpoint with a query fail against the stub: that run is searched
+            # as it stopped or finished, the others are published and submitted too.
+            if form != "query":
+                assert proc.returncode == 0, proc.stderr
+                published = rla("publish", str(run_path), env=env)
+                assert published.returncode == 0, published.stderr
+                consoles += [published, rla("submit", str(run_path), "--dry-run", env=env)]
+    finally:
+        server.stop()
+    closed = f"http://us3rN4me:PA55W0RDx@127.0.0.1:{free_port()}/v1?key=KV4LUEk"
+    for endpoint in (closed, f"http://T0KENV4LUE@127.0.0.1:{free_port()}/v1"):
+        refused = rla("bench", "mmlu", "--endpoint", endpoint, "--data-dir", str(data),
+                      "--allow-unpinned", "--output-dir", str(home / "runs" / "refused"),
+                      env=env)
+        assert refused.returncode != 0 and refused.stderr.startswith("error: "), refused.stderr
+        consoles.append(refused)
+    rig = rla("rig", "--endpoint", forms["password"], "--json", env=env)
+    consoles.append(rig)
+    assert rig.returncode != 0  # the stub has stopped: the error must not show them either
+
+    artifacts = {str(f): f.read_bytes() for f in (home / "runs").rglob("*") if f.is_file()}
+    artifacts |= {str(f): f.read_bytes() for f in Path(os.environ["RLA_HOME"]).rglob("*")
+                  if f.is_file()}  # the SQLite run index (and any journal beside it)
+    assert any(name.endswith("runs.sqlite") for name in artifacts)
+    artifacts |= {f"gist POST {i}": json.dumps(seen.body).encode()
+                  for i, seen in enumerate(github.posts)}
+    artifacts |= {f"gist {gid}:{name}": body for gid, files in github.gists.items()
+                  for name, body in files.items()}
+    artifacts |= {f"console {i}": (p.stdout + p.stderr).encode() for i, p in enumerate(consoles)}
+    for name, blob in artifacts.items():
+        for secret in ENDPOINT_SECRETS:
+            assert secret.encode() not in blob, f"{secret!r} leaked into {name}"
+    assert len(github.gists) == 2
+    # what stays says where the run pointed
+    log = (runs[2] / "run.log").read_text()
+    assert f"--endpoint 'http://{where}/v1?x=[REDACTED]&key=[REDACTED]'" in log
+    record = load_record(rundir.RunDir(runs[1]).record)
+    assert f"http://[REDACTED]@{where}/v1" in record.command.reproduce

@@ -63,3 +63,27 @@ def test_unreachable_endpoint_is_a_user_error(capsys: pytest.CaptureFixture[str]
     assert captured.out == ""
     assert captured.err.startswith("error: ")
     assert "hint: " in captured.err
+
+
+def test_endpoint_credentials_are_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    server = StubLlamaServer(policy=lambda prompt: "A").start()
+    port = server.url.rsplit(":", 1)[1]
+    try:
+        for userinfo in ("us3r:PA55W0RD", "T0KENV4LUE"):
+            url = f"http://{userinfo}@127.0.0.1:{port}/v1?key=QV4LUE"
+            assert rla("rig", "--endpoint", url, "--json") == 0
+            captured = capsys.readouterr()
+            payload = json.loads(captured.out)
+            assert payload["runtime"]["endpoint"] == f"http://[REDACTED]@127.0.0.1:{port}"
+            assert rla("rig", "--endpoint", url) == 0
+            human = capsys.readouterr()
+            for text in (captured.out, captured.err, human.out, human.err):
+                for secret in ("us3r", "PA55W0RD", "T0KENV4LUE", "QV4LUE"):
+                    assert secret not in text, (secret, text)
+            assert f"http://[REDACTED]@127.0.0.1:{port}" in human.out
+    finally:
+        server.stop()
+    closed = f"http://us3r:PA55W0RD@127.0.0.1:{free_port()}/v1?key=QV4LUE"
+    assert rla("rig", "--endpoint", closed) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "PA55W0RD" not in err and "us3r" not in err
