@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from runlocalai_bench import schemas
 from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
 from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name, new_marker
 from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
-from runlocalai_bench.publish.notes import clean_notes
+from runlocalai_bench.publish.notes import HANDLE, MAX_HANDLE, clean_handle, clean_notes
 from runlocalai_bench.publish.payload import build_payload, idempotency_key
 from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
@@ -42,7 +41,6 @@ from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
 SUBMISSION = "submission.json"
-_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
 
 
 def _now() -> str:
@@ -187,14 +185,18 @@ class Submission:
     verdict: GateVerdict
 
 
-def check_handle(handle: str | None) -> str | None:
-    if handle is None or handle == "":
+def check_handle(handle: str | None, *, source: str = "--handle") -> str | None:
+    """The handle as sent (see `clean_handle`), None for anonymous; an invalid one is an error
+    naming where it came from."""
+    cleaned = clean_handle(handle)
+    if cleaned is None:
         return None
-    if not _HANDLE.match(handle):
-        raise ConfigError(f"--handle {handle!r} is not a valid handle",
-                          hint="letters, digits, '-', '_' or '.', at most 39, starting with a"
-                          " letter or digit; leave it out to submit anonymously")
-    return handle
+    if len(cleaned) > MAX_HANDLE or not HANDLE.fullmatch(cleaned):
+        raise ConfigError(f"{source} {cleaned[:80]!r} is not a valid handle",
+                          hint="a GitHub login (letters, digits, '-', '_' or '.', at most 39,"
+                          " starting with a letter or digit) or an email address; leave it out"
+                          " to submit anonymously")
+    return cleaned
 
 
 def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
@@ -202,9 +204,12 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
     """The gate's verdict and the exact payload, without sending anything."""
     run = rundir.RunDir(run_path)
     typed = load_record(run.record)
+    # flag or record: both are cleaned, a record may have been edited by hand
     typed = replace(typed,
-                    submitter=check_handle(handle) if handle is not None else typed.submitter,
-                    notes=clean_notes(notes) if notes is not None else typed.notes)
+                    submitter=(check_handle(handle) if handle is not None else
+                               check_handle(typed.submitter,
+                                            source="record.json's submitter")),
+                    notes=clean_notes(notes if notes is not None else typed.notes))
     record = typed.to_json()
     verdict = check_gate(typed, run.path, publishable)
     payload = build_payload(typed, handle=typed.submitter, notes=typed.notes)

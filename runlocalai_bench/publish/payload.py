@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runlocalai_bench import __version__
+from runlocalai_bench.publish.notes import clean_field
 from runlocalai_bench.redact import redact_tree
 from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.recordtypes import Record, Score, Scored, Speed, SpeedRun
@@ -173,10 +174,10 @@ def _rig_blocks(record: Record) -> dict[str, Any]:
     """model, runtime, hardware and rig: what makes a row, the same for every kind."""
     model, runtime = record.model, record.runtime
     return {
-        "model": {
-            "slug": model.slug,
-            "name": model.name,
-            "family": model.family,
+        "model": {  # slug, name and family come from the GGUF or the server: free text
+            "slug": clean_field(model.slug),
+            "name": clean_field(model.name),
+            "family": clean_field(model.family),
             "parameters": model.parameters,
             "tuning": model.tuning,
             "quantization": model.quantization,

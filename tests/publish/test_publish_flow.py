@@ -182,6 +182,56 @@ def test_an_invalid_handle_is_refused(selfcheck_run):
                            publishable=publishable_specs())
 
 
+def _rewrite_record(run: rundir.RunDir, **fields) -> None:
+    """record.json edited by hand, as a submitter could."""
+    record = json.loads(run.record.read_text())
+    for key, value in fields.items():
+        section, _, name = key.partition("__")
+        if name:
+            record[section][name] = value
+        else:
+            record[key] = value
+    run.record.write_text(json.dumps(record))
+
+
+def test_notes_already_in_the_record_are_cleaned_and_bounded(selfcheck_run):
+    _rewrite_record(selfcheck_run, notes="[x](java\u200bscript:alert(1)) " + "n" * 1_000_000)
+    sub = prepare_submission(selfcheck_run.path, handle=None, notes=None,
+                             publishable=publishable_specs())
+    notes = sub.payload["notes"]
+    assert notes.startswith("x n") and len(notes) == 2000 and notes.endswith("…")
+    assert "javascript" not in notes and "\u200b" not in notes
+    assert sub.record["notes"] == notes
+
+
+def test_free_text_from_the_model_is_cleaned_in_the_payload(selfcheck_run):
+    from runlocalai_bench.publish.flow import payload_errors
+
+    _rewrite_record(selfcheck_run, model__name="<script>x</script>Gemma\u200b [3](javascript:1)",
+                    model__family="gem\x07ma3")
+    sub = prepare_submission(selfcheck_run.path, handle="alice@example.com", notes=None,
+                             publishable=publishable_specs())
+    assert sub.payload["model"]["name"] == "Gemma 3"
+    assert sub.payload["model"]["family"] == "gemma3"
+    assert sub.payload["submitter"] == {"handle": "alice@example.com"}
+    # the schema takes an email as a handle (a selfcheck run fails it elsewhere: its dataset)
+    errors = payload_errors(sub.payload)
+    assert errors and not [e for e in errors if "submitter" in e or "model" in e], errors
+
+
+def test_a_handle_in_the_record_is_checked_too(selfcheck_run):
+    from runlocalai_bench.errors import ConfigError
+
+    _rewrite_record(selfcheck_run, submitter="<img src=x onerror=alert(1)>")
+    with pytest.raises(ConfigError, match=r"record\.json's submitter"):
+        prepare_submission(selfcheck_run.path, handle=None, notes=None,
+                           publishable=publishable_specs())
+    _rewrite_record(selfcheck_run, submitter="bo\u200bb")
+    sub = prepare_submission(selfcheck_run.path, handle=None, notes=None,
+                             publishable=publishable_specs())
+    assert sub.payload["submitter"] == {"handle": "bob"}
+
+
 def test_a_signed_run_carries_its_signature_to_the_gist(selfcheck_run, tmp_path):
     from runlocalai_bench.editor.keys import init_keys, require_private_key, sign_run
 
