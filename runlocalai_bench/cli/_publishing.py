@@ -23,8 +23,9 @@ from runlocalai_bench.errors import ConfigError, PublishError
 from runlocalai_bench.publish.auth import github_token, leaderboard_token
 from runlocalai_bench.publish.flow import Submission, prepare_submission, submit_prepared
 from runlocalai_bench.publish.gist import GistClient
-from runlocalai_bench.publish.leaderboard import LeaderboardClient
+from runlocalai_bench.publish.leaderboard import DRY_RUN, LeaderboardClient
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
+from runlocalai_bench.redact import redact
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 
@@ -94,16 +95,18 @@ def submit_run(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
     out = ui.stdout_console() if data_out else err
     if dry_run:
         verdict = sub.verdict.as_dict()
+        checked_at = None
         if server_check:
             with LeaderboardClient(leaderboard_url(api_url),
                                    leaderboard_token(os.environ)) as client:
                 remote = client.dry_run(sub.payload, sub.key)
+                checked_at = client.api_url + DRY_RUN
             verdict["server"] = {"valid": remote.valid, "errors": list(remote.errors)}
         out.print(json.dumps({"gate": verdict, "idempotency_key": sub.key,
                               "payload": sub.payload}, indent=2, ensure_ascii=False),
                   markup=False, highlight=False, soft_wrap=True)
         if not sub.verdict.ok:
-            _refuse(sub)
+            _refuse(sub, dry_run_at=checked_at)
         return
     if not sub.verdict.ok:
         _refuse(sub)
@@ -124,13 +127,18 @@ def submit_run(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
     out.print(receipt.id, markup=False, highlight=False)
 
 
-def _refuse(sub: Submission) -> None:
+def _refuse(sub: Submission, *, dry_run_at: str | None = None) -> None:
+    """The gate's reasons, then an error that says what was sent where: nothing, or (with
+    --server-check) the payload to the dry-run endpoint only, which stores nothing."""
     console = ui.stderr_console()
     console.print("the trust gate refused this run:", markup=False)
     for reason in sub.verdict.reasons:
         console.print(f"  - {reason}", markup=False, highlight=False)
+    sent = ("nothing was sent" if dry_run_at is None else
+            f"the payload was sent only to the dry-run endpoint {redact(dry_run_at)}, which"
+            " validates and stores nothing; nothing was submitted")
     raise PublishError(f"the trust gate refused this run ({len(sub.verdict.reasons)} reasons);"
-                       " nothing was sent", hint="fix each reason listed above")
+                       f" {sent}", hint="fix each reason listed above")
 
 
 def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool) -> None:

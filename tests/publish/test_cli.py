@@ -242,6 +242,20 @@ def test_schema_prints_the_versioned_schemas():
     assert_refused(rla("schema", "nope"), "no schema named")
 
 
+def test_a_refused_dry_run_says_truthfully_what_went_where(selfcheck_run, leaderboard):
+    env = env_for(leaderboard=leaderboard)
+    local = rla("submit", str(selfcheck_run.path), "--dry-run", env=env)
+    assert_refused(local, "trust gate refused", "nothing was sent")
+    assert leaderboard.requests == []
+    checked = rla("submit", str(selfcheck_run.path), "--dry-run", "--server-check", env=env)
+    assert_refused(checked, "trust gate refused",
+                   f"sent only to the dry-run endpoint {leaderboard.url}/v1/submissions/dry-run",
+                   "stores nothing", "nothing was submitted")
+    assert "nothing was sent" not in checked.stderr
+    assert [s.path for s in leaderboard.requests] == ["/v1/submissions/dry-run"]
+    assert leaderboard.submissions() == []
+
+
 # -- bench chaining ------------------------------------------------------------------------
 
 
