@@ -104,15 +104,11 @@ def test_every_pattern_is_reached_through_the_fast_path():
 def test_no_benchmark_prompt_looks_like_a_secret(slug, folder, monkeypatch):
     """samples.jsonl is redacted line by line: a real question must come through unchanged
     (replay matches prompts exactly), so no shape may fire on benchmark text."""
-    import os
-    from pathlib import Path
-
     from runlocalai_bench.evals import load_eval
     from runlocalai_bench.types import DataSource
+    from tests.support.data import benchmark_data
 
-    data = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data")) / folder
-    if not data.is_dir():
-        pytest.skip(f"benchmark data not found at {data} (set RLA_TEST_DATA)")
+    data = benchmark_data(folder) / folder
     monkeypatch.setenv("HOME", "/root")  # a home that benchmark text might well mention
     eval_ = load_eval(slug)
     dataset = eval_.load(DataSource(kind="dir", path=str(data)))

@@ -25,14 +25,11 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.results import rundir
+from tests.support.data import benchmark_data, data_root
 from tests.support.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration
 
-# The shared data lies beside the checkout (/work/shared/data here, shared/ beside it in CI).
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-MMLU_DIR = SHARED_DATA / "mmlu"
-TURKISH_DIR = SHARED_DATA / "turkishmmlu"
 
 MMLU_LIMIT = 6  # the first 6 of 57 subjects, one question each
 SECRETS = ("GH_TOKEN", "GITHUB_TOKEN", "RLA_API_KEY", "OPENAI_API_KEY", "HF_TOKEN",
@@ -49,7 +46,7 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def rla_command(slug: str, url: str, out: Path, *flags: str) -> list[str]:
-    data = TURKISH_DIR if slug.startswith("turkish") else MMLU_DIR
+    data = data_root() / ("turkishmmlu" if slug.startswith("turkish") else "mmlu")
     return [sys.executable, "-m", "runlocalai_bench", "bench", slug, "--endpoint", url,
             "--data-dir", str(data), "--output-dir", str(out), *flags]
 
@@ -97,8 +94,7 @@ def answers(samples: list[dict]) -> dict[str, tuple]:
 def counted_server(gemma_gguf: Path,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """A llama-server of the module's own, so its log counts only this module's requests."""
-    for folder in (MMLU_DIR, TURKISH_DIR):
-        assert folder.is_dir(), f"the shared benchmark data is missing: {folder}"
+    benchmark_data("mmlu", "turkishmmlu")  # found through RLA_TEST_DATA, or skipped
     server = LlamaServer(gemma_gguf, tmp_path_factory.mktemp("counted") / "server.log").start()
     yield server
     server.stop()

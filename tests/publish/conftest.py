@@ -14,9 +14,8 @@ import pytest
 
 from runlocalai_bench.results import rundir
 from tests.publish.fakes import FakeGitHub
+from tests.support.data import benchmark_data
 from tests.support.llama_stub import StubLlamaServer
-
-DATA = Path(os.environ.get("RLA_TEST_DATA", "/work/shared/data"))
 
 
 def rla(*args: str, env: dict[str, str] | None = None,
@@ -59,10 +58,9 @@ def selfcheck_run(_selfcheck_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDi
 
 @pytest.fixture(scope="session")
 def _full_run(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
-    if not (DATA / "turkishmmlu").is_dir():
-        pytest.skip(f"TurkishMMLU data not found at {DATA} (set RLA_TEST_DATA)")
+    data = benchmark_data("turkishmmlu") / "turkishmmlu"
     return bench(tmp_path_factory.mktemp("full"), "turkish-mmlu-generative", "--data-dir",
-                 str(DATA / "turkishmmlu"), "--concurrency", "4")
+                 str(data), "--concurrency", "4")
 
 
 @pytest.fixture
