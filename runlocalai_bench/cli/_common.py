@@ -125,3 +125,5 @@ Publish = Annotated[bool, typer.Option(
 Submit = Annotated[bool, typer.Option(
     "--submit", help="Then publish it and submit it to the leaderboard (see `rla submit`; "
     "asks for consent).")]
+Yes = Annotated[bool, typer.Option(
+    "--yes", help="With --submit: consent without a prompt (no terminal needed).")]

@@ -141,7 +141,8 @@ def _refuse(sub: Submission, *, dry_run_at: str | None = None) -> None:
                        f" {sent}", hint="fix each reason listed above")
 
 
-def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool) -> None:
+def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool,
+              yes: bool = False) -> None:
     """The end of `rla bench`: sign the record when the operator has a key, then publish and
     submit when asked (with --json, stdout stays the results')."""
     from runlocalai_bench.editor.keys import keys_dir, sign_run_if_keyed
@@ -153,5 +154,5 @@ def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool)
     if publish or submit:
         publish_run(str(run_path), None, data_out=not json_output)
         if submit:
-            submit_run(str(run_path), api_url=None, yes=False, dry_run=False,
+            submit_run(str(run_path), api_url=None, yes=yes, dry_run=False,
                        handle=None, notes=None, data_out=not json_output)

@@ -32,6 +32,7 @@ from runlocalai_bench.cli._common import (
     SpeedPrompt,
     Submit,
     Timeout,
+    Yes,
 )
 from runlocalai_bench.cli._publishing import after_run
 from runlocalai_bench.cli.render import RichRunUI
@@ -76,6 +77,7 @@ def bench(
     speed_prompt: SpeedPrompt = None,
     publish: Publish = False,
     submit: Submit = False,
+    yes: Yes = False,
 ) -> None:
     """Run a benchmark greedily and write a run directory with log, samples, results, record."""
     from runlocalai_bench.backends.factory import open_backend
@@ -106,4 +108,5 @@ def bench(
     run_path: Path = outcome.run.path
     (err if json_output else out).print(f"run directory: {run_path}", highlight=False,
                                         markup=False)
-    after_run(run_path, publish=publish, submit=submit, json_output=json_output)
+    after_run(run_path, publish=publish, submit=submit, yes=yes,
+              json_output=json_output)

@@ -26,6 +26,7 @@ from runlocalai_bench.cli._common import (
     SpeedPrompt,
     Submit,
     Timeout,
+    Yes,
 )
 from runlocalai_bench.cli._publishing import after_run
 from runlocalai_bench.config import build_config
@@ -56,6 +57,7 @@ def bench_speed(
     speed_prompt: SpeedPrompt = None,
     publish: Publish = False,
     submit: Submit = False,
+    yes: Yes = False,
 ) -> None:
     """Measure decode and prefill tok/s and TTFT: one warm-up run discarded, then the measured
     runs, each with its own log; writes a run directory like `rla bench SLUG`."""
@@ -84,4 +86,5 @@ def bench_speed(
     outcome = run_speed(config, plan, RichSpeedUI(out, err, json_output=json_output),
                         open_streamer=open_streamer, detect_rig=detect_rig)
     err.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
-    after_run(outcome.run.path, publish=publish, submit=submit, json_output=json_output)
+    after_run(outcome.run.path, publish=publish, submit=submit, yes=yes,
+              json_output=json_output)

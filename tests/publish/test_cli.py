@@ -16,6 +16,7 @@ from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.store import RunIndex, RunRow
 from tests.publish.conftest import rla
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.support.data import benchmark_data
 from tests.support.llama_stub import StubLlamaServer
 
 # Each test starts several `rla` processes: seconds, not milliseconds. The same flows run in
@@ -274,6 +275,22 @@ def test_bench_publish_submit_chains_publish_and_the_gated_submit(tmp_path, gith
     assert len(github.gists) == 1
     assert load_record(rundir.RunDir(run_path).record).to_json()["gist"]["verified"] is True
     assert leaderboard.requests == []
+
+
+def test_bench_submit_with_yes_needs_no_terminal(tmp_path, github, leaderboard):
+    data = benchmark_data("turkishmmlu") / "turkishmmlu"
+    stub = StubLlamaServer(policy=lambda p: "B").start()
+    try:
+        proc = rla("bench", "turkish-mmlu-generative", "--endpoint", stub.url, "--model", "stub",
+                   "--data-dir", str(data), "--concurrency", "4", "--output-dir",
+                   str(tmp_path / "runs"), "--publish", "--submit", "--yes",
+                   env=env_for(github, leaderboard))
+    finally:
+        stub.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert "submitted as sub_0001" in proc.stderr
+    (seen,) = leaderboard.submissions()
+    assert seen.body["benchmark"]["slug"] == "turkish-mmlu-generative"
 
 
 # -- planted secrets -------------------------------------------------------------------------
