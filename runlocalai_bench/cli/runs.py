@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from runlocalai_bench import ui
@@ -28,9 +29,11 @@ def list_runs(
     if json_output:
         print_json(out, [to_dict(r) for r in rows])
         return
-    table = Table(title=f"{len(rows)} run(s)", title_justify="left")
-    for column in ("id", "status", "score", "n", "runtime", "hardware", "model"):
-        table.add_column(column)
+    table = Table(title=f"{len(rows)} run(s)", title_justify="left", box=box.SIMPLE_HEAD)
+    # an id is for copying: whole on one line, however narrow the terminal; the rest folds
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in rows), default=2))
+    for column in ("status", "score", "n", "runtime", "hardware", "model"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         score = "" if r.score is None else f"{r.score * 100:.2f}" + (" (partial)" if r.partial
                                                                    else "")

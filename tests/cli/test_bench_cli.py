@@ -187,3 +187,23 @@ def test_speed_options_go_after_speed():
     """`rla bench speed` is its own command; its name comes straight after `bench`."""
     assert_user_error(rla("bench", "--endpoint", "http://127.0.0.1:9", "speed"),
                       "takes its options after `speed`")
+
+
+def test_runs_list_shows_whole_run_ids_at_80_columns(tmp_path):
+    from runlocalai_bench.results.store import RunIndex, RunRow
+
+    index = RunIndex(Path(os.environ["RLA_HOME"]) / "runs.sqlite")
+    ids = [f"20261201T2213{i:02d}Z-turkish-mmlu-generative-{i:06x}" for i in range(3)]
+    for run_id in ids:
+        index.upsert(RunRow(id=run_id, slug="turkish-mmlu-generative", path=str(tmp_path),
+                            status="complete", fingerprint="f", started_at=run_id[:16],
+                            model="/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                            runtime="llama.cpp-b9999", hardware="rtx-3080-16gb-mobile",
+                            score=0.4567, n=900, expected_n=900, partial=False))
+    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "runs", "list"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert all(len(line) <= 80 for line in proc.stdout.splitlines()), proc.stdout
+    for run_id in ids:
+        assert run_id in proc.stdout, proc.stdout
