@@ -42,7 +42,8 @@ from runlocalai_bench.results.runlog import is_speed_run_log
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
 # A speed run's own logs: runs/warmup-1.log, runs/run-1.log … (speed/runner.py). No '/' beyond
 # the one, no leading dot: the name cannot climb out of the run directory.
-_GIST_ID = re.compile(r"^[0-9a-fA-F]{8,64}$")
+# Gist ids are hexadecimal: 20 or 32 digits today, and short decimal numbers on the oldest Gists.
+_GIST_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def is_url(ref: str) -> bool:
 
 
 def gist_id_from_url(url: str) -> str:
-    """`https://gist.github.com/<user>/<id>` (or `/<id>`, `.git`, `#file-…`) → `<id>`."""
+    """`https://gist.github.com/<user>/<id>` (or `/<id>`, `.git`, `#file-…`) → `<id>`: the last
+    path segment, whatever the user's name."""
     parts = [p for p in urlparse(url).path.split("/") if p]
     candidate = parts[-1].removesuffix(".git") if parts else ""
     if not _GIST_ID.match(candidate):
