@@ -79,6 +79,8 @@ class RichRunUI:
         target = self.diagnostics if self.json_output else self.console
         for line in header:
             target.print(line, highlight=False, markup=False)
+        if log.terminal_is_tty():
+            log.settle()  # the header reaches the terminal through the tee; the bar does not
         terminal = Console(file=log.terminal(), force_terminal=log.terminal_is_tty(),
                            no_color=self.console.no_color)
         self._progress = Progress(

@@ -6,8 +6,9 @@ terminal and, line by line, to run.log with ANSI escapes removed, carriage-retur
 collapsed to their final state, and secrets redacted.
 
 The live progress bar is drawn straight to the terminal (`terminal()`), not through the tee;
-instead `note()` writes plain progress lines, including the final state, into the log. The
-lines themselves are results/runlog.py's.
+instead `note()` writes plain progress lines, including the final state, into the log.
+`settle()` waits until the tee has passed on what was written so far, so the bar starts below
+it. The lines themselves are results/runlog.py's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +50,8 @@ class RunLog:
         self._threads: list[threading.Thread] = []
         self._terminal: IO[str] | None = None
         self._saved_streams: tuple[IO[str], IO[str]] | None = None
+        self._read_ends: list[int] = []
+        self._in_hand: dict[int, bool] = {}  # per pump: a chunk read, not yet passed on
 
     def __enter__(self) -> RunLog:
         self._log = self.path.open("ab")
@@ -57,6 +61,7 @@ class RunLog:
         for fd in (1, 2):
             self._saved[fd] = os.dup(fd)
             read_end, write_end = os.pipe()
+            self._read_ends.append(read_end)
             os.dup2(write_end, fd)
             os.close(write_end)
             thread = threading.Thread(target=self._pump, args=(read_end, self._saved[fd]),
@@ -82,6 +87,34 @@ class RunLog:
     def terminal_is_tty(self) -> bool:
         return os.isatty(self._saved.get(2, 2))
 
+    def settle(self, timeout: float = 2.0) -> None:
+        """Return once what was written to stdout and stderr so far has reached the terminal
+        (both pipes empty and no chunk in a pump's hands, twice 10 ms apart), or after
+        `timeout` seconds: a bar drawn straight to the terminal then starts below it."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 2 and time.monotonic() < deadline:
+            quiet = quiet + 1 if self._drained() else 0
+            time.sleep(0.01)
+
+    def _drained(self) -> bool:
+        try:
+            import fcntl
+            import termios
+        except ImportError:  # no FIONREAD (Windows): nothing to wait on
+            return True
+        for fd in self._read_ends:
+            try:
+                waiting = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+            except OSError:
+                return True
+            if int.from_bytes(waiting, sys.byteorder):
+                return False
+        return not any(self._in_hand.values())
+
     def note(self, line: str) -> None:
         """Write a line to run.log only (progress milestones)."""
         self._write_log_line(line)
@@ -97,12 +130,14 @@ class RunLog:
         pending = b""
         with os.fdopen(read_end, "rb", buffering=0) as reader:
             while chunk := reader.read(65536):
+                self._in_hand[out_fd] = True
                 with contextlib.suppress(OSError):
                     os.write(out_fd, chunk)
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     self._write_log_line(line.decode("utf-8", "replace"))
+                self._in_hand[out_fd] = False
         if pending:
             self._write_log_line(pending.decode("utf-8", "replace"))
 

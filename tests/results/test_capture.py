@@ -51,3 +51,25 @@ def test_the_capture_writes_the_title_and_the_closing_line(tmp_path):
     lines = path.read_text().splitlines()
     assert runlog.titles(lines) == [title]
     assert runlog.is_closed(runlog.last_session(lines))
+
+
+def test_settle_lets_the_header_reach_the_terminal_before_the_bar(tmp_path):
+    """stdout goes through the tee (a pump thread), the bar straight to the terminal: after
+    settle() the bar's first frame comes after every header line, as the user reads them."""
+    screen = tmp_path / "screen"
+    script = f"""
+import os, sys
+from pathlib import Path
+from runlocalai_bench.results.capture import RunLog
+fd = os.open({str(screen)!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+os.dup2(fd, 1)
+os.dup2(fd, 2)
+with RunLog(Path({str(tmp_path / "run.log")!r}), header="h") as log:
+    for i in range(3000):
+        print(f"header line {{i}}", flush=True)
+    log.settle()
+    log.terminal().write("BAR FRAME\\n")
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    lines = screen.read_text().splitlines()
+    assert lines.index("BAR FRAME") > lines.index("header line 2999")
