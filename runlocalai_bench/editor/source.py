@@ -40,8 +40,6 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.runlog import is_speed_run_log
 
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
-# A speed run's own logs: runs/warmup-1.log, runs/run-1.log … (speed/runner.py). No '/' beyond
-# the one, no leading dot: the name cannot climb out of the run directory.
 # Gist ids are hexadecimal: 20 or 32 digits today, and short decimal numbers on the oldest Gists.
 _GIST_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
