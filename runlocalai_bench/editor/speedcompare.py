@@ -9,9 +9,10 @@ reported, never judged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from runlocalai_bench.speed.protocol import Stat, Summary
 
 # REFERENCE §1: "Tok/s reproductions land within about 10% of the original". A fraction of the
 # original's median decode tok/s, either way. Not in tasks/speed.toml: that spec's sha256 is
@@ -93,18 +94,15 @@ def _num(value: float | None) -> str:
     return "absent" if value is None else f"{value:.1f}"
 
 
-def median_of(speed: Mapping[str, Any], key: str) -> float | None:
-    summary = speed.get("summary")
-    block = summary.get(key) if isinstance(summary, Mapping) else None
-    value = block.get("median") if isinstance(block, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def median_of(summary: Summary, key: str) -> float | None:
+    """The median of one figure of the counted runs (decode_tps, prefill_tps, ttft_ms)."""
+    stat: Stat = getattr(summary, key)
+    return None if stat.median is None else float(stat.median)
 
 
-def compare_speed(original: Mapping[str, Any], rerun: Mapping[str, Any], *,
+def compare_speed(original: Summary, rerun: Summary, *,
                   tolerance: float = SPEED_TOLERANCE) -> SpeedComparison:
-    """`original` and `rerun` are records' `speed` sections."""
+    """`original` and `rerun` are the records' speed summaries."""
     decode, prefill, ttft = (FigureDelta(name, unit, median_of(original, key),
                                          median_of(rerun, key)) for name, key, unit in FIGURES)
     return SpeedComparison(decode, prefill, ttft, tolerance)

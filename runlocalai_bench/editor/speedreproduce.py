@@ -27,7 +27,6 @@ from typing import Any
 from runlocalai_bench.backends.base import Streamer
 from runlocalai_bench.config import RunConfig, build_config
 from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
-from runlocalai_bench.editor.logcheck import field_of
 from runlocalai_bench.editor.reproduce import (
     Reproduction,
     Target,
@@ -46,11 +45,10 @@ from runlocalai_bench.editor.speedcompare import (
     compare_speed,
     median_of,
 )
-from runlocalai_bench.editor.speedlog import as_map
-from runlocalai_bench.editor.verify import VerifyReport, is_speed, verify_source
+from runlocalai_bench.editor.verify import VerifyReport, verify_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Record
+from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo
@@ -66,31 +64,26 @@ CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
 # -- the configuration of the original -------------------------------------------------------
 
 
-def plan_for(record: Mapping[str, Any]) -> SpeedPlan:
+def plan_for(record: Record, speed: SpeedSection) -> SpeedPlan:
     """The speed plan the record ran: its profile, n_predict and prompt over this rla's spec,
     which must be the record's (same sha256)."""
-    speed = as_map(record.get("speed"))
-    profile = speed.get("profile")
-    n_predict = speed.get("n_predict")
-    text = as_map(speed.get("prompt")).get("text")
-    if not isinstance(profile, str) or not isinstance(n_predict, int) or \
-            not isinstance(text, str):
-        raise ConfigError(f"{record.get('run_id')} does not say which profile, n_predict and "
-                          "prompt it ran", hint="the record is damaged; verify it")
+    profile, n_predict, text = speed.profile, speed.n_predict, speed.prompt.get("text")
+    if not isinstance(text, str):
+        raise ConfigError(f"{record.run_id} does not say which prompt it ran",
+                          hint="the record is damaged; verify it")
     default = load_speed_plan(profile)
     plan = load_speed_plan(profile, n_predict=n_predict,
                            prompt=None if text == default.prompt else text)
-    spec = field_of(record, "benchmark", "spec_sha256")
+    spec = record.benchmark.spec_sha256
     if plan.spec_sha256 != spec:
-        raise ConfigError(f"{record.get('run_id')} was measured under another tasks/speed.toml "
-                          f"(spec sha256 {str(spec)[:12]}, this rla's {plan.spec_sha256[:12]})",
+        raise ConfigError(f"{record.run_id} was measured under another tasks/speed.toml "
+                          f"(spec sha256 {spec[:12]}, this rla's {plan.spec_sha256[:12]})",
                           hint="reproduce with the rla version that made the record")
     return plan
 
 
 def rerun_flags(typed: Record, target: Target) -> dict[str, Any]:
     """`build_config` flags that re-run the record's speed configuration on `target`."""
-    record = typed.to_json()
     slug, flags = requested(typed)
     if slug != SLUG:
         raise ConfigError(f"command.reproduce runs {slug}, the record is a speed run",
@@ -99,7 +92,7 @@ def rerun_flags(typed: Record, target: Target) -> dict[str, Any]:
     return {
         "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
         "output_dir": target.output_dir, "timeout": target.timeout,
-        "seed": field_of(record, "sampling", "settings", "seed"),
+        "seed": typed.sampling.settings.seed,
         "n_ctx": flags.get("n_ctx") if in_process else None,
     }
 
@@ -115,7 +108,7 @@ def configuration_differences(original: Mapping[str, Any],
 
 def decide(integrity: VerifyReport, configuration: Sequence[str],
            dimensions: Sequence[DimensionMatch], comparison: SpeedComparison | None,
-           rerun: Mapping[str, Any] | None) -> tuple[Verdict, tuple[str, ...]]:
+           rerun: SpeedSection | None) -> tuple[Verdict, tuple[str, ...]]:
     """`rerun` is the re-run record's `speed` section."""
     before = verdict_before_figures(integrity, configuration, dimensions,
                                     compared=comparison is not None and rerun is not None)
@@ -125,12 +118,12 @@ def decide(integrity: VerifyReport, configuration: Sequence[str],
     band = f"±{comparison.tolerance:.0%} of the original (REFERENCE §1)"
     informational = tuple(f"{d.describe()} (informational)"
                           for d in (comparison.prefill, comparison.ttft))
-    refusals = [str(r) for r in rerun.get("refusals") or ()]
+    refusals = list(rerun.refusals)
     if refusals:
         return "not reproduced", (*(f"the re-run fails its own speed gate: {r}"
                                     for r in refusals), comparison.decode.describe())
-    if rerun.get("reproduced") is not True:
-        return "not reproduced", (f"the re-run did not settle ({rerun.get('verdict')}): run it "
+    if not rerun.reproduced:
+        return "not reproduced", (f"the re-run did not settle ({rerun.verdict}): run it "
                                   "again on a quiet machine", comparison.decode.describe())
     if not comparison.within:
         return "not reproduced", (f"{comparison.decode.describe()}: beyond {band}",
@@ -155,27 +148,29 @@ def reproduce_speed(
 ) -> Reproduction:
     typed = load_record(source.record_path)
     record = typed.to_json()
-    if not is_speed(record):
-        raise ConfigError(f"{record.get('run_id')} is not a speed run",
+    if not isinstance(typed.body, Speed):
+        raise ConfigError(f"{typed.run_id} is not a speed run",
                           hint="scored runs are reproduced by editor.reproduce.reproduce")
     integrity = verify_source(source)
-    original_speed = as_map(record.get("speed"))
+    original_speed = typed.body.speed
     original = original_side(record, source, integrity,
-                             decode_tps=median_of(original_speed, "decode_tps"))
+                             decode_tps=median_of(original_speed.summary, "decode_tps"))
     if not integrity.ok:  # an invalid submission is not worth a re-run
         verdict, reasons = decide(integrity, (), (), None, None)
         return Reproduction(verdict, reasons, original, None, None, integrity)
 
-    plan = plan_for(record)  # another methodology is refused before anything runs
+    plan = plan_for(typed, original_speed)  # another methodology is refused before any run
     config = build_config(SLUG, rerun_flags(typed, target), env=env, argv=argv)
     outcome = run_speed(config, plan, ui, open_streamer=open_streamer, detect_rig=detect_rig)
     new_record = outcome.record
-    new_speed = as_map(new_record.get("speed"))
+    rerun = Record.from_json(new_record, "the re-run's record").body
+    assert isinstance(rerun, Speed)  # run_speed writes speed records
+    new_speed = rerun.speed
     reproduction = signed_rerun_side(outcome.run, new_record, keys_dir,
-                              decode_tps=median_of(new_speed, "decode_tps"))
+                                     decode_tps=median_of(new_speed.summary, "decode_tps"))
     dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
     configuration = configuration_differences(record, new_record)
-    comparison = compare_speed(original_speed, new_speed, tolerance=tolerance)
+    comparison = compare_speed(original_speed.summary, new_speed.summary, tolerance=tolerance)
     verdict, reasons = decide(integrity, configuration, dimensions, comparison, new_speed)
     return Reproduction(verdict, reasons, original, reproduction,
                         independence(integrity.signer, reproduction["signer"]), integrity,

@@ -22,6 +22,7 @@ from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.plausibility import speed_gate
+from runlocalai_bench.speed.protocol import Stat, Summary
 from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
@@ -278,11 +279,15 @@ def test_a_fabricated_original_is_invalid_and_not_rerun(speed_run, serving, gpu_
 @pytest.mark.parametrize(("rerun_tps", "within"), [(440.0, True), (360.0, True),
                                                    (441.0, False), (359.0, False)])
 def test_the_band_is_ten_percent_either_way(rerun_tps, within):
-    def section(tps: float) -> dict[str, object]:
-        return {"summary": {"decode_tps": {"median": tps}, "prefill_tps": {"median": None},
-                            "ttft_ms": {"median": 5.0}}}
+    def summary(tps: float) -> Summary:
+        def stat(median: float | None) -> Stat:
+            return Stat(median=median, minimum=median, maximum=median)
 
-    comparison = compare_speed(section(400.0), section(rerun_tps))
+        return Summary(runs=3, decode_tps=stat(tps), prefill_tps=stat(None), ttft_ms=stat(5.0),
+                       generated_tokens=stat(8.0), prompt_tokens=10, spread=0.0,
+                       decode_source="engine", prefill_source=None)
+
+    comparison = compare_speed(summary(400.0), summary(rerun_tps))
     assert comparison.within is within
     assert comparison.prefill.ratio is None and comparison.ttft.ratio == 1.0
 
