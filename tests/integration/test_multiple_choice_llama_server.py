@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.results import rundir
-from tests.support.data import benchmark_data, data_root
+from tests.support.data import benchmark_data
 from tests.support.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,8 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def rla_command(slug: str, url: str, out: Path, *flags: str) -> list[str]:
-    data = data_root() / ("turkishmmlu" if slug.startswith("turkish") else "mmlu")
+    folder = "turkishmmlu" if slug.startswith("turkish") else "mmlu"
+    data = benchmark_data(folder) / folder  # every test that runs rla skips without it
     return [sys.executable, "-m", "runlocalai_bench", "bench", slug, "--endpoint", url,
             "--data-dir", str(data), "--output-dir", str(out), *flags]
 
