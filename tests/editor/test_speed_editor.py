@@ -341,3 +341,31 @@ def test_reproduce_against_a_server_that_is_not_there(speed_run, capsys, tmp_pat
                        "http://127.0.0.1:9", "--output-dir", str(tmp_path / "out"))
     assert code != 0
     assert err.startswith("error: ") and "\nhint: " in err and "Traceback" not in err
+
+
+# -- a record written before version 3 (no `request`) ------------------------------------------
+
+
+def test_a_version_2_speed_record_still_verifies_and_reproduces(serving, tmp_path, capsys):
+    """tests/fixtures/runlog/speed is a speed run as rla wrote it before record version 3: it
+    verifies against speed-record-v1, and reproduces from its reproduction command."""
+    import shutil
+
+    from runlocalai_bench.results.record import load_record
+
+    original = rundir.RunDir(tmp_path / "v2")
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "runlog" / "speed", original.path)
+    code, out, _ = rla(capsys, "verify", str(original.path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"], report
+    assert report["findings"][0]["message"] == "record.json matches schema speed-record-v1"
+
+    record = load_record(original.record)
+    assert record.record_version == 2 and record.request is None
+    result = rerun(original, serving(server_at(40.0)).url, record.hardware, tmp_path / "out")
+    assert result.verdict == "reproduced", result.reasons
+    assert result.reproduction is not None
+    again = load_record(Path(result.reproduction["path"]) / rundir.RECORD)
+    assert again.record_version == 3 and again.request is not None
+    assert again.request.speed is not None
+    assert again.request.speed.n_predict == record.body.speed.n_predict  # type: ignore[union-attr]
