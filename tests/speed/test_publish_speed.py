@@ -224,3 +224,27 @@ def test_rla_submit_without_a_token_names_the_variable(speed_run, github, leader
     # The variable's name must survive redaction ("token: X" reads like a secret's value).
     assert "error: no leaderboard token (RLA_SUBMIT_TOKEN is unset)" in proc.stderr
     assert "hint: export RLA_SUBMIT_TOKEN=" in proc.stderr and leaderboard.requests == []
+
+
+def test_a_speed_run_keeps_endpoint_credentials_out_of_every_artifact(serving, tmp_path: Path,
+                                                                       github, leaderboard):
+    """rla bench speed … --publish --submit --yes with a token as the endpoint's userinfo: no
+    terminal needed, and the token is in no run file, run log, index, Gist or console line."""
+    where = serving(StreamingLlamaServer(decode_tps=lambda n: 35.0)).url.removeprefix("http://")
+    env = {"GH_TOKEN": VALID_TOKEN, "RLA_GITHUB_API_URL": github.url,
+           "RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
+    proc = rla("bench", "speed", "--endpoint", f"http://T0KENV4LUE@{where}", "--n-predict", "4",
+               "--output-dir", str(tmp_path / "runs"), "--publish", "--submit", "--yes", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(leaderboard.submissions()) == 1
+    files = [*(tmp_path / "runs").rglob("*"), *Path(os.environ["RLA_HOME"]).rglob("*")]
+    blobs = {str(f): f.read_bytes() for f in files if f.is_file()}
+    assert any(name.endswith("run-1.log") for name in blobs)
+    blobs |= {f"gist {gid}:{name}": body for gid, gist in github.gists.items()
+              for name, body in gist.items()}
+    blobs |= {"leaderboard": json.dumps(leaderboard.submissions()[0].body).encode(),
+              "console": (proc.stdout + proc.stderr).encode()}
+    for name, blob in blobs.items():
+        assert b"T0KENV4LUE" not in blob, name
+    record = load_record(next((tmp_path / "runs").iterdir()) / "record.json")
+    assert f"http://[REDACTED]@{where}" in record.command.reproduce
