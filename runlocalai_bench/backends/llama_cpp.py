@@ -116,7 +116,8 @@ class LlamaCppBackend:
         s = self.sampling
         return {
             "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": 0.0,
-            "typical_p": 1.0, "repeat_penalty": 1.0, "seed": s.seed, "n": s.n,
+            "typical_p": 1.0, "repeat_penalty": 1.0, "frequency_penalty": 0.0,
+            "presence_penalty": 0.0, "mirostat_mode": 0, "seed": s.seed, "n": s.n,
             "max_tokens": prompt.max_tokens, "stop": list(prompt.stop),
             "top_logprobs": prompt.top_logprobs, "candidates": list(prompt.candidates),
         }
@@ -197,7 +198,7 @@ class LlamaCppBackend:
                     prompt=tokens, max_tokens=prompt.max_tokens, temperature=s.temperature,
                     top_k=s.top_k, top_p=s.top_p, min_p=0.0, typical_p=1.0,
                     repeat_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0,
-                    stop=list(prompt.stop) or None, seed=s.seed,
+                    mirostat_mode=0, stop=list(prompt.stop) or None, seed=s.seed,
                 )
                 choice = completion["choices"][0]
                 out = choice["text"]
@@ -316,8 +317,9 @@ class InProcessStreamer:
         started = time.perf_counter()
         chunks = llm.create_completion(
             prompt=prompt, max_tokens=request.n_predict, temperature=self.sampling.temperature,
-            top_k=self.sampling.top_k, top_p=self.sampling.top_p, min_p=0.0,
-            repeat_penalty=1.0, seed=request.seed, stream=True,
+            top_k=self.sampling.top_k, top_p=self.sampling.top_p, min_p=0.0, typical_p=1.0,
+            repeat_penalty=1.0, frequency_penalty=0.0, presence_penalty=0.0, mirostat_mode=0,
+            seed=request.seed, stream=True,
             logits_processor=self._ban_eos() if request.ignore_eos else None,
         )
         for chunk in chunks:

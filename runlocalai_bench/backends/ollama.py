@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from runlocalai_bench.backends.base import Experts, SpeedRequest, count, experts_from_metadata
+from runlocalai_bench.backends.fields import neutral_samplers
 from runlocalai_bench.backends.http import Streaming
 from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
 from runlocalai_bench.errors import BackendError, ConfigError
@@ -46,8 +47,8 @@ class OllamaBackend(OpenAICompatBackend):
     def sent_params(self, prompt: Prompt) -> dict[str, Any]:
         s = self.sampling
         options: dict[str, Any] = {
-            "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": 0.0,
-            "repeat_penalty": 1.0, "seed": s.seed, "num_predict": prompt.max_tokens,
+            "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p,
+            **neutral_samplers("ollama"), "seed": s.seed, "num_predict": prompt.max_tokens,
             "num_ctx": self.num_ctx,
         }
         if prompt.stop:
@@ -147,8 +148,8 @@ class OllamaStreamer:
     def body(self, request: SpeedRequest) -> dict[str, Any]:
         s = self.sampling
         options: dict[str, Any] = {"temperature": s.temperature, "top_k": s.top_k,
-                                   "top_p": s.top_p, "seed": request.seed,
-                                   "num_predict": request.n_predict}
+                                   "top_p": s.top_p, **neutral_samplers("ollama"),
+                                   "seed": request.seed, "num_predict": request.n_predict}
         if self.n_ctx:
             options["num_ctx"] = self.n_ctx
         return {"model": self.model, "prompt": request.prompt, "raw": True, "stream": True,

@@ -44,6 +44,7 @@ from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
+from runlocalai_bench.runtime import greedy
 from runlocalai_bench.types import RigInfo
 
 if TYPE_CHECKING:
@@ -292,6 +293,18 @@ def signed_rerun_side(run: rundir.RunDir, record: Mapping[str, Any], keys_dir: P
             "signer": signature.key_id if signature else None, **headline}
 
 
+def refuse_nondeterministic(record: Record) -> None:
+    """A run whose settings made its greedy output depend on the run is not copied: a re-run
+    with the same settings could not confirm or refute its score."""
+    reasons = greedy.request_reasons(concurrency=record.runtime.concurrency,
+                                     cache_prompt=record.sampling.settings.cache_prompt)
+    if reasons:
+        why = " and ".join(r.split(";")[0] for r in reasons)
+        raise ConfigError(f"{record.run_id} is not reproduced: {why}",
+                          hint="a leaderboard row runs with --config leaderboard: ask its"
+                          " submitter to rerun it so")
+
+
 def reproduce(
     source: Source,
     target: Target,
@@ -310,6 +323,7 @@ def reproduce(
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
                           hint="speed rows are reproduced by editor.speedreproduce")
     eval_for(record).close()  # refuse another methodology before anything runs
+    refuse_nondeterministic(typed)
     integrity = verify_source(source, data_dir=target.data_dir, cache_dir=target.cache_dir)
     original = original_side(record, source, integrity,
                              score=(record.get("results") or {}).get("score"))

@@ -1,15 +1,16 @@
 """The trust gate: whether a finished run may be submitted, and every reason it may not.
 
 The leaderboard shows a quality row only when its log is public and the run is comparable:
-greedy and single-sample, the full pinned dataset, a methodology the leaderboard knows, and the
-rig fields that make a row. A hardware row (`rla bench speed`) needs the same public log and rig
-fields, and in place of the dataset the capture protocol: three counted runs under the 20%
-spread, each with its own log in the Gist, the concatenated logs hashing as recorded, batch 1,
-figures that follow from the raw observations, and decode under the memory-bandwidth ceiling
-(`speed_gate`). `check_gate` runs locally before anything is sent and lists every failing item
-at once, so a contributor fixes them in one go. It reads the record and the run directory's
-files and nothing else; which benchmarks are publishable comes in as an argument
-(`publishable_specs()` reads them from tasks/).
+greedy and single-sample for real (no server sampler default left non-neutral, one request in
+flight, no prompt cache, one server slot: runtime/greedy.py), the full pinned dataset, a
+methodology the leaderboard knows, and the rig fields that make a row. A hardware row (`rla
+bench speed`) needs the same public log and rig fields, and in place of the dataset the capture
+protocol: three counted runs under the 20% spread, each with its own log in the Gist, the
+concatenated logs hashing as recorded, batch 1, figures that follow from the raw observations,
+and decode under the memory-bandwidth ceiling (`speed_gate`). `check_gate` runs locally before
+anything is sent and lists every failing item at once, so a contributor fixes them in one go. It
+reads the record and the run directory's files and nothing else; which benchmarks are
+publishable comes in as an argument (`publishable_specs()` reads them from tasks/).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
+from runlocalai_bench.runtime import greedy
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
         reasons += _speed(record, record.body, data, run_path)
     else:
         reasons += _coverage(record.body)
+        reasons += _greedy(record)
     reasons += _files(record, run_path)
     reasons += _gist(record)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
@@ -113,6 +116,17 @@ def _sampling(record: Record) -> list[str]:
     if "n" in sent and sent["n"] != 1:
         out.append(f"requests were sent with n {sent['n']!r}, not 1")
     return out
+
+
+def _greedy(record: Record) -> list[str]:
+    """A quality row is greedy for real: no server default left to change the output, one
+    request in flight, no prompt cache, one server slot (runtime/greedy.py)."""
+    runtime = record.runtime
+    return [*greedy.sampler_reasons(runtime.engine, runtime.sampler_defaults,
+                                    record.sampling.sent),
+            *greedy.request_reasons(concurrency=runtime.concurrency,
+                                    cache_prompt=record.sampling.settings.cache_prompt),
+            *greedy.server_reasons(engine=runtime.engine, slots=runtime.slots)]
 
 
 def _coverage(body: Scored) -> list[str]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from runlocalai_bench import ui
 from runlocalai_bench.backends.factory import open_backend
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.editor import keys
 from runlocalai_bench.editor.reproduce import Reproduction, Target, reproduce, write_report
 from runlocalai_bench.editor.source import local_source
+from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
 from tests.editor.conftest import Policy, alternating, make_run, stub_server
@@ -110,3 +113,14 @@ def test_a_limited_run_signed_by_another_operator_reproduces_independently(tmp_p
     assert result.independent is True
     signature = keys.read_signature(rerun_dir / keys.SIGNATURE)
     assert signature is not None and keys.check_signature(record, signature).valid
+
+
+def test_an_original_run_at_concurrency_4_is_refused_not_copied(tmp_path):
+    original = make_run(tmp_path / "original", limit=4, concurrency=4)
+    with pytest.raises(ConfigError) as err:
+        rerun(original, tmp_path / "out")
+    assert err.value.message == (
+        f"{original.id} is not reproduced: 4 requests were in flight at once (--concurrency 4):"
+        " batching changes results")
+    assert "--config leaderboard" in (err.value.hint or "")
+    assert not (tmp_path / "out").exists()  # nothing was re-run

@@ -60,7 +60,7 @@ def selfcheck_run(_selfcheck_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDi
 def _full_run(tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
     data = benchmark_data("turkishmmlu") / "turkishmmlu"
     return bench(tmp_path_factory.mktemp("full"), "turkish-mmlu-generative", "--data-dir",
-                 str(data), "--concurrency", "4")
+                 str(data), "--concurrency", "1")
 
 
 @pytest.fixture

@@ -84,6 +84,10 @@ def _set(record: dict, path: str, value) -> dict:
     ("gist.verified", False, "the Gist was not verified"),
     ("gist.html_url", "https://gist.github.com/someone/else", "is not the verified Gist's URL"),
     ("files.samples.jsonl", "f" * 64, "samples.jsonl changed after the record was written"),
+    ("runtime.concurrency", 4, "4 requests were in flight at once (--concurrency 4)"),
+    ("sampling.settings.cache_prompt", True, "the server's prompt cache was on"),
+    ("runtime.slots", 4, "the server has 4 slots (llama-server --parallel 4)"),
+    ("runtime.slots", None, "the server's slot count (/props total_slots) was not recorded"),
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run
@@ -107,3 +111,18 @@ def test_all_failures_are_listed_at_once(published_full_run):
     assert len(reasons) >= 4
     for needle in ("temperature 1.0", "partial", "not pinned", "quantization"):
         assert any(needle in r for r in reasons), (needle, reasons)
+
+
+@pytest.mark.integration
+def test_a_server_default_rla_did_not_override_is_refused_in_one_line(published_full_run):
+    record = load_record(published_full_run.record).to_json()
+    assert record["sampling"]["sent"]["repeat_penalty"] == 1.0
+    record = _set(record, "runtime.sampler_defaults.repeat_penalty", 1.3)
+    ok = check_gate(Record.from_json(record), published_full_run.path, publishable_specs())
+    assert ok.ok, ok.reasons  # sent neutral on every request: overridden
+    del record["sampling"]["sent"]["repeat_penalty"]  # as an rla that did not send it
+    reasons = check_gate(Record.from_json(record), published_full_run.path,
+                         publishable_specs()).reasons
+    assert reasons == ("the server's default repeat_penalty 1.3 changes greedy output and was"
+                       " not overridden (neutral: 1.0): restart the server without it, or use"
+                       " an rla that sends it",)
