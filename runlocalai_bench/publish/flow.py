@@ -18,14 +18,13 @@ exist before the Gist does); the local record gains the URL and the verified fil
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench import schemas
+from runlocalai_bench import jsonio, schemas
 from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
 from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name, new_marker
 from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
@@ -115,11 +114,12 @@ def find_secrets(files: Mapping[str, bytes], extra: tuple[str, ...] = ()) -> lis
         if any(secret and secret in text for secret in extra):
             found.append(name)
         elif name.endswith(".jsonl"):
-            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            lines = [jsonio.loads(line, f"{name} line") for line in text.splitlines()
+                     if line.strip()]
             if any(redact_tree(line, extra=extra) != line for line in lines):
                 found.append(name)
         elif name.endswith(".json"):
-            value = json.loads(text)
+            value = jsonio.loads(text, name)
             if redact_tree(value, extra=extra) != value:
                 found.append(name)
         elif redact(text, extra=extra) != text:

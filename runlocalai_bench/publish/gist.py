@@ -40,8 +40,8 @@ from typing import Any
 
 import httpx
 
-from runlocalai_bench import __version__
-from runlocalai_bench.errors import PublishError
+from runlocalai_bench import __version__, jsonio
+from runlocalai_bench.errors import PublishError, RecordError
 from runlocalai_bench.publish.retry import RetryPolicy, clock_time, iso_time
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -184,10 +184,10 @@ class GistClient:
                                    f" GET /gists answered {response.status_code}"
                                    f" {_message(response)}", hint=hint)
             try:
-                listed = response.json()
+                listed = jsonio.loads(response.content, "GitHub's list of Gists")
                 found = [str(g["id"]) for g in listed
                          if marker in str(g.get("description") or "")]
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            except (RecordError, KeyError, TypeError, AttributeError) as exc:
                 raise PublishError("cannot tell whether GitHub made the Gist: the answer to"
                                    " GET /gists is not a list of Gists", hint=hint) from exc
             if found:
@@ -295,8 +295,8 @@ def rate_limit_wait(response: httpx.Response, now: float) -> float | None:
 
 def _message(response: httpx.Response) -> str:
     try:
-        body = response.json()
-    except ValueError:
+        body = jsonio.loads(response.content, "GitHub's answer")
+    except RecordError:
         return response.reason_phrase or ""
     if isinstance(body, Mapping):
         return str(body.get("message") or response.reason_phrase or "")
@@ -323,8 +323,8 @@ def _api_error(response: httpx.Response, what: str) -> PublishError:
 
 def _validation_errors(response: httpx.Response) -> str:
     try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
+        errors = jsonio.loads(response.content, "GitHub's answer").get("errors") or []
+    except (RecordError, AttributeError):
         return "no details"
     parts = []
     for e in errors:
@@ -338,7 +338,7 @@ def _validation_errors(response: httpx.Response) -> str:
 
 def _parse_gist(response: httpx.Response, what: str) -> Gist:
     try:
-        body = response.json()
+        body = jsonio.loads(response.content, f"GitHub's answer to {what}")
         files = {
             name: GistFile(filename=name, raw_url=str(f["raw_url"]), size=f.get("size"),
                            truncated=bool(f.get("truncated")))
@@ -346,6 +346,6 @@ def _parse_gist(response: httpx.Response, what: str) -> Gist:
         }
         return Gist(id=str(body["id"]), html_url=str(body["html_url"]), files=files,
                     truncated=bool(body.get("truncated")))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (RecordError, KeyError, TypeError, AttributeError) as exc:
         raise PublishError(f"GitHub's answer to {what} lacks id, html_url or files",
                            hint="check --github-api-url / RLA_GITHUB_API_URL") from exc
