@@ -78,7 +78,7 @@ def _summary(sub: Submission, api_url: str) -> list[str]:
         f"reproduce   {p['reproduction']['command']}",
         f"submitter   {p['submitter']['handle'] or 'anonymous'}",
         f"notes       {p['notes'] or '(none)'}",
-        f"to          {api_url}",
+        f"to          {redact(api_url)}",
     ]
 
 

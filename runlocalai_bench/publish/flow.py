@@ -32,7 +32,7 @@ from runlocalai_bench.publish.notes import HANDLE, MAX_HANDLE, clean_handle, cle
 from runlocalai_bench.publish.payload import build_payload, idempotency_key
 from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
-from runlocalai_bench.redact import redact, redact_tree
+from runlocalai_bench.redact import redact, redact_tree, redact_url
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Gist, GistFile, Record
@@ -238,7 +238,7 @@ def submit_prepared(submission: Submission, client: LeaderboardClient, *,
     submitted_at = earlier.get("submitted_at") if earlier.get("id") == receipt.id else None
     rundir.write_json_atomic(path, {
         "id": receipt.id, "status": receipt.status, "duplicate": receipt.duplicate,
-        "api_url": client.api_url, "idempotency_key": submission.key,
+        "api_url": redact_url(client.api_url), "idempotency_key": submission.key,
         "submitted_at": submitted_at or now(),
         "rate_limit_remaining": receipt.rate_limit_remaining,
         "rate_limit_reset": receipt.rate_limit_reset,

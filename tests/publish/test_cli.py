@@ -257,6 +257,18 @@ def test_a_refused_dry_run_says_truthfully_what_went_where(selfcheck_run, leader
     assert leaderboard.submissions() == []
 
 
+def test_a_leaderboard_url_with_credentials_is_never_printed(published_full_run, leaderboard):
+    where = leaderboard.url.removeprefix("http://")
+    env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN,
+           "RLA_LEADERBOARD_URL": f"http://LBUSER:LBPASS@{where}"}
+    proc = rla("submit", str(published_full_run.path), "--yes", env=env)
+    # userinfo makes httpx send Basic credentials, which this leaderboard refuses
+    assert_refused(proc)
+    assert f"to          http://[REDACTED]@{where}" in proc.stderr
+    for secret in ("LBUSER", "LBPASS"):
+        assert secret not in proc.stdout + proc.stderr
+
+
 # -- bench chaining ------------------------------------------------------------------------
 
 
