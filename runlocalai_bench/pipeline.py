@@ -253,12 +253,31 @@ async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item],
 async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], backend: Backend,
                    eval_: Eval, samples_log: rundir.SampleLog,
                    on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
-    """Send requests with at most `concurrency` in flight; score and log each as it lands.
+    """Send requests with at most `concurrency` in flight; score and log each as it lands,
+    with up to max(concurrency, the eval's score workers) samples scoring at once while the
+    next requests go out (a slow scorer, code execution, no longer holds the engine up).
     Prompts are built as their item is sent, so a full set never sits in memory as text."""
     queue: asyncio.Queue[Item] = asyncio.Queue()
     for item in todo:
         queue.put_nowait(item)
     fatal: list[BaseException] = []
+    slots = asyncio.Semaphore(max(concurrency, eval_.score_workers()))
+    scoring: set[asyncio.Task[None]] = set()
+
+    async def settle(item: Item, prompt: Prompt, generation: Generation | None,
+                     error: BackendError | None) -> None:
+        try:
+            if generation is None:
+                assert error is not None
+                result = error_row(item, prompt, error)
+            else:
+                result = await asyncio.to_thread(eval_.score, item, prompt, generation)
+            samples_log.append(sample_line(result, generation))
+            on_sample(result)
+        except Exception as exc:
+            fatal.append(exc)
+        finally:
+            slots.release()
 
     async def worker() -> None:
         while not fatal:
@@ -268,19 +287,21 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], b
                 return
             prompt = prompt_for(item)
             generation: Generation | None = None
+            error: BackendError | None = None
             try:
                 generation = await backend.generate(prompt)
             except BackendError as exc:
                 if exc.fatal:
                     fatal.append(exc)
                     return
-                result = error_row(item, prompt, exc)
-            else:
-                result = await asyncio.to_thread(eval_.score, item, prompt, generation)
-            samples_log.append(sample_line(result, generation))
-            on_sample(result)
+                error = exc
+            await slots.acquire()
+            task = asyncio.create_task(settle(item, prompt, generation, error))
+            scoring.add(task)
+            task.add_done_callback(scoring.discard)
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(todo), 1)))))
+    await asyncio.gather(*scoring)
     if fatal:
         raise fatal[0]
 

@@ -27,7 +27,7 @@ from runlocalai_bench.scoring.checker import Checker, SetVerdict
 from runlocalai_bench.scoring.code_extraction import extract_program
 from runlocalai_bench.scoring.code_settings import CodeSettings
 from runlocalai_bench.scoring.reference import Reference, ReferenceCache, inputs_of
-from runlocalai_bench.scoring.sandbox import Isolation, Job, Sandbox
+from runlocalai_bench.scoring.sandbox import Isolation, Job, Sandbox, default_workers
 from runlocalai_bench.types import (
     CodeItem,
     Dataset,
@@ -130,6 +130,11 @@ class CodeExecutionEval:
                 "input": _short_repr(inputs[index]) if shown and index is not None else None,
             }
         return sample(extraction.code, "pass" if passed else "fail", details)
+
+    def score_workers(self) -> int:
+        """The sandbox's hosts: that many programs run at once."""
+        sandbox = self._sandbox
+        return sandbox.workers if sandbox is not None else self._workers or default_workers()
 
     def aggregate(self, samples: Sequence[SampleResult], expected_n: int) -> Results:
         return aggregate_pass_at_1(samples, expected_n, slug=self.spec.slug,

@@ -296,6 +296,10 @@ class MultipleChoiceEval:
     def score(self, item: Item, prompt: Prompt, generation: Generation) -> SampleResult:
         return score_generation(_mc(item), prompt, generation, self.config)
 
+    def score_workers(self) -> int:
+        """One: scoring a letter takes microseconds."""
+        return 1
+
     def aggregate(self, samples: Sequence[SampleResult], expected_n: int) -> Results:
         return metrics.aggregate(samples, slug=self.spec.slug, metric=self.config.metric,
                                  expected_n=expected_n, categories=self.config.categories)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,30 @@ def test_runs_list_shows_whole_run_ids_at_80_columns(tmp_path):
     assert all(len(line) <= 80 for line in proc.stdout.splitlines()), proc.stdout
     for run_id in ids:
         assert run_id in proc.stdout, proc.stdout
+
+
+def test_code_is_scored_while_the_next_request_goes_out(tmp_path):
+    """At concurrency 1 a HumanEval+ sample's sandboxed run does not hold the engine up: the
+    second request arrives while the first program (2 s on its first input) still runs."""
+    logged_at_request: list[int] = []
+
+    def slow_program(prompt: str) -> str:
+        entry_point = re.findall(r"^def (\w+)\(", prompt, re.MULTILINE)[-1]
+        samples = list(tmp_path.glob("*/samples.jsonl"))
+        logged_at_request.append(len(samples[0].read_text().splitlines()) if samples else 0)
+        return (f"```python\ndef {entry_point}(*args):\n    import time\n    time.sleep(2)\n"
+                f"    return None\n```\n")
+
+    stub = StubLlamaServer(policy=slow_program)
+    server = stub.start()
+    try:
+        proc = rla("bench", "humaneval-plus", "--sample", "--limit", "2", "--prompt-style",
+                   "chat", "--concurrency", "1", "--endpoint", server.url, "--model", "stub",
+                   "--output-dir", str(tmp_path), "--json")
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert logged_at_request == [0, 0]
+    samples = rundir.read_samples(only_run(tmp_path).samples)
+    assert sorted(s["id"] for s in samples) == ["HumanEval/2", "HumanEval/32"]
+    assert all(s["details"]["base"] == "fail" for s in samples)
