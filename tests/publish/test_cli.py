@@ -294,7 +294,7 @@ def test_bench_submit_with_yes_needs_no_terminal(tmp_path, github, leaderboard):
     stub = StubLlamaServer(policy=lambda p: "B").start()
     try:
         proc = rla("bench", "turkish-mmlu-generative", "--endpoint", stub.url, "--model", "stub",
-                   "--data-dir", str(data), "--concurrency", "4", "--output-dir",
+                   "--data-dir", str(data), "--concurrency", "1", "--output-dir",
                    str(tmp_path / "runs"), "--publish", "--submit", "--yes",
                    env=env_for(github, leaderboard))
     finally:
