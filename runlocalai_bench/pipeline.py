@@ -30,6 +30,7 @@ from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from runlocalai_bench.scoring import plausibility
 from runlocalai_bench.types import (
     Dataset,
     Generation,
@@ -50,7 +51,7 @@ class RunUI(Protocol):
 
     def advance(self, result: SampleResult) -> None: ...
 
-    def end(self, results: Results | None) -> None: ...
+    def end(self, results: Results | None, flags: Sequence[str] = ()) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,10 @@ class _ScoredRun:
         results = eval_.aggregate(lines, expected_n=len(items))
         results = _with_partial(results, self.dataset, len(items))
         rundir.write_json_atomic(run.results, to_dict(results))
-        self.ui.end(results)
+        self.ui.end(results, plausibility.quality_flags(
+            eval_.spec.data, score=results.score, n=results.n, counts=results.counts,
+            samples=run.samples,
+            n_ctx=plausibility.context_of(self.runtime.n_ctx, self.sent)))
         return _Scored(results=results, lines=lines, wall_start=wall_start)
 
     def finish(self, started: lifecycle.Started, work: _Scored) -> lifecycle.Finished:

@@ -39,7 +39,7 @@ class _QuietUI:
     def advance(self, result: SampleResult) -> None:
         return None
 
-    def end(self, results: Results | None) -> None:
+    def end(self, results: Results | None, flags: Sequence[str] = ()) -> None:
         return None
 
 

@@ -25,7 +25,9 @@ from runlocalai_bench.results.runlog import ProgressLine, ScoredHeadline
 from runlocalai_bench.types import Results, SampleResult, to_dict
 
 
-def results_table(results: Results, *, max_rows: int = 80) -> Table:
+def results_table(results: Results, *, max_rows: int = 80, flags: Sequence[str] = ()) -> Table:
+    """The scores by category and subtask, the headline, the outcomes, and under them each
+    implausibility of the run (scoring/plausibility.py), which the trust gate refuses."""
     metric = results.metric
     # The title is run.log's headline, which `rla verify` reads back: written by runlog.
     table = Table(title=ScoredHeadline.of(results).line(), title_justify="left")
@@ -47,8 +49,10 @@ def results_table(results: Results, *, max_rows: int = 80) -> Table:
                   f"{results.stderr * 100:.2f}")
     table.add_row("macro", "", f"{results.macro * 100:.2f}", "")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(results.counts.items()) if v)
-    if counts:
-        table.caption = f"outcomes: {counts}"
+    caption = [f"outcomes: {counts}"] if counts else []
+    caption += [f"implausible: {flag}" for flag in flags]
+    if caption:
+        table.caption = "\n".join(caption)
     return table
 
 
@@ -112,7 +116,7 @@ class RichRunUI:
                             elapsed_s=time.perf_counter() - self._started, rate=rate,
                             errors=self._errors, final=final).line()
 
-    def end(self, results: Results | None) -> None:
+    def end(self, results: Results | None, flags: Sequence[str] = ()) -> None:
         if self._progress is not None:
             self._progress.stop()
         if self._log is not None:
@@ -121,8 +125,10 @@ class RichRunUI:
             return
         if self.json_output:
             self.console.print_json(json.dumps(to_dict(results)))
+            for flag in flags:
+                self.diagnostics.print(f"implausible: {flag}", highlight=False, markup=False)
         else:
-            self.console.print(results_table(results))
+            self.console.print(results_table(results, flags=flags))
 
 
 def print_json(console: Console, data: Any) -> None:

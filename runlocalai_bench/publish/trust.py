@@ -27,6 +27,7 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
 from runlocalai_bench.runtime import greedy
+from runlocalai_bench.scoring import plausibility
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
     else:
         reasons += _coverage(record.body)
         reasons += _greedy(record)
+        reasons += _plausible(record, record.body, run_path)
     reasons += _files(record, run_path)
     reasons += _gist(record)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
@@ -127,6 +129,21 @@ def _greedy(record: Record) -> list[str]:
             *greedy.request_reasons(concurrency=runtime.concurrency,
                                     cache_prompt=record.sampling.settings.cache_prompt),
             *greedy.server_reasons(engine=runtime.engine, slots=runtime.slots)]
+
+
+def _plausible(record: Record, body: Scored, run_path: Path) -> list[str]:
+    """Results no working setup produces (scoring/plausibility.py): below chance, too many
+    unreadable answers, prompts that reached the context. The samples are read only when they
+    are the run's own (else _files names them)."""
+    slug = record.benchmark.slug
+    spec = specs.load_spec("tasks", slug) if slug in specs.spec_names("tasks") else {}
+    path = run_path / rundir.SAMPLES
+    own = path.is_file() and record.files.get(rundir.SAMPLES) == rundir.sha256_file(path)
+    samples = path if own else None
+    results = body.results
+    return plausibility.quality_flags(
+        spec, score=results.score, n=results.n, counts=results.counts, samples=samples,
+        n_ctx=plausibility.context_of(record.runtime.n_ctx, record.sampling.sent))
 
 
 def _coverage(body: Scored) -> list[str]:

@@ -235,3 +235,18 @@ def test_code_is_scored_while_the_next_request_goes_out(tmp_path):
     samples = rundir.read_samples(only_run(tmp_path).samples)
     assert sorted(s["id"] for s in samples) == ["HumanEval/2", "HumanEval/32"]
     assert all(s["details"]["base"] == "fail" for s in samples)
+
+
+def test_an_implausible_run_is_flagged_under_its_results_table(tmp_path):
+    """A server that answers no letter: every answer unreadable, flagged with its cause in the
+    table the run prints (and so in run.log)."""
+    server = StubLlamaServer(policy=lambda prompt: "?").start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                   "--output-dir", str(tmp_path))
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    flagged = [line for line in proc.stdout.splitlines() if "implausible:" in line]
+    assert flagged and "could not be read" in flagged[0], proc.stdout
+    assert "implausible: " in (only_run(tmp_path).path / rundir.RUN_LOG).read_text()

@@ -88,6 +88,9 @@ def _set(record: dict, path: str, value) -> dict:
     ("sampling.settings.cache_prompt", True, "the server's prompt cache was on"),
     ("runtime.slots", 4, "the server has 4 slots (llama-server --parallel 4)"),
     ("runtime.slots", None, "the server's slot count (/props total_slots) was not recorded"),
+    ("results.score", 0.114, "the score 11.4% is below chance (20%, guessing among 5 options)"),
+    ("results.counts.unparsed", 120, "120 of 900 answers (13%) could not be read"),
+    ("runtime.n_ctx", 100, "prompt(s) reached the context of 100 tokens"),
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run
