@@ -44,6 +44,8 @@ _GROUPS = ("runs", "keys")
 
 
 def _register() -> None:
+    if app.registered_commands:  # main() already ran in this process (an embedding, a test)
+        return
     for name in _COMMANDS:
         module = importlib.import_module(f"runlocalai_bench.cli.{name}")
         app.command(name)(getattr(module, name))
