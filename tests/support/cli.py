@@ -1,0 +1,69 @@
+"""`rla` as a test runs it, and the check that a failure is a user error.
+
+By default `rla(...)` runs in this process, through the entry point a user's `rla` runs
+(`runlocalai_bench.cli.main`, under typer's CliRunner isolation): the same commands, the same
+`error:` / `hint:` rendering and exit codes, without a Python start-up per call. `process=True`
+runs `python -m runlocalai_bench` instead, where a real process is the point: a run whose
+run.log tees file descriptors 1 and 2 (its live output reaches the descriptors, not
+sys.stdout), a kill or a signal, the sandbox, the installed entry point.
+
+Either way the environment is this test's (the autouse fixture's HOME, data dirs, no tokens)
+with `env` laid over it, and stdin is `stdin` (empty by default, so never a TTY).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from runlocalai_bench import redact
+from runlocalai_bench.cli import main
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one `rla` invocation left: its exit status and what it wrote to each stream."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def rla(*args: str, env: Mapping[str, str] | None = None, stdin: str = "",
+        cwd: Path | None = None, process: bool = False, timeout: float = 300) -> Ran:
+    """`rla ARGS`; in this process unless `process` (`timeout` applies to a process only)."""
+    if process:
+        proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", *args],
+                              capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                              env={**os.environ, **(env or {})}, input=stdin)
+        return Ran(proc.returncode, proc.stdout, proc.stderr)
+    where = contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext()
+    with where, CliRunner().isolation(input=stdin, env=env) as (out, err, _):
+        redact.refresh()  # a fresh process reads the secrets to redact from its environment
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            redact.refresh()
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def assert_user_error(ran: Ran, *needles: str) -> None:
+    """A failure a user caused: non-zero exit, `error:` first on stderr, a `hint:` line, no
+    traceback anywhere, and each of `needles` in stderr."""
+    assert ran.returncode != 0, ran.stdout + ran.stderr
+    lines = ran.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("error: "), ran.stderr
+    assert any(line.startswith("hint: ") for line in lines), ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+    for needle in needles:
+        assert needle in ran.stderr, ran.stderr
