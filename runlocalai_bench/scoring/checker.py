@@ -6,12 +6,11 @@ special oracle) stops the job; the verdict says how far it got and why it stoppe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from runlocalai_bench.scoring.code_settings import CodeSettings
 from runlocalai_bench.scoring.outputs import decode_value, outputs_match, poly_root_ok
-from runlocalai_bench.scoring.reference import Reference
+from runlocalai_bench.scoring.reference import ExpectedOutputs, Reference
 from runlocalai_bench.scoring.sandbox import Frame, JobEnd
 from runlocalai_bench.types import CodeItem
 
@@ -30,11 +29,11 @@ class SetVerdict:
 class Checker:
     """Compares a job's frames with the reference, input by input, as they arrive."""
 
-    def __init__(self, item: CodeItem, reference: Reference, lines: Iterator[bytes],
+    def __init__(self, item: CodeItem, reference: Reference, expected: ExpectedOutputs,
                  settings: CodeSettings) -> None:
         self.item = item
         self.reference = reference
-        self.lines = lines
+        self.expected = expected
         self.settings = settings
         self.oracle = settings.special_oracles.get(item.id)
         self.passed = 0
@@ -64,13 +63,14 @@ class Checker:
             self.done = True
             return True
         if kind == "output":
-            expected = next(self.lines).rstrip(b"\n")
             if self.oracle is not None:
                 self._pending = frame.payload
                 return True
-            if frame.payload == expected and frame.index not in self.reference.nan:
+            if (self.expected.same(frame.index, frame.payload)
+                    and frame.index not in self.reference.nan):
                 self.passed += 1
                 return True
+            expected = self.expected.payload(frame.index)
             if outputs_match(decode_value(frame.payload), decode_value(expected),
                              self._atol(frame.index), self.settings.rtol):
                 self.passed += 1

@@ -12,7 +12,6 @@ call from many threads at once.
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -26,7 +25,12 @@ from runlocalai_bench.scoring import metrics
 from runlocalai_bench.scoring.checker import Checker, SetVerdict
 from runlocalai_bench.scoring.code_extraction import extract_program
 from runlocalai_bench.scoring.code_settings import CodeSettings
-from runlocalai_bench.scoring.reference import Reference, ReferenceCache, inputs_of
+from runlocalai_bench.scoring.reference import (
+    ExpectedOutputs,
+    Reference,
+    ReferenceCache,
+    inputs_of,
+)
 from runlocalai_bench.scoring.sandbox import Isolation, Job, Sandbox, default_workers
 from runlocalai_bench.types import (
     CodeItem,
@@ -216,9 +220,8 @@ class CodeExecutionEval:
                   time_limits=limits,
                   total_timeout=self.settings.total_timeout(limits),
                   send_args=item.id in self.settings.special_oracles)
-        with gzip.open(reference.path, "rb") as fh:
-            fh.readline()  # the header
-            checker = Checker(item, reference, iter(fh), self.settings)
+        with ExpectedOutputs(reference) as expected:
+            checker = Checker(item, reference, expected, self.settings)
             end = self.sandbox().run(job, checker.on_frame)
         return checker.verdict(which, end)
 

@@ -4,8 +4,16 @@ The canonical solution runs in the same sandbox as the model's code, on each inp
 plus) of a task; its return values, in their wire form, and each input's time (from which the
 time limits derive) are cached under `<cache>/humanevalplus/expected-v<format>-py<ver>-<arch>/`,
 one gzipped file per task and set, named by a hash of everything that determines it. A damaged
-or older file is computed again. `ReferenceCache` is safe to use from many threads at once: each
-reference is computed by one of them while the others wait for it.
+or older file is computed again.
+
+In that file an output longer than DIGEST_OVER bytes is a line `#<sha256 of it>`: a job's output
+of the same bytes passes on its digest, without the 300 MB that a few tasks return (HumanEval/15
+and /130 plus) being decompressed on every run. The outputs themselves, every one of them, go to
+a second file beside it (`<key>.outputs.gz`), read only when a long output differs in its bytes
+and must be compared by value (`ExpectedOutputs`).
+
+`ReferenceCache` is safe to use from many threads at once: each reference is computed by one of
+them while the others wait for it.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import platform
 import sys
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +42,9 @@ from runlocalai_bench.scoring.sandbox import Frame, Job, Sandbox
 from runlocalai_bench.types import CodeItem
 
 # Bumped whenever the wire encoding or the reference file layout changes.
-REFERENCE_FORMAT = 3
+REFERENCE_FORMAT = 4
+DIGEST_OVER = 256  # bytes: a longer expected output is cached inline by its sha256 alone
+_DIGEST = b"#"  # no wire payload (JSON text) starts with it
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,84 @@ class Reference:
     first_float: int | None  # the first input whose expected output is_floats
     isolation: str
     nan: frozenset[int] = frozenset()  # inputs whose expected output holds a NaN
+    outputs: Path | None = None  # every output in full, when some are inline by digest
 
     @property
     def n(self) -> int:
         return len(self.times)
+
+
+def short_form(payload: bytes) -> bytes:
+    """An expected output as its reference file's line holds it: itself, or its digest."""
+    if len(payload) <= DIGEST_OVER:
+        return payload
+    return _DIGEST + hashlib.sha256(payload).hexdigest().encode()
+
+
+class ExpectedOutputs:
+    """One reference's expected outputs, for one check: the reference file's lines, read at
+    once, and the full outputs, read forward from their file only when `payload` is asked for
+    an output that its line holds by digest. Close it when done."""
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
+        try:
+            lines = gzip.decompress(reference.path.read_bytes()).split(b"\n")
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _damaged(reference.path, exc) from exc
+        self.lines = lines[1:reference.n + 1]  # after the header
+        if len(self.lines) != reference.n:
+            raise _damaged(reference.path, "too few lines")
+        self._full: gzip.GzipFile | None = None
+        self._full_at = 0  # the index of the next line self._full reads
+
+    def same(self, index: int, payload: bytes) -> bool:
+        """Whether `payload` is byte for byte the expected output of input `index`."""
+        line = self.lines[index]
+        if not line.startswith(_DIGEST):
+            return payload == line
+        return len(payload) > DIGEST_OVER and short_form(payload) == line
+
+    def payload(self, index: int) -> bytes:
+        """The expected output of input `index` in full."""
+        line = self.lines[index]
+        if not line.startswith(_DIGEST):
+            return line
+        path = self.reference.outputs
+        try:
+            if path is None:
+                raise ValueError("no outputs file")
+            if self._full is None or self._full_at > index:
+                self.close()
+                self._full = gzip.GzipFile(path, "rb")
+                self._full_at = 0
+            full_file: gzip.GzipFile = self._full
+            while self._full_at < index:
+                full_file.readline()
+                self._full_at += 1
+            full = full_file.readline().rstrip(b"\n")
+            self._full_at += 1
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            raise _damaged(path or self.reference.path, exc) from exc
+        if short_form(full) != line:
+            raise _damaged(path, f"output {index} is not the one its digest names")
+        return full
+
+    def close(self) -> None:
+        if self._full is not None:
+            self._full.close()
+            self._full = None
+
+    def __enter__(self) -> ExpectedOutputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _damaged(path: Path, why: object) -> DataError:
+    return DataError(f"the cached expected outputs {path} are damaged ({why})",
+                     hint=f"delete {path.parent} and run again: rla computes them anew")
 
 
 def inputs_of(item: CodeItem, which: str) -> tuple[Any, ...]:
@@ -92,6 +177,8 @@ class _ReferenceWriter:
     def __init__(self, fh: IO[bytes], n: int) -> None:
         self.fh = fh
         self.n = n
+        self.lines: list[bytes] = []  # short forms
+        self.digests = False
         self.times: list[float] = []
         self.first_float: int | None = None
         self.nan: list[int] = []
@@ -109,6 +196,8 @@ class _ReferenceWriter:
             if nan:
                 self.nan.append(frame.index)
             self.fh.write(frame.payload + b"\n")
+            self.digests = self.digests or len(frame.payload) > DIGEST_OVER
+            self.lines.append(short_form(frame.payload) + b"\n")
             self.times.append(frame.seconds)
         elif frame.kind in ("load_error", "raised"):
             where = "loading" if frame.kind == "load_error" else f"input {frame.index}"
@@ -118,6 +207,11 @@ class _ReferenceWriter:
         return True
 
 
+def outputs_path(path: Path) -> Path:
+    """The full outputs' file beside a reference file."""
+    return path.with_name(path.name.removesuffix(".jsonl.gz") + ".outputs.gz")
+
+
 def read_reference(path: Path) -> Reference | None:
     """A cached reference's header, or None when the file is damaged or of another format."""
     try:
@@ -125,8 +219,13 @@ def read_reference(path: Path) -> Reference | None:
             header = json.loads(fh.readline())
         if header.get("format") != REFERENCE_FORMAT:
             return None
+        outputs = None
+        if header["outputs_size"] is not None:
+            outputs = outputs_path(path)
+            if outputs.stat().st_size != header["outputs_size"]:
+                return None
         return Reference(path, tuple(float(t) for t in header["times"]), header["first_float"],
-                         str(header["isolation"]), frozenset(header["nan"]))
+                         str(header["isolation"]), frozenset(header["nan"]), outputs)
     except (OSError, EOFError, ValueError, KeyError, TypeError):
         return None
 
@@ -191,31 +290,44 @@ class ReferenceCache:
                   time_limits=(s.reference_input_timeout_s,) * n,
                   total_timeout=s.reference_total_timeout_s)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
         sandbox = self._sandbox()
         isolation = sandbox.isolation().level
-        try:
-            with os.fdopen(fd, "wb") as raw, tempfile.TemporaryFile() as body:
-                writer = _ReferenceWriter(body, n)
-                end = sandbox.run(job, writer.on_frame)
-                if not writer.done or writer.failure:
-                    raise DataError(
-                        f"the canonical solution of {item.id} did not run in the sandbox "
-                        f"({writer.failure or end.reason})",
-                        hint="the sandbox may be too restrictive here; "
-                             f"isolation: {sandbox.isolation().summary()}")
-                header = {"format": REFERENCE_FORMAT, "task": item.id, "set": which,
-                          "times": writer.times, "first_float": writer.first_float,
-                          "nan": writer.nan, "isolation": isolation,
-                          "python": platform.python_version()}
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
-                    gz.write(json.dumps(header).encode() + b"\n")
-                    body.seek(0)
-                    while chunk := body.read(1 << 20):
-                        gz.write(chunk)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with tempfile.TemporaryFile() as body:
+            writer = _ReferenceWriter(body, n)
+            end = sandbox.run(job, writer.on_frame)
+            if not writer.done or writer.failure:
+                raise DataError(
+                    f"the canonical solution of {item.id} did not run in the sandbox "
+                    f"({writer.failure or end.reason})",
+                    hint="the sandbox may be too restrictive here; "
+                         f"isolation: {sandbox.isolation().summary()}")
+            outputs = outputs_path(path) if writer.digests else None
+            outputs_size = None
+            if outputs is not None:
+                body.seek(0)
+                outputs_size = _write_gzip(outputs, body.read)
+        header = {"format": REFERENCE_FORMAT, "task": item.id, "set": which,
+                  "times": writer.times, "first_float": writer.first_float,
+                  "nan": writer.nan, "isolation": isolation, "outputs_size": outputs_size,
+                  "python": platform.python_version()}
+        chunks = iter([json.dumps(header).encode() + b"\n", b"".join(writer.lines)])
+        _write_gzip(path, lambda size: next(chunks, b""))
         return Reference(path, tuple(writer.times), writer.first_float, isolation,
-                         frozenset(writer.nan))
+                         frozenset(writer.nan), outputs)
+
+
+def _write_gzip(path: Path, read: Callable[[int], bytes]) -> int:
+    """Write what `read` returns, until it returns nothing, gzipped to `path` through a
+    temporary file beside it; the file's size."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
+                while chunk := read(1 << 20):
+                    gz.write(chunk)
+            size = raw.tell()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return size

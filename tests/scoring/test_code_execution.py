@@ -18,7 +18,7 @@ import pytest
 from runlocalai_bench import paths
 from runlocalai_bench.evals import load_task_spec
 from runlocalai_bench.scoring.code_execution import CodeExecutionEval, aggregate_pass_at_1
-from runlocalai_bench.scoring.reference import reference_dir
+from runlocalai_bench.scoring.reference import DIGEST_OVER, reference_dir
 from runlocalai_bench.scoring.sandbox import Sandbox
 from runlocalai_bench.types import (
     CodeItem,
@@ -269,6 +269,39 @@ def test_references_are_cached_and_recomputed_when_damaged(
                 item.plus_input)
         finally:
             fresh.close()
+    finally:
+        again.close()
+
+
+def test_long_outputs_pass_on_their_digest_and_compare_by_value_when_bytes_differ(
+        evaluator: CodeExecutionEval) -> None:
+    """Outputs over DIGEST_OVER bytes are cached by digest, in full beside it: the same bytes
+    pass, other bytes of an equal or close value pass by value, a wrong one fails where it
+    differs; a missing outputs file has the reference computed again."""
+    canonical = "    return [i / 2 for i in range(x)]\n"  # floats: tolerance 1e-6 applies
+    item = task("T/long", canonical, [[3], [200], [300]], [[400], [2], [500]])
+    assert score(evaluator, item, canonical).status == "pass"
+    reference = evaluator.reference(item, "plus")
+    assert reference.outputs is not None and reference.outputs.is_file()
+    with gzip.open(reference.path, "rb") as fh:
+        lines = fh.read().splitlines()[1:]
+    assert [line.startswith(b"#") for line in lines] == [True, False, True]
+    assert len(lines[0]) == 1 + 64 and len(lines[0]) < DIGEST_OVER
+    near = "    return [i / 2 + (1e-9 if i == x - 1 else 0) for i in range(x)]\n"
+    assert score(evaluator, item, near).status == "pass"
+    as_ints = "    return [i // 2 if i % 2 == 0 else i / 2 for i in range(x)]\n"
+    assert score(evaluator, item, as_ints).status == "pass"
+    far = "    return [i / 2 + (1e-3 if x == 500 else 0) for i in range(x)]\n"
+    result = score(evaluator, item, far)
+    assert result.details["base"] == "pass" and result.details["plus"] == "fail"
+    assert result.details["first_failure"]["index"] == 2
+    assert result.details["first_failure"]["reason"] == "wrong output"
+
+    reference.outputs.unlink()
+    again = CodeExecutionEval(evaluator.spec, cache_dir=evaluator.cache_root, workers=1)
+    try:
+        assert score(again, item, near).status == "pass"
+        assert reference.outputs.is_file()
     finally:
         again.close()
 
