@@ -88,11 +88,14 @@ def context_flags(use: ContextUse, n_ctx: int | None) -> list[str]:
     if not (use.reached or use.refused):
         return []
     where = f"the context of {n_ctx} tokens" if n_ctx else "the server's context"
-    what = " and ".join(
-        part for part in (f"{use.reached} prompt(s) reached {where} (longest"
-                          f" {use.longest} tokens), so they were cut" if use.reached else "",
-                          f"{use.refused} request(s) were refused for exceeding it"
-                          if use.refused else "") if part)
+    parts = []
+    if use.reached:
+        parts.append(f"{use.reached} prompt(s) reached {where} (longest {use.longest}"
+                     " tokens), so they were cut")
+    if use.refused:
+        parts.append(f"{use.refused} request(s) were refused for exceeding"
+                     f" {'it' if use.reached else where}")
+    what = " and ".join(parts)
     return [f"{what}: restart the server with a larger context (llama-server -c; for Ollama"
             " rla's --n-ctx sets num_ctx)"]
 

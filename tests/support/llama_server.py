@@ -45,6 +45,7 @@ class LlamaServer:
     n_ctx: int = 2048
     threads: int = 2
     port: int = 0
+    extra: tuple[str, ...] = ()  # flags after the runner spec's (a later flag wins)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,7 +59,8 @@ class LlamaServer:
             host="127.0.0.1", port=self.port, n_ctx=self.n_ctx, seed=1234,
         )
         with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen([*command, "--threads", str(self.threads)],
+            self.process = subprocess.Popen([*command, "--threads", str(self.threads),
+                                             *self.extra],
                                             stdout=out, stderr=out)
         try:
             wait_until_ready(self.url, timeout=180, alive=lambda: self.alive)
