@@ -2,7 +2,8 @@
 
 The leaderboard shows a quality row only when its log is public and the run is comparable:
 greedy and single-sample for real (no server sampler default left non-neutral, one request in
-flight, no prompt cache, one server slot: runtime/greedy.py), the full pinned dataset, a
+flight, no prompt cache, one server slot: runtime/greedy.py), the full pinned dataset (the
+samples' ids exactly its item ids: datasets/coverage.py), a
 methodology the leaderboard knows, and the rig fields that make a row. A hardware row (`rla
 bench speed`) needs the same public log and rig fields, and in place of the dataset the capture
 protocol: three counted runs under the 20% spread, each with its own log in the Gist, the
@@ -21,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from runlocalai_bench import schemas, specs
+from runlocalai_bench.datasets import coverage
+from runlocalai_bench.errors import RecordError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
+from runlocalai_bench.results.sampleline import read_sample_lines
 from runlocalai_bench.runtime import greedy
 from runlocalai_bench.scoring import plausibility
 
@@ -68,6 +72,7 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
         reasons += _speed(record, record.body, data, run_path)
     else:
         reasons += _coverage(record.body)
+        reasons += _items(record, record.body, run_path, publishable)
         reasons += _greedy(record)
         reasons += _plausible(record, record.body, run_path)
     reasons += _files(record, run_path)
@@ -166,6 +171,28 @@ def _coverage(body: Scored) -> list[str]:
                    f" differs from the spec's {str(dataset.expected_sha256)[:12]}"
                    " (--allow-unpinned)")
     return out
+
+
+def _items(record: Record, body: Scored, run_path: Path,
+           publishable: Mapping[str, str]) -> list[str]:
+    """The samples' ids are exactly the pinned dataset's item ids, each once: derived from the
+    spec and the pinned data (datasets/coverage.py), not from the record's counters."""
+    slug = record.benchmark.slug
+    if slug not in publishable:
+        return []
+    expected = coverage.pinned_item_set(specs.load_spec("tasks", slug),
+                                        body.dataset.content_sha256)
+    if isinstance(expected, str):
+        return [expected]
+    path = run_path / rundir.SAMPLES
+    if not path.is_file():
+        return []  # _files names it
+    try:
+        lines = read_sample_lines(path)
+    except RecordError as exc:
+        return [f"{rundir.SAMPLES} cannot be read: {exc.message}"]
+    return coverage.coverage_reasons([coverage.Sampled(s.id, s.subtask) for s in lines],
+                                     expected)
 
 
 def _speed(record: Record, body: Speed, data: Mapping[str, Any], run_path: Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -129,3 +130,45 @@ def test_a_server_default_rla_did_not_override_is_refused_in_one_line(published_
     assert reasons == ("the server's default repeat_penalty 1.3 changes greedy output and was"
                        " not overridden (neutral: 1.0): restart the server without it, or use"
                        " an rla that sends it",)
+
+
+def _rewrite_samples(run, keep) -> dict:
+    """samples.jsonl cut down to the lines `keep` returns, the record's hash and counters made
+    to agree with it, as a submitter covering their tracks would."""
+    from runlocalai_bench.results import rundir
+
+    lines = run.samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = keep(lines)
+    run.samples.write_text("".join(kept), encoding="utf-8")
+    record = load_record(run.record).to_json()
+    record["files"]["samples.jsonl"] = rundir.sha256_file(run.samples)
+    record["results"]["n"] = record["results"]["expected_n"] = len(kept)
+    record["results"]["partial"] = False
+    return record
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("keep", "reason"), [
+    (lambda lines: lines[::10],
+     "the samples cover 90 of the pinned dataset's 900 items (by subtask:"),
+    (lambda lines: [line for line in lines if json.loads(line)["subtask"] != "biology"],
+     "the samples cover 800 of the pinned dataset's 900 items (by subtask: biology 0/100)"),
+    (lambda lines: [*lines[:-1], lines[0]], "1 sample id(s) appear more than once"),
+])
+def test_coverage_is_the_pinned_item_ids_whatever_the_counters_say(published_full_run, keep,
+                                                                   reason):
+    record = _rewrite_samples(published_full_run, keep)
+    reasons = check_gate(Record.from_json(record), published_full_run.path,
+                         publishable_specs()).reasons
+    assert any(r.startswith(reason) for r in reasons), reasons
+    assert not any("partial" in r or "samples were scored" in r for r in reasons)
+
+
+@pytest.mark.integration
+def test_data_other_than_the_spec_s_pin_is_refused_whatever_the_record_says(published_full_run):
+    record = load_record(published_full_run.record).to_json()
+    record["dataset"]["content_sha256"] = record["dataset"]["expected_sha256"] = "ab" * 32
+    reasons = check_gate(Record.from_json(record), published_full_run.path,
+                         publishable_specs()).reasons
+    assert any(r.startswith("the dataset's content sha256 abababababab is not the one"
+                            " tasks/turkish-mmlu-generative.toml pins") for r in reasons), reasons
