@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 
 from runlocalai_bench import paths
-from runlocalai_bench.editor.source import Source, is_url, open_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.publish.gist import DEFAULT_API_URL
 from runlocalai_bench.results.store import RunIndex
+from runlocalai_bench.review.source import Source, is_url, open_source
 
 GITHUB_API_URL_ENV = "RLA_GITHUB_API_URL"
 LEADERBOARD_URL_ENV = "RLA_LEADERBOARD_URL"

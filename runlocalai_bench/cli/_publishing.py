@@ -145,7 +145,7 @@ def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool,
               yes: bool = False) -> None:
     """The end of `rla bench`: sign the record when the operator has a key, then publish and
     submit when asked (with --json, stdout stays the results')."""
-    from runlocalai_bench.editor.keys import keys_dir, sign_run_if_keyed
+    from runlocalai_bench.signing import keys_dir, sign_run_if_keyed
 
     target = ui.stderr_console() if json_output else ui.stdout_console()
     signature = sign_run_if_keyed(run_path, keys_dir(data_home()))

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from runlocalai_bench import ui
+from runlocalai_bench import signing, ui
 from runlocalai_bench.cli._common import data_home
-from runlocalai_bench.editor import keys as keymod
 
 app = typer.Typer(help="Your operator key: sign run records so reproductions can tell "
                   "operators apart.", no_args_is_help=True)
@@ -17,9 +16,9 @@ app = typer.Typer(help="Your operator key: sign run records so reproductions can
 @app.command("init")
 def init(force: bool = typer.Option(False, "--force", help="Replace an existing key.")) -> None:
     """Create an ed25519 keypair in rla's data directory (private key mode 0600)."""
-    directory = keymod.keys_dir(data_home())
-    public = keymod.init_keys(directory, force=force)
-    ui.stderr_console().print(f"created {directory / keymod.PRIVATE_KEY} (keep it private)",
+    directory = signing.keys_dir(data_home())
+    public = signing.init_keys(directory, force=force)
+    ui.stderr_console().print(f"created {directory / signing.PRIVATE_KEY} (keep it private)",
                               markup=False, highlight=False)
     ui.stdout_console().print(public.line(), markup=False, highlight=False)
 
@@ -27,14 +26,14 @@ def init(force: bool = typer.Option(False, "--force", help="Replace an existing 
 @app.command("show")
 def show() -> None:
     """Print your public key and key id."""
-    key = keymod.require_private_key(keymod.keys_dir(data_home()))
-    ui.stdout_console().print(keymod.public_key_of(key).line(), markup=False, highlight=False)
+    key = signing.require_private_key(signing.keys_dir(data_home()))
+    ui.stdout_console().print(signing.public_key_of(key).line(), markup=False, highlight=False)
 
 
 @app.command("sign")
 def sign(run: Path = typer.Argument(..., help="A finished run's directory.")) -> None:
     """Sign a run's record.json; the signature goes to record.sig beside it."""
-    key = keymod.require_private_key(keymod.keys_dir(data_home()))
-    signature = keymod.sign_run(run.expanduser(), key)
-    ui.stdout_console().print(f"signed {run / keymod.SIGNATURE} with {signature.key_id}",
+    key = signing.require_private_key(signing.keys_dir(data_home()))
+    signature = signing.sign_run(run.expanduser(), key)
+    ui.stdout_console().print(f"signed {run / signing.SIGNATURE} with {signature.key_id}",
                               markup=False, highlight=False)

@@ -47,10 +47,10 @@ def reproduce(
     every subtask (±2 pp) and every sample. A speed row is re-run with its profile, n_predict
     and prompt; its median decode tok/s must land within ±10% of the original's. Verdict:
     reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
-    from runlocalai_bench.editor import reproduce as rep
-    from runlocalai_bench.editor.keys import keys_dir
     from runlocalai_bench.results.record import load_record
+    from runlocalai_bench.review import reproduce as rep
     from runlocalai_bench.rig import detect_rig
+    from runlocalai_bench.signing import keys_dir
 
     out, err = ui.stdout_console(), ui.stderr_console()
     # With --json, stdout carries only the report: the re-run's header and table go to stderr.
@@ -62,7 +62,7 @@ def reproduce(
     with open_submission(record, github_api_url) as source:
         if load_record(source.record_path).is_speed:
             from runlocalai_bench.backends.factory import open_streamer
-            from runlocalai_bench.editor.speedreproduce import reproduce_speed
+            from runlocalai_bench.review.speedreproduce import reproduce_speed
             from runlocalai_bench.speed.render import RichSpeedUI
 
             for flag, value in (("--tolerance", tolerance), ("--data-dir", data_dir)):
@@ -75,7 +75,7 @@ def reproduce(
                                      keys_dir=keys, env=os.environ, argv=argv)
         else:
             from runlocalai_bench.backends.factory import open_backend
-            from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP
+            from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP
 
             result = rep.reproduce(source, target, RichRunUI(shown, err),
                                    open_backend=open_backend, detect_rig=detect_rig,

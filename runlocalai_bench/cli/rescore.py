@@ -23,8 +23,8 @@ def rescore(
     """Replay samples.jsonl through this rla's scorer (the record's task spec must be this
     rla's) and compare every sample and score with what the run claims. Exits non-zero when
     anything differs."""
-    from runlocalai_bench.editor.rescore import rescore_run
     from runlocalai_bench.results.record import load_record
+    from runlocalai_bench.review.rescore import rescore_run
 
     with open_submission(run, github_api_url) as source:
         record = load_record(source.record_path)

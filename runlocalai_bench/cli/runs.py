@@ -71,7 +71,7 @@ def diff(
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Two runs side by side: headline and each subtask, and the samples that disagree."""
-    from runlocalai_bench.editor.compare import compare_runs, read_run
+    from runlocalai_bench.review.compare import compare_runs, read_run
 
     (results_a, samples_a), (results_b, samples_b) = read_run(resolve_run(a)), \
         read_run(resolve_run(b))

@@ -25,7 +25,7 @@ def verify(
     record, and the signature (if any) is valid. A speed row's figures are re-derived from its
     raw observations and checked against the memory-bandwidth ceiling, and each run's own log
     against the record. Exits non-zero on any mismatch."""
-    from runlocalai_bench.editor.verify import verify_source
+    from runlocalai_bench.review.verify import verify_source
 
     with open_submission(record, github_api_url) as source:
         report = verify_source(source, data_dir=data_dir, cache_dir=cache_home())

@@ -233,7 +233,7 @@ def test_a_handle_in_the_record_is_checked_too(selfcheck_run):
 
 
 def test_a_signed_run_carries_its_signature_to_the_gist(selfcheck_run, tmp_path):
-    from runlocalai_bench.editor.keys import init_keys, require_private_key, sign_run
+    from runlocalai_bench.signing import init_keys, require_private_key, sign_run
 
     init_keys(tmp_path / "keys")
     sign_run(selfcheck_run.path, require_private_key(tmp_path / "keys"))

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from runlocalai_bench.editor.logcheck import check_log
-from runlocalai_bench.editor.speedlog import check_run_log, check_speed_run_log
 from runlocalai_bench.results import runlog
 from runlocalai_bench.results.runlog import (
     ProgressLine,
@@ -20,6 +18,8 @@ from runlocalai_bench.results.runlog import (
     Title,
     closing_line,
 )
+from runlocalai_bench.review.logcheck import check_log
+from runlocalai_bench.review.speedlog import check_run_log, check_speed_run_log
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runlog"
 

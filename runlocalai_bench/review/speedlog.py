@@ -20,15 +20,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from runlocalai_bench.editor.logcheck import (
+from runlocalai_bench.results import runlog, speedlogs
+from runlocalai_bench.results.runlog import SpeedHeadline, SpeedRunLine
+from runlocalai_bench.review.logcheck import (
     NO_TITLE,
     LogFinding,
     check_closed,
     check_title,
     field_of,
 )
-from runlocalai_bench.results import runlog, speedlogs
-from runlocalai_bench.results.runlog import SpeedHeadline, SpeedRunLine
 
 # Figures the logs print rounded: to one decimal (run.log) or three (a run's own log).
 _ONE, _THREE = 0.05 + 1e-9, 0.0005 + 1e-9

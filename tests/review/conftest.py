@@ -22,12 +22,12 @@ from runlocalai_bench.backends.factory import open_backend
 from runlocalai_bench.cli import main
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.config import build_config
-from runlocalai_bench.editor.source import local_source
-from runlocalai_bench.editor.verify import VerifyReport, verify_source
 from runlocalai_bench.pipeline import run_benchmark
 from runlocalai_bench.publish.flow import publish_run
 from runlocalai_bench.publish.gist import GistClient
 from runlocalai_bench.results import rundir
+from runlocalai_bench.review.source import local_source
+from runlocalai_bench.review.verify import VerifyReport, verify_source
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.types import RigInfo
 from tests.publish.fakes import VALID_TOKEN, FakeGitHub

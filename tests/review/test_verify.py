@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from runlocalai_bench.editor import keys
-from runlocalai_bench.editor.scores import results_block
-from runlocalai_bench.editor.source import open_source
-from runlocalai_bench.editor.verify import CHECKS, verify_source
+from runlocalai_bench import signing
 from runlocalai_bench.errors import PublishError
 from runlocalai_bench.evals import load_eval
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.sampleline import SampleLine
+from runlocalai_bench.review.scores import results_block
+from runlocalai_bench.review.source import open_source
+from runlocalai_bench.review.verify import CHECKS, verify_source
 from runlocalai_bench.types import to_dict
-from tests.editor.conftest import failed, publish, verify
+from tests.review.conftest import failed, publish, verify
 
 
 def flip(path: Path, position: int) -> None:
@@ -58,16 +58,16 @@ def test_changing_any_byte_of_a_run_file_is_named(original, tmp_path, name):
 
 
 def test_changing_any_byte_of_a_signed_record_is_detected(original, tmp_path):
-    keys.init_keys(tmp_path / "keys")
-    keys.sign_run_if_keyed(original.path, tmp_path / "keys")
+    signing.init_keys(tmp_path / "keys")
+    signing.sign_run_if_keyed(original.path, tmp_path / "keys")
     assert verify(original).ok
     pristine = original.record.read_bytes()
-    signed_content = keys.canonical_record(json.loads(pristine))
+    signed_content = signing.canonical_record(json.loads(pristine))
     changed = 0
     for position in range(0, len(pristine), max(1, len(pristine) // 40)):
         flip(original.record, position)
         try:
-            content = keys.canonical_record(json.loads(original.record.read_bytes()))
+            content = signing.canonical_record(json.loads(original.record.read_bytes()))
         except ValueError:
             content = b"not json"
         if content != signed_content:
@@ -153,17 +153,17 @@ def test_a_record_that_breaks_the_schema_names_the_field(original):
 
 
 def test_a_published_gist_verifies_from_its_url(original, github, tmp_path):
-    keys.init_keys(tmp_path / "keys")
-    signer = keys.sign_run_if_keyed(original.path, tmp_path / "keys")
+    signing.init_keys(tmp_path / "keys")
+    signer = signing.sign_run_if_keyed(original.path, tmp_path / "keys")
     url = publish(original, github)
     # the Gist has no record.sig yet (publish uploads rla's four files): copy it by hand
     gist_id = url.rsplit("/", 1)[-1]
-    github.gists[gist_id][keys.SIGNATURE] = (original.path / keys.SIGNATURE).read_bytes()
+    github.gists[gist_id][signing.SIGNATURE] = (original.path / signing.SIGNATURE).read_bytes()
 
     with open_source(url, api_url=github.url) as source:
         report = verify_source(source)
         assert sorted(p.name for p in source.run.path.iterdir()) == sorted(
-            [rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, keys.SIGNATURE])
+            [rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, signing.SIGNATURE])
     assert report.ok, report.failures
     assert report.origin == url and signer is not None and report.signer == signer.key_id
 

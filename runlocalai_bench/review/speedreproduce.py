@@ -26,8 +26,11 @@ from typing import Any
 
 from runlocalai_bench.backends.base import Streamer
 from runlocalai_bench.config import RunConfig, build_config
-from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
-from runlocalai_bench.editor.reproduce import (
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
+from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.review.reproduce import (
     Reproduction,
     Target,
     Verdict,
@@ -38,17 +41,14 @@ from runlocalai_bench.editor.reproduce import (
     signed_rerun_side,
     verdict_before_figures,
 )
-from runlocalai_bench.editor.source import Source
-from runlocalai_bench.editor.speedcompare import (
+from runlocalai_bench.review.source import Source
+from runlocalai_bench.review.speedcompare import (
     SPEED_TOLERANCE,
     SpeedComparison,
     compare_speed,
     median_of,
 )
-from runlocalai_bench.editor.verify import VerifyReport, verify_source
-from runlocalai_bench.errors import ConfigError
-from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
+from runlocalai_bench.review.verify import VerifyReport, verify_source
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo
@@ -150,7 +150,7 @@ def reproduce_speed(
     record = typed.to_json()
     if not isinstance(typed.body, Speed):
         raise ConfigError(f"{typed.run_id} is not a speed run",
-                          hint="scored runs are reproduced by editor.reproduce.reproduce")
+                          hint="scored runs are reproduced by review.reproduce.reproduce")
     integrity = verify_source(source)
     original_speed = typed.body.speed
     original = original_side(record, source, integrity,

@@ -36,13 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from runlocalai_bench import schemas
-from runlocalai_bench.editor import keys
-from runlocalai_bench.editor.logcheck import check_log
-from runlocalai_bench.editor.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
-from runlocalai_bench.editor.scores import results_block, score_mismatches
-from runlocalai_bench.editor.source import Source, is_run_log
-from runlocalai_bench.editor.speedlog import check_run_log, check_speed_run_log
+from runlocalai_bench import schemas, signing
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
@@ -50,6 +44,11 @@ from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedRun, SpeedSection
 from runlocalai_bench.results.sampleline import read_sample_lines
+from runlocalai_bench.review.logcheck import check_log
+from runlocalai_bench.review.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
+from runlocalai_bench.review.scores import results_block, score_mismatches
+from runlocalai_bench.review.source import Source, is_run_log
+from runlocalai_bench.review.speedlog import check_run_log, check_speed_run_log
 
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
@@ -298,18 +297,18 @@ def check_log_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
 
 def check_signature_file(source: Source,
                          record: Mapping[str, Any]) -> tuple[list[Finding], str | None]:
-    path = source.run.path / keys.SIGNATURE
+    path = source.run.path / signing.SIGNATURE
     try:
-        signature = keys.read_signature(path)
+        signature = signing.read_signature(path)
     except RlaError as exc:
-        return [Finding("signature", "failed", exc.message, keys.SIGNATURE)], None
+        return [Finding("signature", "failed", exc.message, signing.SIGNATURE)], None
     if signature is None:
         return [Finding("signature", "skipped", "the record is unsigned",
                         hint="the operator can sign it with `rla keys sign RUN_DIR`")], None
-    check = keys.check_signature(record, signature)
+    check = signing.check_signature(record, signature)
     if not check.valid:
         return [Finding("signature", "failed", check.problem or "invalid signature",
-                        keys.SIGNATURE, "signature")], None
+                        signing.SIGNATURE, "signature")], None
     return [Finding("signature", "ok", f"signed by {check.key_id}")], check.key_id
 
 

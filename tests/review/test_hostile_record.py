@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.editor.conftest import failing_verify_in_a_process, rla
+from tests.review.conftest import failing_verify_in_a_process, rla
 
 HOSTILE = {
     "deep": ("[" * 100_000 + "]" * 100_000, "nests 100,000 levels deep, over the 64 rla reads",

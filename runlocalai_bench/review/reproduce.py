@@ -16,7 +16,7 @@ Verdicts, first that applies: invalid (the original failed verification, or the 
 use its configuration), related benchmark (a dimension differs or cannot be shown to match),
 not reproduced (the headline or a subtask moved past the tolerance), reproduced.
 
-A speed row (benchmark.kind "speed") is reproduced by editor/speedreproduce.py into the same
+A speed row (benchmark.kind "speed") is reproduced by review/speedreproduce.py into the same
 Reproduction, its tok/s figures under `speed`.
 """
 
@@ -29,26 +29,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from runlocalai_bench import signing
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig, build_config
-from runlocalai_bench.editor import keys
-from runlocalai_bench.editor.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
-from runlocalai_bench.editor.dimensions import DimensionMatch, compare_dimensions, setup_of
-from runlocalai_bench.editor.logcheck import field_of
-from runlocalai_bench.editor.rescore import data_source_for, eval_for
-from runlocalai_bench.editor.source import Source
-from runlocalai_bench.editor.verify import VerifyReport, verify_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
+from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
+from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.review.logcheck import field_of
+from runlocalai_bench.review.rescore import data_source_for, eval_for
+from runlocalai_bench.review.source import Source
+from runlocalai_bench.review.verify import VerifyReport, verify_source
 from runlocalai_bench.runtime import greedy
 from runlocalai_bench.types import RigInfo
 
 if TYPE_CHECKING:
-    from runlocalai_bench.editor.speedcompare import SpeedComparison
+    from runlocalai_bench.review.speedcompare import SpeedComparison
 
 Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
@@ -87,7 +87,7 @@ class Reproduction:
     dimensions: tuple[DimensionMatch, ...] = ()
     configuration: tuple[str, ...] = ()  # settings the re-run did not share with the original
     comparison: RunComparison | None = None
-    speed: SpeedComparison | None = None  # a speed row's figures (editor/speedreproduce.py)
+    speed: SpeedComparison | None = None  # a speed row's figures (review/speedreproduce.py)
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -288,7 +288,7 @@ def signed_rerun_side(run: rundir.RunDir, record: Mapping[str, Any], keys_dir: P
                       **headline: Any) -> dict[str, Any]:
     """Sign the re-run when this operator has a key; Reproduction.reproduction: run id, path,
     rig and signer, then `headline`."""
-    signature = keys.sign_run_if_keyed(run.path, keys_dir)
+    signature = signing.sign_run_if_keyed(run.path, keys_dir)
     return {"run_id": run.id, "path": str(run.path), "rig": record.get("rig"),
             "signer": signature.key_id if signature else None, **headline}
 
@@ -321,7 +321,7 @@ def reproduce(
     record = typed.to_json()
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
-                          hint="speed rows are reproduced by editor.speedreproduce")
+                          hint="speed rows are reproduced by review.speedreproduce")
     eval_for(record).close()  # refuse another methodology before anything runs
     refuse_nondeterministic(typed)
     integrity = verify_source(source, data_dir=target.data_dir, cache_dir=target.cache_dir)
@@ -351,7 +351,7 @@ def reproduce(
 
 
 def write_report(reproduction: Reproduction, directory: Path) -> tuple[Path, Path]:
-    from runlocalai_bench.editor.report import render_markdown
+    from runlocalai_bench.review.report import render_markdown
 
     directory.mkdir(parents=True, exist_ok=True)
     json_path, md_path = directory / REPORT_JSON, directory / REPORT_MD

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.editor.scores import Mismatch, results_block, score_mismatches
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from runlocalai_bench.review.scores import Mismatch, results_block, score_mismatches
 from runlocalai_bench.types import (
     Dataset,
     DatasetPin,

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from runlocalai_bench import ui
+from runlocalai_bench import signing, ui
 from runlocalai_bench.backends.factory import open_backend
 from runlocalai_bench.cli.render import RichRunUI
-from runlocalai_bench.editor import keys
-from runlocalai_bench.editor.reproduce import Reproduction, Target, reproduce, write_report
-from runlocalai_bench.editor.source import local_source
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.review.reproduce import Reproduction, Target, reproduce, write_report
+from runlocalai_bench.review.source import local_source
 from runlocalai_bench.rig import detect_rig
-from tests.editor.conftest import Policy, alternating, make_run, stub_server
+from tests.review.conftest import Policy, alternating, make_run, stub_server
 from tests.rig.fakes import fake_nvml, linux_host, load_json
 
 
@@ -99,9 +98,9 @@ def test_a_tampered_original_is_invalid_and_nothing_is_run(original, tmp_path):
 
 def test_a_limited_run_signed_by_another_operator_reproduces_independently(tmp_path):
     original = make_run(tmp_path / "original", limit=4)
-    keys.init_keys(tmp_path / "mine")
-    keys.sign_run_if_keyed(original.path, tmp_path / "mine")
-    keys.init_keys(tmp_path / "theirs")
+    signing.init_keys(tmp_path / "mine")
+    signing.sign_run_if_keyed(original.path, tmp_path / "mine")
+    signing.init_keys(tmp_path / "theirs")
     result = rerun(original, tmp_path / "out", keys_dir=tmp_path / "theirs")
 
     assert result.verdict == "reproduced"
@@ -111,8 +110,8 @@ def test_a_limited_run_signed_by_another_operator_reproduces_independently(tmp_p
     assert record["results"]["expected_n"] == 4 and "--limit 4" in record["command"]["reproduce"]
     assert result.original["signer"] != result.reproduction["signer"]
     assert result.independent is True
-    signature = keys.read_signature(rerun_dir / keys.SIGNATURE)
-    assert signature is not None and keys.check_signature(record, signature).valid
+    signature = signing.read_signature(rerun_dir / signing.SIGNATURE)
+    assert signature is not None and signing.check_signature(record, signature).valid
 
 
 def test_an_original_run_at_concurrency_4_is_refused_not_copied(tmp_path):

@@ -33,11 +33,11 @@ from urllib.parse import urlparse
 import httpx
 
 from runlocalai_bench import __version__, jsonio
-from runlocalai_bench.editor.keys import SIGNATURE
 from runlocalai_bench.errors import ConfigError, PublishError, RlaError
 from runlocalai_bench.publish.gist import API_VERSION, GistClient, gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.runlog import is_speed_run_log
+from runlocalai_bench.signing import SIGNATURE
 
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
 # Gist ids are hexadecimal: 20 or 32 digits today, and short decimal numbers on the oldest Gists.

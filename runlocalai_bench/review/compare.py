@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.editor.scores import results_block
 from runlocalai_bench.errors import RunDirError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.review.scores import results_block
 
 DEFAULT_TOLERANCE_PP = 2.0
 SAMPLE_FIELDS = ("response", "extracted", "score", "status")

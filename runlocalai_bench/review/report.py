@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from runlocalai_bench.editor.compare import RunComparison, ScoreDelta
+from runlocalai_bench.review.compare import RunComparison, ScoreDelta
 
 if TYPE_CHECKING:
-    from runlocalai_bench.editor.reproduce import Reproduction
-    from runlocalai_bench.editor.speedcompare import SpeedComparison
+    from runlocalai_bench.review.reproduce import Reproduction
+    from runlocalai_bench.review.speedcompare import SpeedComparison
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 MAX_SAMPLE_ROWS = 30

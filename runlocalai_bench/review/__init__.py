@@ -1,11 +1,12 @@
 """The editor's side of the leaderboard: check a submission, rescore it, reproduce it.
+Signing a record (the operator's key, record.sig) lives in runlocalai_bench/signing.py, where the
+run that signs and the review that checks both reach it.
 
     source.py      a record file, a run directory or a Gist URL → files on disk (Source)
     verify.py      hashes, schema, claimed vs recomputed scores, log vs record, signature
     rescore.py     recorded generations replayed through this rla's scorer (no model)
     logcheck.py    run.log read against the record (pure)
     scores.py      two statements of a run's scores compared field by field (pure)
-    keys.py        the operator's ed25519 key; record.sig, a detached signature of record.json
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
     compare.py     two runs side by side: per subtask, and the samples that disagree (pure)
     reproduce.py   re-run a record's exact configuration here, compare, and give a verdict

@@ -13,13 +13,13 @@ from rich.console import Console
 
 from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
-from runlocalai_bench.editor.reproduce import Reproduction, Target, write_report
-from runlocalai_bench.editor.source import download_gist, local_source, open_source
-from runlocalai_bench.editor.speedcompare import SPEED_TOLERANCE, compare_speed
-from runlocalai_bench.editor.speedreproduce import reproduce_speed
-from runlocalai_bench.editor.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
+from runlocalai_bench.review.reproduce import Reproduction, Target, write_report
+from runlocalai_bench.review.source import download_gist, local_source, open_source
+from runlocalai_bench.review.speedcompare import SPEED_TOLERANCE, compare_speed
+from runlocalai_bench.review.speedreproduce import reproduce_speed
+from runlocalai_bench.review.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.plausibility import speed_gate
 from runlocalai_bench.speed.protocol import Stat, Summary
@@ -27,7 +27,7 @@ from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from runlocalai_bench.types import RigInfo
-from tests.editor.conftest import failed, failing_verify_in_a_process, publish, rla, verify
+from tests.review.conftest import failed, failing_verify_in_a_process, publish, rla, verify
 from tests.speed.forgery import forge_decode
 from tests.support.streaming import StreamingLlamaServer
 

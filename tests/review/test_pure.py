@@ -7,8 +7,10 @@ import copy
 
 import pytest
 
-from runlocalai_bench.editor.compare import compare_runs, compare_samples
-from runlocalai_bench.editor.dimensions import (
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.results import rundir
+from runlocalai_bench.review.compare import compare_runs, compare_samples
+from runlocalai_bench.review.dimensions import (
     DimensionMatch,
     Setup,
     compare_dimensions,
@@ -16,12 +18,10 @@ from runlocalai_bench.editor.dimensions import (
     compare_model,
     compare_runtime,
 )
-from runlocalai_bench.editor.logcheck import check_log
-from runlocalai_bench.editor.reproduce import decide, independence, parse_bench_command
-from runlocalai_bench.editor.scores import score_mismatches
-from runlocalai_bench.editor.verify import Finding, VerifyReport
-from runlocalai_bench.errors import ConfigError
-from runlocalai_bench.results import rundir
+from runlocalai_bench.review.logcheck import check_log
+from runlocalai_bench.review.reproduce import decide, independence, parse_bench_command
+from runlocalai_bench.review.scores import score_mismatches
+from runlocalai_bench.review.verify import Finding, VerifyReport
 
 GIB = 1024**3
 
@@ -247,7 +247,7 @@ def test_the_reproduction_command_is_read_by_benchs_own_parser():
 
 
 def test_where_rescoring_reads_the_data(tmp_path):
-    from runlocalai_bench.editor.rescore import data_source_for
+    from runlocalai_bench.review.rescore import data_source_for
 
     bundled = {"dataset": {"source": "bundled", "pinned": True}}
     assert data_source_for(bundled, tmp_path).kind == "bundled"  # a sample run stays a sample
@@ -270,7 +270,7 @@ def test_where_rescoring_reads_the_data(tmp_path):
     ("https://gist.github.com/someone/abc123#file-run-log", "abc123"),
 ])
 def test_gist_ids_in_every_url_form(url, gist_id):
-    from runlocalai_bench.editor.source import gist_id_from_url
+    from runlocalai_bench.review.source import gist_id_from_url
 
     assert gist_id_from_url(url) == gist_id
 
@@ -278,7 +278,7 @@ def test_gist_ids_in_every_url_form(url, gist_id):
 @pytest.mark.parametrize("url", ["https://gist.github.com/someone",
                                  "https://gist.github.com/", "https://gist.github.com/u/x-y"])
 def test_urls_without_a_gist_id_are_refused(url):
-    from runlocalai_bench.editor.source import gist_id_from_url
+    from runlocalai_bench.review.source import gist_id_from_url
 
     with pytest.raises(ConfigError, match="not a Gist URL"):
         gist_id_from_url(url)

@@ -8,10 +8,9 @@ import json
 import os
 from pathlib import Path
 
-from runlocalai_bench import paths
-from runlocalai_bench.editor import keys
+from runlocalai_bench import paths, signing
 from runlocalai_bench.results import rundir
-from tests.editor.conftest import failing_verify_in_a_process, rla, stub_server
+from tests.review.conftest import failing_verify_in_a_process, rla, stub_server
 
 
 def test_verify_in_a_real_process(original):
@@ -56,7 +55,7 @@ def test_keys_init_sign_and_verify(original, capsys):
     code, out, err = rla(capsys, "keys", "init")
     assert code == 0 and out.startswith("ed25519 ")
     key_id = out.split()[-1]
-    assert (paths.data_home(os.environ) / "keys" / keys.PRIVATE_KEY).is_file()
+    assert (paths.data_home(os.environ) / "keys" / signing.PRIVATE_KEY).is_file()
     code, _, err = rla(capsys, "keys", "init")
     assert code == 2 and "already exists" in err
 
