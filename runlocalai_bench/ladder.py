@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["quality", "speed"]
-# A reproduction's verdict as `rla reproduce` gives it (editor/reproduce.py).
+# A reproduction's verdict as `rla reproduce` gives it (review/reproduce.py).
 WITHIN = ("reproduced", "verified on the editor's rig")
 OUTSIDE = ("not reproduced",)
 RELATED = ("related benchmark",)

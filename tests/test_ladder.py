@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from runlocalai_bench.editor import keys
+from runlocalai_bench import signing
 from runlocalai_bench.ladder import (
     COMMUNITY,
     FIRST_PARTY,
@@ -27,7 +27,7 @@ SUBMITTER, ALICE, BOB, STRANGER = (Ed25519PrivateKey.generate() for _ in range(4
 
 
 def operator(handle: str, key: Ed25519PrivateKey, *hardware: str) -> Operator:
-    public = keys.public_key_of(key)
+    public = signing.public_key_of(key)
     return Operator(handle, public.key_id, public.text, tuple(hardware))
 
 
@@ -40,7 +40,7 @@ def signed(label: str, key: Ed25519PrivateKey | None, hardware: str = "rtx-4090"
     record = {"run_id": label, "hardware": {"hardware_slug": hardware}, "submitter": handle}
     if key is None:
         return Signed(label, None, hardware, handle)
-    check = keys.check_signature(record, keys.sign_record(record, key))
+    check = signing.check_signature(record, signing.sign_record(record, key))
     assert check.valid
     return Signed(label, check.key_id, hardware, handle)
 
@@ -129,11 +129,11 @@ def test_an_unsigned_reproduction_and_an_unknown_key_do_not_count():
                          KEYRING)
     assert state.state == COMMUNITY
     assert reasons(state)["u"] == "unsigned: nothing shows who ran it"
-    assert reasons(state)["s"].startswith(f"unknown key {keys.public_key_of(STRANGER).key_id}")
+    assert reasons(state)["s"].startswith(f"unknown key {signing.public_key_of(STRANGER).key_id}")
 
 
 def test_an_invalid_signature_does_not_count():
-    bad = Rerun(Signed("t", keys.public_key_of(ALICE).key_id, "rtx-4090",
+    bad = Rerun(Signed("t", signing.public_key_of(ALICE).key_id, "rtx-4090",
                        signature_problem="record.json changed after it was signed"), "reproduced")
     state = ladder_state("quality", ORIGINAL, [bad], KEYRING)
     assert state.state == COMMUNITY
