@@ -1,41 +1,27 @@
-"""`rla bench` as a user runs it: a real process, real HTTP, real files."""
+"""`rla bench` as a user runs it: real HTTP, real files. In this process where the run's own
+output is not the point; in a real process where it is (run.log tees the file descriptors) and
+for HumanEval+ (the sandbox)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runlocalai_bench.results import rundir
+from tests.support.cli import assert_user_error, rla
 from tests.support.llama_stub import StubLlamaServer
 from tests.support.servers import Reply, free_port, serve
 
 BUNDLED = Path(__file__).parents[2] / "runlocalai_bench" / "bundled" / "selfcheck.jsonl"
 
 
-def rla(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd, env=os.environ.copy())
-
-
 def selfcheck_questions() -> list[dict]:
     rows = [json.loads(line) for line in BUNDLED.read_text().splitlines()]
     return [r for r in rows if "/test/" in r["id"]]
-
-
-def assert_user_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode != 0, proc.stdout + proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert lines[0].startswith("error: "), proc.stderr
-    assert any(line.startswith("hint: ") for line in lines), proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    for needle in needles:
-        assert needle in proc.stderr, proc.stderr
 
 
 def only_run(out: Path) -> rundir.RunDir:
@@ -51,7 +37,7 @@ def test_constant_letter_server_scores_that_letters_share(tmp_path):
     server = stub.start()
     try:
         proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
-                   "--output-dir", str(tmp_path), "--json")
+                   "--output-dir", str(tmp_path), "--json", process=True)
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
@@ -201,9 +187,7 @@ def test_runs_list_shows_whole_run_ids_at_80_columns(tmp_path):
                             model="/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
                             runtime="llama.cpp-b9999", hardware="rtx-3080-16gb-mobile",
                             score=0.4567, n=900, expected_n=900, partial=False))
-    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "runs", "list"],
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "COLUMNS": "80"})
+    proc = rla("runs", "list", env={"COLUMNS": "80"})
     assert proc.returncode == 0, proc.stderr
     assert all(len(line) <= 80 for line in proc.stdout.splitlines()), proc.stdout
     for run_id in ids:
@@ -227,7 +211,7 @@ def test_code_is_scored_while_the_next_request_goes_out(tmp_path):
     try:
         proc = rla("bench", "humaneval-plus", "--sample", "--limit", "2", "--prompt-style",
                    "chat", "--concurrency", "1", "--endpoint", server.url, "--model", "stub",
-                   "--output-dir", str(tmp_path), "--json")
+                   "--output-dir", str(tmp_path), "--json", process=True)
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
@@ -243,7 +227,7 @@ def test_an_implausible_run_is_flagged_under_its_results_table(tmp_path):
     server = StubLlamaServer(policy=lambda prompt: "?").start()
     try:
         proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
-                   "--output-dir", str(tmp_path))
+                   "--output-dir", str(tmp_path), process=True)
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr

@@ -45,7 +45,9 @@ def rla(*args: str, env: Mapping[str, str] | None = None, stdin: str = "",
                               env={**os.environ, **(env or {})}, input=stdin)
         return Ran(proc.returncode, proc.stdout, proc.stderr)
     where = contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext()
+    saved_argv = sys.argv
     with where, CliRunner().isolation(input=stdin, env=env) as (out, err, _):
+        sys.argv = ["rla", *args]  # what a run records as its command
         redact.refresh()  # a fresh process reads the secrets to redact from its environment
         try:
             main(list(args))
@@ -53,6 +55,7 @@ def rla(*args: str, env: Mapping[str, str] | None = None, stdin: str = "",
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         finally:
+            sys.argv = saved_argv
             redact.refresh()
         return Ran(code, out.getvalue().decode(), err.getvalue().decode())
 
