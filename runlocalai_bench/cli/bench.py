@@ -2,7 +2,7 @@
 
 `rla bench speed` is its own command (bench_speed.py); the app routes it there. The speed
 options stay declared here so that a speed option given to a scored benchmark is refused by
-name, and so that a record's `rla bench …` command reads back with this one parser."""
+name. A record's `rla bench …` command is read back by results/command.py."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
                  → its configuration: the slug and spec, the data pin, the prompt style, the
                    sampling settings from the record; limit, limit per subtask, concurrency
                    and n_ctx from record.request (a version 2 record has none: from its
-                   reproduction command, parsed by `rla bench`'s own parser); the model and
+                   reproduction command, results/command.py); the model and
                    server are this machine's
                  → run_benchmark, signed when this operator has a key
                  → the four dimensions, the configuration actually used, the headline and
@@ -23,7 +23,6 @@ Reproduction, its tok/s figures under `speed`.
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
 from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
@@ -53,10 +53,6 @@ if TYPE_CHECKING:
 Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
 REPORT_MD = "reproduction.md"
-# Flags of the original's reproduction command that decide what is computed and are not
-# already fields of the record. Its endpoint, model, paths and output are the original
-# machine's, never reused.
-COMMAND_FLAGS = ("limit", "limit_per_subtask", "concurrency", "n_ctx")
 # What decides what a scored run computes, as the record states it: the re-run must share each.
 CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
                  ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
@@ -130,41 +126,6 @@ class Reproduction:
 
 
 # -- the configuration of the original -------------------------------------------------------
-
-
-def parse_bench_command(command: str) -> tuple[str, dict[str, Any]]:
-    """(slug, result-deciding flags) of an `rla bench …` command, read by bench's own parser."""
-    import typer
-
-    from runlocalai_bench.cli.bench import bench
-
-    try:
-        args = shlex.split(command)
-    except ValueError as exc:
-        raise ConfigError(f"command.reproduce cannot be parsed: {exc}",
-                          hint="the record's reproduction command is damaged") from exc
-    if args[:2] != ["rla", "bench"]:
-        raise ConfigError(f"command.reproduce is not an `rla bench` command: {command!r}",
-                          hint="only records of `rla bench` runs can be reproduced")
-    app = typer.Typer()
-    app.command()(bench)
-    try:
-        ctx = typer.main.get_command(app).make_context("bench", args[2:])
-    except Exception as exc:  # click's usage errors; typer vendors click, so no one class
-        raise ConfigError(f"command.reproduce has flags this rla does not know: {exc}",
-                          hint="reproduce with the rla version that made the record") from exc
-    return str(ctx.params["slug"]), {k: ctx.params.get(k) for k in COMMAND_FLAGS}
-
-
-def requested(record: Record) -> tuple[str, dict[str, Any]]:
-    """(slug, the COMMAND_FLAGS) the run asked for: its record.request, read as typed values; a
-    version 2 record, which has none, by its reproduction command."""
-    request = record.request
-    if request is None:
-        return parse_bench_command(record.command.reproduce)
-    return request.benchmark, {"limit": request.limit,
-                               "limit_per_subtask": request.limit_per_subtask,
-                               "concurrency": request.concurrency, "n_ctx": request.n_ctx}
 
 
 def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:

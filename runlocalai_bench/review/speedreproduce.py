@@ -27,6 +27,7 @@ from typing import Any
 from runlocalai_bench.backends.base import Streamer
 from runlocalai_bench.config import RunConfig, build_config
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
 from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
@@ -37,7 +38,6 @@ from runlocalai_bench.review.reproduce import (
     fields_not_shared,
     independence,
     original_side,
-    requested,
     signed_rerun_side,
     verdict_before_figures,
 )

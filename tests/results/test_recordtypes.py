@@ -15,10 +15,10 @@ import pytest
 from runlocalai_bench import schemas
 from runlocalai_bench.errors import RecordError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.jsontypes import hints
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record, Scored, Speed
-from runlocalai_bench.review.reproduce import requested
 from tests.publish.conftest import bench
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runlog"

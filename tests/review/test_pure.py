@@ -19,7 +19,7 @@ from runlocalai_bench.review.dimensions import (
     compare_runtime,
 )
 from runlocalai_bench.review.logcheck import check_log
-from runlocalai_bench.review.reproduce import decide, independence, parse_bench_command
+from runlocalai_bench.review.reproduce import decide, independence
 from runlocalai_bench.review.scores import score_mismatches
 from runlocalai_bench.review.verify import Finding, VerifyReport
 
@@ -229,21 +229,6 @@ def test_independence_needs_two_signatures():
     assert independence("ed25519:a", "ed25519:b") is True
     assert independence("ed25519:a", "ed25519:a") is False
     assert independence(None, "ed25519:b") is None
-
-
-# -- the original's command ------------------------------------------------------------------
-
-
-def test_the_reproduction_command_is_read_by_benchs_own_parser():
-    slug, flags = parse_bench_command(
-        "rla bench mmlu --endpoint http://h:8080 --model m --prompt-style chat --limit 40 "
-        "--limit-per-subtask 5 --concurrency 2 --seed 7 --n-ctx 2048")
-    assert slug == "mmlu"
-    assert flags == {"limit": 40, "limit_per_subtask": 5, "concurrency": 2, "n_ctx": 2048}
-    with pytest.raises(ConfigError, match="not an `rla bench` command"):
-        parse_bench_command("curl http://evil")
-    with pytest.raises(ConfigError, match="does not know"):
-        parse_bench_command("rla bench mmlu --frobnicate 3")
 
 
 def test_where_rescoring_reads_the_data(tmp_path):
