@@ -12,7 +12,7 @@ Each holds what the record's raw observations of one run come from:
     total_ms <ms>
     decode_tps <x.xxx> (<source>); prefill_tps …           the figures derived from them
 
-`rla verify` compares each fact with the record (review/speedlog.py); run.log's own lines are
+`rla verify` compares each fact with the record (review/logcheck.py); run.log's own lines are
 results/runlog.py's.
 """
 

@@ -5,13 +5,12 @@ run that signs and the review that checks both reach it.
     source.py      a record file, a run directory or a Gist URL → files on disk (Source)
     verify.py      hashes, schema, claimed vs recomputed scores, log vs record, signature
     rescore.py     recorded generations replayed through this rla's scorer (no model)
-    logcheck.py    run.log read against the record (pure)
+    logcheck.py    run.log (and a speed run's runs/*.log) read against the record (pure)
     scores.py      two statements of a run's scores compared field by field (pure)
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
-    compare.py     two runs side by side: per subtask, and the samples that disagree (pure)
+    compare.py     two runs side by side: per subtask and the samples that disagree; two
+                   speed runs' median decode / prefill tok/s and TTFT (pure)
     reproduce.py   re-run a record's exact configuration here, compare, and give a verdict
-    speedlog.py        a speed run's run.log and runs/*.log read against the record (pure)
-    speedcompare.py    two speed runs' median decode / prefill tok/s and TTFT (pure)
     speedreproduce.py  re-run a speed row with `rla bench speed`'s runner, and the verdict
 
 The policy is REFERENCE §1: a reproduction matches four dimensions and lands within ±2

@@ -1,22 +1,40 @@
-"""Does run.log tell the same story as record.json? A pure reading of the log's own lines.
+"""Does a run's log tell the same story as its record.json? A pure reading of the log's lines,
+with a part for each kind of run.
 
-`rla bench` writes, per session (a resumed run appends a second one), the lines
+A scored run (`rla bench`) writes, per session (a resumed run appends a second one), the lines
 results/runlog.py lays out and reads back: the title, the header fields (benchmark, rig, model,
 data, command, samples), the final progress line, the results' headline (or the results as
-JSON with --json) and the closing line.
+JSON with --json) and the closing line. The last session decides.
 
-The last session decides; each fact present is compared with the record's field, and a fact the
-log must hold but lacks is itself a finding.
+A speed run (`rla bench speed`) writes run.log (everything printed: the title, the `benchmark`
+and `rig` header fields, one line per run, warm-ups included, the speed summary's headline or,
+with --json, the speed section as a JSON object, the logs' sha256 and the closing line) and one
+log per run, runs/<label>.log, holding what the record's raw observations come from (per
+request the engine's timings as sent, token counts, arrival times and total time, then the
+figures derived from them). Their layouts, and the reading of each line, are
+results/runlog.py's and results/speedlogs.py's. A record whose figures were rewritten
+consistently (they pass `speed_gate`) still disagrees with the logs its own hashes vouch for.
+
+Each fact present is compared with the record's field, and a fact a log must hold but lacks is
+itself a finding.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runlocalai_bench.results import runlog
-from runlocalai_bench.results.runlog import ProgressLine, ScoredHeadline, Title
+from runlocalai_bench.results import runlog, speedlogs
+from runlocalai_bench.results.runlog import (
+    ProgressLine,
+    ScoredHeadline,
+    SpeedHeadline,
+    SpeedRunLine,
+    Title,
+)
 
 _FIELDS = ("benchmark", "rig", "model", "data", "command", "samples", "prompt")
 
@@ -42,8 +60,7 @@ def field_of(record: Mapping[str, Any], *path: str) -> Any:
 def check_title(lines: list[str], record: Mapping[str, Any]
                 ) -> tuple[list[str], list[LogFinding]] | None:
     """The last session and what its title line (and any other session's) disagrees with;
-    None when there is no title line at all. This and check_closed are shared
-    with the speed log check (speedlog.py)."""
+    None when there is no title line at all. Both kinds' run.log checks start here."""
     session = runlog.last_session(lines)
     title = Title.parse(session[0]) if session else None
     if title is None:
@@ -68,6 +85,9 @@ def check_title(lines: list[str], record: Mapping[str, Any]
 def check_closed(session: list[str]) -> list[LogFinding]:
     """CUT_SHORT unless the session ends with run.log's closing line."""
     return [] if runlog.is_closed(session) else [CUT_SHORT]
+
+
+# -- a scored run --------------------------------------------------------------------------
 
 
 def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
@@ -115,10 +135,10 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
         out.append(LogFinding("results.n", f"the log finished {finals[-1][0]}/"
                               f"{finals[-1][1]} samples, the record says {n}/{expected_n}"))
 
-    return out + _headline(session, record) + check_closed(session)
+    return out + _scored_headline(session, record) + check_closed(session)
 
 
-def _headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]:
+def _scored_headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]:
     results = record.get("results") or {}
     bench = record.get("benchmark") or {}
     heads = [h for h in map(ScoredHeadline.parse, session) if h and h.slug == bench.get("slug")]
@@ -138,3 +158,181 @@ def _headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]
                            f"(n={printed.get('n')}), the record claims {results.get('score')} "
                            f"(n={results.get('n')})")]
     return []
+
+
+# -- a speed run ---------------------------------------------------------------------------
+
+
+# Figures the logs print rounded: to one decimal (run.log) or three (a run's own log).
+_ONE, _THREE = 0.05 + 1e-9, 0.0005 + 1e-9
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else empty: a record under review may hold anything."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _one(value: Any) -> str:
+    return "" if not isinstance(value, int | float) else f"{value:.1f}"
+
+
+def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
+    """run.log of a speed run against its record."""
+    lines = text.splitlines()
+    titled = check_title(lines, record)
+    if titled is None:
+        return [NO_TITLE]
+    session, out = titled
+    speed = as_map(record.get("speed"))
+
+    fields = runlog.fields(session, ("benchmark", "rig"))
+    bench = runlog.parse_speed_benchmark(fields.get("benchmark", ""))
+    spec = str(field_of(record, "benchmark", "spec_sha256") or "")
+    if bench is None or bench[0] != field_of(record, "benchmark", "slug") or \
+            bench[1] != speed.get("profile") or not spec.startswith(bench[2]):
+        shown = f"`{fields['benchmark']}`" if "benchmark" in fields else "no `benchmark` line"
+        out.append(LogFinding("benchmark.spec_sha256", f"the log ran {shown}, the record says "
+                              f"{field_of(record, 'benchmark', 'slug')}, profile "
+                              f"{speed.get('profile')} (spec sha256 {spec[:12]})"))
+    if fields.get("rig") != record.get("rig"):
+        out.append(LogFinding("rig", f"the log's rig is `{fields.get('rig')}`, the record's "
+                              f"`{record.get('rig')}`"))
+
+    printed: dict[str, str] = {}
+    for run_line in map(SpeedRunLine.parse, session):
+        if run_line and run_line.label not in printed:
+            printed[run_line.label] = _one(run_line.decode_tps)
+    entries = [e for e in (*(speed.get("warmup") or ()), *(speed.get("runs") or ()))
+               if isinstance(e, Mapping)]
+    for entry in entries:
+        label = str(entry.get("label"))
+        claimed = _one(field_of(entry, "metrics", "decode_tps"))
+        if label not in printed:
+            out.append(LogFinding(f"speed.runs.{label}", f"run.log has no line for {label}"))
+        elif printed[label] != claimed:
+            out.append(LogFinding(f"speed.runs.{label}.metrics.decode_tps",
+                                  f"the log printed {label} at {printed[label] or 'no'} tok/s, "
+                                  f"the record says {claimed or 'none'}"))
+    extra = sorted(set(printed) - {str(e.get("label")) for e in entries})
+    if extra:
+        out.append(LogFinding("speed.runs", f"the log holds runs the record does not: "
+                              f"{', '.join(extra)}"))
+
+    return out + _speed_headline(session, speed) + check_closed(session)
+
+
+def _speed_headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
+    median = field_of(speed, "summary", "decode_tps", "median")
+    logs_sha = str(speed.get("logs_sha256") or "")
+    heads = [h for h in map(SpeedHeadline.parse, session) if h]
+    if heads:
+        out = []
+        profile, decode = heads[-1].profile, _one(heads[-1].decode_tps) or None
+        if profile != speed.get("profile") or (decode or "") != _one(median):
+            out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed "
+                                  f"speed ({profile}) decode {decode} tok/s, the record claims "
+                                  f"{speed.get('profile')} {_one(median)} tok/s"))
+        shas = [sha for sha in map(runlog.parse_logs_sha, session) if sha]
+        if not shas:
+            out.append(LogFinding("speed.logs_sha256", "run.log never printed the logs' sha256"))
+        elif not logs_sha.startswith(shas[-1]):
+            out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 {shas[-1]},"
+                                  f" the record says {logs_sha[:12]}"))
+        return out
+    printed = runlog.last_json_object(session, "summary")
+    if printed is None:
+        return [LogFinding("speed.summary", "run.log never printed the speed summary")]
+    out = []
+    if field_of(printed, "summary", "decode_tps", "median") != median:
+        out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed decode "
+                              f"{field_of(printed, 'summary', 'decode_tps', 'median')} tok/s, "
+                              f"the record claims {median}"))
+    if printed.get("logs_sha256") != speed.get("logs_sha256"):
+        out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 "
+                              f"{str(printed.get('logs_sha256'))[:12]}, the record says "
+                              f"{logs_sha[:12]}"))
+    return out
+
+
+# -- one run's own log ---------------------------------------------------------------------
+
+
+def _close(a: Any, b: Any, tol: float) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    try:
+        return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=tol)
+    except (TypeError, ValueError):
+        return False
+
+
+def _raw_findings(name: str, facts: Mapping[str, str], raw: Mapping[str, Any],
+                  field: str) -> list[LogFinding]:
+    """One request's section against the record's raw observations of it."""
+    out: list[LogFinding] = []
+
+    def differs(what: str, logged: Any, recorded: Any) -> None:
+        out.append(LogFinding(f"{field}.{what}", f"its {name} request logged {what} "
+                              f"{logged}, the record says {recorded}"))
+
+    engine = speedlogs.parse_engine_timings(facts.get("engine_timings", ""))
+    try:
+        logged_engine = json.loads(engine[1]) if engine else None
+    except ValueError:
+        logged_engine = "unreadable"
+    if logged_engine != raw.get("engine") or \
+            (engine[0] if engine else None) != raw.get("engine_format"):
+        differs("engine", logged_engine if engine else "nothing", raw.get("engine"))
+    try:
+        arrivals = json.loads(speedlogs.fact_value(facts.get("arrivals_ms", ""), "arrivals_ms"))
+    except ValueError:
+        arrivals = None
+    if arrivals != raw.get("arrivals_ms"):
+        differs("arrivals_ms", "other token arrival times" if arrivals else "none",
+                f"{len(raw.get('arrivals_ms') or ())} others")
+    total = speedlogs.fact_value(facts.get("total_ms", ""), "total_ms") or None
+    if not _close(total, raw.get("total_ms"), _THREE):
+        differs("total_ms", total, raw.get("total_ms"))
+    usage = speedlogs.parse_usage(facts.get("usage", ""))
+    counts = usage or (None, None)
+    recorded = (str(raw.get("prompt_tokens")), str(raw.get("completion_tokens")))
+    if counts != recorded:
+        differs("completion_tokens", f"prompt/completion tokens {'/'.join(map(str, counts))}",
+                "/".join(recorded))
+    finish = speedlogs.fact_value(facts.get("finish_reason", ""), "finish_reason") or None
+    if finish != str(raw.get("finish_reason")):
+        differs("finish_reason", finish, raw.get("finish_reason"))
+    return out
+
+
+def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFinding]:
+    """runs/<label>.log against the record's entry for that run (`field` names the entry)."""
+    lines = text.splitlines()
+    label = entry.get("label")
+    title = speedlogs.parse_title(lines[0]) if lines else None
+    if title is None:
+        return [LogFinding(field, "the log has no `# rla <version> speed <label>` title line")]
+    out: list[LogFinding] = []
+    if title[1] != label:
+        out.append(LogFinding(f"{field}.label", f"the log is of {title[1]}, the record's "
+                              f"entry of {label}"))
+    raw = as_map(entry.get("raw"))
+    sections = speedlogs.request_sections(lines)
+    prefill = raw.get("prefill") if isinstance(raw.get("prefill"), Mapping) else None
+    expected = [("prefill", prefill)] if prefill is not None else []
+    expected.append(("decode" if prefill is not None else "generation", raw))
+    if [name for name, _ in sections] != [name for name, _ in expected]:
+        out.append(LogFinding(f"{field}.raw", f"the log holds the requests "
+                              f"{[n for n, _ in sections]}, the record "
+                              f"{[n for n, _ in expected]}"))
+        return out
+    for (name, facts), (_, observed) in zip(sections, expected, strict=True):
+        where = f"{field}.raw.prefill" if name == "prefill" else f"{field}.raw"
+        out += _raw_findings(name, facts, observed or {}, where)
+    derived = [d for d in map(speedlogs.parse_derived_decode, lines) if d]
+    decode = field_of(entry, "metrics", "decode_tps")
+    shown = derived[-1] if derived else None
+    if not _close(None if shown in (None, "none") else shown, decode, _THREE):
+        out.append(LogFinding(f"{field}.metrics.decode_tps", f"the log derived decode "
+                              f"{shown or 'nothing'} tok/s, the record says {decode}"))
+    return out

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from runlocalai_bench.review.compare import RunComparison, ScoreDelta
 
 if TYPE_CHECKING:
+    from runlocalai_bench.review.compare import SpeedComparison
     from runlocalai_bench.review.reproduce import Reproduction
-    from runlocalai_bench.review.speedcompare import SpeedComparison
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 MAX_SAMPLE_ROWS = 30

@@ -48,7 +48,7 @@ from runlocalai_bench.runtime import greedy
 from runlocalai_bench.types import RigInfo
 
 if TYPE_CHECKING:
-    from runlocalai_bench.review.speedcompare import SpeedComparison
+    from runlocalai_bench.review.compare import SpeedComparison
 
 Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"

@@ -30,6 +30,12 @@ from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
+from runlocalai_bench.review.compare import (
+    SPEED_TOLERANCE,
+    SpeedComparison,
+    compare_speed,
+    median_of,
+)
 from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
 from runlocalai_bench.review.reproduce import (
     Reproduction,
@@ -42,12 +48,6 @@ from runlocalai_bench.review.reproduce import (
     verdict_before_figures,
 )
 from runlocalai_bench.review.source import Source
-from runlocalai_bench.review.speedcompare import (
-    SPEED_TOLERANCE,
-    SpeedComparison,
-    compare_speed,
-    median_of,
-)
 from runlocalai_bench.review.verify import VerifyReport, verify_source
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan

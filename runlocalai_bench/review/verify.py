@@ -24,7 +24,7 @@ has its own `speed` check in place of the scored ones:
     results, samples, rescore   skipped: a speed run has no scored samples
     log        run.log agrees with the record (version, run, benchmark and profile, rig, each
                run's decode line, the summary, the logs' sha256), and each run's own log holds
-               the raw observations the record states for it (speedlog.py)
+               the raw observations the record states for it (logcheck.py)
 
 A failed check makes the submission invalid; a skipped one is shown with why.
 """
@@ -44,11 +44,10 @@ from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedRun, SpeedSection
 from runlocalai_bench.results.sampleline import read_sample_lines
-from runlocalai_bench.review.logcheck import check_log
+from runlocalai_bench.review.logcheck import check_log, check_run_log, check_speed_run_log
 from runlocalai_bench.review.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
 from runlocalai_bench.review.scores import results_block, score_mismatches
 from runlocalai_bench.review.source import Source, is_run_log
-from runlocalai_bench.review.speedlog import check_run_log, check_speed_run_log
 
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)

@@ -18,8 +18,7 @@ from runlocalai_bench.results.runlog import (
     Title,
     closing_line,
 )
-from runlocalai_bench.review.logcheck import check_log
-from runlocalai_bench.review.speedlog import check_run_log, check_speed_run_log
+from runlocalai_bench.review.logcheck import check_log, check_run_log, check_speed_run_log
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runlog"
 

@@ -15,9 +15,9 @@ from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
+from runlocalai_bench.review.compare import SPEED_TOLERANCE, compare_speed
 from runlocalai_bench.review.reproduce import Reproduction, Target, write_report
 from runlocalai_bench.review.source import download_gist, local_source, open_source
-from runlocalai_bench.review.speedcompare import SPEED_TOLERANCE, compare_speed
 from runlocalai_bench.review.speedreproduce import reproduce_speed
 from runlocalai_bench.review.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.rig import detect_rig
