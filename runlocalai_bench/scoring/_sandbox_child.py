@@ -38,7 +38,8 @@ The host
     writes a root harness's user-namespace maps from outside.
 Control messages
     `recv` / `send` over the control socket (length-prefixed JSON, with file descriptors),
-    and `main`: the setup message, then one message per job until the harness hangs up.
+    and `main`: the setup message, then one message per job until the harness hangs up; a
+    job's message is followed by its inputs, `inputs_size` bytes of JSON, as they are.
 
 Isolation levels, strongest first (the harness asks for one or for "auto"):
 
@@ -517,13 +518,15 @@ def _enc_foreign(x: Any) -> Any:
     return {"~": "o", "v": type(x).__qualname__[:80]}
 
 
-_dumps = json.dumps  # bound now: solutions may patch the json module
+# Built once (json.dumps with separators builds an encoder per call) and bound now: solutions
+# may patch the json module.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def encode(value: object) -> bytes:
     """The bytes a job sends for one value; also what the expected-output cache stores."""
     try:
-        text = _dumps(_enc(value), separators=(",", ":"))
+        text = _dumps(_enc(value))
     except (ValueError, TypeError, RecursionError, OverflowError, MemoryError):
         try:
             text = json.dumps({"~": "o", "v": type(value).__qualname__[:80]})
@@ -1179,6 +1182,12 @@ def main(argv: list[str]) -> int:
         if message is None:
             return 0
         if message.get("op") == "run" and len(fds) == 1:
+            size = int(message["inputs_size"])
+            inputs = _recv_exact(ctl, size) if 0 <= size <= MAX_MESSAGE else None
+            if inputs is None:
+                os.close(fds[0])
+                return 0
+            message["inputs"] = inputs
             if not host.run(ctl, message, fds[0]):
                 return 0
         else:

@@ -126,8 +126,9 @@ class Host:
         read_fd, write_fd = os.pipe()
         with contextlib.suppress(OSError):
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, 1 << 20)
+        inputs = job.inputs_json.encode()
         message = {"op": "run", "code": job.code, "entry_point": job.entry_point,
-                   "inputs": job.inputs_json, "send_args": job.send_args,
+                   "inputs_size": len(inputs), "send_args": job.send_args,
                    "cpu_seconds": job.total_timeout + 1.0}
         started = time.monotonic()
         try:
@@ -135,6 +136,7 @@ class Host:
             header = wire.MSG_HEADER.pack(len(body))
             socket.send_fds(self.sock, [header], [write_fd])
             self.sock.sendall(body)
+            self.sock.sendall(inputs)  # as they are: no JSON string escaping on either side
         except OSError:
             os.close(read_fd)
             self.kill()
