@@ -1,4 +1,5 @@
-"""rla's HumanEval+ scorer against EvalPlus 0.3.1 on the same programs: verdicts and cost.
+"""rla against EvalPlus 0.3.1 on the same HumanEval+ programs: verdicts and cost, both for the
+command a user runs (`rla bench humaneval-plus`) and for rla's scorer alone.
 
     .venv/bin/python benchmarks/humaneval_vs_evalplus.py --data-dir /path/to/humanevalplus
         [--samples run/samples.jsonl] [--rounds 2] [--workers 2]
@@ -10,14 +11,21 @@
    wrong answers, exceptions and timeouts); with --samples, the programs rla extracted in a run
    (`extracted` of each samples.jsonl line; an unparsed reply becomes an empty program, which
    both tools fail).
-3. Runs `evalplus.evaluate --dataset humaneval --parallel N --min-time-limit 4` (rla's floor;
-   EvalPlus's factor 4 and per-task cap 60 s are its defaults, as in rla's spec) offline
-   (HUMANEVAL_OVERRIDE_PATH, its cache in benchmarks/.cache-evalplus) and rla's scorer on the
-   same file with N workers, each as a separate process: first a cold run for each (expected
-   outputs computed), then `--rounds` warm runs, alternating. Wall time is the process's; peak
-   RSS is sampled over the whole process tree (sum) and also reported per process (max).
-4. Compares per-task verdicts (base, and plus = base and plus) and prints and writes
-   everything to benchmarks/results/humaneval_vs_evalplus[-<name>].json.
+3. Times three commands, each a separate process: `evalplus.evaluate --dataset humaneval
+   --parallel N --min-time-limit 4` (rla's floor; EvalPlus's factor 4 and per-task cap 60 s
+   are its defaults, as in rla's spec) offline (HUMANEVAL_OVERRIDE_PATH, its cache in
+   benchmarks/.cache-evalplus); `rla bench humaneval-plus --prompt-style chat` end to end (probe,
+   rig, data load, one request per task, sandboxed execution, comparison, run directory and
+   record) against an instant local server that answers each task with its program in a fenced
+   block (a llama-server stand-in: tests/support/llama_stub.py's /props and /v1/models), at
+   rla's default concurrency, 1; and rla's scorer alone on the same file with N workers. First
+   a cold run of each (expected outputs computed, rla's cache emptied before each of its two),
+   then `--rounds` warm rounds, alternating. Wall time is the process's; peak RSS is sampled
+   over the whole process tree (sum) and also reported per process (max); the machine's
+   1-minute load average at each start is printed and kept beside each figure.
+4. Compares per-task verdicts (base, and plus = base and plus) of EvalPlus, rla's scorer and
+   the `rla bench` run, and prints and writes everything to
+   benchmarks/results/humaneval_vs_evalplus[-<name>].json.
 
 EvalPlus 0.3.1 fails every HumanEval/32 solution (its find_zero oracle `continue`s before
 recording the pass: evalplus/evalplus#201); that task is reported as a known difference.
@@ -48,6 +56,11 @@ import psutil
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.llama_stub import MODELS, PROPS  # noqa: E402
+from tests.support.servers import LoopbackServer, Reply, Seen  # noqa: E402
+
 VENV = HERE / ".venv-evalplus"
 RESULTS = HERE / "results"
 EVALPLUS = "evalplus==0.3.1"
@@ -73,8 +86,9 @@ def ensure_evalplus() -> Path:
 
 
 def measure(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run `command`: wall seconds, and the peak RSS of its whole process tree (summed) and of
-    its largest process, sampled every 50 ms."""
+    """Run `command`: wall seconds, the peak RSS of its whole process tree (summed) and of its
+    largest process, sampled every 50 ms, and the machine's 1-minute load average at its start."""
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -99,7 +113,58 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, float]:
         sys.stderr.write("".join(lines[-40:]))
         raise SystemExit(f"{command[0]} failed with exit code {proc.returncode}")
     return {"wall_s": round(wall, 2), "peak_rss_tree_mb": round(peak_tree / 2**20, 1),
-            "peak_rss_process_mb": round(peak_one / 2**20, 1)}
+            "peak_rss_process_mb": round(peak_one / 2**20, 1), "load_1min": round(load, 2)}
+
+
+# -- `rla bench` end to end, against an instant server ----------------------------------------
+
+
+class ProgramServer:
+    """A llama-server stand-in on 127.0.0.1 that answers each task's chat prompt at once with
+    that task's program in a fenced block (found by the task's prompt inside the message)."""
+
+    def __init__(self, rows: list[dict[str, Any]], programs: dict[str, str]) -> None:
+        self.answers = [(r["prompt"].strip(), programs[r["task_id"]]) for r in rows]
+        self.server = LoopbackServer(self.handle)
+
+    def handle(self, seen: Seen) -> Reply:
+        path = seen.path.split("?")[0]
+        if path == "/health":
+            return Reply(body={"status": "ok"})
+        if path == "/props":
+            return Reply(body=PROPS)
+        if path == "/v1/models":
+            return Reply(body=MODELS)
+        if path != "/v1/chat/completions":
+            return Reply(404, {"error": {"code": 404, "message": "File Not Found"}})
+        content = seen.body["messages"][-1]["content"]
+        program = next((p for prompt, p in self.answers if f"```\n{prompt}\n```" in content), "")
+        return Reply(body={
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant",
+                                     "content": f"```python\n{program}\n```\n"}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 100},
+            "timings": {"prompt_n": 100, "prompt_ms": 0.1, "predicted_n": 100,
+                        "predicted_ms": 0.1}})
+
+    def __enter__(self) -> str:
+        self.server.start()
+        return self.server.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+def bench_verdicts(out: Path) -> dict[str, dict[str, str]]:
+    """Per-task verdicts of the one `rla bench` run under `out`."""
+    (samples,) = out.glob("*/samples.jsonl")
+    verdicts = {}
+    for line in samples.read_text().splitlines():
+        sample = json.loads(line)
+        base = (sample.get("details") or {}).get("base")
+        verdicts[sample["id"]] = {"base": "pass" if base == "pass" else "fail",
+                                  "plus": "pass" if sample["status"] == "pass" else "fail"}
+    return verdicts
 
 
 # -- rla's side, run as a separate process: `--score-with-rla samples out` -------------------------
@@ -135,7 +200,8 @@ def score_with_rla(samples: Path, out: Path, data_dir: Path, workers: int) -> No
 # -- the comparison ----------------------------------------------------------------------------
 
 
-def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, list[str]]:
+def write_samples(args: argparse.Namespace, workdir: Path
+                  ) -> tuple[Path, str, list[str], list[dict[str, Any]], dict[str, str]]:
     """The samples file (every task: EvalPlus insists) and the task ids under comparison.
     With --samples, tasks the run did not cover get an empty program and are left out of the
     comparison."""
@@ -164,7 +230,7 @@ def write_samples(args: argparse.Namespace, workdir: Path) -> tuple[Path, str, l
         name = args.name or "canonical"
     path = workdir / "samples.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in programs))
-    return path, name, compared
+    return path, name, compared, rows, {p["task_id"]: p["solution"] for p in programs}
 
 
 class _Mutate(ast.NodeTransformer):
@@ -239,7 +305,7 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rla-vs-evalplus-") as tmp:
         workdir = Path(tmp)
-        samples, name, compared = write_samples(args, workdir)
+        samples, name, compared, rows, programs = write_samples(args, workdir)
         plain = workdir / "HumanEvalPlus-v0.1.10.jsonl"
         plain.write_bytes(gzip.decompress((args.data_dir / "HumanEvalPlus-v0.1.10.jsonl.gz")
                                           .read_bytes()))
@@ -250,7 +316,8 @@ def main() -> None:
         base_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
         ev_env = {**base_env, "HUMANEVAL_OVERRIDE_PATH": str(plain),
                   "XDG_CACHE_HOME": str(evalplus_cache)}
-        rla_env = {**base_env, "RLA_CACHE_DIR": str(rla_cache)}
+        rla_env = {**base_env, "RLA_CACHE_DIR": str(rla_cache), "PYTHONPATH": str(ROOT),
+                   "RLA_HOME": str(workdir / "rla-home"), "NO_COLOR": "1"}
         ev_results = workdir / "samples_eval_results.json"
         ev_cmd = [str(evaluate), "--dataset", "humaneval", "--samples", str(samples),
                   "--parallel", str(args.workers), "--min-time-limit", "4"]
@@ -258,32 +325,55 @@ def main() -> None:
         rla_cmd = [sys.executable, str(Path(__file__).resolve()), "--data-dir",
                    str(args.data_dir), "--workers", str(args.workers), "--score-with-rla",
                    str(samples), str(ours_out)]
+        bench_out = workdir / "rla-runs"
 
         def run_evalplus() -> dict[str, float]:
             ev_results.unlink(missing_ok=True)
             return measure(ev_cmd, ev_env)
 
-        def run_rla() -> dict[str, float]:
+        def run_scorer() -> dict[str, float]:
             return measure(rla_cmd, rla_env)
+
+        def run_bench(url: str) -> dict[str, float]:
+            shutil.rmtree(bench_out, ignore_errors=True)
+            return measure([sys.executable, "-m", "runlocalai_bench", "bench", "humaneval-plus",
+                            "--endpoint", url, "--data-dir", str(args.data_dir),
+                            "--prompt-style", "chat", "--output-dir", str(bench_out),
+                            "--json"], rla_env)
+
+        def line(label: str, figures: dict[str, dict[str, float]]) -> str:
+            return f"{label}: " + "  ".join(
+                f"{tool} {f['wall_s']} s (load {f['load_1min']}, tree {f['peak_rss_tree_mb']} MB)"
+                for tool, f in figures.items())
 
         print(f"scoring {len(compared)} programs ({name}) with "
               f"{args.workers} workers on {psutil.cpu_count()} CPUs", flush=True)
-        cold = {"evalplus": run_evalplus(), "rla": run_rla()}
-        print(f"cold: evalplus {cold['evalplus']}  rla {cold['rla']}", flush=True)
-        warm: dict[str, list[dict[str, float]]] = {"evalplus": [], "rla": []}
-        for number in range(args.rounds):
-            warm["evalplus"].append(run_evalplus())
-            warm["rla"].append(run_rla())
-            print(f"warm {number + 1}: evalplus {warm['evalplus'][-1]}  rla {warm['rla'][-1]}",
-                  flush=True)
+        with ProgramServer(rows, programs) as url:
+            cold = {"evalplus": run_evalplus(), "rla_bench": run_bench(url)}
+            shutil.rmtree(rla_cache, ignore_errors=True)
+            cold["rla"] = run_scorer()
+            print(line("cold", {"evalplus": cold["evalplus"], "rla bench": cold["rla_bench"]}))
+            print(line("      scorer alone", {"rla": cold["rla"]}), flush=True)
+            warm: dict[str, list[dict[str, float]]] = {"evalplus": [], "rla_bench": [],
+                                                       "rla": []}
+            for number in range(args.rounds):
+                warm["evalplus"].append(run_evalplus())
+                warm["rla_bench"].append(run_bench(url))
+                warm["rla"].append(run_scorer())
+                print(line(f"warm {number + 1}", {"evalplus": warm["evalplus"][-1],
+                                                  "rla bench": warm["rla_bench"][-1]}))
+                print(line("      scorer alone", {"rla": warm["rla"][-1]}), flush=True)
         theirs = {k: v for k, v in evalplus_verdicts(ev_results).items() if k in compared}
         ours_data = json.loads(ours_out.read_text())
         ours = {k: v for k, v in ours_data["verdicts"].items() if k in compared}
+        bench = {k: v for k, v in bench_verdicts(bench_out).items() if k in compared}
 
-    differences = {task: {"evalplus": theirs.get(task), "rla": ours.get(task)}
-                   for task in sorted(set(theirs) | set(ours))
-                   if theirs.get(task) != ours.get(task)}
-    unexplained = sorted(set(differences) - set(KNOWN_DIFFERENCES))
+    def differ(ours: dict[str, Any]) -> dict[str, Any]:
+        return {task: {"evalplus": theirs.get(task), "rla": ours.get(task)}
+                for task in sorted(set(theirs) | set(ours)) if theirs.get(task) != ours.get(task)}
+
+    differences, bench_differences = differ(ours), differ(bench)
+    unexplained = sorted((set(differences) | set(bench_differences)) - set(KNOWN_DIFFERENCES))
 
     def median(runs: list[dict[str, float]], key: str) -> float:
         return round(statistics.median(r[key] for r in runs), 2)
@@ -294,25 +384,31 @@ def main() -> None:
                     "system": platform.platform(),
                     "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "isolation": ours_data["isolation"], "evalplus": EVALPLUS,
+        "rla_bench_command": "rla bench humaneval-plus --prompt-style chat --endpoint <instant "
+                             "local server> --data-dir <data> (concurrency 1)",
         "cold": cold, "warm": warm,
         "warm_median": {tool: {k: median(runs, k) for k in runs[0]}
                         for tool, runs in warm.items()} if args.rounds else {},
         "pass_at_1": {tool: {s: sum(v[s] == "pass" for v in verdicts.values()) / len(verdicts)
                              for s in ("base", "plus")}
-                      for tool, verdicts in (("evalplus", theirs), ("rla", ours))},
-        "differences": differences, "known_differences": KNOWN_DIFFERENCES,
+                      for tool, verdicts in (("evalplus", theirs), ("rla", ours),
+                                             ("rla_bench", bench))},
+        "differences": differences, "rla_bench_differences": bench_differences,
+        "known_differences": KNOWN_DIFFERENCES,
         "unexplained_differences": unexplained,
     }
     if args.rounds:
-        summary["warm_wall_ratio"] = round(summary["warm_median"]["rla"]["wall_s"]
-                                           / summary["warm_median"]["evalplus"]["wall_s"], 3)
-    summary["cold_wall_ratio"] = round(cold["rla"]["wall_s"] / cold["evalplus"]["wall_s"], 3)
+        for tool, key in (("rla_bench", "warm_wall_ratio_rla_bench"), ("rla", "warm_wall_ratio")):
+            summary[key] = round(summary["warm_median"][tool]["wall_s"]
+                                 / summary["warm_median"]["evalplus"]["wall_s"], 3)
+    for tool, key in (("rla_bench", "cold_wall_ratio_rla_bench"), ("rla", "cold_wall_ratio")):
+        summary[key] = round(cold[tool]["wall_s"] / cold["evalplus"]["wall_s"], 3)
     out = RESULTS / f"humaneval_vs_evalplus-{name}.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps({k: summary[k] for k in ("warm_median", "warm_wall_ratio", "cold",
-                                              "cold_wall_ratio", "pass_at_1", "differences",
-                                              "unexplained_differences") if k in summary},
-                     indent=2))
+    print(json.dumps({k: summary[k] for k in (
+        "warm_median", "warm_wall_ratio_rla_bench", "warm_wall_ratio", "cold",
+        "cold_wall_ratio_rla_bench", "cold_wall_ratio", "pass_at_1", "differences",
+        "rla_bench_differences", "unexplained_differences") if k in summary}, indent=2))
     print(f"written to {out.relative_to(ROOT)}")
     if unexplained:
         raise SystemExit(f"verdicts differ on {len(unexplained)} tasks: {unexplained[:10]}")
