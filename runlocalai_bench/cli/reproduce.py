@@ -49,6 +49,7 @@ def reproduce(
     reproduced, not reproduced, related benchmark, or invalid. Exits 0 only when reproduced."""
     from runlocalai_bench.results.record import load_record
     from runlocalai_bench.review import reproduce as rep
+    from runlocalai_bench.review.report import write_report
     from runlocalai_bench.rig import detect_rig
     from runlocalai_bench.signing import keys_dir
 
@@ -56,13 +57,14 @@ def reproduce(
     # With --json, stdout carries only the report: the re-run's header and table go to stderr.
     shown = err if json_output else out
     target = rep.Target(endpoint=endpoint, model=model, model_path=model_path, data_dir=data_dir,
-                        output_dir=output_dir, timeout=timeout, cache_dir=cache_home())
-    argv = ("rla", *sys.argv[1:])
+                        output_dir=output_dir, timeout=timeout, cache_dir=cache_home(),
+                        env=os.environ, argv=("rla", *sys.argv[1:]))
     keys = keys_dir(data_home())
     with open_submission(record, github_api_url) as source:
+        part: rep.Kind
         if load_record(source.record_path).is_speed:
             from runlocalai_bench.backends.factory import open_streamer
-            from runlocalai_bench.review.speedreproduce import reproduce_speed
+            from runlocalai_bench.review.speed import SpeedPart
             from runlocalai_bench.speed.render import RichSpeedUI
 
             for flag, value in (("--tolerance", tolerance), ("--data-dir", data_dir)):
@@ -70,19 +72,19 @@ def reproduce(
                     raise ConfigError(f"{flag} does not apply to a speed row",
                                       hint="drop it: a speed row reproduces within ±10% of its "
                                       "decode tok/s (REFERENCE §1)")
-            result = reproduce_speed(source, target, RichSpeedUI(shown, err),
-                                     open_streamer=open_streamer, detect_rig=detect_rig,
-                                     keys_dir=keys, env=os.environ, argv=argv)
+            part = SpeedPart(RichSpeedUI(shown, err), open_streamer=open_streamer,
+                             detect_rig=detect_rig)
         else:
             from runlocalai_bench.backends.factory import open_backend
             from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP
+            from runlocalai_bench.review.scored import ScoredPart
 
-            result = rep.reproduce(source, target, RichRunUI(shown, err),
-                                   open_backend=open_backend, detect_rig=detect_rig,
-                                   tolerance_pp=DEFAULT_TOLERANCE_PP if tolerance is None
-                                   else tolerance, keys_dir=keys, env=os.environ, argv=argv)
+            part = ScoredPart(RichRunUI(shown, err), open_backend=open_backend,
+                              detect_rig=detect_rig, tolerance_pp=DEFAULT_TOLERANCE_PP
+                              if tolerance is None else tolerance)
+        result = rep.reproduce(part, source, target, keys_dir=keys)
     where = report_dir or rep.report_dir(result, default_output_dir(output_dir))
-    json_path, md_path = rep.write_report(result, where)
+    json_path, md_path = write_report(result, where)
     if json_output:
         print_json(out, result.to_json())
     else:

@@ -10,8 +10,11 @@ run that signs and the review that checks both reach it.
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
     compare.py     two runs side by side: per subtask and the samples that disagree; two
                    speed runs' median decode / prefill tok/s and TTFT (pure)
-    reproduce.py   re-run a record's exact configuration here, compare, and give a verdict
-    speedreproduce.py  re-run a speed row with `rla bench speed`'s runner, and the verdict
+    reproduce.py   re-run a record's exact configuration here, compare, and give a verdict:
+                   one flow, each kind's part through `Kind`
+    scored.py      a scored run's part: its configuration re-run, scores and samples judged
+    speed.py       a speed row's part: re-run by `rla bench speed`'s runner, tok/s judged
+    report.py      reproduction.json and reproduction.md
 
 The policy is REFERENCE §1: a reproduction matches four dimensions and lands within ±2
 percentage points (a speed row: its median decode tok/s within ±10%); three of four matching

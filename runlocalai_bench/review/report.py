@@ -1,16 +1,16 @@
-"""reproduction.md: a reproduction report for people. Every value taken from a record is written
-as inert text (no markup, links or HTML can come through from a submission)."""
+"""The reproduction report: reproduction.json for machines and reproduction.md for people, beside
+the re-run. Every value taken from a record is written into the Markdown as inert text (no
+markup, links or HTML can come through from a submission)."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from runlocalai_bench.review.compare import RunComparison, ScoreDelta
-
-if TYPE_CHECKING:
-    from runlocalai_bench.review.compare import SpeedComparison
-    from runlocalai_bench.review.reproduce import Reproduction
+from runlocalai_bench.results import rundir
+from runlocalai_bench.review.compare import RunComparison, ScoreDelta, SpeedComparison
+from runlocalai_bench.review.reproduce import REPORT_JSON, REPORT_MD, Reproduction
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 MAX_SAMPLE_ROWS = 30
@@ -111,3 +111,11 @@ def render_markdown(r: Reproduction) -> str:
         where = f" ({md(f.where())})" if f.where() else ""
         lines.append(f"- {f.status}: {f.check}{where}: {md(f.message)}")
     return "\n".join(lines) + "\n"
+
+
+def write_report(reproduction: Reproduction, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / REPORT_JSON, directory / REPORT_MD
+    rundir.write_json_atomic(json_path, reproduction.to_json())
+    md_path.write_text(render_markdown(reproduction), encoding="utf-8")
+    return json_path, md_path

@@ -1,62 +1,44 @@
 """`rla reproduce`: re-run a record's exact configuration here and judge the result by policy.
 
-    the original → verify it (hashes, schema, rescore, log, signature); a failure ends here:
-                   invalid
-                 → its configuration: the slug and spec, the data pin, the prompt style, the
-                   sampling settings from the record; limit, limit per subtask, concurrency
-                   and n_ctx from record.request (a version 2 record has none: from its
-                   reproduction command, results/command.py); the model and
-                   server are this machine's
-                 → run_benchmark, signed when this operator has a key
-                 → the four dimensions, the configuration actually used, the headline and
-                   every subtask (±2 pp), each sample
-                 → a verdict, written as reproduction.json and reproduction.md
+One flow for every kind of run; each kind (scored.py, speed.py) contributes its part through
+`Kind`:
+
+    the original → refused before anything runs where the kind cannot copy it (another
+                   methodology; a non-deterministic scored run)
+                 → verify it (verify.py); a failure ends here: invalid
+                 → the kind re-runs its configuration on this machine's model and server,
+                   signed when this operator has a key
+                 → the four dimensions (dimensions.py), the configuration the re-run did not
+                   share, and the kind's figures: a scored run's headline and every subtask
+                   (±2 pp) and each sample, a speed row's median decode tok/s (±10%)
+                 → a verdict, written as reproduction.json and reproduction.md (report.py)
 
 Verdicts, first that applies: invalid (the original failed verification, or the re-run did not
 use its configuration), related benchmark (a dimension differs or cannot be shown to match),
-not reproduced (the headline or a subtask moved past the tolerance), reproduced.
-
-A speed row (benchmark.kind "speed") is reproduced by review/speedreproduce.py into the same
-Reproduction, its tok/s figures under `speed`.
+not reproduced (the kind's figures moved past its tolerance), reproduced.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from runlocalai_bench import signing
-from runlocalai_bench.backends.base import Backend
-from runlocalai_bench.config import RunConfig, build_config
-from runlocalai_bench.errors import ConfigError
-from runlocalai_bench.evals import KINDS
-from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
-from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
+from runlocalai_bench.review.compare import RunComparison, SpeedComparison
 from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
 from runlocalai_bench.review.logcheck import field_of
-from runlocalai_bench.review.rescore import data_source_for, eval_for
 from runlocalai_bench.review.source import Source
 from runlocalai_bench.review.verify import VerifyReport, verify_source
-from runlocalai_bench.runtime import greedy
-from runlocalai_bench.types import RigInfo
-
-if TYPE_CHECKING:
-    from runlocalai_bench.review.compare import SpeedComparison
 
 Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
 REPORT_MD = "reproduction.md"
-# What decides what a scored run computes, as the record states it: the re-run must share each.
-CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
-                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
-                 ("sampling", "settings"), ("results", "expected_n"))
 
 
 @dataclass(frozen=True)
@@ -70,6 +52,8 @@ class Target:
     output_dir: Path | None = None
     timeout: float | None = None
     cache_dir: Path | None = None  # reference outputs for rescoring the original
+    env: Mapping[str, str] | None = None  # the settings a re-run's config reads
+    argv: tuple[str, ...] = ()  # the command that asked for the re-run, as it records it
 
 
 @dataclass(frozen=True)
@@ -83,7 +67,7 @@ class Reproduction:
     dimensions: tuple[DimensionMatch, ...] = ()
     configuration: tuple[str, ...] = ()  # settings the re-run did not share with the original
     comparison: RunComparison | None = None
-    speed: SpeedComparison | None = None  # a speed row's figures (review/speedreproduce.py)
+    speed: SpeedComparison | None = None  # a speed row's figures (speed.py)
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -128,35 +112,10 @@ class Reproduction:
 # -- the configuration of the original -------------------------------------------------------
 
 
-def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:
-    """The slug and `build_config` flags that re-run the record's configuration on `target`."""
-    record = typed.to_json()
-    bench = record.get("benchmark") or {}
-    slug, flags = requested(typed)
-    if slug != bench.get("slug"):
-        raise ConfigError(f"command.reproduce runs {slug}, the record is of {bench.get('slug')}",
-                          hint="the record is inconsistent; verify it")
-    source = data_source_for(record, target.data_dir)
-    settings = (record.get("sampling") or {}).get("settings") or {}
-    in_process = target.endpoint is None
-    flags.update({
-        "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
-        "output_dir": target.output_dir, "timeout": target.timeout,
-        "prompt_style": bench.get("prompt_style"),
-        "seed": settings.get("seed"), "cache_prompt": settings.get("cache_prompt"),
-        "sample": True if source.kind == "bundled" else None,
-        "data_dir": source.path if source.kind == "dir" else None,
-        "allow_unpinned": True if source.allow_unpinned else None,
-    })
-    if in_process:
-        flags["concurrency"] = None  # in-process runs are sequential
-    return slug, flags
-
-
 def fields_not_shared(original: Mapping[str, Any], rerun: Mapping[str, Any],
                       paths: Iterable[tuple[str, ...]]) -> list[str]:
     """`a.b: <original's> → <re-run's>` for each field at `paths` the two records differ in.
-    Shared with the speed rows' configuration (speedreproduce.py)."""
+    Each kind's configuration differences are these for its own paths."""
     out = []
     for path in paths:
         a, b = field_of(original, *path), field_of(rerun, *path)
@@ -165,21 +124,12 @@ def fields_not_shared(original: Mapping[str, Any], rerun: Mapping[str, Any],
     return out
 
 
-def configuration_differences(original: Mapping[str, Any], rerun: Mapping[str, Any],
-                              ids_a: Sequence[str], ids_b: Sequence[str]) -> list[str]:
-    """Result-deciding settings the re-run did not share with the original."""
-    out = fields_not_shared(original, rerun, CONFIGURATION)
-    if set(ids_a) != set(ids_b):
-        out.append(f"the questions differ: {len(set(ids_a) - set(ids_b))} only in the original,"
-                   f" {len(set(ids_b) - set(ids_a))} only in the re-run")
-    return out
-
-
 # -- the verdict -----------------------------------------------------------------------------
 
 
-def _pp(value: float | None) -> str:
-    return "absent" if value is None else f"{value * 100:.1f}%"
+def failed_verification(integrity: VerifyReport) -> tuple[str, ...]:
+    return tuple(f"the original failed verification: {f.where()} {f.message}"
+                 for f in integrity.failures)
 
 
 def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str],
@@ -190,8 +140,7 @@ def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str]
     differs, nothing was re-run to compare), related benchmark (a dimension differs or cannot
     be shown to match). None: the figures decide."""
     if not integrity.ok:
-        return "invalid", tuple(f"the original failed verification: {f.where()} {f.message}"
-                                for f in integrity.failures)
+        return "invalid", failed_verification(integrity)
     if configuration:
         return "invalid", tuple(f"the re-run's configuration differs: {c}"
                                 for c in configuration)
@@ -205,27 +154,6 @@ def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str]
             *(f"{d.name} {'differs' if d.status == 'differs' else 'cannot be matched'}: "
               f"{d.reason}" for d in off))
     return None
-
-
-def decide(integrity: VerifyReport, configuration: Sequence[str],
-           dimensions: Sequence[DimensionMatch],
-           comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
-    before = verdict_before_figures(integrity, configuration, dimensions,
-                                    compared=comparison is not None)
-    if before is not None:
-        return before
-    assert comparison is not None  # verdict_before_figures said "invalid" without one
-    moved = comparison.moved
-    if moved:
-        return "not reproduced", tuple(
-            f"{d.name} moved {d.delta_pp:+.1f} pp ({_pp(d.a)} → {_pp(d.b)})"
-            if d.delta_pp is not None else f"{d.name} exists in only one run ({_pp(d.a)} → "
-            f"{_pp(d.b)})" for d in moved)
-    tol = comparison.headline.tolerance_pp
-    same = ("identical outputs on all" if comparison.identical_samples
-            else f"{comparison.agreeing} of {comparison.compared} samples identical,")
-    return "reproduced", (f"headline and all {len(comparison.subtasks)} subtasks within "
-                          f"±{tol:g} pp; {same} {comparison.compared} samples",)
 
 
 def independence(original: str | None, reproduction: str | None) -> bool | None:
@@ -254,71 +182,51 @@ def signed_rerun_side(run: rundir.RunDir, record: Mapping[str, Any], keys_dir: P
             "signer": signature.key_id if signature else None, **headline}
 
 
-def refuse_nondeterministic(record: Record) -> None:
-    """A run whose settings made its greedy output depend on the run is not copied: a re-run
-    with the same settings could not confirm or refute its score."""
-    reasons = greedy.request_reasons(concurrency=record.runtime.concurrency,
-                                     cache_prompt=record.sampling.settings.cache_prompt)
-    if reasons:
-        why = " and ".join(r.split(";")[0] for r in reasons)
-        raise ConfigError(f"{record.run_id} is not reproduced: {why}",
-                          hint="a leaderboard row runs with --config leaderboard: ask its"
-                          " submitter to rerun it so")
+class Kind(Protocol):
+    """What a kind of run (scored.py, speed.py) contributes to the flow: its refusals before
+    anything runs, its headline figure, the re-run of its configuration, what of the
+    configuration the re-run did not share, and the verdict on its figures."""
+
+    def refuse(self, record: Record) -> None: ...
+
+    def headline(self, record: Record) -> dict[str, Any]: ...
+
+    def rerun(self, record: Record, target: Target) -> tuple[rundir.RunDir, Record]: ...
+
+    def configuration(self, original: Record, rerun: Record, original_run: rundir.RunDir,
+                      rerun_run: rundir.RunDir) -> list[str]: ...
+
+    def judge(self, original: Record, rerun: Record, integrity: VerifyReport,
+              configuration: Sequence[str], dimensions: Sequence[DimensionMatch],
+              original_run: rundir.RunDir, rerun_run: rundir.RunDir
+              ) -> tuple[Verdict, tuple[str, ...], RunComparison | SpeedComparison]: ...
 
 
-def reproduce(
-    source: Source,
-    target: Target,
-    ui: RunUI,
-    *,
-    open_backend: Callable[[RunConfig], Backend],
-    detect_rig: Callable[[], RigInfo],
-    tolerance_pp: float = DEFAULT_TOLERANCE_PP,
-    keys_dir: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    argv: tuple[str, ...] = (),
-) -> Reproduction:
-    typed = load_record(source.record_path)
-    record = typed.to_json()
-    if (record.get("benchmark") or {}).get("kind") not in KINDS:
-        raise ConfigError(f"{record.get('run_id')} is not a scored benchmark run",
-                          hint="speed rows are reproduced by review.speedreproduce")
-    eval_for(record).close()  # refuse another methodology before anything runs
-    refuse_nondeterministic(typed)
+def reproduce(kind: Kind, source: Source, target: Target, *,
+                   keys_dir: Path | None = None) -> Reproduction:
+    """The flow every kind of run goes through: verify the original (invalid ends it), re-run
+    its configuration, sign the re-run, compare the four dimensions and the configuration,
+    and let the kind judge its figures."""
+    record = load_record(source.record_path)
+    kind.refuse(record)
     integrity = verify_source(source, data_dir=target.data_dir, cache_dir=target.cache_dir)
-    original = original_side(record, source, integrity,
-                             score=(record.get("results") or {}).get("score"))
+    original = original_side(record.to_json(), source, integrity, **kind.headline(record))
     if not integrity.ok:  # an invalid submission is not worth a re-run
-        verdict, reasons = decide(integrity, (), (), None)
-        return Reproduction(verdict, reasons, original, None, None, integrity)
+        return Reproduction("invalid", failed_verification(integrity), original, None, None,
+                            integrity)
 
-    slug, flags = rerun_flags(typed, target)
-    config = build_config(slug, flags, env=env, argv=argv)
-    outcome = run_benchmark(config, ui, open_backend=open_backend, detect_rig=detect_rig)
-    new_record = outcome.record
-    reproduction = signed_rerun_side(outcome.run, new_record, keys_dir, score=outcome.results.score)
-    samples_a = rundir.read_samples(source.run.samples)
-    samples_b = rundir.read_samples(outcome.run.samples)
-    dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
-    configuration = configuration_differences(
-        record, new_record, [str(s.get("id")) for s in samples_a],
-        [str(s.get("id")) for s in samples_b])
-    comparison = compare_runs(record.get("results") or {}, new_record.get("results") or {},
-                              samples_a, samples_b, tolerance_pp=tolerance_pp)
-    verdict, reasons = decide(integrity, configuration, dimensions, comparison)
-    return Reproduction(verdict, reasons, original, reproduction,
-                        independence(integrity.signer, reproduction["signer"]), integrity,
-                        dimensions, tuple(configuration), comparison)
-
-
-def write_report(reproduction: Reproduction, directory: Path) -> tuple[Path, Path]:
-    from runlocalai_bench.review.report import render_markdown
-
-    directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / REPORT_JSON, directory / REPORT_MD
-    rundir.write_json_atomic(json_path, reproduction.to_json())
-    md_path.write_text(render_markdown(reproduction), encoding="utf-8")
-    return json_path, md_path
+    run, rerun = kind.rerun(record, target)
+    reproduction = signed_rerun_side(run, rerun.to_json(), keys_dir, **kind.headline(rerun))
+    dimensions = compare_dimensions(setup_of(record.to_json()), setup_of(rerun.to_json()))
+    configuration = kind.configuration(record, rerun, source.run, run)
+    verdict, reasons, comparison = kind.judge(record, rerun, integrity, configuration,
+                                              dimensions, source.run, run)
+    return Reproduction(
+        verdict, reasons, original, reproduction,
+        independence(integrity.signer, reproduction["signer"]), integrity, dimensions,
+        tuple(configuration),
+        comparison=comparison if isinstance(comparison, RunComparison) else None,
+        speed=comparison if isinstance(comparison, SpeedComparison) else None)
 
 
 def report_dir(reproduction: Reproduction, fallback: Path) -> Path:

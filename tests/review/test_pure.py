@@ -19,7 +19,8 @@ from runlocalai_bench.review.dimensions import (
     compare_runtime,
 )
 from runlocalai_bench.review.logcheck import check_log
-from runlocalai_bench.review.reproduce import decide, independence
+from runlocalai_bench.review.reproduce import independence
+from runlocalai_bench.review.scored import decide
 from runlocalai_bench.review.scores import score_mismatches
 from runlocalai_bench.review.verify import Finding, VerifyReport
 

@@ -13,7 +13,9 @@ from runlocalai_bench.backends.factory import open_backend
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
-from runlocalai_bench.review.reproduce import Reproduction, Target, reproduce, write_report
+from runlocalai_bench.review.report import write_report
+from runlocalai_bench.review.reproduce import Reproduction, Target, reproduce
+from runlocalai_bench.review.scored import ScoredPart
 from runlocalai_bench.review.source import local_source
 from runlocalai_bench.rig import detect_rig
 from tests.review.conftest import Policy, alternating, make_run, stub_server
@@ -23,12 +25,12 @@ from tests.rig.fakes import fake_nvml, linux_host, load_json
 def rerun(original: rundir.RunDir, out: Path, *, policy: Policy = alternating,
           model_file: str | None = None, keys_dir: Path | None = None) -> Reproduction:
     with stub_server(policy, model_file) as server:
-        return reproduce(local_source(original.path),
-                         Target(endpoint=server.url, model="stub", output_dir=out),
-                         RichRunUI(ui.stdout_console(), ui.stderr_console()),
-                         open_backend=open_backend, detect_rig=detect_rig,
-                         keys_dir=keys_dir or out / "no-keys", env={},
-                         argv=("rla", "reproduce", str(original.path)))
+        part = ScoredPart(RichRunUI(ui.stdout_console(), ui.stderr_console()),
+                          open_backend=open_backend, detect_rig=detect_rig)
+        return reproduce(part, local_source(original.path),
+                         Target(endpoint=server.url, model="stub", output_dir=out, env={},
+                                argv=("rla", "reproduce", str(original.path))),
+                         keys_dir=keys_dir or out / "no-keys")
 
 
 def test_the_same_model_on_the_same_machine_reproduces(original, tmp_path):

@@ -16,9 +16,10 @@ from runlocalai_bench.config import build_config
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.review.compare import SPEED_TOLERANCE, compare_speed
-from runlocalai_bench.review.reproduce import Reproduction, Target, write_report
+from runlocalai_bench.review.report import write_report
+from runlocalai_bench.review.reproduce import Reproduction, Target, reproduce
 from runlocalai_bench.review.source import download_gist, local_source, open_source
-from runlocalai_bench.review.speedreproduce import reproduce_speed
+from runlocalai_bench.review.speed import SpeedPart
 from runlocalai_bench.review.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.plausibility import speed_gate
@@ -209,10 +210,12 @@ def test_a_forgery_under_the_ceiling_is_caught_by_the_logs(serving, speed, cpu_r
 
 def rerun(original: rundir.RunDir, url: str, rig: RigInfo, out: Path) -> Reproduction:
     console = Console(width=120, no_color=True)
-    return reproduce_speed(local_source(original.path), Target(endpoint=url, output_dir=out),
-                           RichSpeedUI(console, console), open_streamer=open_streamer,
-                           detect_rig=lambda: rig, keys_dir=out / "no-keys", env={},
-                           argv=("rla", "reproduce", str(original.path)))
+    part = SpeedPart(RichSpeedUI(console, console), open_streamer=open_streamer,
+                     detect_rig=lambda: rig)
+    target = Target(endpoint=url, output_dir=out, env={},
+                    argv=("rla", "reproduce", str(original.path)))
+    return reproduce(part, local_source(original.path), target,
+                     keys_dir=out / "no-keys")
 
 
 def test_the_same_server_on_the_same_rig_reproduces(speed_run, serving, gpu_rig, tmp_path):

@@ -1,4 +1,5 @@
-"""`rla reproduce` of a speed row: re-run `rla bench speed` as the record ran it, and judge.
+"""A speed row's part of `rla reproduce` (reproduce.py runs the flow): re-run `rla bench speed`
+as the record ran it, and judge.
 
     the original → verify it (schema, files, speed gate, logs, signature); a failure ends
                    here: invalid
@@ -21,14 +22,14 @@ tok/s is beyond ±10% of the original's), reproduced.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from runlocalai_bench.backends.base import Streamer
 from runlocalai_bench.config import RunConfig, build_config
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.results import rundir
 from runlocalai_bench.results.command import requested
-from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
 from runlocalai_bench.review.compare import (
     SPEED_TOLERANCE,
@@ -36,19 +37,14 @@ from runlocalai_bench.review.compare import (
     compare_speed,
     median_of,
 )
-from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
+from runlocalai_bench.review.dimensions import DimensionMatch
 from runlocalai_bench.review.reproduce import (
-    Reproduction,
     Target,
     Verdict,
     fields_not_shared,
-    independence,
-    original_side,
-    signed_rerun_side,
     verdict_before_figures,
 )
-from runlocalai_bench.review.source import Source
-from runlocalai_bench.review.verify import VerifyReport, verify_source
+from runlocalai_bench.review.verify import VerifyReport
 from runlocalai_bench.speed.runner import SpeedUI, run_speed
 from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo
@@ -134,44 +130,45 @@ def decide(integrity: VerifyReport, configuration: Sequence[str],
 # -- the run ---------------------------------------------------------------------------------
 
 
-def reproduce_speed(
-    source: Source,
-    target: Target,
-    ui: SpeedUI,
-    *,
-    open_streamer: Callable[[RunConfig], Streamer],
-    detect_rig: Callable[[], RigInfo],
-    tolerance: float = SPEED_TOLERANCE,
-    keys_dir: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    argv: tuple[str, ...] = (),
-) -> Reproduction:
-    typed = load_record(source.record_path)
-    record = typed.to_json()
-    if not isinstance(typed.body, Speed):
-        raise ConfigError(f"{typed.run_id} is not a speed run",
-                          hint="scored runs are reproduced by review.reproduce.reproduce")
-    integrity = verify_source(source)
-    original_speed = typed.body.speed
-    original = original_side(record, source, integrity,
-                             decode_tps=median_of(original_speed.summary, "decode_tps"))
-    if not integrity.ok:  # an invalid submission is not worth a re-run
-        verdict, reasons = decide(integrity, (), (), None, None)
-        return Reproduction(verdict, reasons, original, None, None, integrity)
+@dataclass(frozen=True)
+class SpeedPart:
+    """A speed row's part of the reproduction flow (reproduce.Kind)."""
 
-    plan = plan_for(typed, original_speed)  # another methodology is refused before any run
-    config = build_config(SLUG, rerun_flags(typed, target), env=env, argv=argv)
-    outcome = run_speed(config, plan, ui, open_streamer=open_streamer, detect_rig=detect_rig)
-    new_record = outcome.record
-    rerun = Record.from_json(new_record, "the re-run's record").body
-    assert isinstance(rerun, Speed)  # run_speed writes speed records
-    new_speed = rerun.speed
-    reproduction = signed_rerun_side(outcome.run, new_record, keys_dir,
-                                     decode_tps=median_of(new_speed.summary, "decode_tps"))
-    dimensions = compare_dimensions(setup_of(record), setup_of(new_record))
-    configuration = configuration_differences(record, new_record)
-    comparison = compare_speed(original_speed.summary, new_speed.summary, tolerance=tolerance)
-    verdict, reasons = decide(integrity, configuration, dimensions, comparison, new_speed)
-    return Reproduction(verdict, reasons, original, reproduction,
-                        independence(integrity.signer, reproduction["signer"]), integrity,
-                        dimensions, tuple(configuration), speed=comparison)
+    ui: SpeedUI
+    open_streamer: Callable[[RunConfig], Streamer]
+    detect_rig: Callable[[], RigInfo]
+    tolerance: float = SPEED_TOLERANCE
+
+    def refuse(self, record: Record) -> None:
+        if not isinstance(record.body, Speed):
+            raise ConfigError(f"{record.run_id} is not a speed run",
+                              hint="scored runs are reproduced by review.scored")
+
+    def headline(self, record: Record) -> dict[str, Any]:
+        assert isinstance(record.body, Speed)  # refuse() let only speed runs through
+        return {"decode_tps": median_of(record.body.speed.summary, "decode_tps")}
+
+    def rerun(self, record: Record, target: Target) -> tuple[rundir.RunDir, Record]:
+        assert isinstance(record.body, Speed)
+        plan = plan_for(record, record.body.speed)  # another methodology: refused before a run
+        config = build_config(SLUG, rerun_flags(record, target), env=target.env, argv=target.argv)
+        outcome = run_speed(config, plan, self.ui, open_streamer=self.open_streamer,
+                            detect_rig=self.detect_rig)
+        return outcome.run, Record.from_json(outcome.record, "the re-run's record")
+
+    def configuration(self, original: Record, rerun: Record, original_run: rundir.RunDir,
+                      rerun_run: rundir.RunDir) -> list[str]:
+        return configuration_differences(original.to_json(), rerun.to_json())
+
+    def judge(self, original: Record, rerun: Record, integrity: VerifyReport,
+              configuration: Sequence[str], dimensions: Sequence[DimensionMatch],
+              original_run: rundir.RunDir, rerun_run: rundir.RunDir
+              ) -> tuple[Verdict, tuple[str, ...], SpeedComparison]:
+        assert isinstance(original.body, Speed)
+        assert isinstance(rerun.body, Speed)  # run_speed writes speed records
+        comparison = compare_speed(original.body.speed.summary, rerun.body.speed.summary,
+                                   tolerance=self.tolerance)
+        verdict, reasons = decide(integrity, configuration, dimensions, comparison,
+                                  rerun.body.speed)
+        return verdict, reasons, comparison
+

@@ -1,0 +1,175 @@
+"""A scored run's part of `rla reproduce` (reproduce.py runs the flow): re-run its exact
+configuration here and judge the figures.
+
+    its configuration: the slug and spec, the data pin, the prompt style, the sampling
+    settings from the record; limit, limit per subtask, concurrency and n_ctx from
+    record.request (a version 2 record has none: from its reproduction command,
+    results/command.py); the model and server are this machine's
+    → run_benchmark
+    → the headline and every subtask (±2 pp), each sample
+
+A run whose settings made its greedy output depend on the run (several requests in flight, the
+prompt cache) is not copied, and another methodology (the spec's sha256) is refused, both
+before anything runs. The figures' verdict: not reproduced (the headline or a subtask moved past
+the tolerance), else reproduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runlocalai_bench.backends.base import Backend
+from runlocalai_bench.config import RunConfig, build_config
+from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.evals import KINDS
+from runlocalai_bench.pipeline import RunUI, run_benchmark
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.command import requested
+from runlocalai_bench.results.recordtypes import Record
+from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
+from runlocalai_bench.review.dimensions import DimensionMatch
+from runlocalai_bench.review.reproduce import (
+    Target,
+    Verdict,
+    fields_not_shared,
+    verdict_before_figures,
+)
+from runlocalai_bench.review.rescore import data_source_for, eval_for
+from runlocalai_bench.review.verify import VerifyReport
+from runlocalai_bench.runtime import greedy
+from runlocalai_bench.types import RigInfo
+
+# What decides what a scored run computes, as the record states it: the re-run must share each.
+CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
+                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
+                 ("sampling", "settings"), ("results", "expected_n"))
+
+
+# -- the configuration of the original -------------------------------------------------------
+
+
+def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:
+    """The slug and `build_config` flags that re-run the record's configuration on `target`."""
+    record = typed.to_json()
+    bench = record.get("benchmark") or {}
+    slug, flags = requested(typed)
+    if slug != bench.get("slug"):
+        raise ConfigError(f"command.reproduce runs {slug}, the record is of {bench.get('slug')}",
+                          hint="the record is inconsistent; verify it")
+    source = data_source_for(record, target.data_dir)
+    settings = (record.get("sampling") or {}).get("settings") or {}
+    in_process = target.endpoint is None
+    flags.update({
+        "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
+        "output_dir": target.output_dir, "timeout": target.timeout,
+        "prompt_style": bench.get("prompt_style"),
+        "seed": settings.get("seed"), "cache_prompt": settings.get("cache_prompt"),
+        "sample": True if source.kind == "bundled" else None,
+        "data_dir": source.path if source.kind == "dir" else None,
+        "allow_unpinned": True if source.allow_unpinned else None,
+    })
+    if in_process:
+        flags["concurrency"] = None  # in-process runs are sequential
+    return slug, flags
+
+
+def configuration_differences(original: Mapping[str, Any], rerun: Mapping[str, Any],
+                              ids_a: Sequence[str], ids_b: Sequence[str]) -> list[str]:
+    """Result-deciding settings the re-run did not share with the original."""
+    out = fields_not_shared(original, rerun, CONFIGURATION)
+    if set(ids_a) != set(ids_b):
+        out.append(f"the questions differ: {len(set(ids_a) - set(ids_b))} only in the original,"
+                   f" {len(set(ids_b) - set(ids_a))} only in the re-run")
+    return out
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+def _pp(value: float | None) -> str:
+    return "absent" if value is None else f"{value * 100:.1f}%"
+
+
+def decide(integrity: VerifyReport, configuration: Sequence[str],
+           dimensions: Sequence[DimensionMatch],
+           comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
+    before = verdict_before_figures(integrity, configuration, dimensions,
+                                    compared=comparison is not None)
+    if before is not None:
+        return before
+    assert comparison is not None  # verdict_before_figures said "invalid" without one
+    moved = comparison.moved
+    if moved:
+        return "not reproduced", tuple(
+            f"{d.name} moved {d.delta_pp:+.1f} pp ({_pp(d.a)} → {_pp(d.b)})"
+            if d.delta_pp is not None else f"{d.name} exists in only one run ({_pp(d.a)} → "
+            f"{_pp(d.b)})" for d in moved)
+    tol = comparison.headline.tolerance_pp
+    same = ("identical outputs on all" if comparison.identical_samples
+            else f"{comparison.agreeing} of {comparison.compared} samples identical,")
+    return "reproduced", (f"headline and all {len(comparison.subtasks)} subtasks within "
+                          f"±{tol:g} pp; {same} {comparison.compared} samples",)
+
+
+def refuse_nondeterministic(record: Record) -> None:
+    """A run whose settings made its greedy output depend on the run is not copied: a re-run
+    with the same settings could not confirm or refute its score."""
+    reasons = greedy.request_reasons(concurrency=record.runtime.concurrency,
+                                     cache_prompt=record.sampling.settings.cache_prompt)
+    if reasons:
+        why = " and ".join(r.split(";")[0] for r in reasons)
+        raise ConfigError(f"{record.run_id} is not reproduced: {why}",
+                          hint="a leaderboard row runs with --config leaderboard: ask its"
+                          " submitter to rerun it so")
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoredPart:
+    """A scored run's part of the reproduction flow (reproduce.Kind)."""
+
+    ui: RunUI
+    open_backend: Callable[[RunConfig], Backend]
+    detect_rig: Callable[[], RigInfo]
+    tolerance_pp: float = DEFAULT_TOLERANCE_PP
+
+    def refuse(self, record: Record) -> None:
+        if record.benchmark.kind not in KINDS:
+            raise ConfigError(f"{record.run_id} is not a scored benchmark run",
+                              hint="speed rows are reproduced by review.speed")
+        eval_for(record.to_json()).close()  # refuse another methodology before anything runs
+        refuse_nondeterministic(record)
+
+    def headline(self, record: Record) -> dict[str, Any]:
+        return {"score": (record.to_json().get("results") or {}).get("score")}
+
+    def rerun(self, record: Record, target: Target) -> tuple[rundir.RunDir, Record]:
+        slug, flags = rerun_flags(record, target)
+        config = build_config(slug, flags, env=target.env, argv=target.argv)
+        outcome = run_benchmark(config, self.ui, open_backend=self.open_backend,
+                                detect_rig=self.detect_rig)
+        return outcome.run, Record.from_json(outcome.record, "the re-run's record")
+
+    def configuration(self, original: Record, rerun: Record, original_run: rundir.RunDir,
+                      rerun_run: rundir.RunDir) -> list[str]:
+        return configuration_differences(
+            original.to_json(), rerun.to_json(),
+            [str(s.get("id")) for s in rundir.read_samples(original_run.samples)],
+            [str(s.get("id")) for s in rundir.read_samples(rerun_run.samples)])
+
+    def judge(self, original: Record, rerun: Record, integrity: VerifyReport,
+              configuration: Sequence[str], dimensions: Sequence[DimensionMatch],
+              original_run: rundir.RunDir, rerun_run: rundir.RunDir
+              ) -> tuple[Verdict, tuple[str, ...], RunComparison]:
+        comparison = compare_runs(original.to_json().get("results") or {},
+                                  rerun.to_json().get("results") or {},
+                                  rundir.read_samples(original_run.samples),
+                                  rundir.read_samples(rerun_run.samples),
+                                  tolerance_pp=self.tolerance_pp)
+        verdict, reasons = decide(integrity, configuration, dimensions, comparison)
+        return verdict, reasons, comparison
+
