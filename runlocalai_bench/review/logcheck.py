@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runlocalai_bench.results import runlog, speedlogs
+from runlocalai_bench.results.recordtypes import RawRun, Record, Scored, SpeedRun, SpeedSection
 from runlocalai_bench.results.runlog import (
     ProgressLine,
     ScoredHeadline,
@@ -49,16 +50,7 @@ NO_TITLE = LogFinding("run_id", "run.log has no `# rla <version> run <id>` title
 CUT_SHORT = LogFinding("files.run.log", "run.log does not end with its closing line (cut short?)")
 
 
-def field_of(record: Mapping[str, Any], *path: str) -> Any:
-    """record["a"]["b"]… or None where a level is missing."""
-    value: Any = record
-    for key in path:
-        value = value.get(key) if isinstance(value, Mapping) else None
-    return value
-
-
-def check_title(lines: list[str], record: Mapping[str, Any]
-                ) -> tuple[list[str], list[LogFinding]] | None:
+def check_title(lines: list[str], record: Record) -> tuple[list[str], list[LogFinding]] | None:
     """The last session and what its title line (and any other session's) disagrees with;
     None when there is no title line at all. Both kinds' run.log checks start here."""
     session = runlog.last_session(lines)
@@ -67,17 +59,17 @@ def check_title(lines: list[str], record: Mapping[str, Any]
         return None
     out: list[LogFinding] = []
     version, run_id, started = title.version, title.run_id, title.started_at
-    if version != field_of(record, "rla", "version"):
+    if version != record.rla.version:
         out.append(LogFinding("rla.version", f"the log was written by rla {version}, the "
-                              f"record says {field_of(record, 'rla', 'version')}"))
-    if run_id != record.get("run_id"):
+                              f"record says {record.rla.version}"))
+    if run_id != record.run_id:
         out.append(LogFinding("run_id", f"the log is of run {run_id}, the record of "
-                              f"{record.get('run_id')}"))
-    if started != field_of(record, "timings", "started_at"):
+                              f"{record.run_id}"))
+    if started != record.body.timings.started_at:
         out.append(LogFinding("timings.started_at", f"the log started at {started}, the "
-                              f"record says {field_of(record, 'timings', 'started_at')}"))
+                              f"record says {record.body.timings.started_at}"))
     for other in runlog.titles(lines):
-        if other.run_id != record.get("run_id"):
+        if other.run_id != record.run_id:
             out.append(LogFinding("run_id", f"the log holds a session of run {other.run_id}"))
     return session, out
 
@@ -90,15 +82,13 @@ def check_closed(session: list[str]) -> list[LogFinding]:
 # -- a scored run --------------------------------------------------------------------------
 
 
-def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
+def check_log(text: str, record: Record, scored: Scored) -> list[LogFinding]:
+    """run.log of a scored run against its record (`scored`: the record's body)."""
     titled = check_title(text.splitlines(), record)
     if titled is None:
         return [NO_TITLE]
     session, out = titled
-
-    def get(*path: str) -> Any:
-        return field_of(record, *path)
-
+    slug, spec = record.benchmark.slug, record.benchmark.spec_sha256
     fields = runlog.fields(session, _FIELDS)
     for name in ("benchmark", "rig", "samples"):
         if name not in fields:
@@ -106,23 +96,21 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
                                   f"run.log has no `{name}` line"))
     bench = runlog.parse_benchmark(fields.get("benchmark", ""))
     if "benchmark" in fields and (
-            bench is None or bench[0] != get("benchmark", "slug")
-            or not str(get("benchmark", "spec_sha256") or "").startswith(bench[1])):
+            bench is None or bench[0] != slug or not spec.startswith(bench[1])):
         out.append(LogFinding("benchmark.spec_sha256", f"the log ran `{fields['benchmark']}`, "
-                              f"the record says {get('benchmark', 'slug')} (spec sha256 "
-                              f"{str(get('benchmark', 'spec_sha256'))[:12]})"))
-    if "rig" in fields and fields["rig"] != record.get("rig"):
+                              f"the record says {slug} (spec sha256 {spec[:12]})"))
+    if "rig" in fields and fields["rig"] != record.rig:
         out.append(LogFinding("rig", f"the log's rig is `{fields['rig']}`, the record's "
-                              f"`{record.get('rig')}`"))
+                              f"`{record.rig}`"))
     data = runlog.parse_data_sha256(fields.get("data", ""))
-    if data and not str(get("dataset", "content_sha256") or "").startswith(data):
+    if data and not scored.dataset.content_sha256.startswith(data):
         out.append(LogFinding("dataset.content_sha256", f"the log's data hashes to "
                               f"{data}, the record's to "
-                              f"{str(get('dataset', 'content_sha256'))[:12]}"))
-    if "command" in fields and fields["command"] != get("command", "invoked"):
+                              f"{scored.dataset.content_sha256[:12]}"))
+    if "command" in fields and fields["command"] != record.command.invoked:
         out.append(LogFinding("command.invoked", f"the log ran `{fields['command']}`, the "
-                              f"record says `{get('command', 'invoked')}`"))
-    expected_n, n = get("results", "expected_n"), get("results", "n")
+                              f"record says `{record.command.invoked}`"))
+    expected_n, n = scored.results.expected_n, scored.results.n
     samples = runlog.parse_samples(fields.get("samples", ""))
     if samples is not None and samples != expected_n:
         out.append(LogFinding("results.expected_n", f"the log planned {samples} "
@@ -135,28 +123,27 @@ def check_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
         out.append(LogFinding("results.n", f"the log finished {finals[-1][0]}/"
                               f"{finals[-1][1]} samples, the record says {n}/{expected_n}"))
 
-    return out + _scored_headline(session, record) + check_closed(session)
+    return out + _scored_headline(session, slug, scored) + check_closed(session)
 
 
-def _scored_headline(session: list[str], record: Mapping[str, Any]) -> list[LogFinding]:
-    results = record.get("results") or {}
-    bench = record.get("benchmark") or {}
-    heads = [h for h in map(ScoredHeadline.parse, session) if h and h.slug == bench.get("slug")]
+def _scored_headline(session: list[str], slug: str, scored: Scored) -> list[LogFinding]:
+    results = scored.results
+    heads = [h for h in map(ScoredHeadline.parse, session) if h and h.slug == slug]
     if heads:
         metric, score, n = heads[-1].metric, f"{heads[-1].score_pct:.2f}", heads[-1].n
-        claimed = f"{float(results.get('score') or 0.0) * 100:.2f}"
-        if score != claimed or n != results.get("n") or metric != results.get("metric"):
+        claimed = f"{float(results.score or 0.0) * 100:.2f}"
+        if score != claimed or n != results.n or metric != results.metric:
             return [LogFinding("results.score", f"the log printed {metric} {score}% (n={n}), "
-                               f"the record claims {results.get('metric')} {claimed}% "
-                               f"(n={results.get('n')})")]
+                               f"the record claims {results.metric} {claimed}% "
+                               f"(n={results.n})")]
         return []
     printed = runlog.last_json_object(session, "score")
     if printed is None:
         return [LogFinding("results.score", "run.log never printed the results")]
-    if printed.get("score") != results.get("score") or printed.get("n") != results.get("n"):
+    if printed.get("score") != results.score or printed.get("n") != results.n:
         return [LogFinding("results.score", f"the log printed score {printed.get('score')} "
-                           f"(n={printed.get('n')}), the record claims {results.get('score')} "
-                           f"(n={results.get('n')})")]
+                           f"(n={printed.get('n')}), the record claims {results.score} "
+                           f"(n={results.n})")]
     return []
 
 
@@ -167,53 +154,45 @@ def _scored_headline(session: list[str], record: Mapping[str, Any]) -> list[LogF
 _ONE, _THREE = 0.05 + 1e-9, 0.0005 + 1e-9
 
 
-def as_map(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a mapping, else empty: a record under review may hold anything."""
-    return value if isinstance(value, Mapping) else {}
-
-
 def _one(value: Any) -> str:
     return "" if not isinstance(value, int | float) else f"{value:.1f}"
 
 
-def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding]:
-    """run.log of a speed run against its record."""
+def check_speed_run_log(text: str, record: Record, speed: SpeedSection) -> list[LogFinding]:
+    """run.log of a speed run against its record (`speed`: the record's speed section)."""
     lines = text.splitlines()
     titled = check_title(lines, record)
     if titled is None:
         return [NO_TITLE]
     session, out = titled
-    speed = as_map(record.get("speed"))
 
     fields = runlog.fields(session, ("benchmark", "rig"))
     bench = runlog.parse_speed_benchmark(fields.get("benchmark", ""))
-    spec = str(field_of(record, "benchmark", "spec_sha256") or "")
-    if bench is None or bench[0] != field_of(record, "benchmark", "slug") or \
-            bench[1] != speed.get("profile") or not spec.startswith(bench[2]):
+    slug, spec = record.benchmark.slug, record.benchmark.spec_sha256
+    if bench is None or bench[0] != slug or bench[1] != speed.profile or \
+            not spec.startswith(bench[2]):
         shown = f"`{fields['benchmark']}`" if "benchmark" in fields else "no `benchmark` line"
         out.append(LogFinding("benchmark.spec_sha256", f"the log ran {shown}, the record says "
-                              f"{field_of(record, 'benchmark', 'slug')}, profile "
-                              f"{speed.get('profile')} (spec sha256 {spec[:12]})"))
-    if fields.get("rig") != record.get("rig"):
+                              f"{slug}, profile {speed.profile} (spec sha256 {spec[:12]})"))
+    if fields.get("rig") != record.rig:
         out.append(LogFinding("rig", f"the log's rig is `{fields.get('rig')}`, the record's "
-                              f"`{record.get('rig')}`"))
+                              f"`{record.rig}`"))
 
     printed: dict[str, str] = {}
     for run_line in map(SpeedRunLine.parse, session):
         if run_line and run_line.label not in printed:
             printed[run_line.label] = _one(run_line.decode_tps)
-    entries = [e for e in (*(speed.get("warmup") or ()), *(speed.get("runs") or ()))
-               if isinstance(e, Mapping)]
+    entries = [*speed.warmup, *speed.runs]
     for entry in entries:
-        label = str(entry.get("label"))
-        claimed = _one(field_of(entry, "metrics", "decode_tps"))
+        label = entry.label
+        claimed = _one(entry.metrics.decode_tps)
         if label not in printed:
             out.append(LogFinding(f"speed.runs.{label}", f"run.log has no line for {label}"))
         elif printed[label] != claimed:
             out.append(LogFinding(f"speed.runs.{label}.metrics.decode_tps",
                                   f"the log printed {label} at {printed[label] or 'no'} tok/s, "
                                   f"the record says {claimed or 'none'}"))
-    extra = sorted(set(printed) - {str(e.get("label")) for e in entries})
+    extra = sorted(set(printed) - {e.label for e in entries})
     if extra:
         out.append(LogFinding("speed.runs", f"the log holds runs the record does not: "
                               f"{', '.join(extra)}"))
@@ -221,17 +200,17 @@ def check_speed_run_log(text: str, record: Mapping[str, Any]) -> list[LogFinding
     return out + _speed_headline(session, speed) + check_closed(session)
 
 
-def _speed_headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFinding]:
-    median = field_of(speed, "summary", "decode_tps", "median")
-    logs_sha = str(speed.get("logs_sha256") or "")
+def _speed_headline(session: list[str], speed: SpeedSection) -> list[LogFinding]:
+    median = speed.summary.decode_tps.median
+    logs_sha = speed.logs_sha256
     heads = [h for h in map(SpeedHeadline.parse, session) if h]
     if heads:
         out = []
         profile, decode = heads[-1].profile, _one(heads[-1].decode_tps) or None
-        if profile != speed.get("profile") or (decode or "") != _one(median):
+        if profile != speed.profile or (decode or "") != _one(median):
             out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed "
                                   f"speed ({profile}) decode {decode} tok/s, the record claims "
-                                  f"{speed.get('profile')} {_one(median)} tok/s"))
+                                  f"{speed.profile} {_one(median)} tok/s"))
         shas = [sha for sha in map(runlog.parse_logs_sha, session) if sha]
         if not shas:
             out.append(LogFinding("speed.logs_sha256", "run.log never printed the logs' sha256"))
@@ -243,15 +222,23 @@ def _speed_headline(session: list[str], speed: Mapping[str, Any]) -> list[LogFin
     if printed is None:
         return [LogFinding("speed.summary", "run.log never printed the speed summary")]
     out = []
-    if field_of(printed, "summary", "decode_tps", "median") != median:
+    printed_median = _printed_median(printed)
+    if printed_median != median:
         out.append(LogFinding("speed.summary.decode_tps.median", f"the log printed decode "
-                              f"{field_of(printed, 'summary', 'decode_tps', 'median')} tok/s, "
-                              f"the record claims {median}"))
-    if printed.get("logs_sha256") != speed.get("logs_sha256"):
+                              f"{printed_median} tok/s, the record claims {median}"))
+    if printed.get("logs_sha256") != speed.logs_sha256:
         out.append(LogFinding("speed.logs_sha256", f"the log printed logs sha256 "
                               f"{str(printed.get('logs_sha256'))[:12]}, the record says "
                               f"{logs_sha[:12]}"))
     return out
+
+
+def _printed_median(printed: Mapping[str, Any]) -> Any:
+    """summary.decode_tps.median of the speed section run.log printed as JSON (--json); None
+    where the log's object lacks it."""
+    summary = printed.get("summary")
+    decode = summary.get("decode_tps") if isinstance(summary, Mapping) else None
+    return decode.get("median") if isinstance(decode, Mapping) else None
 
 
 # -- one run's own log ---------------------------------------------------------------------
@@ -266,7 +253,7 @@ def _close(a: Any, b: Any, tol: float) -> bool:
         return False
 
 
-def _raw_findings(name: str, facts: Mapping[str, str], raw: Mapping[str, Any],
+def _raw_findings(name: str, facts: Mapping[str, str], raw: RawRun,
                   field: str) -> list[LogFinding]:
     """One request's section against the record's raw observations of it."""
     out: list[LogFinding] = []
@@ -280,35 +267,34 @@ def _raw_findings(name: str, facts: Mapping[str, str], raw: Mapping[str, Any],
         logged_engine = json.loads(engine[1]) if engine else None
     except ValueError:
         logged_engine = "unreadable"
-    if logged_engine != raw.get("engine") or \
-            (engine[0] if engine else None) != raw.get("engine_format"):
-        differs("engine", logged_engine if engine else "nothing", raw.get("engine"))
+    if logged_engine != raw.engine or (engine[0] if engine else None) != raw.engine_format:
+        differs("engine", logged_engine if engine else "nothing", raw.engine)
     try:
         arrivals = json.loads(speedlogs.fact_value(facts.get("arrivals_ms", ""), "arrivals_ms"))
     except ValueError:
         arrivals = None
-    if arrivals != raw.get("arrivals_ms"):
+    if arrivals != list(raw.arrivals_ms):
         differs("arrivals_ms", "other token arrival times" if arrivals else "none",
-                f"{len(raw.get('arrivals_ms') or ())} others")
+                f"{len(raw.arrivals_ms)} others")
     total = speedlogs.fact_value(facts.get("total_ms", ""), "total_ms") or None
-    if not _close(total, raw.get("total_ms"), _THREE):
-        differs("total_ms", total, raw.get("total_ms"))
+    if not _close(total, raw.total_ms, _THREE):
+        differs("total_ms", total, raw.total_ms)
     usage = speedlogs.parse_usage(facts.get("usage", ""))
     counts = usage or (None, None)
-    recorded = (str(raw.get("prompt_tokens")), str(raw.get("completion_tokens")))
+    recorded = (str(raw.prompt_tokens), str(raw.completion_tokens))
     if counts != recorded:
         differs("completion_tokens", f"prompt/completion tokens {'/'.join(map(str, counts))}",
                 "/".join(recorded))
     finish = speedlogs.fact_value(facts.get("finish_reason", ""), "finish_reason") or None
-    if finish != str(raw.get("finish_reason")):
-        differs("finish_reason", finish, raw.get("finish_reason"))
+    if finish != str(raw.finish_reason):
+        differs("finish_reason", finish, raw.finish_reason)
     return out
 
 
-def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFinding]:
+def check_run_log(text: str, entry: SpeedRun, field: str) -> list[LogFinding]:
     """runs/<label>.log against the record's entry for that run (`field` names the entry)."""
     lines = text.splitlines()
-    label = entry.get("label")
+    label = entry.label
     title = speedlogs.parse_title(lines[0]) if lines else None
     if title is None:
         return [LogFinding(field, "the log has no `# rla <version> speed <label>` title line")]
@@ -316,9 +302,9 @@ def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFi
     if title[1] != label:
         out.append(LogFinding(f"{field}.label", f"the log is of {title[1]}, the record's "
                               f"entry of {label}"))
-    raw = as_map(entry.get("raw"))
+    raw = entry.raw
     sections = speedlogs.request_sections(lines)
-    prefill = raw.get("prefill") if isinstance(raw.get("prefill"), Mapping) else None
+    prefill = raw.prefill
     expected = [("prefill", prefill)] if prefill is not None else []
     expected.append(("decode" if prefill is not None else "generation", raw))
     if [name for name, _ in sections] != [name for name, _ in expected]:
@@ -328,9 +314,9 @@ def check_run_log(text: str, entry: Mapping[str, Any], field: str) -> list[LogFi
         return out
     for (name, facts), (_, observed) in zip(sections, expected, strict=True):
         where = f"{field}.raw.prefill" if name == "prefill" else f"{field}.raw"
-        out += _raw_findings(name, facts, observed or {}, where)
+        out += _raw_findings(name, facts, observed, where)
     derived = [d for d in map(speedlogs.parse_derived_decode, lines) if d]
-    decode = field_of(entry, "metrics", "decode_tps")
+    decode = entry.metrics.decode_tps
     shown = derived[-1] if derived else None
     if not _close(None if shown in (None, "none") else shown, decode, _THREE):
         out.append(LogFinding(f"{field}.metrics.decode_tps", f"the log derived decode "

@@ -28,11 +28,11 @@ from typing import Any, Literal, Protocol
 
 from runlocalai_bench import signing
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
 from runlocalai_bench.review.compare import RunComparison, SpeedComparison
 from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
-from runlocalai_bench.review.logcheck import field_of
 from runlocalai_bench.review.source import Source
 from runlocalai_bench.review.verify import VerifyReport, verify_source
 
@@ -112,15 +112,14 @@ class Reproduction:
 # -- the configuration of the original -------------------------------------------------------
 
 
-def fields_not_shared(original: Mapping[str, Any], rerun: Mapping[str, Any],
-                      paths: Iterable[tuple[str, ...]]) -> list[str]:
-    """`a.b: <original's> → <re-run's>` for each field at `paths` the two records differ in.
-    Each kind's configuration differences are these for its own paths."""
+def fields_not_shared(fields: Iterable[tuple[str, Any, Any]]) -> list[str]:
+    """`a.b: <original's> → <re-run's>` for each (field, original's value, re-run's value) that
+    differ, the values as record.json holds them. Each kind names its own fields."""
     out = []
-    for path in paths:
-        a, b = field_of(original, *path), field_of(rerun, *path)
+    for name, a, b in fields:
+        a, b = encode(a), encode(b)
         if a != b:
-            out.append(f"{'.'.join(path)}: {a!r} → {b!r}")
+            out.append(f"{name}: {a!r} → {b!r}")
     return out
 
 

@@ -16,7 +16,7 @@ the tolerance), else reproduced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from runlocalai_bench.evals import KINDS
 from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.command import requested
-from runlocalai_bench.results.recordtypes import Record
+from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
 from runlocalai_bench.review.dimensions import DimensionMatch
 from runlocalai_bench.review.reproduce import (
@@ -42,9 +42,13 @@ from runlocalai_bench.runtime import greedy
 from runlocalai_bench.types import RigInfo
 
 # What decides what a scored run computes, as the record states it: the re-run must share each.
-CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
-                 ("benchmark", "prompt_style"), ("dataset", "content_sha256"),
-                 ("sampling", "settings"), ("results", "expected_n"))
+CONFIGURATION: tuple[tuple[str, Callable[[Record, Scored], Any]], ...] = (
+    ("benchmark.slug", lambda r, s: r.benchmark.slug),
+    ("benchmark.spec_sha256", lambda r, s: r.benchmark.spec_sha256),
+    ("benchmark.prompt_style", lambda r, s: r.benchmark.prompt_style),
+    ("dataset.content_sha256", lambda r, s: s.dataset.content_sha256),
+    ("sampling.settings", lambda r, s: r.sampling.settings),
+    ("results.expected_n", lambda r, s: s.results.expected_n))
 
 
 # -- the configuration of the original -------------------------------------------------------
@@ -75,10 +79,13 @@ def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:
     return slug, flags
 
 
-def configuration_differences(original: Mapping[str, Any], rerun: Mapping[str, Any],
+def configuration_differences(original: Record, rerun: Record,
                               ids_a: Sequence[str], ids_b: Sequence[str]) -> list[str]:
     """Result-deciding settings the re-run did not share with the original."""
-    out = fields_not_shared(original, rerun, CONFIGURATION)
+    a, b = original.body, rerun.body
+    assert isinstance(a, Scored) and isinstance(b, Scored)  # refuse() let only scored runs in
+    out = fields_not_shared((name, get(original, a), get(rerun, b))
+                            for name, get in CONFIGURATION)
     if set(ids_a) != set(ids_b):
         out.append(f"the questions differ: {len(set(ids_a) - set(ids_b))} only in the original,"
                    f" {len(set(ids_b) - set(ids_a))} only in the re-run")
@@ -157,7 +164,7 @@ class ScoredPart:
     def configuration(self, original: Record, rerun: Record, original_run: rundir.RunDir,
                       rerun_run: rundir.RunDir) -> list[str]:
         return configuration_differences(
-            original.to_json(), rerun.to_json(),
+            original, rerun,
             [str(s.get("id")) for s in rundir.read_samples(original_run.samples)],
             [str(s.get("id")) for s in rundir.read_samples(rerun_run.samples)])
 

@@ -21,7 +21,7 @@ tok/s is beyond ±10% of the original's), reproduced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +50,18 @@ from runlocalai_bench.speed.spec import SLUG, SpeedPlan, load_speed_plan
 from runlocalai_bench.types import RigInfo
 
 # What decides what a speed run measures, as the record states it: the re-run must share each.
-CONFIGURATION = (("benchmark", "slug"), ("benchmark", "spec_sha256"),
-                 ("benchmark", "scoring_method"), ("speed", "profile"), ("speed", "n_predict"),
-                 ("speed", "ignore_eos"), ("speed", "split"), ("speed", "prompt", "text"),
-                 ("speed", "prompt", "tokens"), ("speed", "prompt", "exact"),
-                 ("speed", "protocol"), ("sampling", "settings"))
+CONFIGURATION: tuple[tuple[str, Callable[[Record, SpeedSection], Any]], ...] = (
+    ("benchmark.slug", lambda r, s: r.benchmark.slug),
+    ("benchmark.spec_sha256", lambda r, s: r.benchmark.spec_sha256),
+    ("benchmark.scoring_method", lambda r, s: r.benchmark.scoring_method),
+    ("speed.profile", lambda r, s: s.profile), ("speed.n_predict", lambda r, s: s.n_predict),
+    ("speed.ignore_eos", lambda r, s: s.ignore_eos), ("speed.split", lambda r, s: s.split),
+    # the prompt sent is a mapping the server's tokenizer filled in, kept as it came
+    ("speed.prompt.text", lambda r, s: s.prompt.get("text")),
+    ("speed.prompt.tokens", lambda r, s: s.prompt.get("tokens")),
+    ("speed.prompt.exact", lambda r, s: s.prompt.get("exact")),
+    ("speed.protocol", lambda r, s: s.protocol),
+    ("sampling.settings", lambda r, s: r.sampling.settings))
 
 
 # -- the configuration of the original -------------------------------------------------------
@@ -93,10 +100,12 @@ def rerun_flags(typed: Record, target: Target) -> dict[str, Any]:
     }
 
 
-def configuration_differences(original: Mapping[str, Any],
-                              rerun: Mapping[str, Any]) -> list[str]:
+def configuration_differences(original: Record, rerun: Record) -> list[str]:
     """What decides the measurement and the re-run did not share with the original."""
-    return fields_not_shared(original, rerun, CONFIGURATION)
+    a, b = original.body, rerun.body
+    assert isinstance(a, Speed) and isinstance(b, Speed)  # refuse() let only speed runs in
+    return fields_not_shared((name, get(original, a.speed), get(rerun, b.speed))
+                             for name, get in CONFIGURATION)
 
 
 # -- the verdict -----------------------------------------------------------------------------
@@ -158,7 +167,7 @@ class SpeedPart:
 
     def configuration(self, original: Record, rerun: Record, original_run: rundir.RunDir,
                       rerun_run: rundir.RunDir) -> list[str]:
-        return configuration_differences(original.to_json(), rerun.to_json())
+        return configuration_differences(original, rerun)
 
     def judge(self, original: Record, rerun: Record, integrity: VerifyReport,
               configuration: Sequence[str], dimensions: Sequence[DimensionMatch],

@@ -40,9 +40,8 @@ from runlocalai_bench import schemas, signing
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
-from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Record, Speed, SpeedRun, SpeedSection
+from runlocalai_bench.results.recordtypes import Record, Scored, Speed, SpeedRun, SpeedSection
 from runlocalai_bench.results.sampleline import read_sample_lines
 from runlocalai_bench.review.logcheck import check_log, check_run_log, check_speed_run_log
 from runlocalai_bench.review.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
@@ -202,7 +201,7 @@ def check_speed_logs(source: Source, record: Record, speed: SpeedSection) -> lis
     if source.run.run_log.is_file():
         text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
         out += [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field)
-                for f in check_speed_run_log(text, record.to_json())]
+                for f in check_speed_run_log(text, record, speed)]
     runs = 0
     for kind, entries in (("warmup", speed.warmup), ("runs", speed.runs)):
         for i, entry in enumerate(entries):
@@ -212,7 +211,7 @@ def check_speed_logs(source: Source, record: Record, speed: SpeedSection) -> lis
             runs += 1
             text = path.read_text(encoding="utf-8", errors="replace")
             out += [Finding("log", "failed", f.message, entry.log, f.field)
-                    for f in check_run_log(text, encode(entry), f"speed.{kind}[{i}]")]
+                    for f in check_run_log(text, entry, f"speed.{kind}[{i}]")]
     return out or [Finding("log", "ok", f"run.log agrees with the record (version, run, "
                            f"benchmark, rig, runs, summary, logs sha256); {runs} run logs hold "
                            "the raw observations the record states")]
@@ -284,11 +283,11 @@ def check_rescore(source: Source, record: Mapping[str, Any], data_dir: Path | No
                            "claimed")], result
 
 
-def check_log_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+def check_log_file(source: Source, record: Record, scored: Scored) -> list[Finding]:
     if not source.run.run_log.is_file():
         return []  # already a files finding
     text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
-    found = check_log(text, record)
+    found = check_log(text, record, scored)
     out = [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field) for f in found]
     return out or [Finding("log", "ok", "run.log agrees with the record (version, run, "
                            "benchmark, rig, data, samples, headline)")]
@@ -325,7 +324,7 @@ def verify_source(source: Source, *, data_dir: Path | None = None,
     if isinstance(typed.body, Speed):
         findings += _speed_findings(source, typed, typed.body.speed)
     else:
-        part, rescored = _scored_findings(source, record, data_dir, cache_dir)
+        part, rescored = _scored_findings(source, typed, typed.body, data_dir, cache_dir)
         findings += part
     signature_findings, signer = check_signature_file(source, record)
     findings += signature_findings
@@ -333,8 +332,9 @@ def verify_source(source: Source, *, data_dir: Path | None = None,
                         findings=tuple(findings), signer=signer, rescore=rescored)
 
 
-def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path | None,
+def _scored_findings(source: Source, typed: Record, scored: Scored, data_dir: Path | None,
                      cache_dir: Path | None) -> tuple[list[Finding], Rescore | None]:
+    record = typed.to_json()
     findings = check_results_file(source, record)
     if (record.get("benchmark") or {}).get("kind") not in KINDS:
         return [*findings, Finding("rescore", "skipped", "not a scored benchmark: nothing to "
@@ -350,7 +350,7 @@ def _scored_findings(source: Source, record: Mapping[str, Any], data_dir: Path |
     except RlaError as exc:
         part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
                         getattr(exc, "field", None), hint=exc.hint)]
-    return findings + part + check_log_file(source, record), rescored
+    return findings + part + check_log_file(source, typed, scored), rescored
 
 
 def _speed_findings(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:

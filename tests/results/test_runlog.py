@@ -3,13 +3,14 @@ by the previous version still verify."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from runlocalai_bench.results import runlog
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Scored, Speed
 from runlocalai_bench.results.runlog import (
     ProgressLine,
     ScoredHeadline,
@@ -101,12 +102,15 @@ def test_logs_written_by_the_previous_version_still_verify():
     """run.log and record.json of a scored and a speed run as rla wrote them before the format
     moved into runlog.py (tests/fixtures/runlog/)."""
     scored = FIXTURES / "scored"
-    record = json.loads((scored / "record.json").read_text())
-    assert check_log((scored / "run.log").read_text(), record) == []
+    record = load_record(scored / "record.json")
+    assert isinstance(record.body, Scored)
+    assert check_log((scored / "run.log").read_text(), record, record.body) == []
     speed = FIXTURES / "speed"
-    record = json.loads((speed / "record.json").read_text())
-    assert check_speed_run_log((speed / "run.log").read_text(), record) == []
-    entries = [*record["speed"]["warmup"], *record["speed"]["runs"]]
+    record = load_record(speed / "record.json")
+    assert isinstance(record.body, Speed)
+    section = record.body.speed
+    assert check_speed_run_log((speed / "run.log").read_text(), record, section) == []
+    entries = [*section.warmup, *section.runs]
     for i, entry in enumerate(entries):
-        text = (speed / entry["log"]).read_text()
+        text = (speed / entry.log).read_text()
         assert check_run_log(text, entry, f"speed.runs[{i}]") == []

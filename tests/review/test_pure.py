@@ -4,11 +4,14 @@ the verdict, on values shaped like real records (taken from a real stub run wher
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.review.compare import compare_runs, compare_samples
 from runlocalai_bench.review.dimensions import (
     DimensionMatch,
@@ -45,21 +48,27 @@ def test_score_mismatches_name_each_field(original):
 # -- the log ---------------------------------------------------------------------------------
 
 
+def scored_record(run: rundir.RunDir) -> tuple[Record, Scored]:
+    record = load_record(run.record)
+    assert isinstance(record.body, Scored)
+    return record, record.body
+
+
 def test_the_real_log_agrees_and_each_edit_is_named(original):
-    record = rundir.read_json(original.record)
+    record, scored = scored_record(original)
     log = original.run_log.read_text(encoding="utf-8")
-    assert check_log(log, record) == []
+    assert check_log(log, record, scored) == []
 
     def fields(text: str) -> list[str]:
-        return [f.field for f in check_log(text, record)]
+        return [f.field for f in check_log(text, record, scored)]
 
     first = log.splitlines()[0]
-    assert fields(log.replace(first, first.replace(record["rla"]["version"], "9.9.9"))) == [
+    assert fields(log.replace(first, first.replace(record.rla.version, "9.9.9"))) == [
         "rla.version"]
     samples = next(line for line in log.splitlines() if line.startswith("samples "))
     assert fields(log.replace(samples, "samples    13")) == ["results.expected_n"]
     assert fields(log.replace("12/12", "11/12")) == ["results.n"]
-    score = f"{record['results']['score'] * 100:.2f}%"
+    score = f"{scored.results.score * 100:.2f}%"
     assert fields(log.replace(score, "99.00%")) == ["results.score"]
     closing = log.splitlines()[-1]
     assert fields(log.replace(closing + "\n", "")) == ["files.run.log"]
@@ -69,25 +78,32 @@ def test_the_real_log_agrees_and_each_edit_is_named(original):
 
 
 def test_a_log_with_a_command_line_must_match_the_record(original):
-    record = rundir.read_json(original.record)
+    record, scored = scored_record(original)
     lines = original.run_log.read_text(encoding="utf-8").splitlines(keepends=True)
-    with_command = [lines[0], f"command    {record['command']['invoked']}\n", *lines[1:]]
-    assert check_log("".join(with_command), record) == []
+    with_command = [lines[0], f"command    {record.command.invoked}\n", *lines[1:]]
+    assert check_log("".join(with_command), record, scored) == []
     with_command[1] = "command    rla bench selfcheck --limit 1\n"
-    assert [f.field for f in check_log("".join(with_command), record)] == ["command.invoked"]
+    assert [f.field for f in check_log("".join(with_command), record, scored)] == [
+        "command.invoked"]
 
 
-def test_results_printed_as_json_are_read():
+def test_results_printed_as_json_are_read(original):
+    record, scored = scored_record(original)
+    record = replace(record, rla=replace(record.rla, version="0.1.0"), run_id="r1",
+                     benchmark=replace(record.benchmark, slug="s", spec_sha256="abcdef"),
+                     rig="llama.cpp-b1 cpu-x-16gb")
+    scored = replace(scored, timings=replace(scored.timings,
+                                             started_at="2026-01-01T00:00:00+00:00"),
+                     results=replace(scored.results, score=0.5, n=2, expected_n=2,
+                                     metric="accuracy"))
+    record = replace(record, body=scored)
     log = ("# rla 0.1.0 run r1 2026-01-01T00:00:00+00:00\nbenchmark  s (spec sha256 abc)\n"
            "rig        llama.cpp-b1 cpu-x-16gb\nsamples    2\nprogress 2/2 (100%) (final)\n"
            '{\n  "slug": "s",\n  "score": 0.5,\n  "n": 2\n}\n# run.log closed 2026\n')
-    record = {"rla": {"version": "0.1.0"}, "run_id": "r1",
-              "timings": {"started_at": "2026-01-01T00:00:00+00:00"},
-              "benchmark": {"slug": "s", "spec_sha256": "abcdef"}, "rig": "llama.cpp-b1 cpu-x-16gb",
-              "results": {"score": 0.5, "n": 2, "expected_n": 2, "metric": "accuracy"}}
-    assert check_log(log, record) == []
-    record["results"]["score"] = 1.0
-    assert [f.field for f in check_log(log, record)] == ["results.score"]
+    assert check_log(log, record, scored) == []
+    scored = replace(scored, results=replace(scored.results, score=1.0))
+    record = replace(record, body=scored)
+    assert [f.field for f in check_log(log, record, scored)] == ["results.score"]
 
 
 # -- dimensions ------------------------------------------------------------------------------
