@@ -3,10 +3,7 @@ then copied into each test that changes them."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,15 +11,9 @@ import pytest
 
 from runlocalai_bench.results import rundir
 from tests.publish.fakes import FakeGitHub
+from tests.support.cli import rla
 from tests.support.data import benchmark_data
 from tests.support.llama_stub import StubLlamaServer
-
-
-def rla(*args: str, env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})},
-                          input=stdin if stdin is not None else "")
 
 
 def bench(out: Path, *args: str, policy: Callable[[str], str] = lambda p: "A",

@@ -1,5 +1,7 @@
 """`rla publish`, `rla submit`, `rla schema` and `rla bench --publish --submit` as a user runs
-them: real processes against loopback Gist and leaderboard servers."""
+them, against loopback Gist and leaderboard servers: in this process through the entry point,
+and in a real process where a run's own console output is checked (run.log tees the file
+descriptors) or a terminal answers the consent prompt."""
 
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from runlocalai_bench import schemas
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.store import RunIndex, RunRow
-from tests.publish.conftest import rla
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.support.cli import assert_user_error, rla
 from tests.support.data import benchmark_data
 from tests.support.llama_stub import StubLlamaServer
 
-# Each test starts several `rla` processes: seconds, not milliseconds. The same flows run in
-# process, faster, in test_publish_flow.py and test_trust.py.
+# Each test makes a run or several `rla` calls: seconds, not milliseconds. The same flows run
+# through the library, faster, in test_publish_flow.py and test_trust.py.
 pytestmark = pytest.mark.integration
 
 
@@ -31,14 +33,6 @@ def env_for(github=None, leaderboard=None, **extra: str) -> dict[str, str]:
     if leaderboard is not None:
         env.update(RLA_SUBMIT_TOKEN=LEADERBOARD_TOKEN, RLA_LEADERBOARD_URL=leaderboard.url)
     return env
-
-
-def assert_refused(proc, *needles: str) -> None:
-    assert proc.returncode != 0, proc.stdout + proc.stderr
-    assert "error: " in proc.stderr and "hint: " in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in proc.stderr, proc.stderr
 
 
 def index_row(run: rundir.RunDir) -> RunIndex:
@@ -118,7 +112,7 @@ def test_dry_run_prints_exactly_what_submit_sends(published_full_run, leaderboar
 
 def test_without_a_terminal_or_yes_nothing_is_sent(published_full_run, leaderboard):
     proc = rla("submit", str(published_full_run.path), env=env_for(leaderboard=leaderboard))
-    assert_refused(proc, "no terminal", "--yes")
+    assert_user_error(proc, "no terminal", "--yes", first=False)
     assert leaderboard.requests == []
     assert not (published_full_run.path / "submission.json").exists()
 
@@ -157,10 +151,10 @@ def test_on_a_terminal_consent_is_asked(published_full_run, leaderboard, answer)
 def test_missing_api_url_or_token_is_reported_before_consent(published_full_run, leaderboard):
     no_url = rla("submit", str(published_full_run.path), "--yes",
                  env={"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN})
-    assert_refused(no_url, "no leaderboard API URL", "--api-url")
+    assert_user_error(no_url, "no leaderboard API URL", "--api-url")
     no_token = rla("submit", str(published_full_run.path), "--yes", "--api-url",
                    leaderboard.url)
-    assert_refused(no_token, "RLA_SUBMIT_TOKEN")
+    assert_user_error(no_token, "RLA_SUBMIT_TOKEN")
     assert leaderboard.requests == []
 
 
@@ -171,7 +165,7 @@ def test_a_gate_failure_lists_every_reason_and_sends_nothing(selfcheck_run, gith
                                                              leaderboard):
     proc = rla("submit", str(selfcheck_run.path), "--yes",
                env=env_for(github, leaderboard))
-    assert_refused(proc, "trust gate refused", "nothing was sent")
+    assert_user_error(proc, "trust gate refused", "nothing was sent", first=False)
     listed = [line for line in proc.stderr.splitlines() if line.startswith("  - ")]
     assert len(listed) == 4, proc.stderr
     for needle in ("'selfcheck' is not published", "bundled sample", "partial",
@@ -213,21 +207,21 @@ def test_publish_without_any_token(selfcheck_run, github, tmp_path):
     proc = rla("publish", str(selfcheck_run.path),
                env={"RLA_GITHUB_API_URL": github.url, "PATH": str(empty)})
     # The variables' names must survive redaction ("token: X" reads like a secret's value).
-    assert_refused(proc, "no GitHub token (GH_TOKEN and GITHUB_TOKEN are unset", "gh auth login")
+    assert_user_error(proc, "no GitHub token (GH_TOKEN and GITHUB_TOKEN are unset", "gh auth login")
     assert github.posts == []
 
 
 def test_publish_reports_a_missing_gist_scope(selfcheck_run, github):
     github.gist_scope = False
     proc = rla("publish", str(selfcheck_run.path), env=env_for(github))
-    assert_refused(proc, "404", "gist scope")
+    assert_user_error(proc, "404", "gist scope")
     assert load_record(selfcheck_run.record).to_json()["test_run_log_url"] is None
 
 
 def test_publish_refuses_an_unfinished_run(tmp_path, github):
     run = rundir.create(tmp_path, "r1", {"slug": "selfcheck"})
     proc = rla("publish", str(run.path), env=env_for(github))
-    assert_refused(proc, "no record.json")
+    assert_user_error(proc, "no record.json")
     assert github.posts == []
 
 
@@ -240,18 +234,18 @@ def test_schema_prints_the_versioned_schemas():
     assert json.loads(record.stdout) == schemas.load_schema("record-v3")
     submission = rla("schema", "submission-v1")
     assert json.loads(submission.stdout)["properties"]["schema_version"]["const"] == 1
-    assert_refused(rla("schema", "nope"), "no schema named")
+    assert_user_error(rla("schema", "nope"), "no schema named")
 
 
 def test_a_refused_dry_run_says_truthfully_what_went_where(selfcheck_run, leaderboard):
     env = env_for(leaderboard=leaderboard)
     local = rla("submit", str(selfcheck_run.path), "--dry-run", env=env)
-    assert_refused(local, "trust gate refused", "nothing was sent")
+    assert_user_error(local, "trust gate refused", "nothing was sent", first=False)
     assert leaderboard.requests == []
     checked = rla("submit", str(selfcheck_run.path), "--dry-run", "--server-check", env=env)
-    assert_refused(checked, "trust gate refused",
+    assert_user_error(checked, "trust gate refused",
                    f"sent only to the dry-run endpoint {leaderboard.url}/v1/submissions/dry-run",
-                   "stores nothing", "nothing was submitted")
+                   "stores nothing", "nothing was submitted", first=False)
     assert "nothing was sent" not in checked.stderr
     assert [s.path for s in leaderboard.requests] == ["/v1/submissions/dry-run"]
     assert leaderboard.submissions() == []
@@ -263,7 +257,7 @@ def test_a_leaderboard_url_with_credentials_is_never_printed(published_full_run,
            "RLA_LEADERBOARD_URL": f"http://LBUSER:LBPASS@{where}"}
     proc = rla("submit", str(published_full_run.path), "--yes", env=env)
     # userinfo makes httpx send Basic credentials, which this leaderboard refuses
-    assert_refused(proc)
+    assert_user_error(proc, first=False)
     assert f"to          http://[REDACTED]@{where}" in proc.stderr
     for secret in ("LBUSER", "LBPASS"):
         assert secret not in proc.stdout + proc.stderr
@@ -278,10 +272,10 @@ def test_bench_publish_submit_chains_publish_and_the_gated_submit(tmp_path, gith
     try:
         proc = rla("bench", "selfcheck", "--endpoint", stub.url, "--model", "stub",
                    "--output-dir", str(tmp_path / "runs"), "--publish", "--submit", "--json",
-                   env=env_for(github, leaderboard))
+                   env=env_for(github, leaderboard), process=True)
     finally:
         stub.stop()
-    assert_refused(proc, "trust gate refused")
+    assert_user_error(proc, "trust gate refused", first=False)
     assert json.loads(proc.stdout)["slug"] == "selfcheck"  # stdout stays the results JSON
     (run_path,) = (tmp_path / "runs").iterdir()
     assert len(github.gists) == 1
@@ -296,7 +290,7 @@ def test_bench_submit_with_yes_needs_no_terminal(tmp_path, github, leaderboard):
         proc = rla("bench", "turkish-mmlu-generative", "--endpoint", stub.url, "--model", "stub",
                    "--data-dir", str(data), "--concurrency", "1", "--output-dir",
                    str(tmp_path / "runs"), "--publish", "--submit", "--yes",
-                   env=env_for(github, leaderboard))
+                   env=env_for(github, leaderboard), process=True)
     finally:
         stub.stop()
     assert proc.returncode == 0, proc.stderr
@@ -338,7 +332,7 @@ def test_planted_secrets_reach_no_artifact(github, leaderboard):
     try:
         proc = rla("bench", "mmlu", "--endpoint", server.url, "--model",
                    f"{home}/models/{PLANTED_KEY}.gguf", "--data-dir", str(data),
-                   "--allow-unpinned", "--output-dir", str(out), env=env)
+                   "--allow-unpinned", "--output-dir", str(out), env=env, process=True)
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
@@ -384,7 +378,7 @@ def test_planted_endpoint_credentials_reach_no_artifact(github, leaderboard):
             out = home / "runs" / form
             proc = rla("bench", "mmlu", "--endpoint", endpoint, "--model", "stub",
                        "--data-dir", str(data), "--allow-unpinned", "--output-dir", str(out),
-                       env=env)
+                       env=env, process=True)
             consoles.append(proc)
             (run_path,) = out.iterdir()
             runs.append(run_path)

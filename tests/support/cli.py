@@ -60,13 +60,16 @@ def rla(*args: str, env: Mapping[str, str] | None = None, stdin: str = "",
         return Ran(code, out.getvalue().decode(), err.getvalue().decode())
 
 
-def assert_user_error(ran: Ran, *needles: str) -> None:
-    """A failure a user caused: non-zero exit, `error:` first on stderr, a `hint:` line, no
-    traceback anywhere, and each of `needles` in stderr."""
+def assert_user_error(ran: Ran, *needles: str, first: bool = True) -> None:
+    """A failure a user caused: non-zero exit, one `error:` line on stderr (its first line,
+    unless `first` is false for a command that shows a summary before refusing) with a `hint:`
+    line after it, no traceback anywhere, and each of `needles` in stderr."""
     assert ran.returncode != 0, ran.stdout + ran.stderr
     lines = ran.stderr.strip().splitlines()
-    assert lines and lines[0].startswith("error: "), ran.stderr
-    assert any(line.startswith("hint: ") for line in lines), ran.stderr
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert len(errors) == 1, ran.stderr
+    assert errors[0] == 0 or not first, ran.stderr
+    assert any(line.startswith("hint: ") for line in lines[errors[0] + 1:]), ran.stderr
     assert "Traceback" not in ran.stderr + ran.stdout
     for needle in needles:
         assert needle in ran.stderr, ran.stderr
