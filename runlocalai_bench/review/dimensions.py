@@ -7,16 +7,18 @@
     hardware      the same GPU SKU(s); CPU-only runs: the same CPU family and RAM tier
 
 Each comparison is `match`, `differs`, or `unknown` when a side does not say. Only four matches
-make a reproduction; anything else is a related benchmark. Pure functions over record blocks.
+make a reproduction; anything else is a related benchmark. Pure functions over the typed record's
+model, runtime and hardware.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from runlocalai_bench.results.recordtypes import Model, Record
 from runlocalai_bench.rig.catalog import ram_tier_gb
+from runlocalai_bench.types import RigInfo
 
 DimStatus = Literal["match", "differs", "unknown"]
 DIMENSIONS = ("model", "quantization", "runtime", "hardware")
@@ -32,10 +34,10 @@ PARAMETER_TOLERANCE = 0.05  # "270M" as a label vs 268,098,176 counted
 class Setup:
     """What a run ran on, as its record states it."""
 
-    model: Mapping[str, Any]
+    model: Model
     engine: str | None
     runtime_slug: str | None
-    hardware: Mapping[str, Any]
+    hardware: RigInfo
 
 
 @dataclass(frozen=True)
@@ -47,61 +49,60 @@ class DimensionMatch:
     reason: str = ""
 
 
-def setup_of(record: Mapping[str, Any]) -> Setup:
-    runtime = record.get("runtime") or {}
-    return Setup(model=record.get("model") or {}, engine=runtime.get("engine"),
-                 runtime_slug=runtime.get("slug"), hardware=record.get("hardware") or {})
+def setup_of(record: Record) -> Setup:
+    return Setup(model=record.model, engine=record.runtime.engine,
+                 runtime_slug=record.runtime.slug, hardware=record.hardware)
 
 
-def _params(n: Any) -> str:
-    if not isinstance(n, int) or n <= 0:
+def _params(n: int | None) -> str:
+    if not isinstance(n, int) or n <= 0:  # an integral float decodes as an int field
         return "?"
     return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
 
 
-def describe_model(model: Mapping[str, Any]) -> str:
-    parts = [str(model.get("family") or model.get("slug") or "?"), _params(model.get("parameters")),
-             str(model.get("tuning") or "base/instruct ?")]
+def describe_model(model: Model) -> str:
+    parts = [str(model.family or model.slug or "?"), _params(model.parameters),
+             str(model.tuning or "base/instruct ?")]
     return " ".join(parts)
 
 
-def compare_model(a: Mapping[str, Any], b: Mapping[str, Any]) -> DimensionMatch:
+def compare_model(a: Model, b: Model) -> DimensionMatch:
     desc_a, desc_b = describe_model(a), describe_model(b)
 
     def result(status: DimStatus, reason: str) -> DimensionMatch:
         return DimensionMatch("model", status, desc_a, desc_b, reason)
 
-    if a.get("file_sha256") and a.get("file_sha256") == b.get("file_sha256"):
+    if a.file_sha256 and a.file_sha256 == b.file_sha256:
         return result("match", "the same model file (sha256)")
     reasons: list[str] = []
     compared = 0
-    if a.get("family") and b.get("family"):
+    if a.family and b.family:
         compared += 1
-        if str(a["family"]).lower() != str(b["family"]).lower():
-            reasons.append(f"family {a['family']} ≠ {b['family']}")
-    elif a.get("slug") and b.get("slug"):
+        if a.family.lower() != b.family.lower():
+            reasons.append(f"family {a.family} ≠ {b.family}")
+    elif a.slug and b.slug:
         compared += 1
-        if a["slug"] != b["slug"]:
-            reasons.append(f"model {a['slug']} ≠ {b['slug']}")
-    pa, pb = a.get("parameters"), b.get("parameters")
+        if a.slug != b.slug:
+            reasons.append(f"model {a.slug} ≠ {b.slug}")
+    pa, pb = a.parameters, b.parameters
     if isinstance(pa, int) and isinstance(pb, int) and pa > 0 and pb > 0:
         compared += 1
         if abs(pa - pb) / max(pa, pb) > PARAMETER_TOLERANCE:
             reasons.append(f"parameters {_params(pa)} ≠ {_params(pb)}")
-    if a.get("tuning") and b.get("tuning") and a["tuning"] != b["tuning"]:
-        reasons.append(f"{a['tuning']} ≠ {b['tuning']}")
+    if a.tuning and b.tuning and a.tuning != b.tuning:
+        reasons.append(f"{a.tuning} ≠ {b.tuning}")
     if reasons:
         return result("differs", "; ".join(reasons))
     if compared < 2:
         return result("unknown", "family and parameter count are not both known on both sides")
-    if bool(a.get("tuning")) != bool(b.get("tuning")):
+    if bool(a.tuning) != bool(b.tuning):
         return result("unknown", "instruct vs base is known on one side only")
     return result("match", "same family and parameter count"
-                  + (f", both {a['tuning']}" if a.get("tuning") else ""))
+                  + (f", both {a.tuning}" if a.tuning else ""))
 
 
-def compare_quantization(a: Mapping[str, Any], b: Mapping[str, Any]) -> DimensionMatch:
-    qa, qb = a.get("quantization"), b.get("quantization")
+def compare_quantization(a: Model, b: Model) -> DimensionMatch:
+    qa, qb = a.quantization, b.quantization
     if not qa or not qb:
         return DimensionMatch("quantization", "unknown", str(qa or "?"), str(qb or "?"),
                               "a side does not name its quantization")
@@ -129,21 +130,20 @@ def compare_runtime(a: Setup, b: Setup) -> DimensionMatch:
     return DimensionMatch("runtime", "match", shown_a, shown_b, reason)
 
 
-def _cpu_identity(hw: Mapping[str, Any]) -> tuple[str | None, int | None]:
-    cpu = hw.get("cpu") or {}
-    family = cpu.get("family") or cpu.get("brand")
-    memory = hw.get("memory_bytes")
+def _cpu_identity(hw: RigInfo) -> tuple[str | None, int | None]:
+    family = hw.cpu.family or hw.cpu.brand
+    memory = hw.memory_bytes
     tier = ram_tier_gb(memory) if isinstance(memory, int) and memory > 0 else None
     return family, tier
 
 
-def compare_hardware(a: Mapping[str, Any], b: Mapping[str, Any]) -> DimensionMatch:
-    slug_a, slug_b = str(a.get("hardware_slug") or "?"), str(b.get("hardware_slug") or "?")
+def compare_hardware(a: RigInfo, b: RigInfo) -> DimensionMatch:
+    slug_a, slug_b = a.hardware_slug or "?", b.hardware_slug or "?"
 
     def result(status: DimStatus, reason: str) -> DimensionMatch:
         return DimensionMatch("hardware", status, slug_a, slug_b, reason)
 
-    class_a, class_b = a.get("hw_class"), b.get("hw_class")
+    class_a, class_b = a.hw_class, b.hw_class
     if not class_a or not class_b:
         return result("unknown", "a side does not say what hardware it ran on")
     if class_a != class_b:

@@ -216,7 +216,7 @@ def reproduce(kind: Kind, source: Source, target: Target, *,
 
     run, rerun = kind.rerun(record, target)
     reproduction = signed_rerun_side(run, rerun.to_json(), keys_dir, **kind.headline(rerun))
-    dimensions = compare_dimensions(setup_of(record.to_json()), setup_of(rerun.to_json()))
+    dimensions = compare_dimensions(setup_of(record), setup_of(rerun))
     configuration = kind.configuration(record, rerun, source.run, run)
     verdict, reasons, comparison = kind.judge(record, rerun, integrity, configuration,
                                               dimensions, source.run, run)

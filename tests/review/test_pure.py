@@ -4,14 +4,16 @@ the verdict, on values shaped like real records (taken from a real stub run wher
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Record, Scored
+from runlocalai_bench.results.recordtypes import Model, Record, Scored
 from runlocalai_bench.review.compare import compare_runs, compare_samples
 from runlocalai_bench.review.dimensions import (
     DimensionMatch,
@@ -26,6 +28,7 @@ from runlocalai_bench.review.reproduce import independence
 from runlocalai_bench.review.scored import decide
 from runlocalai_bench.review.scores import score_mismatches
 from runlocalai_bench.review.verify import Finding, VerifyReport
+from runlocalai_bench.types import CPUInfo, OSInfo, RigInfo
 
 GIB = 1024**3
 
@@ -117,8 +120,21 @@ GPU = {"hw_class": "DISCRETE_GPU", "hardware_slug": "rtx-4090", "cpu": {"family"
        "memory_bytes": 64 * GIB}
 
 
-def setup(model=GEMMA, engine="llama.cpp", hardware=CPU) -> Setup:
-    return Setup(model=model, engine=engine, runtime_slug=f"{engine}-1", hardware=hardware)
+def model(fields: dict[str, Any]) -> Model:
+    """A record's model section with `fields` stated, the rest unknown."""
+    return Model(**{f.name: None for f in dataclasses.fields(Model)} | fields)
+
+
+def rig(fields: dict[str, Any]) -> RigInfo:
+    """A record's hardware section with `fields` stated (cpu as CPUInfo's fields)."""
+    fields = {**fields, "cpu": CPUInfo(**fields.get("cpu", {}))}
+    return RigInfo(**{"os": OSInfo(), "memory_bytes": None, "gpus": (), "hardware_slug": "",
+                      "hw_class": "", "accelerator": "cpu"} | fields)
+
+
+def setup(model_fields=GEMMA, engine="llama.cpp", hardware=CPU) -> Setup:
+    return Setup(model=model(model_fields), engine=engine, runtime_slug=f"{engine}-1",
+                 hardware=rig(hardware))
 
 
 def test_the_same_setup_matches_on_all_four():
@@ -135,12 +151,12 @@ def test_the_same_setup_matches_on_all_four():
     ({"family": None, "slug": None}, "unknown"),
 ])
 def test_model_dimension(other, status):
-    assert compare_model(GEMMA, {**GEMMA, **other}).status == status
+    assert compare_model(model(GEMMA), model({**GEMMA, **other})).status == status
 
 
 def test_instruct_and_base_differ():
     base, chat = {**GEMMA, "tuning": "base"}, {**GEMMA, "tuning": "instruct"}
-    assert compare_model(base, chat).status == "differs"
+    assert compare_model(model(base), model(chat)).status == "differs"
 
 
 @pytest.mark.parametrize(("a", "b", "status"), [
@@ -153,10 +169,10 @@ def test_runtime_dimension(a, b, status):
 
 
 def test_quantization_dimension():
-    dims = compare_dimensions(setup(), setup(model={**GEMMA, "quantization": "Q6_K"}))
+    dims = compare_dimensions(setup(), setup({**GEMMA, "quantization": "Q6_K"}))
     assert [d.status for d in dims] == ["match", "differs", "match", "match"]
     assert "Q4_K_M ≠ Q6_K" in dims[1].reason
-    unnamed = compare_dimensions(setup(), setup(model={**GEMMA, "quantization": None}))
+    unnamed = compare_dimensions(setup(), setup({**GEMMA, "quantization": None}))
     assert unnamed[1].status == "unknown"
 
 
@@ -168,13 +184,14 @@ def test_quantization_dimension():
     ({"cpu": {}}, "unknown"),
 ])
 def test_cpu_hardware_dimension(other, status):
-    assert compare_hardware(CPU, {**CPU, **other}).status == status
+    assert compare_hardware(rig(CPU), rig({**CPU, **other})).status == status
 
 
 def test_gpu_hardware_dimension():
-    assert compare_hardware(GPU, GPU).status == "match"
-    assert compare_hardware(GPU, {**GPU, "hardware_slug": "rtx-3090"}).status == "differs"
-    assert compare_hardware(GPU, CPU).status == "differs"
+    assert compare_hardware(rig(GPU), rig(GPU)).status == "match"
+    assert compare_hardware(rig(GPU), rig({**GPU, "hardware_slug": "rtx-3090"})).status == \
+        "differs"
+    assert compare_hardware(rig(GPU), rig(CPU)).status == "differs"
 
 
 # -- comparing runs --------------------------------------------------------------------------
