@@ -1,9 +1,11 @@
 """The one bounded JSON reader for what rla did not write itself in this process: record.json,
-results.json, run config, samples.jsonl lines, and GitHub's answers about a Gist.
+results.json, run config, samples.jsonl lines; and from the network, the engines' answers and
+streamed events, the probe's replies, GitHub's and the leaderboard's answers.
 
-A file under review may come from anyone (a Gist, a copied run directory), so `loads` refuses,
-as a RecordError with a hint, what Python's json module would otherwise turn into a crash or a
-silent oddity:
+A file under review may come from anyone (a Gist, a copied run directory), and a server may
+answer anything, so `loads` refuses, as a RecordError with a hint (or the caller's error class
+and hint: a server's answer is not a file), what Python's json module would otherwise turn into
+a crash or a silent oddity:
 
     size       over MAX_BYTES (a document) — checked before anything is parsed
     depth      arrays and objects nested deeper than MAX_DEPTH (json would raise RecursionError)
@@ -22,7 +24,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.errors import RecordError
+from runlocalai_bench.errors import RecordError, RlaError
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 64
@@ -32,29 +34,31 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
-def loads(data: str | bytes, what: str, *, max_bytes: int = MAX_BYTES) -> Any:
-    """Parse `data` (named `what` in errors) within the limits above."""
+def loads(data: str | bytes, what: str, *, max_bytes: int = MAX_BYTES,
+          error: type[RlaError] = RecordError, hint: str | None = None) -> Any:
+    """Parse `data` (named `what` in errors) within the limits above. Refusals are `error`s,
+    with `hint` when given (a server's answer), else a hint about a file."""
     size = len(data)
     if size > max_bytes:
-        raise RecordError(f"{what} is {size:,} bytes, over the {max_bytes:,} rla reads",
-                          hint="this is not a file rla wrote; check where it came from")
+        raise error(f"{what} is {size:,} bytes, over the {max_bytes:,} rla reads",
+                    hint or "this is not a file rla wrote; check where it came from")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
-        raise RecordError(f"{what} is not UTF-8 text", hint="the file was edited or torn") from exc
+        raise error(f"{what} is not UTF-8 text", hint or "the file was edited or torn") from exc
     depth = nesting(text)
     if depth > MAX_DEPTH:
-        raise RecordError(f"{what} nests {depth:,} levels deep, over the {MAX_DEPTH} rla reads",
-                          hint="this is not a file rla wrote; check where it came from")
+        raise error(f"{what} nests {depth:,} levels deep, over the {MAX_DEPTH} rla reads",
+                    hint or "this is not a file rla wrote; check where it came from")
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int,
                           parse_float=_finite_float)
     except _Refused as exc:
-        raise RecordError(f"{what} holds {exc}", hint="rla writes only finite numbers of"
-                          f" at most {MAX_INT_DIGITS} digits; the file was edited") from None
+        raise error(f"{what} holds {exc}", hint or "rla writes only finite numbers of"
+                    f" at most {MAX_INT_DIGITS} digits; the file was edited") from None
     except ValueError as exc:
-        raise RecordError(f"{what} is not valid JSON ({exc})",
-                          hint="the file was edited or torn") from None
+        raise error(f"{what} is not valid JSON ({exc})",
+                    hint or "the file was edited or torn") from None
 
 
 def read(path: Path, *, max_bytes: int = MAX_BYTES) -> Any:

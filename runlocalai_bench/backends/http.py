@@ -3,15 +3,21 @@
     normalise_endpoint   the server root of whatever endpoint a user pasted
     client, async_client httpx clients: bearer auth when there is an api key; a generation
                          waits `timeout` seconds but gives a connection 10 s (request_timeout)
-    Retrying             generate's policy. Connection errors, 5xx and 429 are retried with
-                         exponential backoff (honouring Retry-After), up to `retries` times. A
-                         connection that still fails is fatal for the run (the server is gone:
-                         restart it and `--resume`); a 4xx is an error row for that one sample.
-                         A request that met a kept-alive connection the server had already
-                         dropped ("Server disconnected without sending a response": llama-server
-                         drops one after a response that outlasted its 5 s keep-alive,
-                         unannounced) never reached the engine: it is sent again at once, once,
-                         and is not a retry.
+    Retrying             generate's policy. Connection errors, 5xx, 429 and answers that are
+                         not a usable completion (200 without `choices`, a wrong shape, an
+                         empty or non-JSON body: InvalidAnswer) are retried with exponential
+                         backoff (honouring Retry-After), up to `retries` times. One that still
+                         fails is fatal for the run (restart the server and `--resume`); a 4xx
+                         is an error row for that one sample, as is a read timeout after its
+                         retries. A request that met a kept-alive connection the server had
+                         already dropped ("Server disconnected without sending a response":
+                         llama-server drops one after a response that outlasted its 5 s
+                         keep-alive, unannounced) never reached the engine: it is sent again at
+                         once, once, and is not a retry. Answers are read through the bounded
+                         JSON reader (jsonio), at most MAX_ANSWER_BYTES.
+    FaultBudget          FAULT_BUDGET failed requests in a row stop the run, whatever --timeout
+                         is: a server that stalls or answers nonsense is given up on after a
+                         bounded number of requests, not one timeout per remaining question.
     fresh_stream         stream's policy. No request is retried (a retry would hide in the
                          timings), and each goes on a connection of its own (`Connection:
                          close`), so none meets a connection llama-server dropped.
@@ -27,19 +33,24 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from runlocalai_bench.errors import BackendError, EndpointError
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import BackendError, EndpointError, RlaError
 from runlocalai_bench.redact import redact
 
 # Suffixes people paste with an endpoint; the clients want the server's root.
 _OPENAI_SUFFIXES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/v1")
 CONNECT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 600.0  # a big model on CPU takes minutes per HumanEval+ completion
+FAULT_BUDGET = 10  # failed requests in a row before a run stops (FaultBudget)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a completion with 20 top logprobs per token is < 1 MB
+T = TypeVar("T")
 
 
 def normalise_endpoint(url: str) -> str:
@@ -94,71 +105,141 @@ def async_client(*, timeout: float | httpx.Timeout, api_key: str | None,
     return httpx.AsyncClient(base_url=base, headers=auth_headers(api_key), timeout=timeout)
 
 
-# -- generate: retries ---------------------------------------------------------------------
+# -- generate: retries and the run's fault budget ------------------------------------------
+
+
+class InvalidAnswer(RlaError):
+    """A 200 whose body is not a usable completion: not JSON rla reads, no `choices`, a field
+    of the wrong type. Retried like a 5xx; never scored."""
+
+
+class FaultBudget:
+    """How many requests in a row may fail before the run stops, whatever each one costs.
+
+    Every failed request counts (a timeout, a refused or dropped connection, a 5xx or 429, a
+    4xx, an invalid answer, each retry included) and any usable answer starts the count again,
+    so a server that stalls, refuses or answers nonsense ends the run after `limit` requests
+    (plus those already in flight at --concurrency above 1): at most `limit` × --timeout
+    (plus backoff) of waiting, not one timeout per remaining question. The limit is never
+    below one question's own attempts (--retries + 1)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.failures = 0
+        self.last: BackendError | None = None
+
+    def failed(self, failure: BackendError) -> None:
+        self.failures += 1
+        self.last = failure
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.failures >= self.limit
+
+    def stop(self) -> BackendError:
+        last = f" (the last: {self.last.message})" if self.last else ""
+        return BackendError(
+            f"{self.failures} requests in a row failed{last}",
+            hint="the run stopped, resumable: once the server answers again (a slow model may"
+            " need a longer --timeout), rerun with --resume",
+            fatal=True,
+        )
 
 
 class Retrying:
-    """POSTs a JSON body to one server root and returns the JSON answer, by the policy above."""
+    """POSTs a JSON body to one server root and returns its parsed answer, by the policy above
+    and within the run's FaultBudget."""
 
     def __init__(self, base: str, *, timeout: float, retries: int, backoff: float,
-                 api_key: str | None) -> None:
+                 api_key: str | None, fault_budget: int = FAULT_BUDGET) -> None:
         self.base = base
         self.retries = retries
         self.backoff = backoff
+        self.budget = FaultBudget(max(fault_budget, retries + 1))
         self.client = async_client(base=base, timeout=request_timeout(timeout),
                                    api_key=api_key)
 
-    async def post_json(self, path: str, body: Mapping[str, Any]) -> tuple[Any, float]:
-        """The decoded answer and its latency in ms (of the attempt that answered)."""
+    async def post_json(self, path: str, body: Mapping[str, Any],
+                        parse: Callable[[Any, float], T]) -> T:
+        """`parse(answer, latency_ms)` of the first usable answer (latency of the attempt that
+        answered). `parse` raises InvalidAnswer for a body that is not a completion."""
         attempt = 0
         stale_resent = False
         while True:
+            if self.budget.spent:  # another request of this run spent it
+                raise self.budget.stop()
+            retry_after: str | None = None
             started = time.perf_counter()
             try:
-                response = await self.client.post(path, json=body)
+                status, retry_after, content = await self._send(path, body)
             except httpx.RemoteProtocolError as exc:
                 if not stale_resent and "without sending a response" in str(exc):
                     # A kept-alive connection the server had dropped: the request never
                     # reached it.
                     stale_resent = True
                     continue
-                if attempt >= self.retries:
-                    raise self._unreachable(path, exc, attempt) from exc
-                await asyncio.sleep(self._delay(attempt, None))
-                attempt += 1
-                continue
+                failure = self._unreachable(path, exc, attempt)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt >= self.retries:
-                    raise self._unreachable(path, exc, attempt) from exc
-                await asyncio.sleep(self._delay(attempt, None))
-                attempt += 1
-                continue
-            latency_ms = (time.perf_counter() - started) * 1000.0
-            status = response.status_code
-            if status == 429 or status >= 500:
-                if attempt >= self.retries:
-                    raise BackendError(
+                failure = self._unreachable(path, exc, attempt)
+            else:
+                latency_ms = (time.perf_counter() - started) * 1000.0
+                if status == 429 or status >= 500:
+                    failure = BackendError(
                         f"{self.base}{path} answered HTTP {status} after {attempt + 1} attempts:"
-                        f" {error_text(response)}",
+                        f" {error_text(content, status)}",
                         hint="the server is overloaded or failing; check its log, then --resume",
                         fatal=True,
                     )
-                await asyncio.sleep(self._delay(attempt, response.headers.get("retry-after")))
-                attempt += 1
-                continue
-            if status >= 400:
-                raise BackendError(
-                    f"HTTP {status} from {path}: {error_text(response)}",
-                    hint="the request was refused; the sample is recorded as an error",
-                )
-            try:
-                return response.json(), latency_ms
-            except ValueError as exc:
-                raise BackendError(
-                    f"{path} returned a body that is not JSON",
-                    hint="is the endpoint an OpenAI-compatible server?",
-                    fatal=True,
-                ) from exc
+                elif status >= 400:
+                    refused = BackendError(
+                        f"HTTP {status} from {path}: {error_text(content, status)}",
+                        hint="the request was refused; the sample is recorded as an error",
+                    )
+                    self.budget.failed(refused)
+                    raise self.budget.stop() if self.budget.spent else refused
+                else:
+                    try:
+                        answer = parse(jsonio.loads(
+                            content, f"{path}'s answer", max_bytes=MAX_ANSWER_BYTES,
+                            error=InvalidAnswer), latency_ms)
+                    except InvalidAnswer as exc:
+                        failure = BackendError(
+                            f"{self.base}{path} gave no usable completion after {attempt + 1}"
+                            f" attempts: {exc.message}",
+                            hint="is the endpoint an OpenAI-compatible server? check its log,"
+                            " then rerun with --resume",
+                            fatal=True,
+                        )
+                    else:
+                        self.budget.succeeded()
+                        return answer
+            self.budget.failed(failure)
+            if self.budget.spent:
+                raise self.budget.stop()
+            if attempt >= self.retries:
+                raise failure
+            await asyncio.sleep(self._delay(attempt, retry_after))
+            attempt += 1
+
+    async def _send(self, path: str, body: Mapping[str, Any]) -> tuple[int, str | None, bytes]:
+        """Status, Retry-After and body, read no further than MAX_ANSWER_BYTES (+1, so an
+        answer over it is refused by size)."""
+        request = self.client.build_request("POST", path, json=body)
+        response = await self.client.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    break
+            return response.status_code, response.headers.get("retry-after"), b"".join(chunks)
+        finally:
+            await response.aclose()
 
     def _unreachable(self, path: str, exc: Exception, attempt: int) -> BackendError:
         return BackendError(
@@ -180,17 +261,37 @@ class Retrying:
         await self.client.aclose()
 
 
-def error_text(response: httpx.Response) -> str:
+def error_text(content: bytes, status: int) -> str:
+    """What an error answer says: its JSON `error.message`, or the start of its text."""
     try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip() or response.reason_phrase
+        body = jsonio.loads(content, "the error answer", max_bytes=MAX_ANSWER_BYTES)
+    except RlaError:
+        return (content[:200].decode("utf-8", "replace").strip()
+                or httpx.codes.get_reason_phrase(status))
+    return error_text_of(body)
+
+
+def error_text_of(body: Any) -> str:
+    """An answer's `error.message` (or `error`, or the whole answer), cut to 300 characters."""
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
             return str(err.get("message") or err)[:300]
         return str(err)[:300]
     return str(body)[:300]
+
+
+def json_kind(value: Any) -> str:
+    """How an error names a JSON value's type: 'an array', 'null', 'a string' …"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 # -- stream: one connection per request, no retries ----------------------------------------
@@ -227,5 +328,25 @@ class Streaming:
         return BackendError(f"HTTP {response.status_code} from {path}: {redact(text)}",
                             hint="check the server's log; the speed run stopped", fatal=True)
 
+    def unusable(self, path: str, why: str) -> BackendError:
+        return BackendError(f"{redact(self.base)}{path}: {why}", hint=_NOT_THE_SERVER,
+                            fatal=True)
+
+    def event(self, payload: str, path: str) -> dict[str, Any]:
+        """One streamed event (a server-sent event's data, an NDJSON line) through the bounded
+        reader: a JSON object, else a BackendError that stops the speed run."""
+        try:
+            event = jsonio.loads(payload, f"an event {path} streamed",
+                                 max_bytes=MAX_ANSWER_BYTES, error=BackendError)
+        except BackendError as exc:
+            raise self.unusable(path, exc.message) from None
+        if not isinstance(event, dict):
+            raise self.unusable(path, f"an event is {json_kind(event)}, not an object")
+        return event
+
     def close(self) -> None:
         self.client.close()
+
+
+_NOT_THE_SERVER = ("is the endpoint the server it claims to be? check its log; the speed run"
+                   " stopped")

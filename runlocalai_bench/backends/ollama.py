@@ -15,7 +15,6 @@ The HTTP policy is backends/http.py's, as for every engine.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -23,10 +22,19 @@ from typing import Any
 
 import httpx
 
+from runlocalai_bench import jsonio
 from runlocalai_bench.backends.base import Experts, SpeedRequest, count, experts_from_metadata
 from runlocalai_bench.backends.fields import neutral_samplers
-from runlocalai_bench.backends.http import Streaming
-from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
+from runlocalai_bench.backends.http import (
+    DEFAULT_TIMEOUT,
+    FAULT_BUDGET,
+    MAX_ANSWER_BYTES,
+    InvalidAnswer,
+    Streaming,
+    error_text_of,
+    json_kind,
+)
+from runlocalai_bench.backends.openai_compat import OpenAICompatBackend, token_logprob
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.speed.measure import OLLAMA, RawRun
@@ -38,10 +46,11 @@ class OllamaBackend(OpenAICompatBackend):
 
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
                  sampling: SamplingParams | None = None, num_ctx: int = 8192,
-                 timeout: float = 600.0, retries: int = 4, backoff: float = 0.5,
-                 api_key: str | None = None) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, retries: int = 4, backoff: float = 0.5,
+                 api_key: str | None = None, fault_budget: int = FAULT_BUDGET) -> None:
         super().__init__(endpoint, model, runtime, sampling=sampling, timeout=timeout,
-                         retries=retries, backoff=backoff, api_key=api_key)
+                         retries=retries, backoff=backoff, api_key=api_key,
+                         fault_budget=fault_budget)
         self.num_ctx = num_ctx
 
     def sent_params(self, prompt: Prompt) -> dict[str, Any]:
@@ -68,40 +77,54 @@ class OllamaBackend(OpenAICompatBackend):
         body["raw"] = True
         return "/api/generate", body
 
-    def _parse(self, payload: Mapping[str, Any], prompt: Prompt,
-               latency_ms: float) -> Generation:
+    def _parse(self, payload: Any, prompt: Prompt, latency_ms: float) -> Generation:
         return parse_native(payload, latency_ms=latency_ms)
 
 
-def parse_native(payload: Mapping[str, Any], *, latency_ms: float) -> Generation:
-    """One /api/generate or /api/chat body (stream: false) as a Generation."""
+def parse_native(payload: Any, *, latency_ms: float) -> Generation:
+    """One /api/generate or /api/chat body (stream: false) as a Generation, or InvalidAnswer
+    when it is not one: it is retried, never scored."""
+    if not isinstance(payload, dict):
+        raise InvalidAnswer(f"the answer is {json_kind(payload)}, not an object")
     if "error" in payload:
-        raise BackendError(f"Ollama: {payload['error']}", hint="check the model name and server")
+        raise InvalidAnswer(f"Ollama: {error_text_of(payload)}")
     message = payload.get("message")
-    text = message.get("content", "") if isinstance(message, dict) else payload.get("response", "")
+    if isinstance(message, dict):
+        text, where = message.get("content", ""), "message.content"
+    elif "response" in payload:
+        text, where = payload["response"], "response"
+    else:
+        raise InvalidAnswer("the answer has neither a response nor a message")
+    if not isinstance(text, str):
+        raise InvalidAnswer(f"{where} is {json_kind(text)}, not a string")
     top: tuple[TokenLogprob, ...] = ()
     logprobs = payload.get("logprobs")
     if isinstance(logprobs, list) and logprobs:
-        first = logprobs[0] or {}
-        alts = first.get("top_logprobs") or [first]
-        top = tuple(sorted((TokenLogprob(str(a.get("token", "")), float(a["logprob"]))
-                            for a in alts if a.get("logprob") is not None),
+        first = logprobs[0]
+        alts = (first.get("top_logprobs") or [first]) if isinstance(first, dict) else None
+        if not isinstance(alts, list):
+            raise InvalidAnswer("logprobs[0] is not an object with top_logprobs")
+        top = tuple(sorted((token_logprob(a.get("token", ""), a["logprob"])
+                            for a in alts if isinstance(a, dict) and a.get("logprob") is not None),
                            key=lambda t: t.logprob, reverse=True))
     ns = 1e-6
+    prompt_n = count(payload.get("prompt_eval_count"))
+    predicted_n = count(payload.get("eval_count"))
     timings = {
-        "prompt_n": payload.get("prompt_eval_count"),
-        "prompt_ms": (payload.get("prompt_eval_duration") or 0) * ns,
-        "predicted_n": payload.get("eval_count"),
-        "predicted_ms": (payload.get("eval_duration") or 0) * ns,
-        "total_duration_ns": payload.get("total_duration"),
-        "load_duration_ns": payload.get("load_duration"),
+        "prompt_n": prompt_n,
+        "prompt_ms": (count(payload.get("prompt_eval_duration")) or 0) * ns,
+        "predicted_n": predicted_n,
+        "predicted_ms": (count(payload.get("eval_duration")) or 0) * ns,
+        "total_duration_ns": count(payload.get("total_duration")),
+        "load_duration_ns": count(payload.get("load_duration")),
     }
+    finish = payload.get("done_reason")
     return Generation(
-        text=text or "",
+        text=text,
         top_logprobs=top,
-        finish_reason=payload.get("done_reason"),
-        prompt_tokens=payload.get("prompt_eval_count"),
-        completion_tokens=payload.get("eval_count"),
+        finish_reason=finish if isinstance(finish, str) else None,
+        prompt_tokens=prompt_n,
+        completion_tokens=predicted_n,
         latency_ms=latency_ms,
         server_timings=timings,
     )
@@ -112,7 +135,8 @@ def parse_native(payload: Mapping[str, Any], *, latency_ms: float) -> Generation
 
 class OllamaStreamer:
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
-                 sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
+                 sampling: SamplingParams, timeout: float = DEFAULT_TIMEOUT,
+                 api_key: str | None = None,
                  n_ctx: int | None = None) -> None:
         self.http = Streaming(endpoint, timeout=timeout, api_key=api_key)
         self.model = model
@@ -130,15 +154,16 @@ class OllamaStreamer:
         try:
             tags = self.http.client.get("/api/tags")
             if tags.status_code == 200:
-                for entry in tags.json().get("models") or ():
+                for entry in _answer(tags, "/api/tags").get("models") or ():
                     if self.model in (entry.get("name"), entry.get("model")):
                         size = count(entry.get("size"))
             show = self.http.client.post("/api/show", json={"model": self.model})
             if show.status_code == 200:
-                info = show.json().get("model_info") or {}
+                info = _answer(show, "/api/show").get("model_info") or {}
                 arch = architecture or info.get("general.architecture")
                 experts = experts_from_metadata(info, arch)
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (httpx.HTTPError, BackendError, AttributeError, TypeError):
+            # facts that make a speed row richer, not ones it needs: a bad answer goes unread
             return size, experts
         return size, experts
 
@@ -171,15 +196,13 @@ class OllamaStreamer:
                     if not line.strip():
                         continue
                     now = time.perf_counter()
-                    try:
-                        event = json.loads(line)
-                    except ValueError as exc:
-                        raise BackendError(f"{path} streamed a line that is not JSON",
-                                           hint="is the endpoint Ollama?", fatal=True) from exc
+                    event = self.http.event(line, path)
                     if event.get("error"):
                         raise BackendError(f"Ollama: {redact(str(event['error']))}",
                                            hint="check the server's log", fatal=True)
                     piece = event.get("response") or ""
+                    if not isinstance(piece, str):
+                        raise self.http.unusable(path, "an event's response is not a string")
                     if piece:
                         text.append(piece)
                         arrivals.append((now - started) * 1000.0)
@@ -187,18 +210,26 @@ class OllamaStreamer:
                         final = event
         except httpx.HTTPError as exc:
             raise self.http.fail(path, exc) from exc
+        if not final:
+            raise self.http.unusable(path, "the stream ended without its final (done) event")
         total = (time.perf_counter() - started) * 1000.0
-        engine = _engine_from_final(final) if final else None
+        engine = _engine_from_final(final)
         return RawRun(
             text="".join(text), arrivals_ms=tuple(arrivals), total_ms=total, engine=engine,
             engine_format=OLLAMA if engine else None,
             prompt_tokens=count(final.get("prompt_eval_count")),
             completion_tokens=count(final.get("eval_count")),
-            finish_reason=final.get("done_reason"), request=body,
+            finish_reason=reason if isinstance(reason := final.get("done_reason"), str) else None,
+            request=body,
         )
 
     def close(self) -> None:
         self.http.close()
+
+
+def _answer(response: httpx.Response, path: str) -> Any:
+    return jsonio.loads(response.content, f"{path}'s answer", max_bytes=MAX_ANSWER_BYTES,
+                        error=BackendError, hint="is the endpoint Ollama?")
 
 
 def _engine_from_final(obj: Mapping[str, Any]) -> dict[str, Any]:

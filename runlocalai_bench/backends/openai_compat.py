@@ -14,16 +14,26 @@ beyond the OpenAI schema each engine gets are backends/fields.py's.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
 
+from runlocalai_bench import jsonio
 from runlocalai_bench.backends.base import Experts, SpeedRequest, count
 from runlocalai_bench.backends.fields import engine_fields
-from runlocalai_bench.backends.http import Retrying, Streaming, normalise_endpoint
+from runlocalai_bench.backends.http import (
+    DEFAULT_TIMEOUT,
+    FAULT_BUDGET,
+    MAX_ANSWER_BYTES,
+    InvalidAnswer,
+    Retrying,
+    Streaming,
+    error_text_of,
+    json_kind,
+    normalise_endpoint,
+)
 from runlocalai_bench.errors import BackendError
 from runlocalai_bench.speed.measure import LLAMA_CPP, RawRun
 from runlocalai_bench.types import (
@@ -45,17 +55,18 @@ class OpenAICompatBackend:
         runtime: RuntimeInfo,
         *,
         sampling: SamplingParams | None = None,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         retries: int = 4,
         backoff: float = 0.5,
         api_key: str | None = None,
+        fault_budget: int = FAULT_BUDGET,
     ) -> None:
         self.base = normalise_endpoint(endpoint)
         self.model = model
         self._runtime = runtime
         self.sampling = sampling or SamplingParams()
         self._http = Retrying(self.base, timeout=timeout, retries=retries, backoff=backoff,
-                              api_key=api_key)
+                              api_key=api_key, fault_budget=fault_budget)
 
     def runtime(self) -> RuntimeInfo:
         return self._runtime
@@ -96,11 +107,10 @@ class OpenAICompatBackend:
 
     async def generate(self, prompt: Prompt) -> Generation:
         path, body = self._request(prompt)
-        payload, latency_ms = await self._http.post_json(path, body)
-        return self._parse(payload, prompt, latency_ms)
+        return await self._http.post_json(
+            path, body, lambda answer, latency_ms: self._parse(answer, prompt, latency_ms))
 
-    def _parse(self, payload: Mapping[str, Any], prompt: Prompt,
-               latency_ms: float) -> Generation:
+    def _parse(self, payload: Any, prompt: Prompt, latency_ms: float) -> Generation:
         return parse_response(payload, chat=prompt.style == "chat", latency_ms=latency_ms)
 
     async def aclose(self) -> None:
@@ -110,56 +120,81 @@ class OpenAICompatBackend:
 # -- response parsing (pure) ---------------------------------------------------------------
 
 
-def parse_response(payload: Mapping[str, Any], *, chat: bool, latency_ms: float) -> Generation:
-    """Turn one completions / chat completions body into a Generation.
+def parse_response(payload: Any, *, chat: bool, latency_ms: float) -> Generation:
+    """Turn one completions / chat completions body into a Generation, or raise InvalidAnswer
+    when it is not one (no `choices`, a field of the wrong type): it is retried, never scored.
 
     Logprobs come in two shapes: the chat shape (`logprobs.content[i].top_logprobs` = list of
     `{token, logprob}`), which llama-server also uses on /v1/completions, and the legacy
     completions shape (`logprobs.top_logprobs[i]` = `{token: logprob}`), which vLLM uses.
     """
-    choices = payload.get("choices") or []
-    if not choices:
-        raise BackendError("the server's response has no choices",
-                           hint="is the endpoint an OpenAI-compatible server?")
+    if not isinstance(payload, dict):
+        raise InvalidAnswer(f"the answer is {json_kind(payload)}, not an object")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise InvalidAnswer("the answer has no choices"
+                            + (f" ({error_text_of(payload)})" if "error" in payload else ""))
     choice = choices[0]
+    if not isinstance(choice, dict):
+        raise InvalidAnswer(f"choices[0] is {json_kind(choice)}, not an object")
     if chat:
-        message = choice.get("message") or {}
-        text = message.get("content") or ""
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise InvalidAnswer("choices[0] has no message object")
+        text = message.get("content")
+        if text is None:  # a reply of no text (e.g. only reasoning): an answer, scored as such
+            text = ""
+        where = "choices[0].message.content"
     else:
-        text = choice.get("text") or ""
-    usage = payload.get("usage") or {}
+        text = choice.get("text")
+        where = "choices[0].text"
+    if not isinstance(text, str):
+        raise InvalidAnswer(f"{where} is {json_kind(text)}, not a string")
+    usage = payload.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
     timings = payload.get("timings")
+    finish = choice.get("finish_reason")
     return Generation(
         text=text,
         top_logprobs=first_token_top_logprobs(choice.get("logprobs")),
-        finish_reason=choice.get("finish_reason"),
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
+        finish_reason=finish if isinstance(finish, str) else None,
+        prompt_tokens=count(usage.get("prompt_tokens")),
+        completion_tokens=count(usage.get("completion_tokens")),
         latency_ms=latency_ms,
         server_timings=timings if isinstance(timings, dict) else None,
     )
 
 
 def first_token_top_logprobs(logprobs: Any) -> tuple[TokenLogprob, ...]:
-    if not isinstance(logprobs, dict):
+    if logprobs is None:
         return ()
+    if not isinstance(logprobs, dict):
+        raise InvalidAnswer(f"choices[0].logprobs is {json_kind(logprobs)}, not an object")
     content = logprobs.get("content")
     if isinstance(content, list) and content:
-        first = content[0] or {}
+        first = content[0]
+        if not isinstance(first, dict):
+            raise InvalidAnswer("choices[0].logprobs.content[0] is not an object")
         alts = first.get("top_logprobs") or []
-        out = [
-            TokenLogprob(str(a.get("token", "")), float(a["logprob"]))
-            for a in alts
-            if isinstance(a, dict) and a.get("logprob") is not None
-        ]
+        if not isinstance(alts, list):
+            raise InvalidAnswer("choices[0].logprobs.content[0].top_logprobs is not a list")
+        out = [token_logprob(a.get("token", ""), a["logprob"])
+               for a in alts if isinstance(a, dict) and a.get("logprob") is not None]
         if not out and first.get("logprob") is not None:
-            out = [TokenLogprob(str(first.get("token", "")), float(first["logprob"]))]
+            out = [token_logprob(first.get("token", ""), first["logprob"])]
         return _sorted(out)
     legacy = logprobs.get("top_logprobs")
     if isinstance(legacy, list) and legacy and isinstance(legacy[0], dict):
-        return _sorted([TokenLogprob(str(t), float(lp)) for t, lp in legacy[0].items()
-                        if lp is not None])
+        return _sorted([token_logprob(t, lp) for t, lp in legacy[0].items() if lp is not None])
     return ()
+
+
+def token_logprob(token: Any, logprob: Any) -> TokenLogprob:
+    """One alternative, or InvalidAnswer when its logprob is not a number."""
+    if isinstance(logprob, bool) or not isinstance(logprob, int | float):
+        raise InvalidAnswer(f"the logprob of token {str(token)[:40]!r} is {json_kind(logprob)},"
+                            " not a number")
+    return TokenLogprob(str(token), float(logprob))
 
 
 def _sorted(items: list[TokenLogprob]) -> tuple[TokenLogprob, ...]:
@@ -171,7 +206,8 @@ def _sorted(items: list[TokenLogprob]) -> tuple[TokenLogprob, ...]:
 
 class OpenAIStreamer:
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
-                 sampling: SamplingParams, timeout: float = 600.0, api_key: str | None = None,
+                 sampling: SamplingParams, timeout: float = DEFAULT_TIMEOUT,
+                 api_key: str | None = None,
                  experts: Experts | None = None) -> None:
         self.http = Streaming(endpoint, timeout=timeout, api_key=api_key)
         self.model = model
@@ -189,8 +225,13 @@ class OpenAIStreamer:
             raise self.http.fail("/tokenize", exc) from exc
         if response.status_code != 200:
             return None
-        tokens = response.json().get("tokens")
-        return [int(t) for t in tokens] if isinstance(tokens, list) else None
+        answer = jsonio.loads(response.content, "/tokenize's answer", max_bytes=MAX_ANSWER_BYTES,
+                              error=BackendError, hint="is the endpoint llama-server?")
+        tokens = answer.get("tokens") if isinstance(answer, dict) else None
+        if not isinstance(tokens, list) or not all(
+                isinstance(t, int) and not isinstance(t, bool) for t in tokens):
+            return None
+        return tokens
 
     def body(self, request: SpeedRequest) -> dict[str, Any]:
         s = self.sampling
@@ -217,30 +258,35 @@ class OpenAIStreamer:
         timings: Mapping[str, Any] | None = None
         usage: Mapping[str, Any] = {}
         finish: str | None = None
+        completions = 0  # events that carried a choice
         try:
             with self.http.stream(path, body) as (response, started):
                 if response.status_code != 200:
                     raise self.http.refused(path, response)
                 for payload in iter_sse_data(response.iter_lines()):
                     now = time.perf_counter()
-                    try:
-                        event = json.loads(payload)
-                    except ValueError as exc:
-                        raise BackendError(f"{path} streamed an event that is not JSON",
-                                           hint="is the endpoint OpenAI-compatible?",
-                                           fatal=True) from exc
-                    for choice in event.get("choices") or ():
-                        piece = choice.get("text") or ""
+                    event = self.http.event(payload, path)
+                    choices = event.get("choices") or []
+                    if not isinstance(choices, list):
+                        raise self.http.unusable(path, "an event's choices are not a list")
+                    for choice in choices:
+                        piece = choice.get("text") if isinstance(choice, dict) else None
+                        if not isinstance(piece, str | None):
+                            raise self.http.unusable(path, "a choice's text is not a string")
+                        completions += 1
                         if piece:
                             text.append(piece)
                             arrivals.append((now - started) * 1000.0)
-                        finish = choice.get("finish_reason") or finish
+                        reason = choice.get("finish_reason")
+                        finish = reason if isinstance(reason, str) else finish
                     if isinstance(event.get("timings"), Mapping):
                         timings = event["timings"]
                     if isinstance(event.get("usage"), Mapping):
                         usage = event["usage"]
         except httpx.HTTPError as exc:
             raise self.http.fail(path, exc) from exc
+        if not completions:
+            raise self.http.unusable(path, "the stream carried no completion event")
         total = (time.perf_counter() - started) * 1000.0
         return RawRun(
             text="".join(text), arrivals_ms=tuple(arrivals), total_ms=total, engine=timings,

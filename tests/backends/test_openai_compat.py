@@ -150,10 +150,112 @@ def test_connection_refused_is_fatal():
     assert info.value.fatal and "--resume" in (info.value.hint or "")
 
 
-def test_non_json_body_is_reported():
+def test_non_json_body_is_retried_then_fatal():
     with (serve(lambda seen: Reply(200, "<html>hello</html>")) as server,
-          pytest.raises(BackendError, match="not JSON")):
-        _generate(OpenAICompatBackend(server.url, "m", LLAMA), Prompt(text="x"))
+          pytest.raises(BackendError, match="not valid JSON") as info):
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, retries=2, backoff=0.01),
+                  Prompt(text="x"))
+    assert len(server.requests) == 3
+    assert info.value.fatal and "no usable completion after 3 attempts" in info.value.message
+    assert "--resume" in (info.value.hint or "")
+
+
+# 200 answers that are not a completion: each is retried like a 5xx, then stops the run.
+INVALID = {
+    "no-choices": ({"id": "x", "object": "text_completion"}, "the answer has no choices"),
+    "empty-choices": ({"choices": []}, "the answer has no choices"),
+    "error-object": ({"error": {"message": "model unloaded"}},
+                     "the answer has no choices (model unloaded)"),
+    "array": ([1, 2], "the answer is an array, not an object"),
+    "empty-body": (b"", "is not valid JSON"),
+    "choice-not-object": ({"choices": ["B"]}, "choices[0] is a string, not an object"),
+    "text-not-string": ({"choices": [{"text": 3}]}, "choices[0].text is a number, not a string"),
+    "no-text": ({"choices": [{"finish_reason": "stop"}]}, "choices[0].text is null"),
+    "logprob-not-number": ({"choices": [{"text": "B", "logprobs": {"content": [
+        {"token": "B", "logprob": "-0.1", "top_logprobs": [{"token": "B", "logprob": "x"}]}]}}]},
+        "the logprob of token 'B' is a string, not a number"),
+    "deep": ("[" * 100_000 + "]" * 100_000, "nests 100,000 levels deep"),
+    "infinity": ('{"choices": [{"text": "B", "logprobs": {"top_logprobs": [{"B": -Infinity}]}}]}',
+                 "holds -Infinity"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_an_answer_that_is_not_a_completion_is_retried_then_fatal(case):
+    body, message = INVALID[case]
+    with serve(lambda seen: Reply(200, body)) as server, \
+            pytest.raises(BackendError) as info:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, retries=2, backoff=0.01),
+                  Prompt(text="x", max_tokens=1, top_logprobs=5))
+    assert len(server.requests) == 3
+    assert info.value.fatal and message in info.value.message, info.value.message
+
+
+def test_an_invalid_answer_then_a_good_one_is_a_retry_that_succeeds():
+    replies = [Reply(body={"object": "text_completion"}), Reply(body=LLAMA_COMPLETION)]
+    with serve(lambda seen: replies.pop(0)) as server:
+        gen = _generate(OpenAICompatBackend(server.url, "m", LLAMA, backoff=0.01),
+                        Prompt(text="x"))
+    assert len(server.requests) == 2 and gen.text == " B"
+
+
+def test_chat_reply_without_text_is_an_empty_answer_not_a_fault():
+    reply = {"choices": [{"message": {"role": "assistant", "content": None},
+                          "finish_reason": "length"}]}
+    with serve(lambda seen: Reply(body=reply)) as server:
+        gen = _generate(OpenAICompatBackend(server.url, "m", LLAMA),
+                        Prompt(messages=(Message("user", "hi"),), max_tokens=8))
+    assert len(server.requests) == 1 and gen.text == "" and gen.finish_reason == "length"
+
+
+def test_the_fault_budget_stops_after_that_many_failed_requests_in_a_row():
+    """4xx answers are each one sample's error, but ten in a row stop the run (fatal); a usable
+    answer between them starts the count again."""
+    answers = iter([400] * 6 + [200] + [400] * 20)
+
+    def handler(seen: Seen) -> Reply:
+        status = next(answers)
+        return Reply(body=LLAMA_COMPLETION) if status == 200 else \
+            Reply(status, {"error": {"message": "bad request"}})
+
+    async def go(backend: OpenAICompatBackend) -> list[str]:
+        outcomes = []
+        try:
+            for _ in range(30):
+                try:
+                    outcomes.append((await backend.generate(Prompt(text="x"))).text)
+                except BackendError as exc:
+                    outcomes.append("fatal" if exc.fatal else "error")
+                    if exc.fatal:
+                        break
+        finally:
+            await backend.aclose()
+        return outcomes
+
+    with serve(handler) as server:
+        outcomes = asyncio.run(go(OpenAICompatBackend(server.url, "m", LLAMA, retries=0,
+                                                      fault_budget=10)))
+    assert outcomes == ["error"] * 6 + [" B"] + ["error"] * 9 + ["fatal"]
+    assert len(server.requests) == 17
+
+
+def test_the_fault_budget_is_never_below_one_questions_attempts():
+    with serve(lambda seen: Reply(503, {"error": "busy"})) as server, \
+            pytest.raises(BackendError) as info:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, retries=4, backoff=0.01,
+                                      fault_budget=2), Prompt(text="x"))
+    assert len(server.requests) == 5 and info.value.fatal
+    assert "5 requests in a row failed" in info.value.message
+    assert "HTTP 503" in info.value.message
+
+
+def test_an_oversized_answer_is_refused_by_size():
+    from runlocalai_bench.backends.http import MAX_ANSWER_BYTES
+
+    big = b" " * (MAX_ANSWER_BYTES + 1)
+    with serve(lambda seen: Reply(body=big)) as server, pytest.raises(BackendError) as info:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA, retries=0), Prompt(text="x"))
+    assert info.value.fatal and f"over the {MAX_ANSWER_BYTES:,} rla reads" in info.value.message
 
 
 @pytest.mark.parametrize("given,expected", [
