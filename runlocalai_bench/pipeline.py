@@ -97,11 +97,25 @@ def target_of(item: Item) -> str:
 
 
 def error_row(item: Item, prompt: Prompt, exc: BaseException) -> SampleResult:
-    """A failed request is a counted error row with score 0, never a silent skip."""
+    """A failed request is logged as an error row, never a silent skip, and never scored: a run
+    with error rows stops unfinished (`incomplete`) and --resume asks those items again."""
     return SampleResult(
         id=item.id, subtask=item.subtask, prompt=prompt.rendered(), response="",
         target=target_of(item), extracted=None, score=0.0, status="error",
         error=str(exc),
+    )
+
+
+def incomplete(failed: Sequence[SampleResult], n_items: int) -> BackendError:
+    """A run whose requests failed for some items is not finished: it is never scored, and
+    --resume asks exactly those items again."""
+    first = failed[0]
+    return BackendError(
+        f"{len(failed)} of {n_items} requests failed, so the run is not complete (the first,"
+        f" {first.id}: {first.error})",
+        hint=f"once the server answers again, rerun the same command with --resume: it asks"
+        f" only those {len(failed)} again",
+        fatal=True,
     )
 
 
@@ -208,6 +222,8 @@ class _ScoredRun:
 
     def work(self, started: lifecycle.Started, log: RunLog) -> _Scored:
         run, items, eval_ = started.run, self.items, self.eval_
+        if started.resumed:
+            rundir.drop_failed(run.samples)  # their items are asked again
         done = {line.id for line in read_sample_lines(run.samples)} if started.resumed else set()
         todo = [item for item in items if item.id not in done]
         header = _header_lines(self.config, eval_, self.runtime, self.rig, self.dataset,
@@ -223,6 +239,10 @@ class _ScoredRun:
         finally:
             samples_log.close()
         lines = read_back(run.samples)
+        failed = [line for line in lines if line.status == "error"]
+        if failed:
+            self.ui.end(None)
+            raise incomplete(failed, len(items))
         results = eval_.aggregate(lines, expected_n=len(items))
         results = _with_partial(results, self.dataset, len(items))
         rundir.write_json_atomic(run.results, to_dict(results))

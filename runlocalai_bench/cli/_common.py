@@ -94,7 +94,10 @@ ModelPath = Annotated[Path | None,
                       typer.Option("--model-path", help="GGUF file to run in process.")]
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Local copy of the dataset in its original layout.")]
-Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds per request.")]
+Timeout = Annotated[float | None, typer.Option(
+    "--timeout", help="Seconds one answer may take (default 600: a big model on CPU can take"
+    " minutes per HumanEval+ completion). However long, 10 failed requests in a row stop a"
+    " run, resumable.")]
 GithubApiUrl = Annotated[str | None, typer.Option(
     "--github-api-url", help=f"GitHub API base URL (env {GITHUB_API_URL_ENV}).")]
 
@@ -108,7 +111,8 @@ NCtx = Annotated[int | None, typer.Option("--n-ctx", help="Context size for in-p
 NThreads = Annotated[int | None,
                      typer.Option("--n-threads", help="Threads for in-process runs.")]
 Retries = Annotated[int | None, typer.Option(
-    "--retries", help="Retries on connection errors, 5xx, 429.")]
+    "--retries", help="Retries on connection errors, timeouts, 5xx, 429 and answers that are"
+    " not a completion (default 4).")]
 RunId = Annotated[str | None, typer.Option(
     "--run-id", help="Name the run, or pick the run to resume.")]
 Preset = Annotated[str | None, typer.Option(

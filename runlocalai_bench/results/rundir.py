@@ -8,8 +8,9 @@
       record.json     the reproduction record (written last, atomically)
 
 A resumed run trusts only complete lines of samples.jsonl: a torn last line from a crash is cut
-off before appending. results.json and record.json are written via a temporary file and rename,
-so a reader never sees half of one.
+off before appending, and error rows (requests that failed) are dropped, so their items are
+asked again; a run with error rows is never complete. results.json and record.json are written
+via a temporary file and rename, so a reader never sees half of one.
 """
 
 from __future__ import annotations
@@ -117,8 +118,13 @@ def open_for_resume(path: Path, settings: Mapping[str, Any]) -> RunDir:
             hint="rerun with the original flags, or start a new run without --resume",
         )
     if run.record.is_file():
-        raise ConfigError(f"--resume: run {run.id} is already complete",
-                          hint="start a new run without --resume")
+        if not failed_lines(run.samples):
+            raise ConfigError(f"--resume: run {run.id} is already complete",
+                              hint="start a new run without --resume")
+        # Written by an rla that counted error rows as complete: the record and results scored
+        # failed requests as wrong answers. They go; the resumed run asks those items again.
+        for stale in (run.record, run.results):
+            stale.unlink(missing_ok=True)
     return run
 
 
@@ -146,6 +152,49 @@ def _iter_complete(path: Path) -> Iterator[dict[str, Any]]:
                 yield jsonio.loads(raw, f"{path.name} line")
             except RecordError:
                 break
+
+
+def failed_lines(path: Path) -> int:
+    """How many complete lines of samples.jsonl are error rows (a request that failed)."""
+    return sum(_is_error_row(line) for line in _iter_complete(path))
+
+
+def drop_failed(path: Path) -> int:
+    """Rewrite samples.jsonl without its error rows (and any torn tail), atomically, so that
+    --resume asks those items again and every line left is a scored answer; how many went."""
+    if not path.is_file():
+        return 0
+    kept: list[bytes] = []
+    dropped = 0
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                line = jsonio.loads(raw, f"{path.name} line")
+            except RecordError:
+                break
+            if _is_error_row(line):
+                dropped += 1
+            else:
+                kept.append(raw)
+    if dropped:
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                fh.writelines(kept)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise RunDirError(f"cannot rewrite {path}: {exc.strerror}",
+                              hint="check free space and permissions of the output directory"
+                              ) from exc
+    return dropped
+
+
+def _is_error_row(line: Any) -> bool:
+    return isinstance(line, dict) and line.get("status") == "error"
 
 
 def truncate_torn_tail(path: Path) -> None:

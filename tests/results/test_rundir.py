@@ -67,3 +67,22 @@ def test_a_run_id_the_user_chose_is_never_changed(tmp_path):
     rundir.create(tmp_path, "mine", {"a": 1})
     with pytest.raises(RunDirError, match=r"run directory .*mine already exists"):
         rundir.create(tmp_path, "mine", {"a": 1})
+
+
+def test_error_rows_are_dropped_before_a_resume_and_a_torn_tail_with_them(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"id": "a", "status": "ok"}\n{"id": "b", "status": "error"}\n'
+                    '{"id": "c", "status": "unparsed"}\n{"id": "d", "sta', encoding="utf-8")
+    assert rundir.failed_lines(path) == 1
+    assert rundir.drop_failed(path) == 1
+    assert path.read_text() == '{"id": "a", "status": "ok"}\n{"id": "c", "status": "unparsed"}\n'
+    assert rundir.drop_failed(path) == 0 and rundir.drop_failed(tmp_path / "none") == 0
+
+
+def test_a_finished_run_with_error_rows_reopens_without_its_record(tmp_path):
+    run = rundir.create(tmp_path, "r1", {"a": 1})
+    run.samples.write_text('{"id": "a", "status": "error"}\n', encoding="utf-8")
+    run.record.write_text("{}")
+    run.results.write_text("{}")
+    assert rundir.open_for_resume(run.path, {"a": 1}).path == run.path
+    assert not run.record.exists() and not run.results.exists()

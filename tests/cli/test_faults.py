@@ -1,0 +1,181 @@
+"""`rla bench` against servers that misbehave on purpose: answers that are not completions,
+refusals and stalls. A sample is scored only from a usable answer; a run with failed requests
+stops unfinished, in a bounded number of requests, and --resume asks exactly the failed items."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from runlocalai_bench.backends.http import FAULT_BUDGET
+from runlocalai_bench.results import rundir
+from tests.cli.test_bench_cli import assert_user_error, only_run, rla, selfcheck_questions
+from tests.support.llama_stub import StubLlamaServer
+from tests.support.servers import Reply
+
+NO_CHOICES = Reply(200, {"id": "cmpl-1", "object": "text_completion", "model": "stub"})
+
+
+def bench(url: str, out: Path, *extra: str):
+    return rla("bench", "selfcheck", "--endpoint", url, "--model", "stub",
+               "--output-dir", str(out), *extra)
+
+
+def run_with(stub: StubLlamaServer, out: Path, *extra: str):
+    server = stub.start()
+    try:
+        return bench(server.url, out, *extra)
+    finally:
+        server.stop()
+
+
+def results_of(out: Path) -> dict:
+    return json.loads(only_run(out).results.read_text())
+
+
+def index_status(run: rundir.RunDir) -> str:
+    with sqlite3.connect(Path(os.environ["RLA_HOME"]) / "runs.sqlite") as db:
+        (status,) = db.execute("SELECT status FROM runs WHERE id = ?", (run.id,)).fetchone()
+    return str(status)
+
+
+def expected_score(letter: str) -> float:
+    questions = selfcheck_questions()
+    return sum(q["answer"] == letter for q in questions) / len(questions)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def test_answers_without_choices_at_100_percent_stop_the_run_unscored(out):
+    stub = StubLlamaServer(policy=lambda p: "A", fail=lambda n: NO_CHOICES)
+    proc = run_with(stub, out, "--retries", "2")
+    assert_user_error(proc, "no usable completion after 3 attempts", "the answer has no choices",
+                      "--resume")
+    assert stub.completions == 3  # the first question's attempts, then the run stops
+    run = only_run(out)
+    assert rundir.read_samples(run.samples) == []  # nothing scored
+    assert not run.results.exists() and not run.record.exists()
+
+    healthy = StubLlamaServer(policy=lambda p: "A")
+    resumed = run_with(healthy, out, "--retries", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert results_of(out)["score"] == pytest.approx(expected_score("A"))
+    assert healthy.completions == len(selfcheck_questions())
+
+
+def test_answers_without_choices_at_25_percent_are_retried_and_never_scored(out):
+    stub = StubLlamaServer(policy=lambda p: "C",
+                           fail=lambda n: NO_CHOICES if n % 4 == 0 else None)
+    proc = run_with(stub, out)
+    assert proc.returncode == 0, proc.stderr
+    results = results_of(out)
+    n = len(selfcheck_questions())
+    assert results["score"] == pytest.approx(expected_score("C"))
+    assert results["n"] == n and results["counts"]["error"] == 0
+    assert (stub.completions, len(stub.bodies)) == (15, n)  # 4th, 8th, 12th asked again
+    run = only_run(out)
+    assert {s["status"] for s in rundir.read_samples(run.samples)} == {"ok"}
+    assert index_status(run) == "complete"
+
+
+def test_a_server_that_never_answers_stops_the_run_within_the_fault_budget(out):
+    """Four questions answered, then every request stalls: with --timeout 2 the run stops after
+    FAULT_BUDGET requests in a row have failed (counted, not timed), and --resume against a
+    healthy server asks exactly the other questions and scores them all."""
+    release = threading.Event()
+
+    def stall(n: int) -> Reply | None:
+        if n <= 4:
+            return None
+        release.wait(60)
+        return NO_CHOICES
+
+    stub = StubLlamaServer(policy=lambda p: "B", fail=stall)
+    try:
+        proc = run_with(stub, out, "--timeout", "2", "--retries", "1")
+    finally:
+        release.set()
+    assert_user_error(proc, f"{FAULT_BUDGET} requests in a row failed", "ReadTimeout",
+                      "--resume")
+    assert stub.completions == 4 + FAULT_BUDGET
+    run = only_run(out)
+    lines = rundir.read_samples(run.samples)
+    assert [s["status"] for s in lines] == ["ok"] * 4 + ["error"] * (FAULT_BUDGET // 2 - 1)
+    assert not run.results.exists() and not run.record.exists()
+    assert index_status(run) == "interrupted"
+
+    healthy = StubLlamaServer(policy=lambda p: "B")
+    resumed = run_with(healthy, out, "--timeout", "2", "--retries", "1", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    n = len(selfcheck_questions())
+    assert healthy.completions == n - 4
+    assert results_of(out)["score"] == pytest.approx(expected_score("B"))
+    lines = rundir.read_samples(run.samples)
+    assert sorted(s["id"] for s in lines) == sorted(q["id"] for q in selfcheck_questions())
+    assert {s["status"] for s in lines} == {"ok"}
+    assert index_status(run) == "complete"
+
+
+def test_a_refused_request_is_an_error_row_the_run_is_unfinished_and_resume_asks_it_again(out):
+    refused = Reply(400, {"error": {"code": 400, "message": "the request exceeds the available"
+                                    " context size", "type": "exceed_context_size_error"}})
+    stub = StubLlamaServer(policy=lambda p: "D", fail=lambda n: refused if n == 3 else None)
+    proc = run_with(stub, out)
+    n = len(selfcheck_questions())
+    assert_user_error(proc, f"1 of {n} requests failed, so the run is not complete",
+                      "exceeds the available context size", "only those 1 again")
+    run = only_run(out)
+    lines = rundir.read_samples(run.samples)
+    failed = [s["id"] for s in lines if s["status"] == "error"]
+    assert len(lines) == n and len(failed) == 1
+    assert not run.results.exists() and not run.record.exists()
+
+    healthy = StubLlamaServer(policy=lambda p: "D")
+    resumed = run_with(healthy, out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert healthy.completions == 1
+    assert results_of(out)["score"] == pytest.approx(expected_score("D"))
+    lines = rundir.read_samples(run.samples)
+    assert len(lines) == n and {s["status"] for s in lines} == {"ok"}
+    assert failed[0] in {s["id"] for s in lines}
+
+
+def test_resume_repairs_a_run_an_older_rla_completed_with_error_rows(out):
+    """rla before this fix wrote record.json over error rows scored 0; --resume --run-id asks
+    those items again and writes a record of scored answers only."""
+    first = run_with(StubLlamaServer(policy=lambda p: "A"), out)
+    assert first.returncode == 0, first.stderr
+    run = only_run(out)
+    lines = [json.loads(line) for line in run.samples.read_text().splitlines()]
+    broken = {"id": lines[1]["id"], "subtask": lines[1]["subtask"],
+              "prompt": lines[1]["prompt"], "response": "", "target": lines[1]["target"],
+              "extracted": None, "score": 0.0, "status": "error", "details": {},
+              "latency_ms": 0.0, "server_timings": None,
+              "error": "the server's response has no choices"}
+    lines[1] = broken
+    run.samples.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    again = run_with(StubLlamaServer(policy=lambda p: "A"), out, "--resume")
+    assert_user_error(again, "no unfinished selfcheck run")  # the index calls it complete
+
+    healthy = StubLlamaServer(policy=lambda p: "A")
+    repaired = run_with(healthy, out, "--resume", "--run-id", run.id)
+    assert repaired.returncode == 0, repaired.stderr
+    assert healthy.completions == 1
+    assert results_of(out)["score"] == pytest.approx(expected_score("A"))
+    record = json.loads(run.record.read_text())
+    assert record["results"]["counts"]["error"] == 0
+    assert record["files"]["samples.jsonl"] == rundir.sha256_file(run.samples)
+    assert {s["status"] for s in rundir.read_samples(run.samples)} == {"ok"}
+
+    complete = run_with(StubLlamaServer(policy=lambda p: "A"), out, "--resume",
+                        "--run-id", run.id)
+    assert_user_error(complete, "already complete")
