@@ -14,11 +14,11 @@ Labels are read as letters whether stored as "A".."E" or 0–4 (the hub copy has
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runlocalai_bench import jsonio
 from runlocalai_bench.datasets._common import (
     DatasetConfig,
     answer_letter,
@@ -32,6 +32,7 @@ from runlocalai_bench.errors import DataError
 from runlocalai_bench.types import Dataset, DataSource, MCItem
 
 LETTERS = ("A", "B", "C", "D", "E")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a subject's file is under 100 KB
 
 
 def load(cfg: DatasetConfig, source: DataSource) -> Dataset:
@@ -72,11 +73,12 @@ def find_root(path: Path, cfg: DatasetConfig) -> Path:
 def read_file(root: Path, split: str, subtask: str, subject: str) -> list[MCItem]:
     path = root / split / file_name(subject)
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = jsonio.loads(path.read_bytes(), str(path), max_bytes=MAX_FILE_BYTES,
+                            error=DataError, hint="re-download TurkishMMLU")
     except FileNotFoundError as exc:
         raise DataError(f"missing {path}",
                         hint="all 9 subjects' test and dev files are needed") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise DataError(f"cannot read {path}: {exc}", hint="re-download TurkishMMLU") from exc
     if not isinstance(rows, list):
         raise DataError(f"{path} is not a JSON list of questions", hint="re-download TurkishMMLU")

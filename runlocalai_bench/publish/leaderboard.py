@@ -18,9 +18,11 @@ from typing import Any
 
 import httpx
 
-from runlocalai_bench import __version__
+from runlocalai_bench import __version__, jsonio
 from runlocalai_bench.errors import PublishError
 from runlocalai_bench.publish.retry import RetryPolicy, clock_time
+
+MAX_ANSWER_BYTES = 1024 * 1024  # a receipt or a verdict is a few hundred bytes
 
 SUBMISSIONS = "/v1/submissions"
 DRY_RUN = "/v1/submissions/dry-run"
@@ -64,7 +66,7 @@ class LeaderboardClient:
     def submit(self, payload: Mapping[str, Any], idempotency_key: str) -> Receipt:
         response = self._send(SUBMISSIONS, payload, idempotency_key)
         if response.status_code in (200, 201, 409):
-            body = _json(response)
+            body = _answer(response)
             sub_id, status = body.get("id"), body.get("status")
             if not sub_id or not status:
                 raise PublishError(f"the leaderboard answered {response.status_code} without an"
@@ -78,9 +80,10 @@ class LeaderboardClient:
     def dry_run(self, payload: Mapping[str, Any], idempotency_key: str) -> DryRunVerdict:
         response = self._send(DRY_RUN, payload, idempotency_key)
         if response.status_code == 200:
-            body = _json(response)
-            return DryRunVerdict(valid=bool(body.get("valid")),
-                                 errors=tuple(str(e) for e in body.get("errors") or ()))
+            body = _answer(response)
+            errors = body.get("errors") or []
+            return DryRunVerdict(valid=bool(body.get("valid")), errors=tuple(
+                str(e) for e in (errors if isinstance(errors, list) else [errors])))
         if response.status_code in (400, 422):
             return DryRunVerdict(valid=False, errors=_details(response))
         raise _error(response)
@@ -129,12 +132,24 @@ def _retry_after(response: httpx.Response) -> float:
         return 60.0
 
 
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The leaderboard's JSON object, read through the bounded JSON reader."""
+    body = jsonio.loads(response.content, f"the leaderboard's answer ({response.status_code})",
+                        max_bytes=MAX_ANSWER_BYTES, error=PublishError,
+                        hint="check --api-url / RLA_LEADERBOARD_URL: is it the leaderboard?")
+    if not isinstance(body, dict):
+        raise PublishError(f"the leaderboard answered {response.status_code} with something"
+                           " other than a JSON object",
+                           hint="check --api-url / RLA_LEADERBOARD_URL: is it the leaderboard?")
+    return body
+
+
 def _json(response: httpx.Response) -> dict[str, Any]:
+    """An error answer's JSON object, or {} when it has none."""
     try:
-        body = response.json()
-    except ValueError:
+        return _answer(response)
+    except PublishError:
         return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _details(response: httpx.Response) -> tuple[str, ...]:

@@ -3,11 +3,11 @@ the one model running (/api/ps) or pulled (/api/tags)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from runlocalai_bench.errors import EndpointError
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import EndpointError, RlaError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.runtime.gguf import normalise_quantization, parse_size_label, template_sha256
 from runlocalai_bench.runtime.replies import (
@@ -31,8 +31,8 @@ def parse_ollama_parameters(text: str | None) -> dict[str, Any]:
         if not key or not raw.strip():
             continue
         try:
-            value: Any = json.loads(raw.strip())
-        except ValueError:
+            value: Any = jsonio.loads(raw.strip(), f"Ollama's parameter {key}")
+        except RlaError:
             value = raw.strip()
         if key == "stop":
             out.setdefault("stop", []).append(value)

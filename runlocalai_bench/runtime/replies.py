@@ -1,20 +1,22 @@
 """What every engine reader of the probe shares: the probe's HTTP (each GET asked once, every
-transport failure an EndpointError with a hint), and readers of the servers' JSON replies."""
+transport failure an EndpointError with a hint, every reply read through the bounded JSON
+reader), and readers of the servers' JSON replies."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from runlocalai_bench.errors import EndpointError
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import EndpointError, RlaError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.runtime.runners import RunnerSpec, ports_hint
 
 MISSING = object()
+MAX_REPLY_BYTES = 16 * 1024 * 1024  # /props with a long chat template is tens of KB
 # How resolver failures read in httpx's ConnectError on Linux, macOS and Windows.
 _DNS_FAILURES = ("name or service", "nodename", "getaddrinfo", "name resolution", "no address")
 
@@ -62,9 +64,10 @@ class ProbeHttp:
             raise transport_error(exc, self.base, self._timeout) from None
         text = response.text
         content_type = response.headers.get("content-type", "")
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
+        try:  # a reply that is not JSON rla reads (deep, NaN, huge) is read as no JSON
+            parsed = jsonio.loads(response.content, f"{path}'s reply",
+                                  max_bytes=MAX_REPLY_BYTES) if text else None
+        except RlaError:
             parsed = None
         reply = Reply(response.status_code, content_type, text, parsed)
         if reply.loading:

@@ -96,3 +96,15 @@ def test_dry_run_validates_and_stores_nothing(board):
     assert ok.valid and ok.errors == ()
     assert not bad.valid and bad.errors == ("$.rig: missing",)
     assert board.stored == {} and {s.path for s in board.requests} == {"/v1/submissions/dry-run"}
+
+
+@pytest.mark.parametrize("body,message", [
+    ("[" * 100_000 + "]" * 100_000, "nests 100,000 levels deep"),
+    ('{"id": "sub_1", "status": "queued", "n": Infinity}', "holds Infinity"),
+    ("[1]", "answered 201 with something other than a JSON object"),
+])
+def test_a_hostile_answer_is_refused_by_the_bounded_reader(board, body, message):
+    board.script = [Reply(201, body.encode())]
+    with client(board, []) as lb, pytest.raises(PublishError) as info:
+        lb.submit(PAYLOAD, KEY)
+    assert message in info.value.message and "RLA_LEADERBOARD_URL" in (info.value.hint or "")
