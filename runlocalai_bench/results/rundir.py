@@ -136,21 +136,26 @@ def diff_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    """Complete lines of samples.jsonl; a torn final line (crash mid-write) is ignored."""
-    return list(_iter_complete(path))
+def read_samples(path: Path, *, strict: bool = False) -> list[dict[str, Any]]:
+    """Complete lines of samples.jsonl; a torn final line (crash mid-write) is ignored, and so
+    is everything from the first line the bounded reader refuses, unless `strict`: then a
+    refused line that more lines follow (not a torn tail, a damaged file) is a RecordError
+    naming it."""
+    return list(_iter_complete(path, strict=strict))
 
 
-def _iter_complete(path: Path) -> Iterator[dict[str, Any]]:
+def _iter_complete(path: Path, *, strict: bool = False) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
     with path.open("rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, 1):
             if not raw.endswith(b"\n"):
                 break
             try:
-                yield jsonio.loads(raw, f"{path.name} line")
+                yield jsonio.loads(raw, f"{path.name} line {number}")
             except RecordError:
+                if strict and fh.readline():
+                    raise
                 break
 
 
@@ -160,19 +165,21 @@ def failed_lines(path: Path) -> int:
 
 
 def drop_failed(path: Path) -> int:
-    """Rewrite samples.jsonl without its error rows (and any torn tail), atomically, so that
-    --resume asks those items again and every line left is a scored answer; how many went."""
+    """Rewrite samples.jsonl without its error rows, atomically, so that --resume asks those
+    items again and every line left is a scored answer; how many went. From a torn or refused
+    line on, the file is kept as it is (truncate_torn_tail's and the reader's to judge)."""
     if not path.is_file():
         return 0
     kept: list[bytes] = []
     dropped = 0
     with path.open("rb") as fh:
         for raw in fh:
-            if not raw.endswith(b"\n"):
-                break
             try:
-                line = jsonio.loads(raw, f"{path.name} line")
+                line = jsonio.loads(raw, f"{path.name} line") if raw.endswith(b"\n") else None
             except RecordError:
+                line = None
+            if line is None:  # a torn or refused line: it and the rest stay as they are
+                kept += [raw, fh.read()]
                 break
             if _is_error_row(line):
                 dropped += 1

@@ -90,6 +90,7 @@ class SampleLine:
 
 
 def read_sample_lines(path: Path) -> list[SampleLine]:
-    """samples.jsonl's complete lines, typed; a torn final line is left out (rundir)."""
+    """samples.jsonl's complete lines, typed; a torn final line is left out (rundir), a line
+    the bounded reader refuses with more lines after it is a RecordError naming it."""
     return [SampleLine.from_json(line, f"{path.name} line {number}")
-            for number, line in enumerate(rundir.read_samples(path), 1)]
+            for number, line in enumerate(rundir.read_samples(path, strict=True), 1)]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from runlocalai_bench.errors import ConfigError, RunDirError
+from runlocalai_bench.errors import ConfigError, RecordError, RunDirError
 from runlocalai_bench.results import rundir
 
 
@@ -69,14 +69,28 @@ def test_a_run_id_the_user_chose_is_never_changed(tmp_path):
         rundir.create(tmp_path, "mine", {"a": 1})
 
 
-def test_error_rows_are_dropped_before_a_resume_and_a_torn_tail_with_them(tmp_path):
+def test_error_rows_are_dropped_before_a_resume_and_a_torn_tail_is_left_to_the_log(tmp_path):
     path = tmp_path / "samples.jsonl"
     path.write_text('{"id": "a", "status": "ok"}\n{"id": "b", "status": "error"}\n'
                     '{"id": "c", "status": "unparsed"}\n{"id": "d", "sta', encoding="utf-8")
     assert rundir.failed_lines(path) == 1
     assert rundir.drop_failed(path) == 1
-    assert path.read_text() == '{"id": "a", "status": "ok"}\n{"id": "c", "status": "unparsed"}\n'
+    assert path.read_text() == ('{"id": "a", "status": "ok"}\n{"id": "c", "status": "unparsed"}'
+                                '\n{"id": "d", "sta')
     assert rundir.drop_failed(path) == 0 and rundir.drop_failed(tmp_path / "none") == 0
+    rundir.SampleLog(path).close()
+    assert [s["id"] for s in rundir.read_samples(path)] == ["a", "c"]
+
+
+def test_a_refused_line_with_lines_after_it_is_named_when_strict(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"id": "a"}\n' + "[" * 100 + "]" * 100 + '\n{"id": "b"}\n',
+                    encoding="utf-8")
+    assert [s["id"] for s in rundir.read_samples(path)] == ["a"]
+    with pytest.raises(RecordError, match=r"samples\.jsonl line 2 nests 100 levels deep"):
+        rundir.read_samples(path, strict=True)
+    path.write_text('{"id": "a"}\n{"id": "b", "x": NaN}\n', encoding="utf-8")
+    assert [s["id"] for s in rundir.read_samples(path, strict=True)] == ["a"]  # a torn tail
 
 
 def test_a_finished_run_with_error_rows_reopens_without_its_record(tmp_path):
