@@ -66,8 +66,8 @@ def show(
 def diff(
     a: str = typer.Argument(..., help="First run: id, id prefix or run directory."),
     b: str = typer.Argument(..., help="Second run: id, id prefix or run directory."),
-    tolerance: float = typer.Option(2.0, "--tolerance", help="Percentage points a subtask may "
-                                    "move before it is marked."),
+    tolerance: float = typer.Option(2.0, "--tolerance", help="Percentage points the headline "
+                                    "may move before it is marked moved."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Two runs side by side: headline and each subtask, and the samples that disagree."""

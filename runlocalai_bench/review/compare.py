@@ -1,11 +1,16 @@
 """Two runs side by side, a part for each kind. Pure functions over results blocks,
 samples.jsonl lines and record `speed` summaries.
 
-A scored run: the headline and every subtask in percentage points, and each sample whose output
-differs. A subtask has moved when its score differs by more than the tolerance (±2 pp by
-default, the leaderboard's verification band) or when it exists in only one run. A sample
-disagrees when its reply text, extracted answer, score or status differs, or when only one run
-has it.
+A scored run, as paired data (both runs score the same items): the headline and every subtask
+in percentage points, the items that flipped, and each sample whose output differs. The verdict
+is the headline's alone (REFERENCE §1: the tolerance is on the score, ±2 points by default): the
+headline has moved when it differs by more than the tolerance or exists in one run only.
+Subtasks are diagnostics: each shows its delta, its items lost (score down) and gained (score
+up), and the exact two-sided McNemar p on those flips (`stats.mcnemar_exact`), highlighted
+below 0.05; at n = 100 three flips move a subject three points, so a subtask's delta never
+decides by itself. The headline also carries a paired bootstrap interval on its delta over the
+items both runs scored, and every score a Wilson interval. A sample disagrees when its reply
+text, extracted answer, score or status differs, or when only one run has it.
 
 A speed run: the median decode tok/s decides, prefill tok/s and TTFT are shown for information.
 The policy is REFERENCE §1: "Tok/s reproductions land within about 10% of the original", so a
@@ -26,8 +31,10 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.review.scores import results_block
 from runlocalai_bench.speed.protocol import Stat, Summary
+from runlocalai_bench.stats import SIGNIFICANCE, mcnemar_exact, paired_bootstrap, wilson_interval
 
 DEFAULT_TOLERANCE_PP = 2.0
+TEST_NAME = "McNemar exact, two-sided"
 # REFERENCE §1: "Tok/s reproductions land within about 10% of the original". A fraction of the
 # original's median decode tok/s, either way. Not in tasks/speed.toml: that spec's sha256 is
 # pinned in every record, and the band is the editor's policy, not the run's methodology.
@@ -45,6 +52,8 @@ class ScoreDelta:
     a: float | None  # None: the subtask is absent from that run
     b: float | None
     tolerance_pp: float
+    lost: int = 0  # items both runs scored whose score went down in b
+    gained: int = 0  # … and up
 
     @property
     def delta_pp(self) -> float | None:
@@ -54,9 +63,35 @@ class ScoreDelta:
 
     @property
     def moved(self) -> bool:
+        """Beyond the tolerance, or in one run only: the verdict for the headline, a note for a
+        subtask."""
         delta = self.delta_pp
         # a small epsilon: 0.1 + 0.2 style noise must not push an exact 2.0 pp over the band
         return delta is None or abs(delta) > self.tolerance_pp + 1e-9
+
+    @property
+    def p(self) -> float:
+        """The exact two-sided McNemar p of the flips (1 with none)."""
+        return mcnemar_exact(self.lost, self.gained)
+
+    @property
+    def significant(self) -> bool:
+        return self.p < SIGNIFICANCE
+
+    def interval(self, side: str) -> tuple[float, float] | None:
+        """The 95% Wilson interval of run `side`'s ("a" or "b") score."""
+        score, n = (self.a, self.n_a) if side == "a" else (self.b, self.n_b)
+        return None if score is None or n <= 0 else wilson_interval(score * n, n)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "n_a": self.n_a, "n_b": self.n_b, "a": self.a, "b": self.b,
+                "a_interval": _pair(self.interval("a")), "b_interval": _pair(self.interval("b")),
+                "delta_pp": self.delta_pp, "moved": self.moved, "lost": self.lost,
+                "gained": self.gained, "p": self.p, "significant": self.significant}
+
+
+def _pair(values: tuple[float, float] | None) -> list[float] | None:
+    return None if values is None else list(values)
 
 
 @dataclass(frozen=True)
@@ -69,42 +104,88 @@ class SampleDiff:
 
 
 @dataclass(frozen=True)
+class Flip:
+    """An item both runs scored whose score differs: both answers side by side."""
+
+    id: str
+    subtask: str
+    a: Mapping[str, Any]
+    b: Mapping[str, Any]
+
+    @property
+    def direction(self) -> str:
+        return "lost" if float(self.b.get("score") or 0) < float(self.a.get("score") or 0) \
+            else "gained"
+
+
+@dataclass(frozen=True)
 class RunComparison:
     headline: ScoreDelta
     subtasks: tuple[ScoreDelta, ...]
     compared: int  # samples present in both runs
     agreeing: int  # of those, samples whose output is identical
     disagreements: tuple[SampleDiff, ...]
+    flips: tuple[Flip, ...] = ()
+    # the paired bootstrap interval of the headline's delta in points, over the items both
+    # runs scored; None when they share none
+    delta_interval_pp: tuple[float, float] | None = None
 
     @property
     def moved(self) -> tuple[ScoreDelta, ...]:
+        """The headline and the subtasks beyond the tolerance (only the headline decides)."""
         return tuple(d for d in (self.headline, *self.subtasks) if d.moved)
+
+    @property
+    def significant(self) -> tuple[ScoreDelta, ...]:
+        """The subtasks whose flips are significant (McNemar exact p < 0.05)."""
+        return tuple(d for d in self.subtasks if d.significant)
 
     @property
     def identical_samples(self) -> bool:
         return not self.disagreements
+
+    def method(self) -> str:
+        """The tolerance and the test, as every report names them."""
+        return (f"verdict: the headline within ±{self.headline.tolerance_pp:g} pp; subtasks "
+                f"are diagnostics: flips lost/gained, {TEST_NAME} p (significant below "
+                f"{SIGNIFICANCE:g}); headline Δ interval: paired bootstrap, 95%")
 
     def __rich__(self) -> Any:
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        def pct(v: float | None) -> str:
-            return "absent" if v is None else f"{v * 100:.2f}"
-
-        tol = self.headline.tolerance_pp
-        scores = Table(title=Text(f"per subtask (±{tol:g} pp)"), title_justify="left")
+        scores = Table(title=Text(self.method()), title_justify="left")
         for column, justify in (("subtask", "left"), ("n a", "right"), ("n b", "right"),
-                                ("a %", "right"), ("b %", "right"), ("Δ pp", "right"),
-                                ("", "left")):
+                                ("a % [95%]", "right"), ("b % [95%]", "right"),
+                                ("Δ pp", "right"), ("lost", "right"), ("gained", "right"),
+                                ("p", "right"), ("", "left")):
             scores.add_column(column, justify=justify)  # type: ignore[arg-type]
         for i, d in enumerate((self.headline, *self.subtasks)):
             delta = "" if d.delta_pp is None else f"{d.delta_pp:+.2f}"
-            scores.add_row(Text(d.name), str(d.n_a), str(d.n_b), pct(d.a), pct(d.b), delta,
-                           "moved" if d.moved else "", end_section=i == 0)
+            if i == 0 and self.delta_interval_pp is not None:
+                low, high = self.delta_interval_pp
+                delta += f" [{low:+.2f}, {high:+.2f}]"
+            note = ("moved" if d.moved else "within") if i == 0 else \
+                ("significant" if d.significant else "")
+            scores.add_row(Text(d.name), str(d.n_a), str(d.n_b), _shown(d, "a"),
+                           _shown(d, "b"), delta, str(d.lost), str(d.gained), f"{d.p:.3g}",
+                           Text(note, style="bold" if note in ("moved", "significant")
+                                else ""), end_section=i == 0)
         parts: list[Any] = [scores, Text(
             f"samples: {self.agreeing} of {self.compared} identical, "
-            f"{len(self.disagreements)} differ")]
+            f"{len(self.disagreements)} differ, {len(self.flips)} flipped")]
+        if self.flips:
+            table = Table(title=Text("items that flipped"), title_justify="left")
+            table.add_column("id", no_wrap=True)
+            for column in ("subtask", "", "a", "b"):
+                table.add_column(column)
+            for f in self.flips[:SHOWN_SAMPLES]:
+                table.add_row(Text(f.id), Text(f.subtask), f.direction, Text(_brief(f.a)),
+                              Text(_brief(f.b)))
+            parts.append(table)
+            if len(self.flips) > SHOWN_SAMPLES:
+                parts.append(Text(f"… {len(self.flips) - SHOWN_SAMPLES} more flipped"))
         if self.disagreements:
             table = Table(title=Text("samples that differ"), title_justify="left")
             table.add_column("id", no_wrap=True)
@@ -119,20 +200,32 @@ class RunComparison:
         return Group(*parts)
 
     def to_json(self) -> dict[str, Any]:
-        def delta(d: ScoreDelta) -> dict[str, Any]:
-            return {"name": d.name, "n_a": d.n_a, "n_b": d.n_b, "a": d.a, "b": d.b,
-                    "delta_pp": d.delta_pp, "moved": d.moved}
-
         return {
             "tolerance_pp": self.headline.tolerance_pp,
-            "headline": delta(self.headline),
-            "subtasks": [delta(d) for d in self.subtasks],
+            "test": TEST_NAME,
+            "significance": SIGNIFICANCE,
+            "headline": self.headline.to_json(),
+            "delta_interval_pp": _pair(self.delta_interval_pp),
+            "subtasks": [d.to_json() for d in self.subtasks],
             "moved": [d.name for d in self.moved],
+            "significant": [d.name for d in self.significant],
             "samples": {"compared": self.compared, "agreeing": self.agreeing,
-                        "disagreeing": len(self.disagreements)},
+                        "disagreeing": len(self.disagreements), "flipped": len(self.flips)},
+            "flips": [{"id": f.id, "subtask": f.subtask, "direction": f.direction,
+                       "a": dict(f.a), "b": dict(f.b)} for f in self.flips],
             "disagreements": [{"id": s.id, "subtask": s.subtask, "fields": list(s.fields),
                                "a": s.a, "b": s.b} for s in self.disagreements],
         }
+
+
+def _shown(d: ScoreDelta, side: str) -> str:
+    score = d.a if side == "a" else d.b
+    interval = d.interval(side)
+    if score is None:
+        return "absent"
+    if interval is None:
+        return f"{score * 100:.2f}"
+    return f"{score * 100:.2f} [{interval[0] * 100:.1f}, {interval[1] * 100:.1f}]"
 
 
 def _brief(view: Mapping[str, Any] | None) -> str:
@@ -174,22 +267,55 @@ def compare_samples(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any
     return compared, agreeing, tuple(diffs)
 
 
+def paired_flips(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
+                 ) -> tuple[list[float], list[float], tuple[Flip, ...]]:
+    """The scores of the items both runs scored, paired in the first run's order, and the items
+    whose score differs."""
+    by_b = {str(line.get("id")): line for line in b}
+    scores_a: list[float] = []
+    scores_b: list[float] = []
+    flips: list[Flip] = []
+    for la in a:
+        lb = by_b.get(str(la.get("id")))
+        if lb is None:
+            continue
+        sa, sb = float(la.get("score") or 0.0), float(lb.get("score") or 0.0)
+        scores_a.append(sa)
+        scores_b.append(sb)
+        if sa != sb:
+            flips.append(Flip(str(la.get("id")), str(la.get("subtask")), _view(la), _view(lb)))
+    return scores_a, scores_b, tuple(flips)
+
+
 def compare_runs(results_a: Mapping[str, Any], results_b: Mapping[str, Any],
                  samples_a: Sequence[Mapping[str, Any]], samples_b: Sequence[Mapping[str, Any]],
                  *, tolerance_pp: float = DEFAULT_TOLERANCE_PP) -> RunComparison:
     """`results_*` are record.json `results` blocks or results.json contents."""
     ra, rb = results_block(results_a), results_block(results_b)
+    scores_a, scores_b, flips = paired_flips(samples_a, samples_b)
+
+    def counted(name: str | None) -> dict[str, int]:
+        mine = [f for f in flips if name is None or f.subtask == name]
+        lost = sum(1 for f in mine if f.direction == "lost")
+        return {"lost": lost, "gained": len(mine) - lost}
+
     headline = ScoreDelta(HEADLINE, int(ra.get("n") or 0), int(rb.get("n") or 0),
-                          ra.get("score"), rb.get("score"), tolerance_pp)
+                          ra.get("score"), rb.get("score"), tolerance_pp, **counted(None))
     rows: list[ScoreDelta] = []
     subs_a, subs_b = ra["subtasks"], rb["subtasks"]
     for name in sorted(set(subs_a) | set(subs_b)):
         sa, sb = subs_a.get(name) or {}, subs_b.get(name) or {}
         rows.append(ScoreDelta(name, int(sa.get("n") or 0), int(sb.get("n") or 0),
-                               sa.get("score"), sb.get("score"), tolerance_pp))
+                               sa.get("score"), sb.get("score"), tolerance_pp,
+                               **counted(name)))
     compared, agreeing, diffs = compare_samples(samples_a, samples_b)
+    interval = None
+    if scores_a:
+        low, high = paired_bootstrap(scores_a, scores_b)
+        interval = (low * 100.0, high * 100.0)
     return RunComparison(headline=headline, subtasks=tuple(rows), compared=compared,
-                         agreeing=agreeing, disagreements=diffs)
+                         agreeing=agreeing, disagreements=diffs, flips=flips,
+                         delta_interval_pp=interval)
 
 
 def read_run(path: Path) -> tuple[Mapping[str, Any], list[dict[str, Any]]]:

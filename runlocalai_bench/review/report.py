@@ -30,28 +30,53 @@ def _pct(value: float | None) -> str:
     return "absent" if value is None else f"{value * 100:.2f}"
 
 
-def _delta_row(d: ScoreDelta) -> str:
+def _delta_row(d: ScoreDelta, *, headline: bool = False) -> str:
     delta = "" if d.delta_pp is None else f"{d.delta_pp:+.2f}"
+    note = ("**moved**" if d.moved else "within") if headline else \
+        ("**significant**" if d.significant else "")
     return (f"| {md(d.name)} | {d.n_a} | {d.n_b} | {_pct(d.a)} | {_pct(d.b)} | {delta} | "
-            f"{'**moved**' if d.moved else 'within'} |")
+            f"{d.lost} | {d.gained} | {d.p:.3g} | {note} |")
+
+
+def _flip_side(side: Any) -> str:
+    return md(f"{side.get('extracted')!r} score {side.get('score')} "
+              f"reply {str(side.get('response'))[:40]!r}")
 
 
 def _scores(comparison: RunComparison) -> list[str]:
-    lines = [f"## Scores (tolerance ±{comparison.headline.tolerance_pp:g} pp)", "",
-             "| | n original | n re-run | original % | re-run % | Δ pp | |",
-             "|---|---:|---:|---:|---:|---:|---|", _delta_row(comparison.headline)]
+    head = comparison.headline
+    lines = [f"## Scores (tolerance ±{head.tolerance_pp:g} pp on the headline)", "",
+             md(comparison.method()) + ".", ""]
+    if comparison.delta_interval_pp is not None:
+        low, high = comparison.delta_interval_pp
+        lines += [f"Headline Δ 95% paired bootstrap interval: [{low:+.2f}, {high:+.2f}] pp over "
+                  f"the {comparison.compared} samples both runs scored.", ""]
+    for name, d in (("original", "a"), ("re-run", "b")):
+        interval = head.interval(d)
+        if interval is not None:
+            lines.append(f"- {name}: {_pct(head.a if d == 'a' else head.b)}% (95% Wilson "
+                         f"{interval[0] * 100:.1f}–{interval[1] * 100:.1f})")
+    lines += ["", "| | n original | n re-run | original % | re-run % | Δ pp | lost | gained | "
+              "p | |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+              _delta_row(head, headline=True)]
     lines += [_delta_row(d) for d in comparison.subtasks]
     lines += ["", "## Samples", "",
               f"{comparison.agreeing} of {comparison.compared} samples identical (reply, "
-              f"answer, score, status); {len(comparison.disagreements)} differ.", ""]
+              f"answer, score, status); {len(comparison.disagreements)} differ; "
+              f"{len(comparison.flips)} flipped.", ""]
+    if comparison.flips:
+        lines += ["| id | subtask | | original | re-run |", "|---|---|---|---|---|"]
+        lines += [f"| {md(f.id)} | {md(f.subtask)} | {f.direction} | {_flip_side(f.a)} | "
+                  f"{_flip_side(f.b)} |" for f in comparison.flips[:MAX_SAMPLE_ROWS]]
+        if len(comparison.flips) > MAX_SAMPLE_ROWS:
+            lines.append(f"\n… {len(comparison.flips) - MAX_SAMPLE_ROWS} more in "
+                         "reproduction.json")
+        lines.append("")
     if comparison.disagreements:
         lines += ["| id | differs in | original | re-run |", "|---|---|---|---|"]
         for s in comparison.disagreements[:MAX_SAMPLE_ROWS]:
             def view(side: Any) -> str:
-                if side is None:
-                    return "absent"
-                return md(f"{side.get('extracted')!r} score {side.get('score')} "
-                          f"reply {str(side.get('response'))[:40]!r}")
+                return "absent" if side is None else _flip_side(side)
 
             lines.append(f"| {md(s.id)} | {md(', '.join(s.fields))} | {view(s.a)} | "
                          f"{view(s.b)} |")

@@ -9,13 +9,16 @@ One flow for every kind of run; each kind (scored.py, speed.py) contributes its 
                  → the kind re-runs its configuration on this machine's model and server,
                    signed when this operator has a key
                  → the four dimensions (dimensions.py), the configuration the re-run did not
-                   share, and the kind's figures: a scored run's headline and every subtask
-                   (±2 pp) and each sample, a speed row's median decode tok/s (±10%)
+                   share, and the kind's figures: a scored run's headline (±2 pp), every
+                   subtask as a diagnostic (flips, McNemar exact p) and each sample, a speed
+                   row's median decode tok/s (±10%)
                  → a verdict, written as reproduction.json and reproduction.md (report.py)
 
 Verdicts, first that applies: invalid (the original failed verification, or the re-run did not
-use its configuration), related benchmark (a dimension differs or cannot be shown to match),
-not reproduced (the kind's figures moved past its tolerance), reproduced.
+use its configuration), related benchmark (a dimension differs or cannot be shown to match;
+for a scored row, the hardware differing alone is the editor's own rig), not reproduced (the
+kind's figures moved past its tolerance), verified on the editor's rig (a scored row within
+tolerance when the hardware alone differs: the VERIFIED tier's own-rig re-run), reproduced.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimension
 from runlocalai_bench.review.source import Source
 from runlocalai_bench.review.verify import VerifyReport, verify_source
 
-Verdict = Literal["reproduced", "not reproduced", "related benchmark", "invalid"]
+Verdict = Literal["reproduced", "verified on the editor's rig", "not reproduced",
+                  "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
 REPORT_MD = "reproduction.md"
 
@@ -131,13 +135,22 @@ def failed_verification(integrity: VerifyReport) -> tuple[str, ...]:
                  for f in integrity.failures)
 
 
+def own_rig(dimensions: Sequence[DimensionMatch]) -> bool:
+    """Model, quantization and runtime match and the hardware alone differs: a quality row
+    re-run on the editor's own rig (REFERENCE §1's VERIFIED tier)."""
+    return [(d.name, d.status) for d in dimensions if d.status != "match"] == [("hardware",
+                                                                              "differs")]
+
+
 def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str],
-                           dimensions: Sequence[DimensionMatch], *, compared: bool
+                           dimensions: Sequence[DimensionMatch], *, compared: bool,
+                           other_hardware: bool = False
                            ) -> tuple[Verdict, tuple[str, ...]] | None:
     """The verdicts a scored and a speed row reach alike, before their figures are looked at;
     first that applies: invalid (the original failed verification, the re-run's configuration
     differs, nothing was re-run to compare), related benchmark (a dimension differs or cannot
-    be shown to match). None: the figures decide."""
+    be shown to match; with `other_hardware`, a quality row's, the hardware may differ alone).
+    None: the figures decide."""
     if not integrity.ok:
         return "invalid", failed_verification(integrity)
     if configuration:
@@ -146,7 +159,7 @@ def verdict_before_figures(integrity: VerifyReport, configuration: Sequence[str]
     if not compared:
         return "invalid", ("nothing was re-run to compare",)
     off = [d for d in dimensions if d.status != "match"]
-    if off:
+    if off and not (other_hardware and own_rig(dimensions)):
         matched = len(dimensions) - len(off)
         return "related benchmark", (
             f"{matched} of {len(dimensions)} dimensions match",

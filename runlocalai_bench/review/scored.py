@@ -6,12 +6,15 @@ configuration here and judge the figures.
     record.request (a version 2 record has none: from its reproduction command,
     results/command.py); the model and server are this machine's
     → run_benchmark
-    → the headline and every subtask (±2 pp), each sample
+    → the headline (±2 pp), every subtask as a diagnostic (flips, McNemar exact p), each
+      sample
 
 A run whose settings made its greedy output depend on the run (several requests in flight, the
 prompt cache) is not copied, and another methodology (the spec's sha256) is refused, both
-before anything runs. The figures' verdict: not reproduced (the headline or a subtask moved past
-the tolerance), else reproduced.
+before anything runs. The figures' verdict: not reproduced (the headline moved past the
+tolerance), verified on the editor's rig (within, and model, quantization and runtime match
+while the hardware alone differs), else reproduced. A subtask never decides: one whose flips
+are significant is named among the reasons as a diagnostic.
 """
 
 from __future__ import annotations
@@ -28,12 +31,18 @@ from runlocalai_bench.pipeline import RunUI, run_benchmark
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.recordtypes import Record, Scored
-from runlocalai_bench.review.compare import DEFAULT_TOLERANCE_PP, RunComparison, compare_runs
+from runlocalai_bench.review.compare import (
+    DEFAULT_TOLERANCE_PP,
+    TEST_NAME,
+    RunComparison,
+    compare_runs,
+)
 from runlocalai_bench.review.dimensions import DimensionMatch
 from runlocalai_bench.review.reproduce import (
     Target,
     Verdict,
     fields_not_shared,
+    own_rig,
     verdict_before_figures,
 )
 from runlocalai_bench.review.rescore import data_source_for, eval_for
@@ -102,22 +111,37 @@ def _pp(value: float | None) -> str:
 def decide(integrity: VerifyReport, configuration: Sequence[str],
            dimensions: Sequence[DimensionMatch],
            comparison: RunComparison | None) -> tuple[Verdict, tuple[str, ...]]:
+    """A quality row's verdict: the headline within the tolerance reproduces it (on the
+    editor's rig when the hardware alone differs); subtasks are named, never decide."""
     before = verdict_before_figures(integrity, configuration, dimensions,
-                                    compared=comparison is not None)
+                                    compared=comparison is not None, other_hardware=True)
     if before is not None:
         return before
     assert comparison is not None  # verdict_before_figures said "invalid" without one
-    moved = comparison.moved
-    if moved:
-        return "not reproduced", tuple(
-            f"{d.name} moved {d.delta_pp:+.1f} pp ({_pp(d.a)} → {_pp(d.b)})"
-            if d.delta_pp is not None else f"{d.name} exists in only one run ({_pp(d.a)} → "
-            f"{_pp(d.b)})" for d in moved)
-    tol = comparison.headline.tolerance_pp
+    head, tol = comparison.headline, comparison.headline.tolerance_pp
+    diagnostics = _diagnostics(comparison)
+    if head.moved:
+        moved = (f"headline moved {head.delta_pp:+.1f} pp ({_pp(head.a)} → {_pp(head.b)}), "
+                 f"beyond ±{tol:g} pp" if head.delta_pp is not None else
+                 f"headline exists in only one run ({_pp(head.a)} → {_pp(head.b)})")
+        return "not reproduced", (moved, *diagnostics)
     same = ("identical outputs on all" if comparison.identical_samples
             else f"{comparison.agreeing} of {comparison.compared} samples identical,")
-    return "reproduced", (f"headline and all {len(comparison.subtasks)} subtasks within "
-                          f"±{tol:g} pp; {same} {comparison.compared} samples",)
+    reasons = (f"headline within ±{tol:g} pp ({head.delta_pp:+.1f} pp, {_pp(head.a)} → "
+               f"{_pp(head.b)}); {same} {comparison.compared} samples", *diagnostics)
+    hardware = next((d for d in dimensions if d.name == "hardware"), None)
+    if own_rig(dimensions) and hardware is not None:
+        return "verified on the editor's rig", (
+            *reasons, f"only the hardware differs: original {hardware.original}, "
+            f"re-run {hardware.local}")
+    return "reproduced", reasons
+
+
+def _diagnostics(comparison: RunComparison) -> tuple[str, ...]:
+    """Subtasks whose flips are significant, named as diagnostics of the verdict."""
+    return tuple(f"diagnostic, not the verdict: {d.name} {d.delta_pp or 0:+.1f} pp, "
+                 f"{d.lost} lost / {d.gained} gained, {TEST_NAME} p = {d.p:.3g}"
+                 for d in comparison.significant)
 
 
 def refuse_nondeterministic(record: Record) -> None:

@@ -92,8 +92,11 @@ def test_reproduce_then_diff(original, capsys, tmp_path):
     a = {s["id"]: s for s in rundir.read_samples(original.samples)}
     expected = sorted(i for i, s in a.items() if s["extracted"] != "A")
     assert sorted(d["id"] for d in diff["disagreements"]) == expected and expected
+    flipped = sorted(i for i, s in a.items() if s["score"] != (1.0 if s["target"] == "A"
+                                                                else 0.0))
     assert diff["samples"] == {"compared": 12, "agreeing": 12 - len(expected),
-                               "disagreeing": len(expected)}
+                               "disagreeing": len(expected), "flipped": len(flipped)}
+    assert sorted(f["id"] for f in diff["flips"]) == flipped
     code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(rerun))
     assert code == 0 and "samples: 12 of 12 identical, 0 differ" in out
     code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other))

@@ -243,18 +243,20 @@ def test_verdicts_follow_the_policy_in_order():
     assert decide(OK, [], MATCH, SAME)[0] == "reproduced"
     verdict, reasons = decide(OK, [], MATCH, MOVED)
     assert verdict == "not reproduced"
-    assert reasons == ("headline moved -5.0 pp (50.0% → 45.0%)",
-                       "x moved -5.0 pp (50.0% → 45.0%)")
-    hardware = (*MATCH[:3], DimensionMatch("hardware", "differs", "rtx-4090", "rtx-3090",
-                                           "GPU rtx-4090 ≠ rtx-3090"))
+    assert reasons == ("headline moved -5.0 pp (50.0% → 45.0%), beyond ±2 pp",)
+    quant = (MATCH[0], DimensionMatch("quantization", "differs", "Q4_K_M", "Q8_0",
+                                      "Q4_K_M ≠ Q8_0"), *MATCH[2:])
     for comparison in (SAME, MOVED):  # a dimension mismatch is never "reproduced"
-        verdict, reasons = decide(OK, [], hardware, comparison)
+        verdict, reasons = decide(OK, [], quant, comparison)
         assert verdict == "related benchmark"
-        assert reasons == ("3 of 4 dimensions match",
-                           "hardware differs: GPU rtx-4090 ≠ rtx-3090")
+        assert reasons == ("3 of 4 dimensions match", "quantization differs: Q4_K_M ≠ Q8_0")
     unknown = (DimensionMatch("model", "unknown", "?", "?", "no names"), *MATCH[1:])
     assert decide(OK, [], unknown, SAME)[0] == "related benchmark"
+    unknown_hw = (*MATCH[:3], DimensionMatch("hardware", "unknown", "?", "rtx-3090", "no slug"))
+    assert decide(OK, [], unknown_hw, SAME)[0] == "related benchmark"
     assert decide(OK, ["dataset.content_sha256: 'a' → 'b'"], MATCH, SAME)[0] == "invalid"
+    hardware = (*MATCH[:3], DimensionMatch("hardware", "differs", "rtx-4090", "rtx-3090",
+                                           "GPU rtx-4090 ≠ rtx-3090"))
     verdict, reasons = decide(BROKEN, [], hardware, SAME)
     assert verdict == "invalid" and "samples.jsonl:files.samples.jsonl" in reasons[0]
 

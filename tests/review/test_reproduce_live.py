@@ -40,7 +40,8 @@ def test_reproducing_gemma_on_llama_server_gives_identical_samples(llama_server,
     assert report["independent"] is True
     assert [d["status"] for d in report["dimensions"]] == ["match"] * 4
     assert report["dimensions"][0]["original"].startswith("gemma3 268M")
-    assert report["comparison"]["samples"] == {"compared": 4, "agreeing": 4, "disagreeing": 0}
+    assert report["comparison"]["samples"] == {"compared": 4, "agreeing": 4, "disagreeing": 0,
+                                             "flipped": 0}
 
     # identical per-sample outputs, down to the first token's top log-probabilities
     rerun = rundir.RunDir(Path(report["reproduction"]["path"]))
