@@ -33,8 +33,7 @@ def rescore(
                               " samples to rescore",
                               hint="`rla verify` re-derives its figures from the engine's"
                               " timings; `rla reproduce` measures it again")
-        result = rescore_run(source.run, record.to_json(), data_dir=data_dir,
-                             cache_dir=cache_home())
+        result = rescore_run(source.run, record, data_dir=data_dir, cache_dir=cache_home())
     out = ui.stdout_console()
     if json_output:
         print_json(out, {

@@ -29,6 +29,7 @@ from typing import Any
 from runlocalai_bench.errors import RunDirError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Results, Scored
 from runlocalai_bench.review.scores import results_block
 from runlocalai_bench.speed.protocol import Stat, Summary
 from runlocalai_bench.stats import SIGNIFICANCE, mcnemar_exact, paired_bootstrap, wilson_interval
@@ -287,10 +288,10 @@ def paired_flips(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
     return scores_a, scores_b, tuple(flips)
 
 
-def compare_runs(results_a: Mapping[str, Any], results_b: Mapping[str, Any],
+def compare_runs(results_a: Results | Mapping[str, Any], results_b: Results | Mapping[str, Any],
                  samples_a: Sequence[Mapping[str, Any]], samples_b: Sequence[Mapping[str, Any]],
                  *, tolerance_pp: float = DEFAULT_TOLERANCE_PP) -> RunComparison:
-    """`results_*` are record.json `results` blocks or results.json contents."""
+    """`results_*` are records' results (typed or as JSON) or results.json contents."""
     ra, rb = results_block(results_a), results_block(results_b)
     scores_a, scores_b, flips = paired_flips(samples_a, samples_b)
 
@@ -318,11 +319,12 @@ def compare_runs(results_a: Mapping[str, Any], results_b: Mapping[str, Any],
                          delta_interval_pp=interval)
 
 
-def read_run(path: Path) -> tuple[Mapping[str, Any], list[dict[str, Any]]]:
+def read_run(path: Path) -> tuple[Results | Mapping[str, Any], list[dict[str, Any]]]:
     """A run directory's scores (record.json's, else results.json's) and its samples."""
     run = rundir.RunDir(path)
     if run.record.is_file():
-        results = load_record(run.record).to_json().get("results") or {}
+        body = load_record(run.record).body
+        results: Results | Mapping[str, Any] = body.results if isinstance(body, Scored) else {}
     elif run.results.is_file():
         results = rundir.read_json(run.results)
     else:

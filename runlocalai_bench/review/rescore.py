@@ -14,7 +14,7 @@ aggregated again, which catches a record or results.json whose numbers were edit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 from runlocalai_bench.review.scores import Mismatch, results_block, score_mismatches
 from runlocalai_bench.types import (
@@ -76,33 +77,32 @@ def target_of(item: Item) -> str:
     return item.answer if isinstance(item, MCItem) else item.entry_point
 
 
-def data_source_for(record: Mapping[str, Any], data_dir: Path | None = None) -> DataSource:
-    """Where to read the run's data here: the bundled sample for a sample run; else
-    `data_dir` when given; the run's own --data-dir when this machine has it; else the pinned
-    hub copy."""
-    pin = record.get("dataset") or {}
-    allow = not pin.get("pinned", True)
-    if pin.get("source") == "bundled":
+def data_source_for(pin: DatasetPin, data_dir: Path | None = None) -> DataSource:
+    """Where to read the data of a run (its record's `dataset`) here: the bundled sample for a
+    sample run; else `data_dir` when given; the run's own --data-dir when this machine has it;
+    else the pinned hub copy."""
+    allow = not pin.pinned
+    if pin.source == "bundled":
         return DataSource(kind="bundled", allow_unpinned=allow)
     if data_dir is not None:
         return DataSource(kind="dir", path=str(data_dir.expanduser().resolve()),
                           allow_unpinned=allow)
-    location = pin.get("location")
-    if pin.get("source") == "dir" and location and Path(location).is_dir():
+    location = pin.location
+    if pin.source == "dir" and location and Path(location).is_dir():
         return DataSource(kind="dir", path=location, allow_unpinned=allow)
     return DataSource(kind="hub", allow_unpinned=allow)
 
 
-def eval_for(record: Mapping[str, Any], cache_dir: Path | None = None) -> Eval:
+def eval_for(record: Record, cache_dir: Path | None = None) -> Eval:
     """This rla's Eval for the record's benchmark, refusing a different methodology."""
-    bench = record.get("benchmark") or {}
-    eval_ = load_eval(str(bench.get("slug")), cache_dir=cache_dir)
-    if eval_.spec.sha256 != bench.get("spec_sha256"):
+    bench = record.benchmark
+    eval_ = load_eval(bench.slug, cache_dir=cache_dir)
+    if eval_.spec.sha256 != bench.spec_sha256:
         eval_.close()
-        version = (record.get("rla") or {}).get("version")
+        version = record.rla.version
         raise RecordMismatch(
-            "benchmark.spec_sha256", f"the run used spec {str(bench.get('spec_sha256'))[:12]}, "
-            f"this rla has {eval_.spec.sha256[:12]} for {bench.get('slug')}",
+            "benchmark.spec_sha256", f"the run used spec {bench.spec_sha256[:12]}, "
+            f"this rla has {eval_.spec.sha256[:12]} for {bench.slug}",
             hint=f"rescore with the rla version that made the run (rla {version})")
     return eval_
 
@@ -153,23 +153,24 @@ def rescore_lines(eval_: Eval, dataset: Dataset, style: PromptStyle,
     return results, changes, problems
 
 
-def rescore_run(run: rundir.RunDir, record: Mapping[str, Any], *,
+def rescore_run(run: rundir.RunDir, record: Record, *,
                 data_dir: Path | None = None, cache_dir: Path | None = None) -> Rescore:
     """Replay the run's samples through this rla's scorer and compare with what it claims."""
+    scored = record.body
+    assert isinstance(scored, Scored)  # a speed run has no samples: callers refuse it
     eval_ = eval_for(record, cache_dir)
     try:
-        dataset = eval_.load(data_source_for(record, data_dir))
-        recorded_sha = (record.get("dataset") or {}).get("content_sha256")
+        dataset = eval_.load(data_source_for(scored.dataset, data_dir))
+        recorded_sha = scored.dataset.content_sha256
         if dataset.pin.content_sha256 != recorded_sha:
             raise RecordMismatch(
                 "dataset.content_sha256", f"the data here hashes to "
                 f"{dataset.pin.content_sha256[:12]}, the run used {str(recorded_sha)[:12]}",
                 hint="pass --data-dir with the copy of the data the run used")
         lines = read_sample_lines(run.samples)
-        style: PromptStyle = ("chat" if (record.get("benchmark") or {}).get("prompt_style")
-                              == "chat" else "completion")
+        style: PromptStyle = record.benchmark.prompt_style
         rescored, changes, problems = rescore_lines(eval_, dataset, style, lines)
-        claimed = results_block(record.get("results") or {})
+        claimed = results_block(scored.results)
         results = eval_.aggregate(rescored, expected_n=int(claimed.get("expected_n") or 0))
     finally:
         eval_.close()

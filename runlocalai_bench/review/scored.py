@@ -63,22 +63,22 @@ CONFIGURATION: tuple[tuple[str, Callable[[Record, Scored], Any]], ...] = (
 # -- the configuration of the original -------------------------------------------------------
 
 
-def rerun_flags(typed: Record, target: Target) -> tuple[str, dict[str, Any]]:
+def rerun_flags(record: Record, target: Target) -> tuple[str, dict[str, Any]]:
     """The slug and `build_config` flags that re-run the record's configuration on `target`."""
-    record = typed.to_json()
-    bench = record.get("benchmark") or {}
-    slug, flags = requested(typed)
-    if slug != bench.get("slug"):
-        raise ConfigError(f"command.reproduce runs {slug}, the record is of {bench.get('slug')}",
-                          hint="the record is inconsistent; verify it")
-    source = data_source_for(record, target.data_dir)
-    settings = (record.get("sampling") or {}).get("settings") or {}
+    scored = record.body
+    assert isinstance(scored, Scored)  # ScoredPart.refuse let only scored runs in
+    slug, flags = requested(record)
+    if slug != record.benchmark.slug:
+        raise ConfigError(f"command.reproduce runs {slug}, the record is of "
+                          f"{record.benchmark.slug}", hint="the record is inconsistent; verify it")
+    source = data_source_for(scored.dataset, target.data_dir)
+    settings = record.sampling.settings
     in_process = target.endpoint is None
     flags.update({
         "endpoint": target.endpoint, "model": target.model, "model_path": target.model_path,
         "output_dir": target.output_dir, "timeout": target.timeout,
-        "prompt_style": bench.get("prompt_style"),
-        "seed": settings.get("seed"), "cache_prompt": settings.get("cache_prompt"),
+        "prompt_style": record.benchmark.prompt_style,
+        "seed": settings.seed, "cache_prompt": settings.cache_prompt,
         "sample": True if source.kind == "bundled" else None,
         "data_dir": source.path if source.kind == "dir" else None,
         "allow_unpinned": True if source.allow_unpinned else None,
@@ -172,11 +172,12 @@ class ScoredPart:
         if record.benchmark.kind not in KINDS:
             raise ConfigError(f"{record.run_id} is not a scored benchmark run",
                               hint="speed rows are reproduced by review.speed")
-        eval_for(record.to_json()).close()  # refuse another methodology before anything runs
+        eval_for(record).close()  # refuse another methodology before anything runs
         refuse_nondeterministic(record)
 
     def headline(self, record: Record) -> dict[str, Any]:
-        return {"score": (record.to_json().get("results") or {}).get("score")}
+        assert isinstance(record.body, Scored)  # refuse() let only scored runs through
+        return {"score": record.body.results.score}
 
     def rerun(self, record: Record, target: Target) -> tuple[rundir.RunDir, Record]:
         slug, flags = rerun_flags(record, target)
@@ -196,8 +197,8 @@ class ScoredPart:
               configuration: Sequence[str], dimensions: Sequence[DimensionMatch],
               original_run: rundir.RunDir, rerun_run: rundir.RunDir
               ) -> tuple[Verdict, tuple[str, ...], RunComparison]:
-        comparison = compare_runs(original.to_json().get("results") or {},
-                                  rerun.to_json().get("results") or {},
+        assert isinstance(original.body, Scored) and isinstance(rerun.body, Scored)
+        comparison = compare_runs(original.body.results, rerun.body.results,
                                   rundir.read_samples(original_run.samples),
                                   rundir.read_samples(rerun_run.samples),
                                   tolerance_pp=self.tolerance_pp)

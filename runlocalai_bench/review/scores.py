@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runlocalai_bench.results.jsontypes import encode
+from runlocalai_bench.results.recordtypes import Results as RecordResults
 from runlocalai_bench.types import Results, SubtaskScore
 
 HEADLINE_FIELDS = ("metric", "score", "stderr", "macro", "n")
@@ -43,8 +45,11 @@ def _rows(rows: Any) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def results_block(results: Results | Mapping[str, Any]) -> dict[str, Any]:
-    """Results, results.json or record.json's `results` as the record's block."""
+def results_block(results: Results | RecordResults | Mapping[str, Any]) -> dict[str, Any]:
+    """Results, results.json or record.json's `results` (typed or as JSON) as the record's
+    block."""
+    if isinstance(results, RecordResults):
+        return results_block(encode(results))
     if isinstance(results, Results):
         def rows(scores: tuple[SubtaskScore, ...]) -> dict[str, dict[str, Any]]:
             return {s.name: {"n": s.n, "correct": s.correct, "score": s.score,
@@ -70,7 +75,8 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def score_mismatches(claimed: Mapping[str, Any], computed: Mapping[str, Any], *,
+def score_mismatches(claimed: RecordResults | Mapping[str, Any],
+                     computed: RecordResults | Mapping[str, Any], *,
                      prefix: str = "results",
                      fields: tuple[str, ...] = HEADLINE_FIELDS) -> list[Mismatch]:
     """Every difference between two results blocks: headline fields, each subtask and category

@@ -217,26 +217,25 @@ def check_speed_logs(source: Source, record: Record, speed: SpeedSection) -> lis
                            "the raw observations the record states")]
 
 
-def check_results_file(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+def check_results_file(source: Source, scored: Scored) -> list[Finding]:
     if not source.run.results.is_file():
         return []  # already a files finding
     try:
         stated = rundir.read_json(source.run.results)
     except RlaError as exc:
         return [Finding("results", "failed", exc.message, rundir.RESULTS)]
-    claimed = record.get("results") or {}
-    mismatches = score_mismatches(claimed, stated, fields=(
+    mismatches = score_mismatches(scored.results, stated, fields=(
         "metric", "score", "stderr", "macro", "n", "expected_n", "partial"))
     out = [Finding("results", "failed", m.describe().replace("recomputed", "results.json says"),
                    rundir.RECORD, m.field) for m in mismatches]
     return out or [Finding("results", "ok", "results.json states the record's scores")]
 
 
-def check_samples(source: Source, record: Mapping[str, Any]) -> list[Finding]:
+def check_samples(source: Source, record: Record, scored: Scored) -> list[Finding]:
     if not source.run.samples.is_file():
         return [Finding("samples", "skipped", "no samples.jsonl to recount", rundir.SAMPLES)]
     lines = read_sample_lines(source.run.samples)
-    claimed = results_block(record.get("results") or {})
+    claimed = results_block(scored.results)
     out: list[Finding] = []
     if len(lines) != claimed.get("n"):
         out.append(Finding("samples", "failed", f"samples.jsonl has {len(lines)} complete lines,"
@@ -259,7 +258,7 @@ def check_samples(source: Source, record: Mapping[str, Any]) -> list[Finding]:
                            "scores")]
 
 
-def check_rescore(source: Source, record: Mapping[str, Any], data_dir: Path | None,
+def check_rescore(source: Source, record: Record, data_dir: Path | None,
                   cache_dir: Path | None = None) -> tuple[list[Finding], Rescore | None]:
     if not source.run.samples.is_file():
         return [Finding("rescore", "skipped", "no samples.jsonl to rescore", rundir.SAMPLES)], None
@@ -332,15 +331,14 @@ def verify_source(source: Source, *, data_dir: Path | None = None,
                         findings=tuple(findings), signer=signer, rescore=rescored)
 
 
-def _scored_findings(source: Source, typed: Record, scored: Scored, data_dir: Path | None,
+def _scored_findings(source: Source, record: Record, scored: Scored, data_dir: Path | None,
                      cache_dir: Path | None) -> tuple[list[Finding], Rescore | None]:
-    record = typed.to_json()
-    findings = check_results_file(source, record)
-    if (record.get("benchmark") or {}).get("kind") not in KINDS:
+    findings = check_results_file(source, scored)
+    if record.benchmark.kind not in KINDS:
         return [*findings, Finding("rescore", "skipped", "not a scored benchmark: nothing to "
                                    "rescore")], None
     try:
-        findings += check_samples(source, record)
+        findings += check_samples(source, record, scored)
     except RlaError as exc:
         findings.append(Finding("samples", "failed", exc.message, rundir.RECORD,
                                 getattr(exc, "field", None), hint=exc.hint))
@@ -350,7 +348,7 @@ def _scored_findings(source: Source, typed: Record, scored: Scored, data_dir: Pa
     except RlaError as exc:
         part = [Finding("rescore", "failed", exc.message, rundir.RECORD,
                         getattr(exc, "field", None), hint=exc.hint)]
-    return findings + part + check_log_file(source, typed, scored), rescored
+    return findings + part + check_log_file(source, record, scored), rescored
 
 
 def _speed_findings(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:

@@ -28,7 +28,7 @@ from runlocalai_bench.review.reproduce import independence
 from runlocalai_bench.review.scored import decide
 from runlocalai_bench.review.scores import score_mismatches
 from runlocalai_bench.review.verify import Finding, VerifyReport
-from runlocalai_bench.types import CPUInfo, OSInfo, RigInfo
+from runlocalai_bench.types import CPUInfo, DatasetPin, OSInfo, RigInfo
 
 GIB = 1024**3
 
@@ -270,14 +270,19 @@ def test_independence_needs_two_signatures():
 def test_where_rescoring_reads_the_data(tmp_path):
     from runlocalai_bench.review.rescore import data_source_for
 
-    bundled = {"dataset": {"source": "bundled", "pinned": True}}
+    def pin(source: str, pinned: bool = True, location: str | None = None) -> DatasetPin:
+        return DatasetPin(source=source, dataset="cais/mmlu", revision=None,
+                          content_sha256="0" * 64, expected_sha256=None, pinned=pinned,
+                          location=location)
+
+    bundled = pin("bundled")
     assert data_source_for(bundled, tmp_path).kind == "bundled"  # a sample run stays a sample
-    hub = {"dataset": {"source": "hub", "pinned": False}}
+    hub = pin("hub", pinned=False)
     assert data_source_for(hub) == data_source_for(hub, None)
     assert (data_source_for(hub).kind, data_source_for(hub).allow_unpinned) == ("hub", True)
     assert data_source_for(hub, tmp_path).path == str(tmp_path.resolve())
-    here = {"dataset": {"source": "dir", "pinned": True, "location": str(tmp_path)}}
-    gone = {"dataset": {"source": "dir", "pinned": True, "location": "/nowhere/mmlu"}}
+    here = pin("dir", location=str(tmp_path))
+    gone = pin("dir", location="/nowhere/mmlu")
     assert (data_source_for(here).kind, data_source_for(here).path) == ("dir", str(tmp_path))
     assert data_source_for(gone).kind == "hub"
 
