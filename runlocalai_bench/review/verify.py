@@ -241,6 +241,13 @@ def check_samples(source: Source, record: Record, scored: Scored) -> list[Findin
         out.append(Finding("samples", "failed", f"samples.jsonl has {len(lines)} complete lines,"
                            f" the record claims n={claimed.get('n')}", rundir.SAMPLES,
                            "results.n"))
+    failed = [line.id for line in lines if line.status == "error"]
+    if failed:  # an older rla recorded such a run as complete, its failed requests scored 0
+        out.append(Finding("samples", "failed", f"{len(failed)} samples are failed requests"
+                           f" (error rows, first {failed[0]}), scored as wrong answers: the run"
+                           " is not complete", rundir.SAMPLES, "status",
+                           hint=f"rla bench … --resume --run-id {source.run.id} asks them again"
+                           " and writes a new record"))
     ids = [line.id for line in lines]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:

@@ -163,6 +163,12 @@ def test_resume_repairs_a_run_an_older_rla_completed_with_error_rows(out):
     lines[1] = broken
     run.samples.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
+    review = rla("verify", str(run.path), "--json")
+    assert review.returncode == 1 and "Traceback" not in review.stderr
+    (finding,) = [f for f in json.loads(review.stdout)["findings"] if f["field"] == "status"]
+    assert finding["status"] == "failed" and "1 samples are failed requests" in finding["message"]
+    assert f"--resume --run-id {run.id}" in finding["hint"]
+
     again = run_with(StubLlamaServer(policy=lambda p: "A"), out, "--resume")
     assert_user_error(again, "no unfinished selfcheck run")  # the index calls it complete
 
