@@ -15,6 +15,7 @@ from runlocalai_bench import ui
 from runlocalai_bench.cli._common import (
     data_home,
     github_api_url,
+    github_read_token,
     leaderboard_url,
     resolve_run,
     run_index,
@@ -84,13 +85,15 @@ def _summary(sub: Submission, api_url: str) -> list[str]:
 
 def submit_run(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
                handle: str | None, notes: str | None, server_check: bool = False,
-               data_out: bool = True) -> None:
+               data_out: bool = True, github_api_url_flag: str | None = None) -> None:
     if server_check and not dry_run:
         raise ConfigError("--server-check goes with --dry-run",
                           hint="rla submit RUN_DIR --dry-run --server-check")
     run_path = resolve_run(ref)
-    sub = prepare_submission(run_path, handle=handle, notes=notes,
-                             publishable=publishable_specs())
+    with GistClient(github_read_token(),
+                    api_url=github_api_url(github_api_url_flag)) as gist:
+        sub = prepare_submission(run_path, handle=handle, notes=notes,
+                                 publishable=publishable_specs(), gist=gist)
     err = ui.stderr_console()
     out = ui.stdout_console() if data_out else err
     if dry_run:

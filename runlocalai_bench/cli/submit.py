@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from runlocalai_bench.cli._common import LEADERBOARD_URL_ENV
+from runlocalai_bench.cli._common import LEADERBOARD_URL_ENV, GithubApiUrl
 from runlocalai_bench.cli._publishing import submit_run
 
 
@@ -22,7 +22,9 @@ def submit(
     handle: str = typer.Option(None, "--handle", help="Your handle; anonymous without it."),
     notes: str = typer.Option(None, "--notes",
                               help="Plain-text notes (markup and scripts are stripped)."),
+    github_api_url: GithubApiUrl = None,
 ) -> None:
-    """Check a published run against the leaderboard's trust gate and submit it."""
+    """Check a published run against the leaderboard's trust gate and submit it: the payload is
+    built from the run's Gist, read back and checked against the local record."""
     submit_run(run, api_url=api_url, yes=yes, dry_run=dry_run, handle=handle, notes=notes,
-               server_check=server_check)
+               server_check=server_check, github_api_url_flag=github_api_url)

@@ -6,8 +6,9 @@
         (an unanswered POST is looked for by that marker before it is sent again, so one publish
         makes one Gist) → fetch every raw URL back and compare sha256 with the local bytes →
         write the Gist URL into record.json and the run index
-    prepare_submission(run dir, handle, notes)   (no network)
-        record + handle + cleaned notes → the trust gate → the payload and its idempotency key
+    prepare_submission(run dir, handle, notes, GistClient)   (reads the Gist, sends nothing)
+        record + handle + cleaned notes → the trust gate → the Gist read back and checked
+        (publish/evidence.py) → the payload from the published record and its idempotency key
     submit_prepared(submission, LeaderboardClient)
         POST → submission.json in the run dir, the record's submitter and notes, the run index
 
@@ -26,16 +27,23 @@ from typing import Any
 
 from runlocalai_bench import jsonio, schemas
 from runlocalai_bench.errors import ConfigError, PublishError, RunDirError
+from runlocalai_bench.publish.evidence import (
+    LOCAL_FIELDS,
+    evidence_reasons,
+    fetch_published,
+    recomputed_results,
+    record_differences,
+)
 from runlocalai_bench.publish.gist import MAX_RAW_BYTES, GistClient, gist_name, new_marker
 from runlocalai_bench.publish.leaderboard import LeaderboardClient, Receipt
 from runlocalai_bench.publish.notes import HANDLE, MAX_HANDLE, clean_handle, clean_notes
-from runlocalai_bench.publish.payload import build_payload, idempotency_key
+from runlocalai_bench.publish.payload import Evidence, build_payload, idempotency_key
 from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree, redact_url
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import Gist, GistFile, Record
+from runlocalai_bench.results.recordtypes import Gist, GistFile, Record, Scored
 from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
@@ -200,8 +208,12 @@ def check_handle(handle: str | None, *, source: str = "--handle") -> str | None:
 
 
 def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
-                       publishable: Mapping[str, str]) -> Submission:
-    """The gate's verdict and the exact payload, without sending anything."""
+                       publishable: Mapping[str, str],
+                       gist: GistClient | None) -> Submission:
+    """The gate's verdict and the exact payload, sending nothing. A published run's payload is
+    built from its Gist (read through `gist`), not from the local record: the Gist's files are
+    fetched and hash-checked, the local record must equal the published one but for
+    LOCAL_FIELDS, and the results are recomputed from the published samples."""
     run = rundir.RunDir(run_path)
     typed = load_record(run.record)
     # flag or record: both are cleaned, a record may have been edited by hand
@@ -211,10 +223,38 @@ def prepare_submission(run_path: Path, *, handle: str | None, notes: str | None,
                                             source="record.json's submitter")),
                     notes=clean_notes(notes if notes is not None else typed.notes))
     record = typed.to_json()
-    verdict = check_gate(typed, run.path, publishable)
-    payload = build_payload(typed, handle=typed.submitter, notes=typed.notes)
-    return Submission(run=run, record=record, payload=payload, key=idempotency_key(typed),
-                      verdict=verdict)
+    reasons = list(check_gate(typed, run.path, publishable).reasons)
+    source, evidence = typed, Evidence(record_sha256=None, files={})
+    if typed.gist is not None and typed.gist.verified and typed.test_run_log_url:
+        if gist is None:
+            raise ConfigError("a published run is submitted from its Gist, and no Gist client"
+                              " was given", hint="this is a bug in rla: please report it")
+        source, evidence, found = _from_gist(typed, gist, publishable)
+        reasons += found
+    payload = build_payload(source, evidence, handle=typed.submitter, notes=typed.notes)
+    return Submission(run=run, record=record, payload=payload,
+                      key=idempotency_key(source, evidence),
+                      verdict=GateVerdict(tuple(dict.fromkeys(reasons))))
+
+
+def _from_gist(local: Record, client: GistClient, publishable: Mapping[str, str]
+               ) -> tuple[Record, Evidence, list[str]]:
+    """The record the payload is built from (the published one, with this submission's Gist,
+    submitter and notes, and its results recomputed), the Gist's hashes, and every way the
+    local record or the Gist does not hold up."""
+    published = fetch_published(local, client)
+    reasons = [f"record.json differs from the one published in the Gist at {path} (only"
+               f" {', '.join(LOCAL_FIELDS)} may differ): publish the run as it is, or submit"
+               " the published record" for path in record_differences(local, published.record)]
+    reasons += evidence_reasons(published)
+    source = replace(published.record, test_run_log_url=local.test_run_log_url,
+                     gist=local.gist, submitter=local.submitter, notes=local.notes)
+    if isinstance(source.body, Scored) and source.benchmark.slug in publishable:
+        results, found = recomputed_results(published)
+        reasons += found
+        source = replace(source, body=replace(source.body, results=results))
+    return source, Evidence(record_sha256=published.record_sha256, files=published.files), \
+        reasons
 
 
 def payload_errors(payload: Mapping[str, Any]) -> list[str]:

@@ -87,14 +87,16 @@ class Gist:
 
 
 class GistClient:
-    def __init__(self, token: str, *, api_url: str = DEFAULT_API_URL,
+    def __init__(self, token: str | None, *, api_url: str = DEFAULT_API_URL,
                  retry: RetryPolicy | None = None, timeout: float = 60.0,
                  transport: httpx.BaseTransport | None = None) -> None:
+        """`token` None reads public Gists only (GET /gists/{id} and raw files)."""
         self.api_url = api_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        auth = {} if token is None else {"Authorization": f"Bearer {token}"}
         self._api = httpx.Client(
             timeout=timeout, transport=transport,
-            headers={"Authorization": f"Bearer {token}",
+            headers={**auth,
                      "Accept": "application/vnd.github+json",
                      "X-GitHub-Api-Version": API_VERSION,
                      "User-Agent": f"rla/{__version__}"},

@@ -1,5 +1,6 @@
-"""The leaderboard submission: a pure function of the record, shaped by
-`runlocalai_bench/schemas/submission-v1.json` for a scored run and `speed-submission-v1.json` for
+"""The leaderboard submission: a pure function of the published record and the hashes of the
+Gist's files (publish/evidence.py reads them back), shaped by
+`runlocalai_bench/schemas/submission-v2.json` for a scored run and `speed-submission-v2.json` for
 a speed run (`rla schema NAME`; docs/submission-api.md).
 
 Every field the leaderboard's contract asks for is here: the Gist URL, the exact reproduction
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runlocalai_bench import __version__
@@ -26,36 +28,48 @@ from runlocalai_bench.schemas import SPEED_KIND
 from runlocalai_bench.speed.protocol import Stat
 from runlocalai_bench.types import RigInfo
 
-SUBMISSION_VERSION = 1
+SUBMISSION_VERSION = 2
 _GB = 1e9
 
 
-def idempotency_key(record: Record) -> str:
+@dataclass(frozen=True)
+class Evidence:
+    """What the Gist holds, as fetched when the payload was built: the sha256 of its record.json
+    (None only for a run not yet published, which the gate refuses) and of every file."""
+
+    record_sha256: str | None
+    files: Mapping[str, str]
+
+
+def idempotency_key(record: Record, evidence: Evidence) -> str:
     """The same run always gets the same key, so a retried or repeated submit never counts
-    twice: the run's id, its methodology and the hashes of its log, samples and results."""
+    twice: the whole published record (its sha256), the run's id, its methodology and the
+    hashes of its log, samples and results. Any other published record is another key."""
     basis = {
         "run_id": record.run_id,
         "spec_sha256": record.benchmark.spec_sha256,
         "files": dict(record.files),
+        "record_sha256": evidence.record_sha256,
     }
     blob = json.dumps(basis, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"rla-submission-v{SUBMISSION_VERSION}\n{blob}".encode()).hexdigest()
 
 
-def build_payload(record: Record, *, handle: str | None, notes: str) -> dict[str, Any]:
+def build_payload(record: Record, evidence: Evidence, *, handle: str | None,
+                  notes: str) -> dict[str, Any]:
     """The submission for one record. `handle` and `notes` must already be checked and cleaned
     (cli/submit.py does); the result is redacted once more as a last line of defence."""
     if isinstance(record.body, Speed):
-        return _speed_payload(record, record.body, handle=handle, notes=notes)
-    return _scored_payload(record, record.body, handle=handle, notes=notes)
+        return _speed_payload(record, record.body, evidence, handle=handle, notes=notes)
+    return _scored_payload(record, record.body, evidence, handle=handle, notes=notes)
 
 
-def _scored_payload(record: Record, body: Scored, *, handle: str | None,
+def _scored_payload(record: Record, body: Scored, evidence: Evidence, *, handle: str | None,
                     notes: str) -> dict[str, Any]:
     results, dataset = body.results, body.dataset
     gist_files = record.gist.files if record.gist is not None else {}
     payload: dict[str, Any] = {
-        **_head(record, "quality"),
+        **_head(record, "quality", evidence),
         "score": {
             "value": results.score,
             "stderr": results.stderr,
@@ -77,7 +91,7 @@ def _scored_payload(record: Record, body: Scored, *, handle: str | None,
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
-            **_evidence_head(record),
+            **_evidence_head(record, evidence),
             "samples_sha256": record.files["samples.jsonl"],
             "results_sha256": record.files["results.json"],
             "samples_in_gist": "samples.jsonl" in gist_files,
@@ -89,13 +103,13 @@ def _scored_payload(record: Record, body: Scored, *, handle: str | None,
     return redact_tree(payload)  # type: ignore[no-any-return]
 
 
-def _speed_payload(record: Record, body: Speed, *, handle: str | None,
+def _speed_payload(record: Record, body: Speed, evidence: Evidence, *, handle: str | None,
                    notes: str) -> dict[str, Any]:
     """A hardware row: the capture protocol's figures with the evidence behind them."""
     speed = body.speed
     summary, plaus, env = speed.summary, speed.plausibility, speed.environment
     payload: dict[str, Any] = {
-        **_head(record, SPEED_KIND),
+        **_head(record, SPEED_KIND, evidence),
         "speed": {
             "profile": speed.profile,
             "prompt_sha256": speed.prompt["sha256"],
@@ -127,7 +141,7 @@ def _speed_payload(record: Record, body: Speed, *, handle: str | None,
         "sampling": _sampling(record),
         "reproduction": _reproduction(record),
         "evidence": {
-            **_evidence_head(record),
+            **_evidence_head(record, evidence),
             "run_logs": {name: sha for name, sha in record.files.items() if name != "run.log"},
             "logs_sha256": speed.logs_sha256,
             "logs_sha256_prefix": speed.logs_sha256_prefix,
@@ -139,24 +153,25 @@ def _speed_payload(record: Record, body: Speed, *, handle: str | None,
     return redact_tree(payload)  # type: ignore[no-any-return]
 
 
-def _evidence_head(record: Record) -> dict[str, Any]:
-    """The public log and the Gist's copy of the record, the same for every kind of run."""
+def _evidence_head(record: Record, evidence: Evidence) -> dict[str, Any]:
+    """The public log, the Gist's copy of the record and every file of the Gist, the same for
+    every kind of run."""
     gist = record.gist
-    copy = gist.files.get("record.json") if gist is not None else None
     return {
         "test_run_log_url": record.test_run_log_url,
         "gist_id": gist.id if gist is not None else None,
         "run_log_sha256": record.files["run.log"],
-        "record_sha256": copy.sha256 if copy is not None else None,
+        "record_sha256": evidence.record_sha256,
+        "files": dict(sorted(evidence.files.items())),
     }
 
 
-def _head(record: Record, kind: str) -> dict[str, Any]:
+def _head(record: Record, kind: str, evidence: Evidence) -> dict[str, Any]:
     bench = record.benchmark
     return {
         "schema_version": SUBMISSION_VERSION,
         "kind": kind,
-        "idempotency_key": idempotency_key(record),
+        "idempotency_key": idempotency_key(record, evidence),
         "client": {"name": "rla", "version": record.rla.version,
                    "git_commit": record.rla.git_commit, "submitted_with": __version__},
         "benchmark": {

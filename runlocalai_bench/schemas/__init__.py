@@ -4,11 +4,14 @@
     speed-record-v2.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
     record-v2.json, speed-record-v1.json   the same before `request` (record_version 2): still
                                read, verified and reproduced
-    submission-v1.json         the payload `rla submit` sends for a scored run
-    speed-submission-v1.json   the payload `rla submit` sends for a speed run (a hardware row)
+    submission-v2.json         the payload `rla submit` sends for a scored run, built from the
+                               run's Gist (evidence.files: the sha256 of every file in it)
+    speed-submission-v2.json   the payload `rla submit` sends for a speed run (a hardware row)
+    submission-v1.json, speed-submission-v1.json   the same before evidence.files, built from
+                               the local record: still read
 
 A record or payload names its own schema: `record_schema(record)` reads the kind and the
-record_version it carries, `submission_schema(payload)` the kind.
+record_version it carries, `submission_schema(payload)` the kind and the schema_version.
 `rla schema NAME` prints one. `validate` reports each violation as `<JSON path>: <reason>`
 (`$.model: missing required field 'quantization'`), in rla's words rather than jsonschema's
 reprs, so a finding in `rla verify` or a refused submission reads the same as before.
@@ -28,12 +31,15 @@ from jsonschema.exceptions import SchemaError
 from runlocalai_bench.errors import ConfigError
 
 RECORD = "record-v3"
-SUBMISSION = "submission-v1"
+SUBMISSION = "submission-v2"
 SPEED_RECORD = "speed-record-v2"
-SPEED_SUBMISSION = "speed-submission-v1"
+SPEED_SUBMISSION = "speed-submission-v2"
 SPEED_KIND = "speed"
 # record_version → (scored schema, speed schema); the newest is what rla writes.
 RECORD_SCHEMAS = {2: ("record-v2", "speed-record-v1"), 3: (RECORD, SPEED_RECORD)}
+# schema_version → (scored schema, speed schema); the newest is what rla sends.
+SUBMISSION_SCHEMAS = {1: ("submission-v1", "speed-submission-v1"),
+                      2: (SUBMISSION, SPEED_SUBMISSION)}
 
 
 def record_schema(record: Any) -> str:
@@ -51,9 +57,13 @@ def is_speed_record(record: Any) -> bool:
 
 
 def submission_schema(payload: Any) -> str:
-    """The schema a submission payload is checked against: by its `kind`."""
+    """The schema a submission payload is checked against: by its `kind` and its
+    schema_version (the newest when it names none this rla knows)."""
     kind = payload.get("kind") if isinstance(payload, Mapping) else None
-    return SPEED_SUBMISSION if kind == SPEED_KIND else SUBMISSION
+    version = payload.get("schema_version") if isinstance(payload, Mapping) else None
+    scored, speed = SUBMISSION_SCHEMAS.get(version if isinstance(version, int) else 0,
+                                           SUBMISSION_SCHEMAS[max(SUBMISSION_SCHEMAS)])
+    return speed if kind == SPEED_KIND else scored
 
 
 def schema_names() -> list[str]:

@@ -4,7 +4,7 @@ then copied into each test that changes them."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,8 +61,8 @@ def full_run(_full_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
 
 
 @pytest.fixture(scope="session")
-def _published_full_run(_full_run: rundir.RunDir,
-                        tmp_path_factory: pytest.TempPathFactory) -> rundir.RunDir:
+def _published_full_run(_full_run: rundir.RunDir, tmp_path_factory: pytest.TempPathFactory
+                        ) -> Iterator[tuple[rundir.RunDir, FakeGitHub]]:
     from runlocalai_bench.publish.flow import publish_run
     from runlocalai_bench.publish.gist import GistClient
     from tests.publish.fakes import VALID_TOKEN
@@ -73,14 +73,24 @@ def _published_full_run(_full_run: rundir.RunDir,
     try:
         with GistClient(VALID_TOKEN, api_url=fake.url) as client:
             publish_run(run.path, client)
+        yield run, fake
     finally:
         server.stop()
-    return run
 
 
 @pytest.fixture
-def published_full_run(_published_full_run: rundir.RunDir, tmp_path: Path) -> rundir.RunDir:
-    """The full run, published to a (since stopped) loopback Gist API and verified."""
-    return copy_run(_published_full_run, tmp_path / "runs")
+def published_full_run(_published_full_run: tuple[rundir.RunDir, FakeGitHub], tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> rundir.RunDir:
+    """The full run, published to a loopback Gist API (running for the session, and the Gist
+    API rla talks to in this test: submit reads the Gist back) and verified."""
+    run, fake = _published_full_run
+    monkeypatch.setenv("RLA_GITHUB_API_URL", fake.url)
+    return copy_run(run, tmp_path / "runs")
+
+
+@pytest.fixture
+def published_gist(_published_full_run: tuple[rundir.RunDir, FakeGitHub]) -> FakeGitHub:
+    """The loopback Gist API holding `published_full_run`'s Gist."""
+    return _published_full_run[1]
 
 

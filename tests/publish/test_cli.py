@@ -59,7 +59,7 @@ def test_run_publish_submit_round_trip(full_run, github, leaderboard):
 
     submitted = rla("submit", str(full_run.path), "--yes", "--handle", "alice", "--notes",
                     "<script>alert(1)</script>Ran on [my box](javascript:alert(1)).",
-                    env=env_for(leaderboard=leaderboard))
+                    env=env_for(github, leaderboard=leaderboard))
     assert submitted.returncode == 0, submitted.stderr
     (seen,) = leaderboard.submissions()
     payload = seen.body
@@ -85,7 +85,8 @@ def test_run_publish_submit_round_trip(full_run, github, leaderboard):
     assert (row.gist_url, row.submission_id, row.submission_status) == (url, "sub_0001",
                                                                          "queued")
 
-    again = rla("submit", str(full_run.path), "--yes", env=env_for(leaderboard=leaderboard))
+    again = rla("submit", str(full_run.path), "--yes",
+                env=env_for(github, leaderboard=leaderboard))
     assert again.returncode == 0, again.stderr
     assert "already submitted as sub_0001" in again.stderr
     assert len(leaderboard.stored) == 1 and len(leaderboard.submissions()) == 2

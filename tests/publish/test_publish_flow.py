@@ -161,9 +161,9 @@ def test_samples_too_large_for_a_raw_url_are_left_out_and_said_so(selfcheck_run)
 def test_a_refused_run_sends_nothing_and_writes_nothing(selfcheck_run, github, leaderboard):
     with client(github) as gh:
         publish_run(selfcheck_run.path, gh)
-    before = selfcheck_run.record.read_bytes()
-    sub = prepare_submission(selfcheck_run.path, handle="carol", notes="<b>hi</b>",
-                             publishable=publishable_specs())
+        before = selfcheck_run.record.read_bytes()
+        sub = prepare_submission(selfcheck_run.path, handle="carol", notes="<b>hi</b>",
+                                 publishable=publishable_specs(), gist=gh)
     assert not sub.verdict.ok and len(sub.verdict.reasons) == 3
     assert sub.payload["notes"] == "hi" and sub.payload["submitter"] == {"handle": "carol"}
     with LeaderboardClient(leaderboard.url, LEADERBOARD_TOKEN) as lb, \
@@ -179,7 +179,7 @@ def test_an_invalid_handle_is_refused(selfcheck_run):
 
     with pytest.raises(ConfigError, match="--handle"):
         prepare_submission(selfcheck_run.path, handle="<img src=x>", notes=None,
-                           publishable=publishable_specs())
+                           publishable=publishable_specs(), gist=None)
 
 
 def _rewrite_record(run: rundir.RunDir, **fields) -> None:
@@ -197,7 +197,7 @@ def _rewrite_record(run: rundir.RunDir, **fields) -> None:
 def test_notes_already_in_the_record_are_cleaned_and_bounded(selfcheck_run):
     _rewrite_record(selfcheck_run, notes="[x](java\u200bscript:alert(1)) " + "n" * 1_000_000)
     sub = prepare_submission(selfcheck_run.path, handle=None, notes=None,
-                             publishable=publishable_specs())
+                             publishable=publishable_specs(), gist=None)
     notes = sub.payload["notes"]
     assert notes.startswith("x n") and len(notes) == 2000 and notes.endswith("…")
     assert "javascript" not in notes and "\u200b" not in notes
@@ -210,7 +210,7 @@ def test_free_text_from_the_model_is_cleaned_in_the_payload(selfcheck_run):
     _rewrite_record(selfcheck_run, model__name="<script>x</script>Gemma\u200b [3](javascript:1)",
                     model__family="gem\x07ma3")
     sub = prepare_submission(selfcheck_run.path, handle="alice@example.com", notes=None,
-                             publishable=publishable_specs())
+                             publishable=publishable_specs(), gist=None)
     assert sub.payload["model"]["name"] == "Gemma 3"
     assert sub.payload["model"]["family"] == "gemma3"
     assert sub.payload["submitter"] == {"handle": "alice@example.com"}
@@ -225,10 +225,10 @@ def test_a_handle_in_the_record_is_checked_too(selfcheck_run):
     _rewrite_record(selfcheck_run, submitter="<img src=x onerror=alert(1)>")
     with pytest.raises(ConfigError, match=r"record\.json's submitter"):
         prepare_submission(selfcheck_run.path, handle=None, notes=None,
-                           publishable=publishable_specs())
+                           publishable=publishable_specs(), gist=None)
     _rewrite_record(selfcheck_run, submitter="bo\u200bb")
     sub = prepare_submission(selfcheck_run.path, handle=None, notes=None,
-                             publishable=publishable_specs())
+                             publishable=publishable_specs(), gist=None)
     assert sub.payload["submitter"] == {"handle": "bob"}
 
 

@@ -77,7 +77,8 @@ def test_every_shipped_schema_is_valid_json_schema():
 
 def test_the_shipped_schemas_load_and_match_the_code_versions():
     assert schemas.schema_names() == ["record-v2", "record-v3", "speed-record-v1",
-                                      "speed-record-v2", "speed-submission-v1", "submission-v1"]
+                                      "speed-record-v2", "speed-submission-v1",
+                                      "speed-submission-v2", "submission-v1", "submission-v2"]
     for version, names in schemas.RECORD_SCHEMAS.items():
         for name in names:
             record = schemas.load_schema(name)
@@ -94,6 +95,21 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
     for name in (schemas.SUBMISSION, schemas.SPEED_SUBMISSION):
         submission = schemas.load_schema(name)
         assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
+    assert schemas.SUBMISSION_SCHEMAS[SUBMISSION_VERSION] == (schemas.SUBMISSION,
+                                                              schemas.SPEED_SUBMISSION)
+    # version 2 is version 1 with evidence.files, nothing else
+    for old, new in zip(schemas.SUBMISSION_SCHEMAS[1], schemas.SUBMISSION_SCHEMAS[2],
+                        strict=True):
+        a, b = schemas.load_schema(old), schemas.load_schema(new)
+        assert a["properties"]["schema_version"] == {"const": 1}
+        assert b["required"] == a["required"]
+        assert {k: v for k, v in b["properties"].items()
+                if k not in ("evidence", "schema_version")} == \
+            {k: v for k, v in a["properties"].items() if k not in ("evidence", "schema_version")}
+        ev_a, ev_b = a["properties"]["evidence"], b["properties"]["evidence"]
+        assert ev_b["required"] == [*ev_a["required"], "files"]
+        assert {k: v for k, v in ev_b["properties"].items() if k != "files"} == \
+            ev_a["properties"]
     assert schemas.load_schema(schemas.SPEED_RECORD)["properties"]["benchmark"]["properties"][
         "kind"] == {"const": schemas.SPEED_KIND}
     assert schemas.load_schema(schemas.SPEED_SUBMISSION)["properties"]["kind"] == {
@@ -102,15 +118,17 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
 
 
 @pytest.mark.parametrize("document, record_schema, submission_schema", [
-    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v2", "speed-submission-v1"),
-    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v3", "submission-v1"),
+    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v2", "speed-submission-v2"),
+    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v3", "submission-v2"),
     ({"record_version": 2, "benchmark": {"kind": "speed"}}, "speed-record-v1",
-     "submission-v1"),
+     "submission-v2"),
     ({"record_version": 2, "benchmark": {"kind": "code_execution"}}, "record-v2",
-     "submission-v1"),
-    ({"record_version": 3}, "record-v3", "submission-v1"),
-    ({}, "record-v3", "submission-v1"),
-    ("not a mapping", "record-v3", "submission-v1"),
+     "submission-v2"),
+    ({"record_version": 3}, "record-v3", "submission-v2"),
+    ({}, "record-v3", "submission-v2"),
+    ("not a mapping", "record-v3", "submission-v2"),
+    ({"schema_version": 1, "kind": "quality"}, "record-v3", "submission-v1"),
+    ({"schema_version": 1, "kind": "speed"}, "record-v3", "speed-submission-v1"),
 ])
 def test_a_document_is_checked_against_the_schema_of_its_kind(document, record_schema,
                                                                submission_schema):

@@ -76,8 +76,9 @@ def test_a_published_speed_run_passes_the_gate_and_is_submitted(speed_run, githu
     publish(speed_run, github)
     assert gate(speed_run) == []
 
-    sub = prepare_submission(speed_run.path, handle="tok-tester", notes=None,
-                             publishable=publishable_specs())
+    with GistClient(None, api_url=github.url) as gist:
+        sub = prepare_submission(speed_run.path, handle="tok-tester", notes=None,
+                                 publishable=publishable_specs(), gist=gist)
     with LeaderboardClient(leaderboard.url, LEADERBOARD_TOKEN) as client:
         receipt = submit_prepared(sub, client)
     assert receipt.status == "queued" and not receipt.duplicate
@@ -189,10 +190,13 @@ def test_rla_submit_refuses_a_fabricated_speed_record_and_says_why(speed_run, gi
         run["metrics"]["decode_tps"] = 20_000.0
     record["speed"]["summary"]["decode_tps"]["median"] = 20_000.0
     rundir.write_json_atomic(speed_run.record, record)
-    env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
+    env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url,
+           "RLA_GITHUB_API_URL": github.url}
     proc = rla("submit", str(speed_run.path), "--yes", env=env)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "error: the trust gate refused this run" in proc.stderr
+    assert "record.json differs from the one published in the Gist at" \
+        " speed.summary.decode_tps.median" in proc.stderr
     assert "run-1: recorded decode tok/s 20000.0 does not follow from its observations" \
         in proc.stderr
     assert "summary decode tok/s 20000.0 does not follow from the counted runs" in proc.stderr
@@ -219,7 +223,8 @@ def test_a_record_naming_logs_outside_the_run_directory_is_refused(speed_run, gi
 
 def test_rla_submit_without_a_token_names_the_variable(speed_run, github, leaderboard):
     publish(speed_run, github)
-    proc = rla("submit", str(speed_run.path), "--yes", env={"RLA_LEADERBOARD_URL": leaderboard.url})
+    proc = rla("submit", str(speed_run.path), "--yes",
+               env={"RLA_LEADERBOARD_URL": leaderboard.url, "RLA_GITHUB_API_URL": github.url})
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     # The variable's name must survive redaction ("token: X" reads like a secret's value).
     assert "error: no leaderboard token (RLA_SUBMIT_TOKEN is unset)" in proc.stderr

@@ -107,7 +107,7 @@ def test_in_process_llama_cpp_python(tmp_path):
 def test_a_llama_server_row_is_published_and_submitted(llama_server, tmp_path, github,
                                                        leaderboard):
     """The real engine's output through the hardware row's whole flow: run, Gist, trust gate,
-    payload (validated by the loopback leaderboard against speed-submission-v1)."""
+    payload (validated by the loopback leaderboard against speed-submission-v2)."""
     from runlocalai_bench import schemas
     from runlocalai_bench.publish.flow import prepare_submission, publish_run, submit_prepared
     from runlocalai_bench.publish.gist import GistClient
@@ -121,7 +121,8 @@ def test_a_llama_server_row_is_published_and_submitted(llama_server, tmp_path, g
                     open_streamer=open_streamer, detect_rig=detect_rig).run
     with GistClient(VALID_TOKEN, api_url=github.url) as client:
         publish_run(run.path, client)
-    sub = prepare_submission(run.path, handle=None, notes=None, publishable=publishable_specs())
+        sub = prepare_submission(run.path, handle=None, notes=None,
+                                 publishable=publishable_specs(), gist=client)
     assert schemas.validate(sub.payload, schemas.load_schema(schemas.SPEED_SUBMISSION)) == []
     # The machine's noise is not the code's: a set that did not settle is the one reason the
     # gate may give here.

@@ -1,0 +1,128 @@
+"""The tamper suite, submit side: a run edited after its Gist was made, or a Gist that does not
+hold up, is refused by `rla submit` with a reason that names what was changed; the payload is
+built from the Gist, never from the edited local files (loopback Gist and leaderboard APIs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from runlocalai_bench.errors import PublishError
+from runlocalai_bench.publish.evidence import LOCAL_FIELDS
+from runlocalai_bench.publish.flow import prepare_submission, publish_run
+from runlocalai_bench.publish.gist import GistClient
+from runlocalai_bench.publish.payload import Evidence, idempotency_key
+from runlocalai_bench.publish.trust import publishable_specs
+from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
+from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
+from tests.support.cli import rla
+
+pytestmark = pytest.mark.integration
+
+
+def prepare(run, gist_api):
+    with GistClient(None, api_url=gist_api.url) as client:
+        return prepare_submission(run.path, handle=None, notes=None,
+                                  publishable=publishable_specs(), gist=client)
+
+
+def edit_record(run, edit) -> None:
+    record = rundir.read_json(run.record)
+    edit(record)
+    rundir.write_json_atomic(run.record, record)
+
+
+def test_the_fields_publish_and_submit_add_are_the_only_ones_allowed_to_differ():
+    assert LOCAL_FIELDS == ("test_run_log_url", "gist", "submitter", "notes")
+
+
+def test_an_untouched_published_run_passes_and_states_the_gist_s_hashes(published_full_run,
+                                                                        published_gist):
+    sub = prepare(published_full_run, published_gist)
+    assert sub.verdict.ok, sub.verdict.reasons
+    evidence = sub.payload["evidence"]
+    stored = published_gist.gists[evidence["gist_id"]]
+    assert evidence["files"] == {name: hashlib.sha256(data).hexdigest()
+                                 for name, data in stored.items()}
+    assert evidence["record_sha256"] == hashlib.sha256(stored["record.json"]).hexdigest()
+    assert {"run.log", "record.json", "results.json", "samples.jsonl", "README.md"} <= set(
+        evidence["files"])
+
+
+def test_a_score_edited_after_publishing_is_refused_and_not_sent(published_full_run,
+                                                                 published_gist, leaderboard):
+    honest = load_record(published_full_run.record).body.results.score
+    edit_record(published_full_run, lambda r: r["results"].update(score=0.91))
+    sub = prepare(published_full_run, published_gist)
+    assert ("record.json differs from the one published in the Gist at results.score (only"
+            " test_run_log_url, gist, submitter, notes may differ): publish the run as it is,"
+            " or submit the published record") in sub.verdict.reasons
+    assert sub.payload["score"]["value"] == honest != 0.91
+    env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
+    proc = rla("submit", str(published_full_run.path), "--yes", env=env)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "differs from the one published in the Gist at results.score" in proc.stderr
+    assert leaderboard.requests == []
+
+
+def test_results_json_edited_and_rehashed_is_refused(published_full_run, published_gist):
+    run = published_full_run
+    results = rundir.read_json(run.results)
+    results["score"] = 0.91
+    rundir.write_json_atomic(run.results, results)
+    edit_record(run, lambda r: r["files"].update({"results.json": rundir.sha256_file(
+        run.results)}))
+    reasons = prepare(run, published_gist).verdict.reasons
+    assert any("published in the Gist at files.results.json" in r for r in reasons), reasons
+
+
+def test_a_gist_changed_after_publishing_is_an_error_naming_the_file(full_run, github):
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        publish_run(full_run.path, client)
+    (gist_id,) = github.gists
+    github.gists[gist_id]["results.json"] = b"{}"
+    with pytest.raises(PublishError, match=r"the Gist's results\.json is not the file publish"
+                                           r" verified"):
+        prepare(full_run, github)
+    github.gists[gist_id].pop("results.json")
+    with pytest.raises(PublishError, match=r"the Gist lacks results\.json"):
+        prepare(full_run, github)
+
+
+def test_a_published_record_whose_results_its_samples_do_not_add_up_to_is_refused(full_run,
+                                                                                  github):
+    """Edited before publishing, every hash recomputed: the Gist is self-consistent, but its
+    samples say otherwise."""
+    run = full_run
+    results = rundir.read_json(run.results)
+    results["score"] = 0.91
+    rundir.write_json_atomic(run.results, results)
+    edit_record(run, lambda r: (r["results"].update(score=0.91),
+                                r["files"].update({"results.json":
+                                                   rundir.sha256_file(run.results)})))
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        publish_run(run.path, client)
+    sub = prepare(run, github)
+    assert any(r.startswith("the published results are not what its samples add up to"
+                            " (results.score: claimed 0.91, recomputed") for r in
+               sub.verdict.reasons), sub.verdict.reasons
+    assert sub.payload["score"]["value"] != 0.91
+
+
+def test_the_idempotency_key_covers_the_whole_published_record(published_full_run):
+    record = load_record(published_full_run.record)
+    one = idempotency_key(record, Evidence(record_sha256="a" * 64, files={}))
+    assert one == idempotency_key(record, Evidence(record_sha256="a" * 64, files={}))
+    assert one != idempotency_key(record, Evidence(record_sha256="b" * 64, files={}))
+
+
+def test_a_dry_run_shows_the_payload_from_the_gist(published_full_run, published_gist):
+    edit_record(published_full_run, lambda r: r["results"].update(score=0.91))
+    proc = rla("submit", str(published_full_run.path), "--dry-run")
+    assert proc.returncode != 0
+    shown = json.loads(proc.stdout)
+    assert shown["payload"]["score"]["value"] != 0.91
+    assert not shown["gate"]["ok"]
