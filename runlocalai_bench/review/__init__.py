@@ -8,12 +8,12 @@ run that signs and the review that checks both reach it.
     logcheck.py    run.log (and a speed run's runs/*.log) read against the record (pure)
     scores.py      two statements of a run's scores compared field by field (pure)
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
-    compare.py     two runs side by side: per subtask and the samples that disagree; two
-                   speed runs' median decode / prefill tok/s and TTFT (pure)
+    compare.py     two scored runs side by side: per subtask and the samples that disagree
     reproduce.py   re-run a record's exact configuration here, compare, and give a verdict:
                    one flow, each kind's part through `Kind`
     scored.py      a scored run's part: its configuration re-run, scores and samples judged
-    speed.py       a speed row's part: re-run by `rla bench speed`'s runner, tok/s judged
+    speed.py       a speed row's part: re-run by `rla bench speed`'s runner; the two runs'
+                   median decode / prefill tok/s and TTFT compared, decode judged
     report.py      reproduction.json and reproduction.md
 
 The policy is REFERENCE §1: a reproduction matches four dimensions and lands within ±2

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from runlocalai_bench.results import rundir
-from runlocalai_bench.review.compare import RunComparison, ScoreDelta, SpeedComparison
+from runlocalai_bench.review.compare import RunComparison, ScoreDelta
 from runlocalai_bench.review.reproduce import REPORT_JSON, REPORT_MD, Reproduction
+from runlocalai_bench.review.speed import SpeedComparison
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
 MAX_SAMPLE_ROWS = 30
@@ -129,7 +130,7 @@ def render_markdown(r: Reproduction) -> str:
         lines.append("")
     if r.comparison is not None:
         lines += _scores(r.comparison)
-    if r.speed is not None:
+    if isinstance(r.speed, SpeedComparison):
         lines += _speed(r.speed)
     lines += ["## Verification of the original", ""]
     for f in r.integrity.findings:

@@ -34,7 +34,7 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
-from runlocalai_bench.review.compare import RunComparison, SpeedComparison
+from runlocalai_bench.review.compare import RunComparison
 from runlocalai_bench.review.dimensions import DimensionMatch, compare_dimensions, setup_of
 from runlocalai_bench.review.source import Source
 from runlocalai_bench.review.verify import VerifyReport, verify_source
@@ -43,6 +43,15 @@ Verdict = Literal["reproduced", "verified on the editor's rig", "not reproduced"
                   "related benchmark", "invalid"]
 REPORT_JSON = "reproduction.json"
 REPORT_MD = "reproduction.md"
+
+
+class Figures(Protocol):
+    """A kind's comparison of the two runs' figures, shown in the terminal and in the report:
+    a scored run's RunComparison (compare.py), a speed row's SpeedComparison (speed.py)."""
+
+    def __rich__(self) -> Any: ...
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class Reproduction:
     dimensions: tuple[DimensionMatch, ...] = ()
     configuration: tuple[str, ...] = ()  # settings the re-run did not share with the original
     comparison: RunComparison | None = None
-    speed: SpeedComparison | None = None  # a speed row's figures (speed.py)
+    speed: Figures | None = None  # a speed row's figures (speed.SpeedComparison)
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -211,7 +220,7 @@ class Kind(Protocol):
     def judge(self, original: Record, rerun: Record, integrity: VerifyReport,
               configuration: Sequence[str], dimensions: Sequence[DimensionMatch],
               original_run: rundir.RunDir, rerun_run: rundir.RunDir
-              ) -> tuple[Verdict, tuple[str, ...], RunComparison | SpeedComparison]: ...
+              ) -> tuple[Verdict, tuple[str, ...], Figures]: ...
 
 
 def reproduce(kind: Kind, source: Source, target: Target, *,
@@ -238,7 +247,7 @@ def reproduce(kind: Kind, source: Source, target: Target, *,
         independence(integrity.signer, reproduction["signer"]), integrity, dimensions,
         tuple(configuration),
         comparison=comparison if isinstance(comparison, RunComparison) else None,
-        speed=comparison if isinstance(comparison, SpeedComparison) else None)
+        speed=None if isinstance(comparison, RunComparison) else comparison)
 
 
 def report_dir(reproduction: Reproduction, fallback: Path) -> Path:

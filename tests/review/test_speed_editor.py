@@ -15,11 +15,10 @@ from runlocalai_bench.backends.factory import open_streamer
 from runlocalai_bench.config import build_config
 from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
-from runlocalai_bench.review.compare import SPEED_TOLERANCE, compare_speed
 from runlocalai_bench.review.report import write_report
 from runlocalai_bench.review.reproduce import Reproduction, Target, reproduce
 from runlocalai_bench.review.source import download_gist, local_source, open_source
-from runlocalai_bench.review.speed import SpeedPart
+from runlocalai_bench.review.speed import SPEED_TOLERANCE, SpeedPart, compare_speed
 from runlocalai_bench.review.verify import SPEED_CHECKS, VerifyReport, verify_source
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.speed.plausibility import speed_gate
