@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
 from tests.speed.forgery import forge_decode
+from tests.support.cli import assert_user_error, rla
 from tests.support.streaming import StreamingLlamaServer
 
 
@@ -153,18 +152,13 @@ def test_the_gist_api_refuses_a_name_with_a_slash(github):
 # -- the command line ----------------------------------------------------------------------
 
 
-def rla(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **env}, input="")
-
-
 def test_rla_bench_speed_publish_and_submit_from_the_command_line(serving, tmp_path: Path,
                                                                   github, leaderboard):
     url = serving(StreamingLlamaServer(decode_tps=lambda n: 35.0)).url
     env = {"GH_TOKEN": VALID_TOKEN, "RLA_GITHUB_API_URL": github.url,
            "RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
     proc = rla("bench", "speed", "--endpoint", url, "--n-predict", "4", "--output-dir",
-               str(tmp_path), "--publish", env=env)
+               str(tmp_path), "--publish", env=env, process=True)
     assert proc.returncode == 0, proc.stderr
     (run_path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     record = rundir.read_json(run_path / "record.json")
@@ -193,7 +187,7 @@ def test_rla_submit_refuses_a_fabricated_speed_record_and_says_why(speed_run, gi
     env = {"RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url,
            "RLA_GITHUB_API_URL": github.url}
     proc = rla("submit", str(speed_run.path), "--yes", env=env)
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert_user_error(proc, first=False)
     assert "error: the trust gate refused this run" in proc.stderr
     assert "record.json differs from the one published in the Gist at" \
         " speed.summary.decode_tps.median" in proc.stderr
@@ -204,8 +198,8 @@ def test_rla_submit_refuses_a_fabricated_speed_record_and_says_why(speed_run, gi
 
 
 def test_rla_rescore_says_a_speed_run_has_nothing_to_rescore(speed_run):
-    proc = rla("rescore", str(speed_run.path), env={})
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    proc = rla("rescore", str(speed_run.path))
+    assert_user_error(proc)
     assert f"error: {speed_run.id} is a speed run: it has no scored samples" in proc.stderr
     assert "hint: `rla verify` re-derives its figures" in proc.stderr
 
@@ -225,7 +219,7 @@ def test_rla_submit_without_a_token_names_the_variable(speed_run, github, leader
     publish(speed_run, github)
     proc = rla("submit", str(speed_run.path), "--yes",
                env={"RLA_LEADERBOARD_URL": leaderboard.url, "RLA_GITHUB_API_URL": github.url})
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert_user_error(proc)
     # The variable's name must survive redaction ("token: X" reads like a secret's value).
     assert "error: no leaderboard token (RLA_SUBMIT_TOKEN is unset)" in proc.stderr
     assert "hint: export RLA_SUBMIT_TOKEN=" in proc.stderr and leaderboard.requests == []
@@ -239,7 +233,8 @@ def test_a_speed_run_keeps_endpoint_credentials_out_of_every_artifact(serving, t
     env = {"GH_TOKEN": VALID_TOKEN, "RLA_GITHUB_API_URL": github.url,
            "RLA_SUBMIT_TOKEN": LEADERBOARD_TOKEN, "RLA_LEADERBOARD_URL": leaderboard.url}
     proc = rla("bench", "speed", "--endpoint", f"http://T0KENV4LUE@{where}", "--n-predict", "4",
-               "--output-dir", str(tmp_path / "runs"), "--publish", "--submit", "--yes", env=env)
+               "--output-dir", str(tmp_path / "runs"), "--publish", "--submit", "--yes", env=env,
+               process=True)
     assert proc.returncode == 0, proc.stderr
     assert len(leaderboard.submissions()) == 1
     files = [*(tmp_path / "runs").rglob("*"), *Path(os.environ["RLA_HOME"]).rglob("*")]

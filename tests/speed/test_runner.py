@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.store import RunIndex
 from runlocalai_bench.speed import speed_gate
+from tests.support.cli import assert_user_error, rla
 from tests.support.servers import Reply, serve
 from tests.support.streaming import StreamingLlamaServer, StreamingOllama
 
@@ -239,15 +237,10 @@ def test_a_server_error_stops_the_run_and_marks_it(speed, cpu_rig):
 # -- the command ---------------------------------------------------------------------------
 
 
-def rla(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=120, env=os.environ.copy())
-
-
 def test_rla_bench_speed_prints_the_speed_section_as_json(serving, tmp_path):
     url = serving(StreamingLlamaServer(decode_tps=lambda n: 35.0)).url
     proc = rla("bench", "speed", "--endpoint", url, "--n-predict", "4", "--output-dir",
-               str(tmp_path), "--json")
+               str(tmp_path), "--json", process=True)  # its output passes run.log's tee
     assert proc.returncode == 0, proc.stderr
     speed = json.loads(proc.stdout)
     assert speed["summary"]["decode_tps"]["median"] == 35.0
@@ -260,10 +253,7 @@ def test_rla_bench_speed_prints_the_speed_section_as_json(serving, tmp_path):
     (("bench", "mmlu", "--profile", "standard"), "only applies to `rla bench speed`"),
 ])
 def test_user_errors(args, needle):
-    proc = rla(*args)
-    assert proc.returncode != 0
-    assert proc.stderr.startswith("error: ") and "hint: " in proc.stderr, proc.stderr
-    assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert_user_error(rla(*args), needle)
 
 
 def test_each_request_has_a_connection_of_its_own(serving, speed, cpu_rig):
