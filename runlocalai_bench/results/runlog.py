@@ -26,12 +26,13 @@ read back by results/speedlogs.py.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import RlaError
 from runlocalai_bench.types import Results
 
 _TITLE = re.compile(r"^# rla (\S+) run (\S+) (\S+)$")
@@ -109,8 +110,8 @@ def last_json_object(lines: Sequence[str], key: str) -> Mapping[str, Any] | None
         for start in range(end, -1, -1):
             if lines[start] == "{":
                 try:
-                    value = json.loads("\n".join(lines[start:end + 1]))
-                except ValueError:
+                    value = jsonio.loads("\n".join(lines[start:end + 1]), "a JSON object")
+                except RlaError:
                     break
                 if isinstance(value, Mapping) and key in value:
                     return value

@@ -21,12 +21,13 @@ itself a finding.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runlocalai_bench import jsonio
+from runlocalai_bench.errors import RlaError
 from runlocalai_bench.results import runlog, speedlogs
 from runlocalai_bench.results.recordtypes import RawRun, Record, Scored, SpeedRun, SpeedSection
 from runlocalai_bench.results.runlog import (
@@ -264,14 +265,15 @@ def _raw_findings(name: str, facts: Mapping[str, str], raw: RawRun,
 
     engine = speedlogs.parse_engine_timings(facts.get("engine_timings", ""))
     try:
-        logged_engine = json.loads(engine[1]) if engine else None
-    except ValueError:
+        logged_engine = jsonio.loads(engine[1], "engine_timings") if engine else None
+    except RlaError:
         logged_engine = "unreadable"
     if logged_engine != raw.engine or (engine[0] if engine else None) != raw.engine_format:
         differs("engine", logged_engine if engine else "nothing", raw.engine)
     try:
-        arrivals = json.loads(speedlogs.fact_value(facts.get("arrivals_ms", ""), "arrivals_ms"))
-    except ValueError:
+        arrivals = jsonio.loads(speedlogs.fact_value(facts.get("arrivals_ms", ""),
+                                                     "arrivals_ms"), "arrivals_ms")
+    except RlaError:
         arrivals = None
     if arrivals != list(raw.arrivals_ms):
         differs("arrivals_ms", "other token arrival times" if arrivals else "none",

@@ -114,3 +114,10 @@ def test_logs_written_by_the_previous_version_still_verify():
     for i, entry in enumerate(entries):
         text = (speed / entry.log).read_text()
         assert check_run_log(text, entry, f"speed.runs[{i}]") == []
+
+
+def test_a_printed_object_the_bounded_reader_refuses_is_no_printed_object():
+    deep = "[" * 100_000 + "]" * 100_000
+    assert runlog.last_json_object(["{", f'"score": {deep}', "}"], "score") is None
+    assert runlog.last_json_object(["{", '"score": NaN', "}"], "score") is None
+    assert runlog.last_json_object(["{", '"score": 0.5', "}"], "score") == {"score": 0.5}
