@@ -24,7 +24,7 @@ tolerance when the hardware alone differs: the VERIFIED tier's own-rig re-run), 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -123,6 +123,13 @@ class Reproduction:
 
 
 # -- the configuration of the original -------------------------------------------------------
+
+
+# What a re-run of any kind must share first: the benchmark and its methodology (the spec's
+# sha256). Each kind's configuration starts with these; getters take the record and its section.
+METHODOLOGY: tuple[tuple[str, Callable[[Record, Any], Any]], ...] = (
+    ("benchmark.slug", lambda r, _: r.benchmark.slug),
+    ("benchmark.spec_sha256", lambda r, _: r.benchmark.spec_sha256))
 
 
 def fields_not_shared(fields: Iterable[tuple[str, Any, Any]]) -> list[str]:

@@ -39,6 +39,7 @@ from runlocalai_bench.review.compare import (
 )
 from runlocalai_bench.review.dimensions import DimensionMatch
 from runlocalai_bench.review.reproduce import (
+    METHODOLOGY,
     Target,
     Verdict,
     fields_not_shared,
@@ -52,8 +53,7 @@ from runlocalai_bench.types import RigInfo
 
 # What decides what a scored run computes, as the record states it: the re-run must share each.
 CONFIGURATION: tuple[tuple[str, Callable[[Record, Scored], Any]], ...] = (
-    ("benchmark.slug", lambda r, s: r.benchmark.slug),
-    ("benchmark.spec_sha256", lambda r, s: r.benchmark.spec_sha256),
+    *METHODOLOGY,
     ("benchmark.prompt_style", lambda r, s: r.benchmark.prompt_style),
     ("dataset.content_sha256", lambda r, s: s.dataset.content_sha256),
     ("sampling.settings", lambda r, s: r.sampling.settings),

@@ -39,6 +39,7 @@ from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.recordtypes import Record, Speed, SpeedSection
 from runlocalai_bench.review.dimensions import DimensionMatch
 from runlocalai_bench.review.reproduce import (
+    METHODOLOGY,
     Target,
     Verdict,
     fields_not_shared,
@@ -52,8 +53,7 @@ from runlocalai_bench.types import RigInfo
 
 # What decides what a speed run measures, as the record states it: the re-run must share each.
 CONFIGURATION: tuple[tuple[str, Callable[[Record, SpeedSection], Any]], ...] = (
-    ("benchmark.slug", lambda r, s: r.benchmark.slug),
-    ("benchmark.spec_sha256", lambda r, s: r.benchmark.spec_sha256),
+    *METHODOLOGY,
     ("benchmark.scoring_method", lambda r, s: r.benchmark.scoring_method),
     ("speed.profile", lambda r, s: s.profile), ("speed.n_predict", lambda r, s: s.n_predict),
     ("speed.ignore_eos", lambda r, s: s.ignore_eos), ("speed.split", lambda r, s: s.split),
