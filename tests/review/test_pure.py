@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Model, Record, Scored
@@ -285,26 +284,3 @@ def test_where_rescoring_reads_the_data(tmp_path):
     gone = pin("dir", location="/nowhere/mmlu")
     assert (data_source_for(here).kind, data_source_for(here).path) == ("dir", str(tmp_path))
     assert data_source_for(gone).kind == "hub"
-
-
-@pytest.mark.parametrize(("url", "gist_id"), [
-    ("https://gist.github.com/someone/abc123", "abc123"),  # the README's example
-    ("https://gist.github.com/someone/0123456789abcdef0123", "0123456789abcdef0123"),
-    ("https://gist.github.com/0123456789abcdef0123456789abcdef",
-     "0123456789abcdef0123456789abcdef"),
-    ("https://gist.github.com/someone/1234567.git", "1234567"),  # an old numeric id
-    ("https://gist.github.com/someone/abc123#file-run-log", "abc123"),
-])
-def test_gist_ids_in_every_url_form(url, gist_id):
-    from runlocalai_bench.review.source import gist_id_from_url
-
-    assert gist_id_from_url(url) == gist_id
-
-
-@pytest.mark.parametrize("url", ["https://gist.github.com/someone",
-                                 "https://gist.github.com/", "https://gist.github.com/u/x-y"])
-def test_urls_without_a_gist_id_are_refused(url):
-    from runlocalai_bench.review.source import gist_id_from_url
-
-    with pytest.raises(ConfigError, match="not a Gist URL"):
-        gist_id_from_url(url)
