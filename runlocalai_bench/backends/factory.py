@@ -2,7 +2,7 @@
 
 Quality runs get a Backend (`open_backend`), speed runs a Streamer (`open_streamer`); both probe
 the endpoint the same way (with the api key) and read a local GGUF the same way (its sha256 from
-rla's hash cache).
+rla's hash cache), the served one too when the server runs on this machine.
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ def open_streamer(config: RunConfig) -> Streamer:
 
 def _probe(config: RunConfig, endpoint: str) -> tuple[RuntimeInfo, str]:
     """The runtime behind `endpoint` and the model name requests will carry."""
+    from runlocalai_bench.runtime.identity import with_weights_sha256
     from runlocalai_bench.runtime.probe import probe_endpoint
 
     runtime = probe_endpoint(endpoint, model=config.model, api_key=config.api_key)
+    runtime = with_weights_sha256(runtime, endpoint, config.cache_dir)
     model = config.model or runtime.model.id
     if not model:
         raise ConfigError(f"{endpoint} serves no model rla could identify",

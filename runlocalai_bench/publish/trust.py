@@ -30,7 +30,7 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
 from runlocalai_bench.results.sampleline import read_sample_lines
-from runlocalai_bench.runtime import greedy
+from runlocalai_bench.runtime import greedy, identity
 from runlocalai_bench.scoring import plausibility
 
 
@@ -67,6 +67,7 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
         reasons.append(f"record.json does not match schema {record.schema}: {error}")
     reasons += _benchmark(record, publishable)
     reasons += _rig(record)
+    reasons += _identity(record)
     reasons += _sampling(record)
     if isinstance(record.body, Speed):
         reasons += _speed(record, record.body, data, run_path)
@@ -111,6 +112,18 @@ def _rig(record: Record) -> list[str]:
             if value in (None, "") or (isinstance(value, str) and value.startswith("unknown"))]
 
 
+def _identity(record: Record) -> list[str]:
+    """The model is what the row says: a quantization from the weights or the server, never a
+    name, and a file whose bits per weight fit it (runtime/identity.py)."""
+    model = record.model
+    out = []
+    if model.quantization_source == "file-name":
+        out.append(f"the quantization {model.quantization} was read from a file or model name,"
+                   " not from the weights or the server: rerun with this rla, which asks the"
+                   " server")
+    return out + identity.bits_reasons(model.quantization, model.size_bytes, model.parameters)
+
+
 def _sampling(record: Record) -> list[str]:
     out = []
     settings, sent = record.sampling.settings, record.sampling.sent
@@ -146,9 +159,12 @@ def _plausible(record: Record, body: Scored, run_path: Path) -> list[str]:
     own = path.is_file() and record.files.get(rundir.SAMPLES) == rundir.sha256_file(path)
     samples = path if own else None
     results = body.results
-    return plausibility.quality_flags(
-        spec, score=results.score, n=results.n, counts=results.counts, samples=samples,
-        n_ctx=plausibility.context_of(record.runtime.n_ctx, record.sampling.sent))
+    try:
+        return plausibility.quality_flags(
+            spec, score=results.score, n=results.n, counts=results.counts, samples=samples,
+            n_ctx=plausibility.context_of(record.runtime.n_ctx, record.sampling.sent))
+    except RecordError:
+        return []  # _items names the unreadable line
 
 
 def _coverage(body: Scored) -> list[str]:

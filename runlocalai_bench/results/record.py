@@ -137,14 +137,6 @@ def request_of(config: RunConfig, style: str | None,
 # -- the model's identity on the leaderboard -------------------------------------------------
 
 
-def quantization_from_name(name: str | None) -> str | None:
-    """"gemma-3-270m-q4_k_m.gguf" → "Q4_K_M"; None when no known GGUF quant name appears."""
-    if not name:
-        return None
-    found = _QUANT_IN_NAME.findall(name)
-    return found[-1].upper() if found else None
-
-
 def _name_words(name: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9.]+", name.lower()) if w]
 
@@ -177,11 +169,10 @@ def model_tuning(model: ModelInfo) -> str | None:
 
 
 def model_block(model: ModelInfo) -> dict[str, Any]:
+    """record.model. The quantization is the one the weights' metadata or the server reports,
+    never one read from a file or model name (records before that could say "file-name")."""
     quant = model.quantization
     source = "runtime" if quant else None
-    if not quant:
-        quant = quantization_from_name(model.id) or quantization_from_name(model.path)
-        source = "file-name" if quant else None
     return {
         "slug": model_slug(model),
         "family": model.architecture,

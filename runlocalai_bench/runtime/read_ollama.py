@@ -1,5 +1,6 @@
-"""The probe's reader for Ollama: GET /api/version, POST /api/show, and with no model named,
-the one model running (/api/ps) or pulled (/api/tags)."""
+"""The probe's reader for Ollama: GET /api/version, POST /api/show (the weights' sha256 is the
+blob its modelfile is FROM), the model's size from /api/tags, and with no model named, the one
+model running (/api/ps) or pulled (/api/tags)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from runlocalai_bench import jsonio
 from runlocalai_bench.errors import EndpointError, RlaError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.runtime.gguf import normalise_quantization, parse_size_label, template_sha256
+from runlocalai_bench.runtime.identity import ollama_blob
 from runlocalai_bench.runtime.replies import (
     ProbeHttp,
     as_int,
@@ -71,6 +73,8 @@ def read_ollama(http: ProbeHttp, spec: RunnerSpec, model: str | None) -> Runtime
             quantization=normalise_quantization(quant) if quant else None,
             context_length=as_int(model_info.get(f"{arch}.context_length")) if arch else None,
             chat_template_sha256=template_sha256(as_str(show.get("template"))),
+            sha256=ollama_blob(as_str(show.get("modelfile"))),
+            size_bytes=_pulled_size(http, name),
         )
         extra = {
             k: details.get(k) for k in ("format", "family", "parameter_size", "quantization_level")
@@ -86,6 +90,16 @@ def read_ollama(http: ProbeHttp, spec: RunnerSpec, model: str | None) -> Runtime
         sampler_defaults=parameters,
         settings={k: v for k, v in extra.items() if v},
     )
+
+
+def _pulled_size(http: ProbeHttp, name: str) -> int | None:
+    """The model's size on disk, from the pulled models' list (/api/tags)."""
+    reply = http.get("/api/tags")
+    models = reply.json.get("models") if reply.ok and isinstance(reply.json, Mapping) else None
+    for entry in models if isinstance(models, list) else ():
+        if isinstance(entry, Mapping) and name in (entry.get("name"), entry.get("model")):
+            return as_int(entry.get("size"))
+    return None
 
 
 def _only_ollama_model(http: ProbeHttp) -> str | None:

@@ -92,6 +92,8 @@ def _set(record: dict, path: str, value) -> dict:
     ("results.score", 0.114, "the score 11.4% is below chance (20%, guessing among 5 options)"),
     ("results.counts.unparsed", 120, "120 of 900 answers (13%) could not be read"),
     ("runtime.n_ctx", 100, "prompt(s) reached the context of 100 tokens"),
+    ("model.quantization_source", "file-name", "the quantization Q4_K_M was read from a file"),
+    ("model.size_bytes", 536_196_352, "the model file has 16.00 bits per weight"),
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run

@@ -15,7 +15,6 @@ from runlocalai_bench.results.record import (
     model_block,
     model_slug,
     model_tuning,
-    quantization_from_name,
     rig_line,
     runner_spec,
 )
@@ -46,7 +45,7 @@ def test_a_real_runs_record_validates_and_round_trips(run):
                                 "runtime_spec": "runners/llama-server.toml"}
     assert record["model"]["slug"] == "stub"
     assert record["model"]["quantization"] == "Q4_K_M"
-    assert record["model"]["quantization_source"] == "file-name"
+    assert record["model"]["quantization_source"] == "runtime"  # /props model_ftype
     assert record["runtime"]["concurrency"] == 1 and "model" not in record["runtime"]
     assert record["benchmark"]["scoring_method"] == "first_token_logprob"
     results = json.loads(run.results.read_text())
@@ -91,18 +90,15 @@ def test_a_record_with_a_field_of_the_wrong_type_is_refused_with_where(run, tmp_
         load_record(path)
 
 
-@pytest.mark.parametrize(("name", "quant"), [
-    ("gemma-3-270m-q4_k_m.gguf", "Q4_K_M"),
-    ("llama3.1:8b-instruct-q4_K_M", "Q4_K_M"),
-    ("Qwen2.5-Coder-1.5B-Instruct-Q6_K.gguf", "Q6_K"),
-    ("model-IQ4_XS.gguf", "IQ4_XS"),
-    ("phi-3-mini-f16.gguf", "F16"),
-    ("qwq-32b", None),
-    ("my-q4-model", None),
-    (None, None),
+@pytest.mark.parametrize("name", [
+    "gemma-3-270m-q4_k_m.gguf", "llama3.1:8b-instruct-q4_K_M",
+    "Qwen2.5-Coder-1.5B-Instruct-Q6_K.gguf", "model-IQ4_XS.gguf", "phi-3-mini-f16.gguf",
+    "qwq-32b", None,
 ])
-def test_quantization_from_name(name, quant):
-    assert quantization_from_name(name) == quant
+def test_a_quantization_is_never_read_from_a_name(name):
+    for model in (ModelInfo(id=name), ModelInfo(path=f"/m/{name}" if name else None)):
+        block = model_block(model)
+        assert (block["quantization"], block["quantization_source"]) == (None, None)
 
 
 @pytest.mark.parametrize(("model", "slug", "tuning"), [

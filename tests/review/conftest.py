@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -44,7 +44,11 @@ def alternating(prompt: str) -> str:
 
 
 class OtherModelStub(StubLlamaServer):
-    """The stub serving another file: the same answers, another quantization in its name."""
+    """The stub serving another file: the same answers, another quantization (in its name, and
+    as llama-server reports the file's type)."""
+
+    FTYPES: ClassVar[dict[str, str]] = {"stub-q8_0.gguf": "Q8_0",
+                                        "stub-q5_k_m.gguf": "Q5_K - Medium"}
 
     def __init__(self, policy: Policy, model_file: str) -> None:
         super().__init__(policy=policy)
@@ -53,7 +57,8 @@ class OtherModelStub(StubLlamaServer):
     def handle(self, seen: Seen) -> Reply:
         path = seen.path.split("?")[0]
         if path == "/props":
-            return Reply(body={**PROPS, "model_path": f"/models/{self.model_file}"})
+            return Reply(body={**PROPS, "model_path": f"/models/{self.model_file}",
+                               "model_ftype": self.FTYPES[self.model_file]})
         if path == "/v1/models":
             entry = {**MODELS["data"][0], "id": self.model_file}
             return Reply(body={**MODELS, "data": [entry]})

@@ -226,7 +226,8 @@ def test_ollama_without_a_model_name_uses_the_running_one(serve) -> None:
     server = serve(ollama_routes())
     info = probe_endpoint(server.url)
     assert info.model.id == "mistral:latest"  # the one model in /api/ps
-    assert server.requests[-1].body["model"] == "mistral:latest"
+    (show,) = [r for r in server.requests if r.method == "POST"]
+    assert show.path == "/api/show" and show.body["model"] == "mistral:latest"
 
 
 def test_ollama_unknown_model(serve) -> None:

@@ -18,6 +18,7 @@ PROPS = {
                                                               "top_p": 0.95, "seed": 4294967295}},
     "total_slots": 1,
     "model_path": "/models/stub-q4_k_m.gguf",
+    "model_ftype": "Q4_K - Medium",
     "chat_template": "{{ messages }}",
     "build_info": "b9999-0123abcd",
 }
