@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.errors import RunDirError
+from runlocalai_bench.errors import RecordError, RunDirError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Results, Scored
@@ -316,6 +316,9 @@ def read_run(path: Path) -> tuple[Results | Mapping[str, Any], list[dict[str, An
         results: Results | Mapping[str, Any] = body.results if isinstance(body, Scored) else {}
     elif run.results.is_file():
         results = rundir.read_json(run.results)
+        if not isinstance(results, Mapping):
+            raise RecordError(f"{run.results} is not the JSON object of a run's results",
+                              hint="the file was edited; compare runs rla wrote")
     else:
         raise RunDirError(f"{path} has no {rundir.RECORD} or {rundir.RESULTS}",
                           hint="compare finished runs; finish this one with --resume")

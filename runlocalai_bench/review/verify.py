@@ -224,6 +224,11 @@ def check_results_file(source: Source, scored: Scored) -> list[Finding]:
         stated = rundir.read_json(source.run.results)
     except RlaError as exc:
         return [Finding("results", "failed", exc.message, rundir.RESULTS)]
+    if not isinstance(stated, Mapping):
+        kind = {list: "an array", str: "a string", type(None): "null"}.get(type(stated),
+                                                                           "a number")
+        return [Finding("results", "failed", f"results.json holds {kind}, not the object of a"
+                        " run's results", rundir.RESULTS)]
     mismatches = score_mismatches(scored.results, stated, fields=(
         "metric", "score", "stderr", "macro", "n", "expected_n", "partial"))
     out = [Finding("results", "failed", m.describe().replace("recomputed", "results.json says"),

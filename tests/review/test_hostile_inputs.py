@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from runlocalai_bench.errors import RecordError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.review.compare import read_run
 from tests.review.conftest import failing_verify_in_a_process, rla
 from tests.support.servers import Reply, serve
 
@@ -61,3 +65,18 @@ def test_a_gist_api_answer_nested_100000_deep(capsys):
     assert first.startswith("error: GitHub's answer for Gist") and "nests 100,000 levels" in first
     assert hint.startswith("hint: ")
     assert rundir.RECORD not in out
+
+
+def test_results_json_of_the_wrong_top_level_type(original, capsys):
+    original.results.write_text("[1]", encoding="utf-8")
+    (finding,) = [f for f in findings(capsys, original.path) if f["check"] == "results"]
+    assert finding["status"] == "failed" and finding["file"] == "results.json"
+    assert finding["message"] == "results.json holds an array, not the object of a run's results"
+
+
+def test_runs_compared_read_a_results_json_of_the_wrong_type_as_a_user_error(tmp_path):
+    run = rundir.RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.results.write_text("[1]", encoding="utf-8")
+    with pytest.raises(RecordError, match="is not the JSON object of a run's results"):
+        read_run(run.path)
