@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich import box
 from rich.table import Table
 
 from runlocalai_bench import ui
-from runlocalai_bench.cli._common import resolve_run, run_index
+from runlocalai_bench.cli._common import GithubApiUrl, open_submission, resolve_run, run_index
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.results import rundir
 from runlocalai_bench.types import Results, SubtaskScore, to_dict
@@ -64,24 +66,39 @@ def show(
 
 @app.command("diff")
 def diff(
-    a: str = typer.Argument(..., help="First run: id, id prefix or run directory."),
-    b: str = typer.Argument(..., help="Second run: id, id prefix or run directory."),
+    a: str = typer.Argument(..., help="First run: id, id prefix, run directory, record.json "
+                            "or Gist URL."),
+    b: str = typer.Argument(..., help="Second run, in any of the same forms."),
     tolerance: float = typer.Option(2.0, "--tolerance", help="Percentage points the headline "
                                     "may move before it is marked moved."),
+    github_api_url: GithubApiUrl = None,
     json_output: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
-    """Two runs side by side: headline and each subtask, and the samples that disagree."""
+    """Two runs of the same items side by side, as paired data: the headline's delta with a
+    bootstrap interval, each subtask's flips both ways with McNemar's exact p, the items that
+    flipped, and the samples that disagree. Runs asked with different prompts are not
+    comparable (exit 1)."""
     from runlocalai_bench.review.compare import compare_runs, read_run
+    from runlocalai_bench.review.source import is_url
 
-    (results_a, samples_a), (results_b, samples_b) = read_run(resolve_run(a)), \
-        read_run(resolve_run(b))
+    with ExitStack() as stack:
+        def read(ref: str) -> tuple[Any, list[dict[str, Any]]]:
+            path = Path(ref).expanduser()
+            if not is_url(ref) and (path.is_dir() or not path.exists()):
+                return read_run(resolve_run(ref))  # a run dir: results.json will do
+            source = stack.enter_context(open_submission(ref, github_api_url))
+            return read_run(source.run.path, source.record_path)
+
+        (results_a, samples_a), (results_b, samples_b) = read(a), read(b)
     comparison = compare_runs(results_a, results_b, samples_a, samples_b,
                               tolerance_pp=tolerance)
     out = ui.stdout_console()
     if json_output:
         print_json(out, comparison.to_json())
-        return
-    out.print(comparison)
+    else:
+        out.print(comparison)
+    if not comparison.comparable:
+        raise typer.Exit(1)
 
 
 def _results_from_json(data: dict) -> Results:

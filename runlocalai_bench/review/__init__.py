@@ -8,7 +8,9 @@ run that signs and the review that checks both reach it.
     logcheck.py    run.log (and a speed run's runs/*.log) read against the record (pure)
     scores.py      two statements of a run's scores compared field by field (pure)
     dimensions.py  model / quantization / runtime / hardware: does a re-run count (pure)
-    compare.py     two scored runs side by side: per subtask and the samples that disagree
+    paired.py      two runs' samples as paired data: flips, prompt identity, disagreements
+    compare.py     two scored runs side by side: the headline (±2 pp, bootstrap interval),
+                   each subtask's flips and McNemar p, Wilson intervals (pure)
     reproduce.py   re-run a record's exact configuration here, compare, and give a verdict:
                    one flow, each kind's part through `Kind`
     scored.py      a scored run's part: its configuration re-run, scores and samples judged
@@ -16,8 +18,9 @@ run that signs and the review that checks both reach it.
                    median decode / prefill tok/s and TTFT compared, decode judged
     report.py      reproduction.json and reproduction.md
 
-The policy is REFERENCE §1: a reproduction matches four dimensions and lands within ±2
-percentage points (a speed row: its median decode tok/s within ±10%); three of four matching
-makes a related benchmark; a reproduction signed by another key than the original's is
-independent.
+The policy is REFERENCE §1: a reproduction matches four dimensions and its headline lands
+within ±2 percentage points (a speed row: its median decode tok/s within ±10%); for a scored
+row the hardware differing alone is the editor's own rig (verified), otherwise three of four
+matching makes a related benchmark; a reproduction signed by another key than the original's
+is independent. Which reproductions move a row up the trust ladder: runlocalai_bench/ladder.py.
 """

@@ -24,12 +24,12 @@ from runlocalai_bench.errors import RecordError, RunDirError
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Results, Scored
+from runlocalai_bench.review.paired import Flip, SampleDiff, compare_samples, pair
 from runlocalai_bench.review.scores import results_block
 from runlocalai_bench.stats import SIGNIFICANCE, mcnemar_exact, paired_bootstrap, wilson_interval
 
 DEFAULT_TOLERANCE_PP = 2.0
 TEST_NAME = "McNemar exact, two-sided"
-SAMPLE_FIELDS = ("response", "extracted", "score", "status")
 HEADLINE = "headline"
 SHOWN_SAMPLES = 20
 
@@ -85,30 +85,6 @@ def _pair(values: tuple[float, float] | None) -> list[float] | None:
 
 
 @dataclass(frozen=True)
-class SampleDiff:
-    id: str
-    subtask: str
-    fields: tuple[str, ...]  # which of SAMPLE_FIELDS differ; ("missing",) when one run lacks it
-    a: Mapping[str, Any] | None
-    b: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True)
-class Flip:
-    """An item both runs scored whose score differs: both answers side by side."""
-
-    id: str
-    subtask: str
-    a: Mapping[str, Any]
-    b: Mapping[str, Any]
-
-    @property
-    def direction(self) -> str:
-        return "lost" if float(self.b.get("score") or 0) < float(self.a.get("score") or 0) \
-            else "gained"
-
-
-@dataclass(frozen=True)
 class RunComparison:
     headline: ScoreDelta
     subtasks: tuple[ScoreDelta, ...]
@@ -119,6 +95,22 @@ class RunComparison:
     # the paired bootstrap interval of the headline's delta in points, over the items both
     # runs scored; None when they share none
     delta_interval_pp: tuple[float, float] | None = None
+    prompts_differ: tuple[str, ...] = ()  # ids of shared items asked with other prompts
+    prompts_sha256: tuple[str, str] = ("", "")  # each run's prompt set (review/paired.py)
+
+    @property
+    def comparable(self) -> bool:
+        """Both runs asked every shared item with the same prompt: paired data."""
+        return not self.prompts_differ
+
+    def not_comparable(self) -> str:
+        """Why the two runs cannot be compared item by item ("" when they can)."""
+        if self.comparable:
+            return ""
+        a, b = self.prompts_sha256
+        return (f"not comparable: {len(self.prompts_differ)} of {self.compared} shared items "
+                f"were asked with different prompts (prompts sha256 {a[:12]} ≠ {b[:12]}; "
+                f"first {self.prompts_differ[0]})")
 
     @property
     def moved(self) -> tuple[ScoreDelta, ...]:
@@ -145,6 +137,8 @@ class RunComparison:
         from rich.table import Table
         from rich.text import Text
 
+        if not self.comparable:
+            return Text(self.not_comparable(), style="bold")
         scores = Table(title=Text(self.method()), title_justify="left")
         for column, justify in (("subtask", "left"), ("n a", "right"), ("n b", "right"),
                                 ("a % [95%]", "right"), ("b % [95%]", "right"),
@@ -191,6 +185,9 @@ class RunComparison:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "comparable": self.comparable,
+            "prompts_sha256": list(self.prompts_sha256),
+            "prompts_differ": list(self.prompts_differ),
             "tolerance_pp": self.headline.tolerance_pp,
             "test": TEST_NAME,
             "significance": SIGNIFICANCE,
@@ -226,68 +223,16 @@ def _brief(view: Mapping[str, Any] | None) -> str:
     return f"{view.get('extracted')!r} {view.get('score')} {view.get('status')} {reply!r}"
 
 
-def _view(line: Mapping[str, Any]) -> dict[str, Any]:
-    return {f: line.get(f) for f in SAMPLE_FIELDS}
-
-
-def compare_samples(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
-                    ) -> tuple[int, int, tuple[SampleDiff, ...]]:
-    """(compared, agreeing, disagreements), in the first run's order, then the second's extras."""
-    by_a = {str(line.get("id")): line for line in a}
-    by_b = {str(line.get("id")): line for line in b}
-    diffs: list[SampleDiff] = []
-    compared = agreeing = 0
-    for sample_id, la in by_a.items():
-        lb = by_b.get(sample_id)
-        if lb is None:
-            diffs.append(SampleDiff(sample_id, str(la.get("subtask")), ("missing",), _view(la),
-                                    None))
-            continue
-        compared += 1
-        fields = tuple(f for f in SAMPLE_FIELDS if la.get(f) != lb.get(f))
-        if fields:
-            diffs.append(SampleDiff(sample_id, str(la.get("subtask")), fields, _view(la),
-                                    _view(lb)))
-        else:
-            agreeing += 1
-    for sample_id, lb in by_b.items():
-        if sample_id not in by_a:
-            diffs.append(SampleDiff(sample_id, str(lb.get("subtask")), ("missing",), None,
-                                    _view(lb)))
-    return compared, agreeing, tuple(diffs)
-
-
-def paired_flips(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
-                 ) -> tuple[list[float], list[float], tuple[Flip, ...]]:
-    """The scores of the items both runs scored, paired in the first run's order, and the items
-    whose score differs."""
-    by_b = {str(line.get("id")): line for line in b}
-    scores_a: list[float] = []
-    scores_b: list[float] = []
-    flips: list[Flip] = []
-    for la in a:
-        lb = by_b.get(str(la.get("id")))
-        if lb is None:
-            continue
-        sa, sb = float(la.get("score") or 0.0), float(lb.get("score") or 0.0)
-        scores_a.append(sa)
-        scores_b.append(sb)
-        if sa != sb:
-            flips.append(Flip(str(la.get("id")), str(la.get("subtask")), _view(la), _view(lb)))
-    return scores_a, scores_b, tuple(flips)
-
-
 def compare_runs(results_a: Results | Mapping[str, Any], results_b: Results | Mapping[str, Any],
                  samples_a: Sequence[Mapping[str, Any]], samples_b: Sequence[Mapping[str, Any]],
                  *, tolerance_pp: float = DEFAULT_TOLERANCE_PP) -> RunComparison:
     """`results_*` are records' results (typed or as JSON) or results.json contents."""
     ra, rb = results_block(results_a), results_block(results_b)
-    scores_a, scores_b, flips = paired_flips(samples_a, samples_b)
+    paired = pair(samples_a, samples_b)
 
     def counted(name: str | None) -> dict[str, int]:
-        mine = [f for f in flips if name is None or f.subtask == name]
-        lost = sum(1 for f in mine if f.direction == "lost")
-        return {"lost": lost, "gained": len(mine) - lost}
+        lost, gained = paired.counts(name)
+        return {"lost": lost, "gained": gained}
 
     headline = ScoreDelta(HEADLINE, int(ra.get("n") or 0), int(rb.get("n") or 0),
                           ra.get("score"), rb.get("score"), tolerance_pp, **counted(None))
@@ -300,19 +245,23 @@ def compare_runs(results_a: Results | Mapping[str, Any], results_b: Results | Ma
                                **counted(name)))
     compared, agreeing, diffs = compare_samples(samples_a, samples_b)
     interval = None
-    if scores_a:
-        low, high = paired_bootstrap(scores_a, scores_b)
+    if paired.scores_a:
+        low, high = paired_bootstrap(paired.scores_a, paired.scores_b)
         interval = (low * 100.0, high * 100.0)
     return RunComparison(headline=headline, subtasks=tuple(rows), compared=compared,
-                         agreeing=agreeing, disagreements=diffs, flips=flips,
-                         delta_interval_pp=interval)
+                         agreeing=agreeing, disagreements=diffs, flips=paired.flips,
+                         delta_interval_pp=interval, prompts_differ=paired.prompts_differ,
+                         prompts_sha256=paired.prompts_sha256)
 
 
-def read_run(path: Path) -> tuple[Results | Mapping[str, Any], list[dict[str, Any]]]:
-    """A run directory's scores (record.json's, else results.json's) and its samples."""
+def read_run(path: Path, record: Path | None = None
+             ) -> tuple[Results | Mapping[str, Any], list[dict[str, Any]]]:
+    """A run directory's scores (`record`'s, else its record.json's, else results.json's) and
+    its samples."""
     run = rundir.RunDir(path)
-    if run.record.is_file():
-        body = load_record(run.record).body
+    record = record or run.record
+    if record.is_file():
+        body = load_record(record).body
         results: Results | Mapping[str, Any] = body.results if isinstance(body, Scored) else {}
     elif run.results.is_file():
         results = rundir.read_json(run.results)

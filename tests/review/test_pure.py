@@ -13,7 +13,7 @@ import pytest
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Model, Record, Scored
-from runlocalai_bench.review.compare import compare_runs, compare_samples
+from runlocalai_bench.review.compare import compare_runs
 from runlocalai_bench.review.dimensions import (
     DimensionMatch,
     Setup,
@@ -23,6 +23,7 @@ from runlocalai_bench.review.dimensions import (
     compare_runtime,
 )
 from runlocalai_bench.review.logcheck import check_log
+from runlocalai_bench.review.paired import compare_samples
 from runlocalai_bench.review.reproduce import independence
 from runlocalai_bench.review.scored import decide
 from runlocalai_bench.review.scores import score_mismatches
