@@ -18,6 +18,15 @@ GENERIC = RuntimeInfo(engine="openai-compatible", version=None, slug="openai-com
 OLLAMA = RuntimeInfo(engine="ollama", version="0.24.0", slug="ollama-0.24.0")
 
 
+def stream_error(streamer: OpenAIStreamer | OllamaStreamer) -> BackendError:
+    try:
+        with pytest.raises(BackendError) as info:
+            streamer.stream(REQUEST)
+    finally:
+        streamer.close()
+    return info.value
+
+
 @pytest.mark.parametrize("chunks,message", [
     ([b'data: {"object": "text_completion"}\n\n', b"data: [DONE]\n\n"],
      "the stream carried no completion event"),
@@ -29,13 +38,8 @@ OLLAMA = RuntimeInfo(engine="ollama", version="0.24.0", slug="ollama-0.24.0")
 ])
 def test_an_openai_stream_without_a_usable_completion_stops_the_run(chunks, message):
     with serve(lambda seen: Streamed(chunks)) as server:
-        streamer = OpenAIStreamer(server.url, "m", GENERIC, sampling=SamplingParams())
-        try:
-            with pytest.raises(BackendError) as info:
-                streamer.stream(REQUEST)
-        finally:
-            streamer.close()
-    assert info.value.fatal and message in info.value.message, info.value.message
+        error = stream_error(OpenAIStreamer(server.url, "m", GENERIC, sampling=SamplingParams()))
+    assert error.fatal and message in error.message, error.message
 
 
 def test_an_ollama_stream_cut_before_its_final_object_stops_the_run():
@@ -46,11 +50,5 @@ def test_an_ollama_stream_cut_before_its_final_object_stops_the_run():
         return Reply(404, {"error": "not found"})
 
     with serve(handler) as server:
-        streamer = OllamaStreamer(server.url, "m", OLLAMA, sampling=SamplingParams())
-        try:
-            with pytest.raises(BackendError) as info:
-                streamer.stream(REQUEST)
-        finally:
-            streamer.close()
-    assert info.value.fatal
-    assert "the stream ended without its final (done) event" in info.value.message
+        error = stream_error(OllamaStreamer(server.url, "m", OLLAMA, sampling=SamplingParams()))
+    assert error.fatal and "the stream ended without its final (done) event" in error.message
