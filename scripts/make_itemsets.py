@@ -1,6 +1,6 @@
 """Write runlocalai_bench/datasets/itemsets.json: the item set (count, items per subtask, sha256
 of the sorted ids) of every publishable benchmark's full pinned data, keyed by the content hash
-the spec pins (runlocalai_bench/datasets/coverage.py).
+the spec pins (runlocalai_bench/datasets/coverage.py), selfcheck's bundled set included.
 
     python scripts/make_itemsets.py DATA   # DATA holds mmlu/, turkishmmlu/ and humanevalplus/
 
@@ -26,10 +26,9 @@ def main(data: Path) -> None:
     for slug in task_slugs():
         spec = specs.load_spec("tasks", slug)
         table = spec["dataset"]
-        if table.get("bundled_only"):
-            continue
-        dataset = load_eval(slug).load(DataSource(kind="dir",
-                                                  path=str(data / FOLDERS[table["loader"]])))
+        # selfcheck's data is the file bundled with rla: every source reads it
+        folder = data / FOLDERS.get(table["loader"], table["loader"])
+        dataset = load_eval(slug).load(DataSource(kind="dir", path=str(folder)))
         found = item_set(dataset.pin.dataset,
                          [Sampled(item.id, item.subtask) for item in dataset.items])
         for sha in spec_pins(spec):

@@ -7,6 +7,9 @@ Checks, in order, each a list of findings that name the file and the field:
     results    results.json states the same scores as record.json
     samples    samples.jsonl has one line per scored sample, and their recorded scores
                aggregate to the claimed numbers (no data needed)
+    coverage   the samples' ids are exactly the item ids of the data this rla's spec pins
+               (datasets/coverage.py), whatever results.partial and expected_n say; a run
+               that says it is a slice is skipped here, naming what it covers
     rescore    the recorded generations scored again by this rla's scorer on the real data
                give the same samples and the same numbers (skipped when the data is not here)
     log        run.log agrees with the record: rla version, run id, start, benchmark, rig,
@@ -21,7 +24,7 @@ has its own `speed` check in place of the scored ones:
                summary from the counted runs, the memory-bandwidth ceiling, the consistency
                checks, the environment; the counted runs' logs, concatenated, hash to
                speed.logs_sha256, and each run's log_sha256 is the one `files` lists
-    results, samples, rescore   skipped: a speed run has no scored samples
+    results, samples, coverage, rescore   skipped: a speed run has no scored samples
     log        run.log agrees with the record (version, run, benchmark and profile, rig, each
                run's decode line, the summary, the logs' sha256), and each run's own log holds
                the raw observations the record states for it (logcheck.py)
@@ -36,8 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from runlocalai_bench import schemas, signing
-from runlocalai_bench.errors import DataError, RlaError
+from runlocalai_bench import schemas, signing, specs
+from runlocalai_bench.datasets import coverage
+from runlocalai_bench.errors import ConfigError, DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
@@ -50,8 +54,9 @@ from runlocalai_bench.review.source import Source, is_run_log
 
 Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
-CHECKS = ("schema", "files", "results", "samples", "rescore", "log", "signature")
-SPEED_CHECKS = ("schema", "files", "speed", "results", "samples", "rescore", "log", "signature")
+CHECKS = ("schema", "files", "results", "samples", "coverage", "rescore", "log", "signature")
+SPEED_CHECKS = ("schema", "files", "speed", "results", "samples", "coverage", "rescore", "log",
+                "signature")
 NOT_SCORED = "a speed run has no scored samples"
 
 
@@ -270,6 +275,30 @@ def check_samples(source: Source, record: Record, scored: Scored) -> list[Findin
                            "scores")]
 
 
+def check_coverage(source: Source, record: Record, scored: Scored) -> list[Finding]:
+    slug, file = record.benchmark.slug, rundir.SAMPLES
+    try:
+        spec = specs.load_spec("tasks", slug)
+    except ConfigError:
+        return [Finding("coverage", "skipped", f"this rla has no tasks/{slug}.toml: no pinned"
+                        " item set to compare the samples with", rundir.RECORD, "benchmark.slug")]
+    claims_full = not scored.results.partial and scored.dataset.source != "bundled"
+    status: Status = "failed" if claims_full else "skipped"
+    expected = coverage.pinned_item_set(spec, scored.dataset.content_sha256)
+    if isinstance(expected, str):
+        return [Finding("coverage", status, expected, rundir.RECORD, "dataset.content_sha256")]
+    if not source.run.samples.is_file():
+        return [Finding("coverage", "skipped", "no samples.jsonl to check the items of", file)]
+    reasons = coverage.coverage_reasons([coverage.Sampled(line.id, line.subtask) for line in
+                                         read_sample_lines(source.run.samples)], expected)
+    if not reasons:
+        return [Finding("coverage", "ok", f"the samples are exactly the {expected.n} item ids"
+                        f" of {slug}'s pinned data")]
+    if not claims_full:  # a slice that says so is consistent; the trust gate refuses it
+        reasons = [f"a slice, as the record says: {reasons[0]}"]
+    return [Finding("coverage", status, reason, file, "id") for reason in reasons]
+
+
 def check_rescore(source: Source, record: Record, data_dir: Path | None,
                   cache_dir: Path | None = None) -> tuple[list[Finding], Rescore | None]:
     if not source.run.samples.is_file():
@@ -354,6 +383,11 @@ def _scored_findings(source: Source, record: Record, scored: Scored, data_dir: P
     except RlaError as exc:
         findings.append(Finding("samples", "failed", exc.message, rundir.RECORD,
                                 getattr(exc, "field", None), hint=exc.hint))
+    try:
+        findings += check_coverage(source, record, scored)
+    except RlaError as exc:
+        findings.append(Finding("coverage", "failed", exc.message, rundir.SAMPLES,
+                                getattr(exc, "field", None), hint=exc.hint))
     rescored: Rescore | None = None
     try:
         part, rescored = check_rescore(source, record, data_dir, cache_dir)
@@ -366,5 +400,5 @@ def _scored_findings(source: Source, record: Record, scored: Scored, data_dir: P
 def _speed_findings(source: Source, record: Record, speed: SpeedSection) -> list[Finding]:
     findings = check_speed(source, record, speed)
     findings += [Finding(check, "skipped", NOT_SCORED)
-                 for check in ("results", "samples", "rescore")]
+                 for check in ("results", "samples", "coverage", "rescore")]
     return findings + check_speed_logs(source, record, speed)

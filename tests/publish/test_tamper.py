@@ -126,3 +126,56 @@ def test_a_dry_run_shows_the_payload_from_the_gist(published_full_run, published
     shown = json.loads(proc.stdout)
     assert shown["payload"]["score"]["value"] != 0.91
     assert not shown["gate"]["ok"]
+
+
+# -- verify's side: coverage against the pinned data ------------------------------------------
+
+
+def _verify(run):
+    from runlocalai_bench.review.source import local_source
+    from runlocalai_bench.review.verify import verify_source
+
+    return verify_source(local_source(run.path))
+
+
+def test_a_full_run_covers_exactly_the_pinned_items(full_run):
+    report = _verify(full_run)
+    coverage = [f for f in report.findings if f.check == "coverage"]
+    assert [(f.status, f.message) for f in coverage] == [
+        ("ok", "the samples are exactly the 900 item ids of turkish-mmlu-generative's pinned"
+               " data")]
+
+
+def test_subjects_dropped_and_counters_fixed_fail_verify(full_run):
+    """A forger drops a subject, fixes n, expected_n and partial, and rehashes every file:
+    the recount agrees, the ids do not."""
+    from runlocalai_bench.results.record import file_hashes
+
+    run = full_run
+    lines = run.samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["subtask"] != "biology"]
+    run.samples.write_text("".join(kept), encoding="utf-8")
+    record = rundir.read_json(run.record)
+    record["results"].update(n=800, expected_n=800, partial=False)
+    record["files"] = file_hashes(run)
+    rundir.write_json_atomic(run.record, record)
+    report = _verify(run)
+    assert ("coverage", "samples.jsonl", "id") in {(f.check, f.file, f.field)
+                                                    for f in report.failures}
+    assert any(f.message == "the samples cover 800 of the pinned dataset's 900 items (by"
+               " subtask: biology 0/100)" for f in report.failures), report.failures
+    assert not report.ok
+
+
+def test_a_dataset_revision_changed_in_the_record_fails_verify(full_run):
+    from runlocalai_bench.results.record import file_hashes
+
+    record = rundir.read_json(full_run.record)
+    record["dataset"]["content_sha256"] = record["dataset"]["expected_sha256"] = "cd" * 32
+    record["files"] = file_hashes(full_run)
+    rundir.write_json_atomic(full_run.record, record)
+    report = _verify(full_run)
+    assert any(f.check == "coverage" and f.field == "dataset.content_sha256" and
+               f.message.startswith("the dataset's content sha256 cdcdcdcdcdcd is not the one"
+                                    " tasks/turkish-mmlu-generative.toml pins")
+               for f in report.failures), report.failures

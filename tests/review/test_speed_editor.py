@@ -60,7 +60,8 @@ def test_a_speed_run_verifies_from_its_directory(speed_run):
     assert [f.check for f in report.findings] == list(SPEED_CHECKS)
     statuses = {f.check: f.status for f in report.findings}
     assert statuses == {"schema": "ok", "files": "ok", "speed": "ok", "results": "skipped",
-                        "samples": "skipped", "rescore": "skipped", "log": "ok",
+                        "samples": "skipped", "coverage": "skipped", "rescore": "skipped",
+                        "log": "ok",
                         "signature": "skipped"}
     by_check = {f.check: f.message for f in report.findings}
     assert by_check["schema"] == "record.json matches schema speed-record-v2"
