@@ -41,8 +41,8 @@ from runlocalai_bench.scoring.outputs import Opaque, decode_value, has_nan, is_f
 from runlocalai_bench.scoring.sandbox import Frame, Job, Sandbox
 from runlocalai_bench.types import CodeItem
 
-# Bumped whenever the wire encoding or the reference file layout changes.
-REFERENCE_FORMAT = 4
+# Bumped whenever the wire encoding, the reference file layout or its key changes.
+REFERENCE_FORMAT = 5
 DIGEST_OVER = 256  # bytes: a longer expected output is cached inline by its sha256 alone
 _DIGEST = b"#"  # no wire payload (JSON text) starts with it
 
@@ -140,10 +140,10 @@ def inputs_of(item: CodeItem, which: str) -> tuple[Any, ...]:
     return item.base_input if which == "base" else item.plus_input
 
 
-def reference_key(item: CodeItem, which: str) -> str:
-    blob = json.dumps([item.id, item.prompt, item.canonical_solution, item.entry_point,
-                       list(inputs_of(item, which))], separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+def reference_key(item: CodeItem, inputs_json: str) -> str:
+    """A hash of everything that determines a reference: the task and its inputs (as JSON)."""
+    head = json.dumps([item.id, item.prompt, item.canonical_solution, item.entry_point])
+    return hashlib.sha256(f"{head}\n{inputs_json}".encode()).hexdigest()[:32]
 
 
 def reference_dir(root: Path) -> Path:
@@ -252,8 +252,8 @@ class ReferenceCache:
         """The inputs as JSON and the reference key, computed once per item object."""
         cached = self._items.get((id(item), which))
         if cached is None or cached[0] is not item:
-            cached = (item, json.dumps(list(inputs_of(item, which))),
-                      f"{reference_key(item, which)}-{which}")
+            inputs_json = json.dumps(list(inputs_of(item, which)))
+            cached = (item, inputs_json, f"{reference_key(item, inputs_json)}-{which}")
             self._items[(id(item), which)] = cached
         return cached[1], cached[2]
 
