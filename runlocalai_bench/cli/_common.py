@@ -29,6 +29,18 @@ def data_home() -> Path:
     return paths.data_home(os.environ)
 
 
+def keyring_path(flag: Path | None) -> Path:
+    """The keyring of known operators: --keyring, else keys/keyring.json in the data home."""
+    from runlocalai_bench.keyring import KEYRING
+    from runlocalai_bench.signing import keys_dir
+
+    return flag.expanduser() if flag else keys_dir(data_home()) / KEYRING
+
+
+KeyringFile = Annotated[Path | None, typer.Option(
+    "--keyring", help="The keyring of known operators (default: keyring.json beside your key).")]
+
+
 def cache_home() -> Path:
     """Downloads, assembled models and reference outputs: $RLA_CACHE_DIR, else ~/.cache/rla."""
     return paths.cache_home(os.environ)

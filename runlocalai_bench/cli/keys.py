@@ -1,4 +1,5 @@
-"""`rla keys init | show | sign`: the operator's signing key and signed records."""
+"""`rla keys init | show | sign | trust | list`: the operator's signing key, signed records, and
+the keyring of known operators an editor keeps."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import signing, ui
-from runlocalai_bench.cli._common import data_home
+from runlocalai_bench.cli._common import KeyringFile, data_home, keyring_path
 
 app = typer.Typer(help="Your operator key: sign run records so reproductions can tell "
                   "operators apart.", no_args_is_help=True)
@@ -37,3 +38,54 @@ def sign(run: Path = typer.Argument(..., help="A finished run's directory.")) ->
     signature = signing.sign_run(run.expanduser(), key)
     ui.stdout_console().print(f"signed {run / signing.SIGNATURE} with {signature.key_id}",
                               markup=False, highlight=False)
+
+
+@app.command("trust")
+def trust(
+    handle: str = typer.Argument(..., help="The operator's handle (GitHub or email)."),
+    public_key: str = typer.Argument(..., help="Their key as `rla keys show` prints it, "
+                                     "quoted, or its base64 alone."),
+    hardware: list[str] = typer.Option([], "--hardware", help="A hardware slug they own "
+                                       "(repeatable)."),
+    keyring: KeyringFile = None,
+) -> None:
+    """Add an operator's key to your keyring (or update its handle and hardware): reproductions
+    it signs count toward a row's trust (`rla ladder`)."""
+    from runlocalai_bench import keyring as ring
+
+    path = keyring_path(keyring)
+    operator = ring.operator_of(handle, public_key, tuple(hardware))
+    updated = ring.trust(ring.read_keyring(path), operator)
+    ring.write_keyring(path, updated)
+    entry = updated.by_key(operator.key_id)
+    assert entry is not None
+    owned = ", ".join(entry.hardware) or "any hardware"
+    ui.stdout_console().print(f"trusted {entry.key_id} as {entry.handle} ({owned}) in {path}",
+                              markup=False, highlight=False)
+
+
+@app.command("list")
+def list_keys(
+    keyring: KeyringFile = None,
+    json_output: bool = typer.Option(False, "--json", help="Print the keyring as JSON."),
+) -> None:
+    """The operators in your keyring: handle, key id, the hardware they own."""
+    from rich.table import Table
+
+    from runlocalai_bench import keyring as ring
+    from runlocalai_bench.cli.render import print_json
+
+    path = keyring_path(keyring)
+    known = ring.read_keyring(path)
+    out = ui.stdout_console()
+    if json_output:
+        print_json(out, ring.to_json(known))
+        return
+    if not known.operators:
+        out.print(f"no operators in {path}; add one with `rla keys trust`", markup=False,
+                  highlight=False)
+        return
+    table = Table("handle", "key id", "hardware")
+    for o in known.operators:
+        table.add_row(o.handle, o.key_id, ", ".join(o.hardware) or "any")
+    out.print(table)

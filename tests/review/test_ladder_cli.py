@@ -1,0 +1,83 @@
+"""`rla keys trust/list` and `rla ladder` on real runs signed by different keys: the submitter
+reproducing their own row, two operators, one operator twice, one outside tolerance, an
+unsigned one and an unknown key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runlocalai_bench import signing
+from runlocalai_bench.results import rundir
+from tests.review.conftest import copy_run, rla
+
+
+def key(directory: Path) -> str:
+    signing.init_keys(directory)
+    return signing.public_key_of(signing.require_private_key(directory)).line()
+
+
+def signed_copy(run: rundir.RunDir, dest: Path, keys: Path | None, *, score_delta: float = 0.0
+                ) -> rundir.RunDir:
+    copy = copy_run(run, dest)
+    (copy.path / signing.SIGNATURE).unlink(missing_ok=True)  # the original's
+    if score_delta:
+        record = json.loads(copy.record.read_text())
+        record["results"]["score"] += score_delta
+        copy.record.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    if keys is not None:
+        signing.sign_run(copy.path, signing.require_private_key(keys))
+    return copy
+
+
+def test_trust_list_and_the_ladder_of_a_quality_row(original, capsys, tmp_path):
+    submitter, alice, bob, stranger = (tmp_path / name for name in ("sam", "alice", "bob",
+                                                                     "stranger"))
+    lines = {name: key(path) for name, path in (("sam", submitter), ("alice", alice),
+                                                 ("bob", bob), ("stranger", stranger))}
+    signing.sign_run(original.path, signing.require_private_key(submitter))
+    hardware = json.loads(original.record.read_text())["hardware"]["hardware_slug"]
+
+    code, out, err = rla(capsys, "keys", "trust", "alice", lines["alice"], "--hardware",
+                         hardware)
+    assert code == 0, err
+    assert out.startswith(f"trusted {lines['alice'].split()[2]} as alice ({hardware})")
+    assert rla(capsys, "keys", "trust", "bob", lines["bob"].split()[1])[0] == 0
+    code, out, _ = rla(capsys, "keys", "list", "--json")
+    listed = json.loads(out)["operators"]
+    assert [(o["handle"], o["hardware"]) for o in listed] == [("alice", [hardware]),
+                                                              ("bob", [])]
+
+    own = signed_copy(original, tmp_path / "own", submitter)
+    a1 = signed_copy(original, tmp_path / "a1", alice)
+    a2 = signed_copy(original, tmp_path / "a2", alice)
+    b_off = signed_copy(original, tmp_path / "b", bob, score_delta=-0.05)
+    unsigned = signed_copy(original, tmp_path / "u", None)
+    unknown = signed_copy(original, tmp_path / "s", stranger)
+    runs = [own, a1, a2, b_off, unsigned, unknown]
+    code, out, err = rla(capsys, "ladder", str(original.path), *(str(r.path) for r in runs),
+                         "--json")
+    assert code == 0, err
+    state = json.loads(out)
+    assert (state["kind"], state["state"]) == ("quality", "VERIFIED")
+    assert state["reasons"] == ["re-run within tolerance on an operator's own rig by alice"]
+    why = {Path(r["label"]).parent.name: (r["counts"], r["verdict"], r["reason"])
+           for r in state["reproductions"]}
+    assert why["own"][0] is False and "same key as the original" in why["own"][2]
+    assert why["a1"] == (True, "reproduced", "reproduced by alice: headline +0.0 pp")
+    assert why["a2"][0] is False and "alice already counted" in why["a2"][2]
+    assert why["b"] == (False, "not reproduced", "outside tolerance: headline -5.0 pp")
+    assert why["u"] == (False, "reproduced", "unsigned: nothing shows who ran it")
+    assert why["s"][0] is False and why["s"][2].startswith("unknown key ed25519:")
+
+    code, out, _ = rla(capsys, "ladder", str(original.path), str(b_off.path))
+    assert code == 0
+    assert "Rejected" in out and "bob's re-run landed outside tolerance" in out
+
+
+def test_a_bad_public_key_is_a_user_error(capsys):
+    code, _, err = rla(capsys, "keys", "trust", "alice", "ed25519 bm90IGEga2V5 ed25519:00")
+    assert code != 0
+    assert err.startswith("error: 'bm90IGEga2V5' is not the base64 of a 32-byte ed25519 "
+                          "public key")
+    assert "hint: " in err and "Traceback" not in err
