@@ -6,10 +6,7 @@ API, readable here (GET /gists/{id}). Below them, the helpers the editor's test 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +16,6 @@ import pytest
 
 from runlocalai_bench import ui
 from runlocalai_bench.backends.factory import open_backend
-from runlocalai_bench.cli import main
 from runlocalai_bench.cli.render import RichRunUI
 from runlocalai_bench.config import build_config
 from runlocalai_bench.pipeline import run_benchmark
@@ -32,6 +28,7 @@ from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.types import RigInfo
 from tests.publish.fakes import VALID_TOKEN, FakeGitHub
 from tests.speed.conftest import cpu_rig, gpu_rig, serving, speed  # noqa: F401 (fixtures)
+from tests.support.cli import assert_user_error, rla
 from tests.support.llama_stub import MODELS, PROPS, StubLlamaServer
 from tests.support.servers import LoopbackServer, Reply, Seen
 
@@ -128,26 +125,14 @@ def publish(run: rundir.RunDir, fake: FakeGitHub) -> str:
         return publish_run(run.path, client).url
 
 
-def rla(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """`rla ARGS` through `runlocalai_bench.cli.main` in this process: exit code, out, err."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def failing_verify_in_a_process(path: Path) -> set[tuple[str, ...]]:
-    """`rla verify PATH` in a real process, which must fail as a user error (exit 1, one
-    `error:` line and a hint, no traceback); the (status, check, file:field) rows it printed."""
-    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "verify", str(path)],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    """`rla verify PATH` in a real process (a hostile file must not take the test run down
+    with it), which must fail as a user error (exit 1, one `error:` line and a hint, no
+    traceback); the (status, check, file:field) rows it printed."""
+    proc = rla("verify", str(path), env={"NO_COLOR": "1", "COLUMNS": "200"}, process=True,
+               timeout=120)
     assert proc.returncode == 1
+    assert_user_error(proc, "verification failed")
     assert proc.stderr.startswith("error: verification failed")
-    assert "hint: " in proc.stderr and "Traceback" not in proc.stderr
     return {tuple(cell.strip() for cell in line.split("│")[1:4])
             for line in proc.stdout.splitlines() if line.startswith("│")}

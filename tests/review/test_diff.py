@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from runlocalai_bench.results import rundir
-from tests.review.conftest import copy_run, publish, rla
+from tests.review.conftest import copy_run, publish
+from tests.support.cli import rla
 
 
 def rewrite_samples(run: rundir.RunDir, change) -> None:
@@ -15,9 +16,9 @@ def rewrite_samples(run: rundir.RunDir, change) -> None:
                            encoding="utf-8")
 
 
-def test_diff_a_record_file_against_a_gist(original, github, capsys, tmp_path):
+def test_diff_a_record_file_against_a_gist(original, github, tmp_path):
     url = publish(original, github)
-    code, out, err = rla(capsys, "runs", "diff", str(original.record), url,
+    code, out, err = rla("runs", "diff", str(original.record), url,
                          "--github-api-url", github.url, "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -29,7 +30,7 @@ def test_diff_a_record_file_against_a_gist(original, github, capsys, tmp_path):
     assert report["test"] == "McNemar exact, two-sided"
 
 
-def test_flips_both_ways_with_both_answers(original, capsys, tmp_path):
+def test_flips_both_ways_with_both_answers(original, tmp_path):
     other = copy_run(original, tmp_path / "other")
     lines = rundir.read_samples(original.samples)
     right = next(line["id"] for line in lines if line["score"] == 1.0)
@@ -41,7 +42,7 @@ def test_flips_both_ways_with_both_answers(original, capsys, tmp_path):
         return line
 
     rewrite_samples(other, flip)
-    code, out, err = rla(capsys, "runs", "diff", str(original.path), str(other.path), "--json")
+    code, out, err = rla("runs", "diff", str(original.path), str(other.path), "--json")
     assert code == 0, err
     report = json.loads(out)
     assert {(f["id"], f["direction"]) for f in report["flips"]} == {(right, "lost"),
@@ -51,23 +52,23 @@ def test_flips_both_ways_with_both_answers(original, capsys, tmp_path):
                                                        "extracted": "Z"}
     assert (report["headline"]["lost"], report["headline"]["gained"]) == (1, 1)
     assert report["headline"]["p"] == 1.0
-    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other.path))
+    code, out, _ = rla("runs", "diff", str(original.path), str(other.path))
     assert code == 0
     assert "McNemar exact, two-sided" in out and "items that flipped" in out
     assert right in out and wrong in out
 
 
-def test_runs_asked_with_other_prompts_are_not_comparable(original, capsys, tmp_path):
+def test_runs_asked_with_other_prompts_are_not_comparable(original, tmp_path):
     other = copy_run(original, tmp_path / "other")
     first = rundir.read_samples(original.samples)[0]["id"]
     rewrite_samples(other, lambda line: {**line, "prompt": line["prompt"] + " "}
                     if line["id"] == first else line)
-    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other.path))
+    code, out, _ = rla("runs", "diff", str(original.path), str(other.path))
     assert code == 1
     assert out.startswith("not comparable: 1 of 12 shared items were asked with different "
                           "prompts (prompts sha256 ")
     assert f"first {first})" in out
-    code, out, _ = rla(capsys, "runs", "diff", str(original.path), str(other.path), "--json")
+    code, out, _ = rla("runs", "diff", str(original.path), str(other.path), "--json")
     assert code == 1
     report = json.loads(out)
     assert report["comparable"] is False and report["prompts_differ"] == [first]

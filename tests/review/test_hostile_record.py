@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.review.conftest import failing_verify_in_a_process, rla
+from tests.review.conftest import failing_verify_in_a_process
+from tests.support.cli import rla
 
 HOSTILE = {
     "deep": ("[" * 100_000 + "]" * 100_000, "nests 100,000 levels deep, over the 64 rla reads",
@@ -27,13 +28,13 @@ HOSTILE = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_a_hostile_record_fails_verify_with_a_finding(case, original, capsys):
+def test_a_hostile_record_fails_verify_with_a_finding(case, original):
     text, message, field = HOSTILE[case]
     original.record.write_text(text, encoding="utf-8")
 
     where = "record.json" + (f":{field}" if field else "")
     assert ("failed", "schema", where) in failing_verify_in_a_process(original.path)
-    code, out, err = rla(capsys, "verify", str(original.path), "--json")
+    code, out, err = rla("verify", str(original.path), "--json")
     assert code == 1 and err.startswith("error: verification failed")
     (finding,) = json.loads(out)["findings"]
     assert (finding["check"], finding["status"], finding["file"], finding["field"]) == (

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from runlocalai_bench import signing
 from runlocalai_bench.results import rundir
-from tests.review.conftest import copy_run, rla
+from tests.review.conftest import copy_run
+from tests.support.cli import rla
 
 
 def key(directory: Path) -> str:
@@ -30,7 +31,7 @@ def signed_copy(run: rundir.RunDir, dest: Path, keys: Path | None, *, score_delt
     return copy
 
 
-def test_trust_list_and_the_ladder_of_a_quality_row(original, capsys, tmp_path):
+def test_trust_list_and_the_ladder_of_a_quality_row(original, tmp_path):
     submitter, alice, bob, stranger = (tmp_path / name for name in ("sam", "alice", "bob",
                                                                      "stranger"))
     lines = {name: key(path) for name, path in (("sam", submitter), ("alice", alice),
@@ -38,12 +39,12 @@ def test_trust_list_and_the_ladder_of_a_quality_row(original, capsys, tmp_path):
     signing.sign_run(original.path, signing.require_private_key(submitter))
     hardware = json.loads(original.record.read_text())["hardware"]["hardware_slug"]
 
-    code, out, err = rla(capsys, "keys", "trust", "alice", lines["alice"], "--hardware",
+    code, out, err = rla("keys", "trust", "alice", lines["alice"], "--hardware",
                          hardware)
     assert code == 0, err
     assert out.startswith(f"trusted {lines['alice'].split()[2]} as alice ({hardware})")
-    assert rla(capsys, "keys", "trust", "bob", lines["bob"].split()[1])[0] == 0
-    code, out, _ = rla(capsys, "keys", "list", "--json")
+    assert rla("keys", "trust", "bob", lines["bob"].split()[1])[0] == 0
+    code, out, _ = rla("keys", "list", "--json")
     listed = json.loads(out)["operators"]
     assert [(o["handle"], o["hardware"]) for o in listed] == [("alice", [hardware]),
                                                               ("bob", [])]
@@ -55,7 +56,7 @@ def test_trust_list_and_the_ladder_of_a_quality_row(original, capsys, tmp_path):
     unsigned = signed_copy(original, tmp_path / "u", None)
     unknown = signed_copy(original, tmp_path / "s", stranger)
     runs = [own, a1, a2, b_off, unsigned, unknown]
-    code, out, err = rla(capsys, "ladder", str(original.path), *(str(r.path) for r in runs),
+    code, out, err = rla("ladder", str(original.path), *(str(r.path) for r in runs),
                          "--json")
     assert code == 0, err
     state = json.loads(out)
@@ -70,13 +71,13 @@ def test_trust_list_and_the_ladder_of_a_quality_row(original, capsys, tmp_path):
     assert why["u"] == (False, "reproduced", "unsigned: nothing shows who ran it")
     assert why["s"][0] is False and why["s"][2].startswith("unknown key ed25519:")
 
-    code, out, _ = rla(capsys, "ladder", str(original.path), str(b_off.path))
+    code, out, _ = rla("ladder", str(original.path), str(b_off.path))
     assert code == 0
     assert "Rejected" in out and "bob's re-run landed outside tolerance" in out
 
 
-def test_a_bad_public_key_is_a_user_error(capsys):
-    code, _, err = rla(capsys, "keys", "trust", "alice", "ed25519 bm90IGEga2V5 ed25519:00")
+def test_a_bad_public_key_is_a_user_error():
+    code, _, err = rla("keys", "trust", "alice", "ed25519 bm90IGEga2V5 ed25519:00")
     assert code != 0
     assert err.startswith("error: 'bm90IGEga2V5' is not the base64 of a 32-byte ed25519 "
                           "public key")

@@ -4,36 +4,37 @@ reproduced by another operator on the same machine and server."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runlocalai_bench.results import rundir
+from tests.support.cli import rla
 
 pytestmark = pytest.mark.integration
 
 
-def rla(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=900, env={**os.environ, "RLA_HOME": str(home)})
+def operator(home: Path) -> dict[str, str]:
+    """The environment of an operator whose rla home is `home`."""
+    return {"RLA_HOME": str(home)}
 
 
 def test_reproducing_gemma_on_llama_server_gives_identical_samples(llama_server, tmp_path):
     submitter, editor = tmp_path / "submitter", tmp_path / "editor"
     for home in (submitter, editor):
-        assert rla("keys", "init", home=home).returncode == 0
+        assert rla("keys", "init", env=operator(home)).returncode == 0
+    # the runs in real processes, as the two operators run them
     bench = rla("bench", "selfcheck", "--endpoint", llama_server.url, "--limit", "4",
-                "--output-dir", str(tmp_path / "runs"), home=submitter)
+                "--output-dir", str(tmp_path / "runs"), env=operator(submitter), process=True,
+                timeout=900)
     assert bench.returncode == 0, bench.stderr
     (path,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     original = rundir.RunDir(path)
-    assert rla("keys", "sign", str(original.path), home=submitter).returncode == 0
+    assert rla("keys", "sign", str(original.path), env=operator(submitter)).returncode == 0
 
     proc = rla("reproduce", str(original.path), "--endpoint", llama_server.url,
-               "--output-dir", str(tmp_path / "reruns"), "--json", home=editor)
+               "--output-dir", str(tmp_path / "reruns"), "--json", env=operator(editor),
+               process=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["verdict"] == "reproduced", report["reasons"]

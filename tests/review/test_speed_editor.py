@@ -27,8 +27,9 @@ from runlocalai_bench.speed.render import RichSpeedUI
 from runlocalai_bench.speed.runner import run_speed
 from runlocalai_bench.speed.spec import load_speed_plan
 from runlocalai_bench.types import RigInfo
-from tests.review.conftest import failed, failing_verify_in_a_process, publish, rla, verify
+from tests.review.conftest import failed, failing_verify_in_a_process, publish, verify
 from tests.speed.forgery import forge_decode
+from tests.support.cli import rla
 from tests.support.streaming import StreamingLlamaServer
 
 LOGS = ["runs/warmup-1.log", "runs/run-1.log", "runs/run-2.log", "runs/run-3.log"]
@@ -307,11 +308,11 @@ def test_verify_of_an_edited_speed_run_in_a_real_process(speed_run):
             ("skipped", "rescore", "")} <= rows
 
 
-def test_reproduce_a_speed_row_from_the_command_line(serving, speed, capsys, tmp_path):
+def test_reproduce_a_speed_row_from_the_command_line(serving, speed, tmp_path):
     url = serving(server_at(35.0)).url
     original = speed(url, detect_rig()).run
 
-    code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", url,
+    code, out, err = rla("reproduce", str(original.path), "--endpoint", url,
                          "--output-dir", str(tmp_path / "out"), "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -322,25 +323,25 @@ def test_reproduce_a_speed_row_from_the_command_line(serving, speed, capsys, tmp
     assert rundir.read_json(rerun_dir / rundir.RECORD)["speed"]["n_predict"] == 8
 
     slower = serving(server_at(20.0)).url
-    code, out, err = rla(capsys, "reproduce", str(original.path), "--endpoint", slower,
+    code, out, err = rla("reproduce", str(original.path), "--endpoint", slower,
                          "--output-dir", str(tmp_path / "slower"))
     assert code == 1, err
     assert "verdict: not reproduced" in out
     assert "(×0.57, -42.9%): beyond ±10%" in out
 
 
-def test_reproduce_refuses_flags_that_mean_nothing_to_a_speed_row(speed_run, capsys):
-    code, out, err = rla(capsys, "reproduce", str(speed_run.path), "--tolerance", "5")
+def test_reproduce_refuses_flags_that_mean_nothing_to_a_speed_row(speed_run):
+    code, out, err = rla("reproduce", str(speed_run.path), "--tolerance", "5")
     assert code == 2 and out == ""
     assert err.startswith("error: --tolerance does not apply to a speed row")
     assert "hint: drop it" in err and "Traceback" not in err
 
-    code, _, err = rla(capsys, "reproduce", str(speed_run.path), "--data-dir", "/tmp")
+    code, _, err = rla("reproduce", str(speed_run.path), "--data-dir", "/tmp")
     assert code == 2 and err.startswith("error: --data-dir does not apply to a speed row")
 
 
-def test_reproduce_against_a_server_that_is_not_there(speed_run, capsys, tmp_path):
-    code, _, err = rla(capsys, "reproduce", str(speed_run.path), "--endpoint",
+def test_reproduce_against_a_server_that_is_not_there(speed_run, tmp_path):
+    code, _, err = rla("reproduce", str(speed_run.path), "--endpoint",
                        "http://127.0.0.1:9", "--output-dir", str(tmp_path / "out"))
     assert code != 0
     assert err.startswith("error: ") and "\nhint: " in err and "Traceback" not in err
@@ -349,7 +350,7 @@ def test_reproduce_against_a_server_that_is_not_there(speed_run, capsys, tmp_pat
 # -- a record written before version 3 (no `request`) ------------------------------------------
 
 
-def test_a_version_2_speed_record_still_verifies_and_reproduces(serving, tmp_path, capsys):
+def test_a_version_2_speed_record_still_verifies_and_reproduces(serving, tmp_path):
     """tests/fixtures/runlog/speed is a speed run as rla wrote it before record version 3: it
     verifies against speed-record-v1, and reproduces from its reproduction command."""
     import shutil
@@ -358,7 +359,7 @@ def test_a_version_2_speed_record_still_verifies_and_reproduces(serving, tmp_pat
 
     original = rundir.RunDir(tmp_path / "v2")
     shutil.copytree(Path(__file__).parents[1] / "fixtures" / "runlog" / "speed", original.path)
-    code, out, _ = rla(capsys, "verify", str(original.path), "--json")
+    code, out, _ = rla("verify", str(original.path), "--json")
     report = json.loads(out)
     assert code == 0 and report["ok"], report
     assert report["findings"][0]["message"] == "record.json matches schema speed-record-v1"

@@ -18,8 +18,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from typer.testing import CliRunner
 
@@ -27,9 +27,9 @@ from runlocalai_bench import redact
 from runlocalai_bench.cli import main
 
 
-@dataclass(frozen=True)
-class Ran:
-    """What one `rla` invocation left: its exit status and what it wrote to each stream."""
+class Ran(NamedTuple):
+    """What one `rla` invocation left: its exit status and what it wrote to each stream
+    (`code, out, err = rla(...)` unpacks it)."""
 
     returncode: int
     stdout: str
