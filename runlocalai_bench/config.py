@@ -38,6 +38,8 @@ class RunConfig:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     n_ctx: int = 4096
     n_threads: int | None = None
+    # The serving machine's hardware slug when the endpoint is another machine (--hardware).
+    hardware: str | None = None
     resume: bool = False
     run_id: str | None = None
     preset: str | None = None

@@ -18,9 +18,11 @@ PromptStyle = Literal["completion", "chat"]
 
 
 def to_dict(value: Any) -> Any:
-    """The JSON-ready form of a dataclass tree (tuples become lists)."""
+    """The JSON-ready form of a dataclass tree (tuples become lists); a field marked
+    `metadata={"omit_if_none": True}` is left out while None, as the record types do."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)}
     if isinstance(value, Mapping):
         return {str(k): to_dict(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -237,6 +239,9 @@ class RigInfo:
     hw_class: str  # DISCRETE_GPU | UNIFIED | CPU_ONLY
     accelerator: str  # cuda | rocm | metal | vulkan | cpu
     python: str | None = None
+    # True when the serving machine is another one and --hardware declared it (rig/declared.py);
+    # absent when rla detected the machine it ran on.
+    declared: bool | None = field(default=None, metadata={"omit_if_none": True})
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,9 @@ Model = Annotated[str | None,
                   typer.Option("--model", help="Model name as the server lists it.")]
 ModelPath = Annotated[Path | None,
                       typer.Option("--model-path", help="GGUF file to run in process.")]
+Hardware = Annotated[str | None, typer.Option(
+    "--hardware", help="The serving machine's hardware slug (hardware/, e.g. rtx-4090), when"
+    " the endpoint is another machine: its hardware is then declared, not detected.")]
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Local copy of the dataset in its original layout.")]
 Timeout = Annotated[float | None, typer.Option(

@@ -16,6 +16,7 @@ from runlocalai_bench.cli._common import (
     Concurrency,
     DataDir,
     Endpoint,
+    Hardware,
     JsonResults,
     Model,
     ModelPath,
@@ -45,6 +46,7 @@ def bench(
                                "; `rla bench speed` measures tok/s."),
     endpoint: Endpoint = None,
     model: Model = None,
+    hardware: Hardware = None,
     model_path: ModelPath = None,
     data_dir: DataDir = None,
     sample: bool = typer.Option(None, "--sample/--no-sample",
@@ -83,6 +85,7 @@ def bench(
     from runlocalai_bench.backends.factory import open_backend
     from runlocalai_bench.pipeline import run_benchmark
     from runlocalai_bench.rig import detect_rig
+    from runlocalai_bench.rig.declared import rig_source
 
     if slug == "speed":  # `rla bench --endpoint URL speed`: the app routes only `bench speed …`
         raise ConfigError("`rla bench speed` takes its options after `speed`",
@@ -95,6 +98,7 @@ def bench(
                           hint="drop it, or run `rla bench speed`")
     flags = {
         "endpoint": endpoint, "model": model, "model_path": model_path, "data_dir": data_dir,
+        "hardware": hardware,
         "sample": sample, "allow_unpinned": allow_unpinned, "output_dir": output_dir,
         "limit": limit, "limit_per_subtask": limit_per_subtask, "concurrency": concurrency,
         "prompt_style": prompt_style, "seed": seed, "cache_prompt": cache_prompt,
@@ -103,8 +107,9 @@ def bench(
     }
     out, err = ui.stdout_console(), ui.stderr_console()
     config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))
+    rig = rig_source(config.endpoint, config.hardware, detect_rig)
     outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),
-                            open_backend=open_backend, detect_rig=detect_rig)
+                            open_backend=open_backend, detect_rig=rig)
     run_path: Path = outcome.run.path
     (err if json_output else out).print(f"run directory: {run_path}", highlight=False,
                                         markup=False)

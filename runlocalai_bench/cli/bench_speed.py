@@ -10,6 +10,7 @@ from runlocalai_bench import ui
 from runlocalai_bench.cli._common import (
     Concurrency,
     Endpoint,
+    Hardware,
     JsonResults,
     Model,
     ModelPath,
@@ -41,6 +42,7 @@ def bench_speed(
     ctx: typer.Context,
     endpoint: Endpoint = None,
     model: Model = None,
+    hardware: Hardware = None,
     model_path: ModelPath = None,
     output_dir: OutputDir = None,
     concurrency: Concurrency = None,
@@ -63,6 +65,7 @@ def bench_speed(
     runs, each with its own log; writes a run directory like `rla bench SLUG`."""
     from runlocalai_bench.backends.factory import open_streamer
     from runlocalai_bench.rig import detect_rig
+    from runlocalai_bench.rig.declared import rig_source
     from runlocalai_bench.speed.render import RichSpeedUI
     from runlocalai_bench.speed.runner import run_speed
     from runlocalai_bench.speed.spec import load_speed_plan
@@ -76,15 +79,16 @@ def bench_speed(
         raise ConfigError("speed runs send one request at a time (batch 1)",
                           hint="drop --concurrency")
     flags = {
-        "endpoint": endpoint, "model": model, "model_path": model_path,
+        "endpoint": endpoint, "model": model, "model_path": model_path, "hardware": hardware,
         "output_dir": output_dir, "concurrency": concurrency, "seed": seed, "n_ctx": n_ctx,
         "n_threads": n_threads, "timeout": timeout, "retries": retries, "run_id": run_id,
     }
     config = build_config("speed", flags, preset=preset, argv=("rla", *sys.argv[1:]))
+    rig = rig_source(config.endpoint, config.hardware, detect_rig)
     plan = load_speed_plan(profile, prompt=speed_prompt, n_predict=n_predict)
     out, err = ui.stdout_console(), ui.stderr_console()
     outcome = run_speed(config, plan, RichSpeedUI(out, err, json_output=json_output),
-                        open_streamer=open_streamer, detect_rig=detect_rig)
+                        open_streamer=open_streamer, detect_rig=rig)
     err.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
     after_run(outcome.run.path, publish=publish, submit=submit, yes=yes,
               json_output=json_output)

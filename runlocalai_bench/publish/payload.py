@@ -289,6 +289,8 @@ def hardware_union(hardware: RigInfo) -> dict[str, Any]:
                    unified_memory_gb=out["ram_gb"])
     else:
         out.update(cpu_name=cpu.brand)
+    if hardware.declared:  # another machine's, stated with --hardware, not detected
+        out["declared"] = True
     return out
 
 

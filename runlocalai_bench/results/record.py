@@ -88,10 +88,12 @@ def rla_git_commit() -> str | None:
 
 
 def target_args(config: RunConfig) -> list[str]:
-    """The flags that name what a run measured: the endpoint and its model, or the model file."""
+    """The flags that name what a run measured: the endpoint, its model and (another machine)
+    its declared hardware, or the model file."""
     if config.endpoint:
         return ["--endpoint", config.endpoint, *(["--model", config.model] if config.model
-                                                 else [])]
+                                                 else []),
+                *(["--hardware", config.hardware] if config.hardware else [])]
     return ["--model-path", str(config.model_path)] if config.model_path else []
 
 
