@@ -14,10 +14,11 @@ Two vocabularies (REFERENCE §1):
                    dimensions: a related benchmark, a new row)
 
 A reproduction counts when, in this order: it is signed, its signature is valid, by another key
-than the original's, a key in the keyring, whose operator is not the row's submitter (by
-handle) and owns the hardware it ran on (when the keyring lists any), its verdict is
-within tolerance, and its operator has not already counted on the same hardware (one machine
-measured ten times does not raise confidence). The first rule it breaks is its reason.
+than the original's and with another signed handle, a key in the keyring, whose operator is not
+the row's submitter (by keyring handle) and owns the hardware it ran on (when the keyring lists
+any), its verdict is within tolerance, and its operator has not already counted on the same
+hardware (one machine measured ten times does not raise confidence). The first rule it breaks
+is its reason.
 
 A tok/s row's confidence: low (nothing counts), moderate (one operator), high (two or more
 independent operators on distinct hardware), very-high (four or more counted reproductions
@@ -67,8 +68,8 @@ class Keyring:
 @dataclass(frozen=True)
 class Signed:
     """A record as the ladder sees it: where it came from, who signed it (the key id of a valid
-    signature), what is wrong with its signature when it has an invalid one, the submitter's
-    handle it states, and its hardware slug."""
+    signature, and the handle signed with it), what is wrong with its signature when it has an
+    invalid one, and its hardware slug."""
 
     label: str
     signer: str | None
@@ -128,6 +129,9 @@ def _judge(original: Signed, operator_of_original: Operator | None, rerun: Rerun
     if original.signer is not None and record.signer == original.signer:
         return no("signed by the same key as the original: the submitter reproducing their "
                   "own row", operator.handle if operator else None)
+    if _same_handle(record.handle, original.handle):
+        return no(f"the submitter ({record.handle}, the handle both signatures carry) "
+                  "reproducing their own row", operator.handle if operator else None)
     if operator is None:
         return no(f"unknown key {record.signer}: not in the keyring of operators")
     submitter = operator_of_original.handle if operator_of_original else original.handle

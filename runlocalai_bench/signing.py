@@ -2,12 +2,18 @@
 
     <data home>/keys/ed25519.pem   the private key (PKCS#8 PEM, mode 0600, directory 0700)
     <data home>/keys/ed25519.pub   `ed25519 <base64 public key> <key id>`
+    <data home>/keys/handle        the operator's handle (GitHub or email), when they gave one
     <run dir>/record.sig           a detached signature of that run's record.json
 
 What is signed is the canonical JSON of record.json (keys sorted, no whitespace, UTF-8) without
 the fields filled in after the run: `signature`, and `test_run_log_url`, `gist`, `submitter`,
 `notes` (`rla publish` and `rla submit` write those later). The record holds the sha256 of
 run.log, samples.jsonl and results.json, so the signature covers those files too.
+
+With a handle (`rla keys init --handle`), record.sig is format 2 and the signature covers the
+canonical JSON of `{"handle": …, "record": <the signed record>}`: the handle is inside what is
+signed, so who signed cannot be changed after the run (the record's own `submitter`, filled in
+by `rla submit`, stays outside). Without one, format 1 signs the record alone, as before.
 
 A key id is `ed25519:` and the first 16 hex digits of the sha256 of the raw public key. Two runs
 signed by different key ids were made by different operators: that is what makes a
@@ -42,6 +48,8 @@ PRIVATE_KEY = "ed25519.pem"
 PUBLIC_KEY = "ed25519.pub"
 SIGNATURE = "record.sig"
 SIGNATURE_FORMAT = "rla-record-signature/1"
+SIGNATURE_FORMAT_HANDLE = "rla-record-signature/2"  # the signer's handle signed with the record
+HANDLE = "handle"
 ALGORITHM = "ed25519"
 # Filled in after the run by publish and submit, so outside the signature.
 UNSIGNED_FIELDS = ("signature", "test_run_log_url", "gist", "submitter", "notes")
@@ -79,12 +87,17 @@ class Signature:
     signed_at: str
     algorithm: str = ALGORITHM
     unsigned_fields: tuple[str, ...] = UNSIGNED_FIELDS
+    handle: str | None = None  # the signer's handle, signed with the record (format 2)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": SIGNATURE_FORMAT, "algorithm": self.algorithm, "key_id": self.key_id,
+        data = {"format": SIGNATURE_FORMAT if self.handle is None else SIGNATURE_FORMAT_HANDLE,
+                "algorithm": self.algorithm, "key_id": self.key_id,
                 "public_key": self.public_key, "record_sha256": self.record_sha256,
                 "unsigned_fields": list(self.unsigned_fields), "signed_at": self.signed_at,
                 "signature": self.signature}
+        if self.handle is not None:
+            data["handle"] = self.handle
+        return data
 
 
 @dataclass(frozen=True)
@@ -95,15 +108,19 @@ class SignatureCheck:
     valid: bool
     key_id: str | None
     problem: str | None = None
+    handle: str | None = None  # the signed handle of a valid format 2 signature
 
 
 def key_id_of(raw_public_key: bytes) -> str:
     return f"{ALGORITHM}:{hashlib.sha256(raw_public_key).hexdigest()[:16]}"
 
 
-def canonical_record(record: Mapping[str, Any]) -> bytes:
-    """The bytes a signature covers: the record without its unsigned fields, canonical JSON."""
-    signed = {k: v for k, v in record.items() if k not in UNSIGNED_FIELDS}
+def canonical_record(record: Mapping[str, Any], handle: str | None = None) -> bytes:
+    """The bytes a signature covers: the record without its unsigned fields, canonical JSON;
+    with a handle, `{"handle": handle, "record": <that>}` in canonical JSON."""
+    signed: Any = {k: v for k, v in record.items() if k not in UNSIGNED_FIELDS}
+    if handle is not None:
+        signed = {"handle": handle, "record": signed}
     return json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
@@ -120,8 +137,9 @@ def _crypto() -> Any:
     return ed25519
 
 
-def init_keys(directory: Path, *, force: bool = False) -> PublicKey:
-    """Create a keypair in `directory`; refuse to replace one unless `force`."""
+def init_keys(directory: Path, *, force: bool = False, handle: str | None = None) -> PublicKey:
+    """Create a keypair in `directory`, and the operator's handle beside it when given; refuse
+    to replace a key unless `force`."""
     from cryptography.hazmat.primitives import serialization
 
     ed25519 = _crypto()
@@ -144,6 +162,9 @@ def init_keys(directory: Path, *, force: bool = False) -> PublicKey:
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
         public_path.write_text(public.line() + "\n", encoding="ascii")
+        (directory / HANDLE).unlink(missing_ok=True)
+        if handle is not None:
+            (directory / HANDLE).write_text(handle + "\n", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write the key to {directory}: {exc.strerror}",
                           hint="check the permissions of rla's data directory") from exc
@@ -171,6 +192,14 @@ def load_private_key(directory: Path) -> Ed25519PrivateKey | None:
     return key
 
 
+def load_handle(directory: Path) -> str | None:
+    """The handle `rla keys init --handle` stored beside the key, or None."""
+    path = directory / HANDLE
+    if not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8").strip() or None
+
+
 def public_key_of(key: Ed25519PrivateKey) -> PublicKey:
     from cryptography.hazmat.primitives import serialization
 
@@ -193,13 +222,13 @@ def _now() -> str:
 
 
 def sign_record(record: Mapping[str, Any], key: Ed25519PrivateKey, *,
-                signed_at: str | None = None) -> Signature:
-    data = canonical_record(record)
+                signed_at: str | None = None, handle: str | None = None) -> Signature:
+    data = canonical_record(record, handle)
     public = public_key_of(key)
     return Signature(key_id=public.key_id, public_key=public.text,
                      record_sha256=hashlib.sha256(data).hexdigest(),
                      signature=base64.b64encode(key.sign(data)).decode("ascii"),
-                     signed_at=signed_at or _now())
+                     signed_at=signed_at or _now(), handle=handle)
 
 
 def check_signature(record: Mapping[str, Any], signature: Signature) -> SignatureCheck:
@@ -225,7 +254,7 @@ def check_signature(record: Mapping[str, Any], signature: Signature) -> Signatur
     if key_id_of(raw_key) != signature.key_id:
         return bad(f"key_id {signature.key_id} is not the id of its public_key "
                    f"({key_id_of(raw_key)})")
-    data = canonical_record(record)
+    data = canonical_record(record, signature.handle)
     if hashlib.sha256(data).hexdigest() != signature.record_sha256:
         return bad("record.json changed after it was signed (its signed content no longer "
                    "hashes to record_sha256)")
@@ -233,7 +262,7 @@ def check_signature(record: Mapping[str, Any], signature: Signature) -> Signatur
         public.verify(raw_sig, data)
     except InvalidSignature:
         return bad("the signature does not match record.json's signed content")
-    return SignatureCheck(valid=True, key_id=signature.key_id)
+    return SignatureCheck(valid=True, key_id=signature.key_id, handle=signature.handle)
 
 
 def read_signature(path: Path) -> Signature | None:
@@ -242,31 +271,41 @@ def read_signature(path: Path) -> Signature | None:
         return None
     data = rundir.read_json(path)
     try:
-        if data["format"] != SIGNATURE_FORMAT:
+        handle = None
+        if data["format"] == SIGNATURE_FORMAT_HANDLE:
+            handle = data["handle"]
+            if not isinstance(handle, str):
+                raise TypeError("handle")
+        elif data["format"] != SIGNATURE_FORMAT:
             raise ValueError(data["format"])
         return Signature(key_id=str(data["key_id"]), public_key=str(data["public_key"]),
                          record_sha256=str(data["record_sha256"]),
                          signature=str(data["signature"]), signed_at=str(data["signed_at"]),
                          algorithm=str(data["algorithm"]),
-                         unsigned_fields=tuple(str(f) for f in data["unsigned_fields"]))
+                         unsigned_fields=tuple(str(f) for f in data["unsigned_fields"]),
+                         handle=handle)
     except (KeyError, TypeError, ValueError) as exc:
-        raise RunDirError(f"{path} is not an rla record signature ({SIGNATURE_FORMAT})",
+        raise RunDirError(f"{path} is not an rla record signature ({SIGNATURE_FORMAT} or "
+                          f"{SIGNATURE_FORMAT_HANDLE})",
                           hint="re-sign the run with `rla keys sign RUN_DIR`") from exc
 
 
-def sign_run(run_path: Path, key: Ed25519PrivateKey) -> Signature:
-    """Sign a finished run's record.json and write record.sig beside it."""
+def sign_run(run_path: Path, key: Ed25519PrivateKey, handle: str | None = None) -> Signature:
+    """Sign a finished run's record.json (with the signer's handle, when given) and write
+    record.sig beside it."""
     run = rundir.RunDir(run_path)
     if not run.record.is_file():
         raise RunDirError(f"{run_path} has no {rundir.RECORD} to sign",
                           hint="only a finished run can be signed")
-    signature = sign_record(load_record(run.record).to_json(), key)
+    signature = sign_record(load_record(run.record).to_json(), key, handle=handle)
     rundir.write_json_atomic(run.path / SIGNATURE, signature.to_json())
     return signature
 
 
 def sign_run_if_keyed(run_path: Path, directory: Path | None) -> Signature | None:
-    """Sign the run when the operator has a key in `directory` (the end of `rla bench`); None
-    otherwise, and when no key directory is given."""
+    """Sign the run when the operator has a key in `directory` (the end of `rla bench`), with
+    the handle stored beside it; None otherwise, and when no key directory is given."""
     key = None if directory is None else load_private_key(directory)
-    return None if key is None else sign_run(run_path, key)
+    if key is None or directory is None:
+        return None
+    return sign_run(run_path, key, load_handle(directory))

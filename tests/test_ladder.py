@@ -72,6 +72,15 @@ def test_the_submitter_under_another_key_is_known_by_handle():
     assert reasons(state)["own"] == "the submitter (Sam) reproducing their own row"
 
 
+def test_the_submitter_under_a_new_key_is_known_by_the_signed_handle():
+    renamed = Rerun(Signed("new-key", signing.public_key_of(STRANGER).key_id, "rtx-4090",
+                           handle="SAM"), "reproduced")
+    state = ladder_state("speed", ORIGINAL, [renamed], KEYRING)
+    assert state.state == SUBMITTED
+    assert reasons(state)["new-key"] == ("the submitter (SAM, the handle both signatures carry) "
+                                         "reproducing their own row")
+
+
 def test_two_operators_independently_reproduce_a_speed_row():
     state = ladder_state("speed", ORIGINAL, [rerun("a", ALICE, summary="decode +3.0%"),
                                              rerun("b", BOB)], KEYRING)

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from runlocalai_bench import signing
-from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.errors import ConfigError, RlaError
 from runlocalai_bench.results import rundir
 from tests.review.conftest import copy_run, make_run
 
@@ -112,3 +112,39 @@ def test_canonical_form_ignores_formatting_not_content():
     b = {"a": [1.5, "é"], "b": 1, "notes": "different"}
     assert signing.canonical_record(a) == signing.canonical_record(b) \
         == '{"a":[1.5,"é"],"b":1}'.encode()
+
+
+def test_a_handle_given_at_init_is_signed_with_every_record(tmp_path, original):
+    signing.init_keys(tmp_path / "keys", handle="alice")
+    signature = signing.sign_run_if_keyed(original.path, tmp_path / "keys")
+    assert signature is not None and signature.handle == "alice"
+    on_disk = rundir.read_json(original.path / signing.SIGNATURE)
+    assert on_disk["format"] == "rla-record-signature/2" and on_disk["handle"] == "alice"
+    record = rundir.read_json(original.record)
+    read = signing.read_signature(original.path / signing.SIGNATURE)
+    check = signing.check_signature(record, read)
+    assert check.valid and check.handle == "alice"
+
+    # the handle cannot be changed after the run, nor dropped back to format 1
+    for forged in ({**on_disk, "handle": "mallory"},
+                   {k: v for k, v in on_disk.items() if k != "handle"}
+                   | {"format": "rla-record-signature/1"}):
+        (original.path / signing.SIGNATURE).write_text(json.dumps(forged))
+        check = signing.check_signature(record, signing.read_signature(
+            original.path / signing.SIGNATURE))
+        assert not check.valid and "changed after it was signed" in (check.problem or "")
+    # a format 2 signature without a handle is not a signature
+    (original.path / signing.SIGNATURE).write_text(json.dumps(
+        {k: v for k, v in on_disk.items() if k != "handle"}))
+    with pytest.raises(RlaError, match="is not an rla record signature"):
+        signing.read_signature(original.path / signing.SIGNATURE)
+
+
+def test_a_key_made_without_a_handle_signs_format_1_as_before(tmp_path, original):
+    _, signature = _signed(tmp_path, original)
+    assert signature.handle is None
+    assert rundir.read_json(original.path / signing.SIGNATURE)["format"] == \
+        "rla-record-signature/1"
+    assert "handle" not in rundir.read_json(original.path / signing.SIGNATURE)
+    signing.init_keys(tmp_path / "keys", force=True)  # re-made without: no stale handle
+    assert signing.load_handle(tmp_path / "keys") is None

@@ -15,10 +15,16 @@ app = typer.Typer(help="Your operator key: sign run records so reproductions can
 
 
 @app.command("init")
-def init(force: bool = typer.Option(False, "--force", help="Replace an existing key.")) -> None:
+def init(
+    force: bool = typer.Option(False, "--force", help="Replace an existing key."),
+    handle: str = typer.Option(None, "--handle", help="Your handle (GitHub or email), signed "
+                               "with every record so who ran it cannot be changed later."),
+) -> None:
     """Create an ed25519 keypair in rla's data directory (private key mode 0600)."""
+    from runlocalai_bench.publish.flow import check_handle
+
     directory = signing.keys_dir(data_home())
-    public = signing.init_keys(directory, force=force)
+    public = signing.init_keys(directory, force=force, handle=check_handle(handle))
     ui.stderr_console().print(f"created {directory / signing.PRIVATE_KEY} (keep it private)",
                               markup=False, highlight=False)
     ui.stdout_console().print(public.line(), markup=False, highlight=False)
@@ -34,9 +40,11 @@ def show() -> None:
 @app.command("sign")
 def sign(run: Path = typer.Argument(..., help="A finished run's directory.")) -> None:
     """Sign a run's record.json; the signature goes to record.sig beside it."""
-    key = signing.require_private_key(signing.keys_dir(data_home()))
-    signature = signing.sign_run(run.expanduser(), key)
-    ui.stdout_console().print(f"signed {run / signing.SIGNATURE} with {signature.key_id}",
+    directory = signing.keys_dir(data_home())
+    key = signing.require_private_key(directory)
+    signature = signing.sign_run(run.expanduser(), key, signing.load_handle(directory))
+    signer = signature.key_id + (f" as {signature.handle}" if signature.handle else "")
+    ui.stdout_console().print(f"signed {run / signing.SIGNATURE} with {signer}",
                               markup=False, highlight=False)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runlocalai_bench import signing
 from runlocalai_bench.ladder import Keyring, Kind, LadderState, Rerun, Signed, ladder_state
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
@@ -65,10 +66,16 @@ class Standing:
 
 
 def signed_of(source: Source, record: Record) -> Signed:
+    """Who signed the record (a valid signature's key id and signed handle) and its hardware.
+    The record's own `submitter` is not signed, so it never names the signer."""
     findings, signer = check_signature_file(source, record.to_json())
     problem = next((f.message for f in findings if f.status == "failed"), None)
+    handle = None
+    if signer is not None:
+        signature = signing.read_signature(source.run.path / signing.SIGNATURE)
+        handle = signature.handle if signature is not None else None
     return Signed(label=source.origin, signer=signer, hardware=record.hardware.hardware_slug,
-                  handle=record.submitter, signature_problem=problem)
+                  handle=handle, signature_problem=problem)
 
 
 def judge(original: Record, original_run: rundir.RunDir, rerun: Record,

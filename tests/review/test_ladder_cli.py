@@ -82,3 +82,20 @@ def test_a_bad_public_key_is_a_user_error():
     assert err.startswith("error: 'bm90IGEga2V5' is not the base64 of a 32-byte ed25519 "
                           "public key")
     assert "hint: " in err and "Traceback" not in err
+
+
+def test_the_submitter_under_a_new_key_is_known_by_the_handle_signed_with_it(original, tmp_path):
+    signing.init_keys(tmp_path / "sam", handle="sam")
+    signing.init_keys(tmp_path / "sam-new", handle="sam")
+    assert signing.sign_run_if_keyed(original.path, tmp_path / "sam") is not None
+    copy = copy_run(original, tmp_path / "again")
+    assert signing.sign_run_if_keyed(copy.path, tmp_path / "sam-new") is not None
+    new_key = signing.public_key_of(signing.require_private_key(tmp_path / "sam-new")).line()
+    # even an editor who trusts the new key under another name is not fooled
+    assert rla("keys", "trust", "sammy", new_key)[0] == 0
+    code, out, err = rla("ladder", str(original.path), str(copy.path), "--json")
+    assert code == 0, err
+    state = json.loads(out)
+    assert state["state"] == "COMMUNITY"
+    assert state["reproductions"][0]["reason"] == (
+        "the submitter (sam, the handle both signatures carry) reproducing their own row")
