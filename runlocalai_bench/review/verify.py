@@ -112,10 +112,6 @@ class VerifyReport:
                              for f in self.findings]}
 
 
-def is_speed(record: Mapping[str, Any]) -> bool:
-    return schemas.is_speed_record(record)
-
-
 def check_schema(record: Mapping[str, Any]) -> list[Finding]:
     name = schemas.record_schema(record)
     errors = schemas.validate(record, schemas.load_schema(name))
