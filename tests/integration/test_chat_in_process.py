@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,14 +23,14 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.runtime.gguf import read_gguf
 from runlocalai_bench.types import DataSource, Prompt
 from tests.runtime.fakes import ARR, STR, TINY_TENSORS, U32, gguf_bytes, tiny_llama_kv
+from tests.support.cli import rla
 from tests.support.gguf_edit import GEMMA3_CHAT_TEMPLATE, copy_with_strings, layout_of
 
 TEMPLATE_KEY = "tokenizer.chat_template"
 
 
-def rla(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=900, env=os.environ.copy())
+# Each run's printed output and the model's native logging go through run.log's descriptor tee,
+# and a real model is loaded: every `rla` here is a real process (process=True).
 
 
 def the_run(out: Path) -> rundir.RunDir:
@@ -159,7 +156,8 @@ def count(vocab: Any, text: str, *, special: bool, add_bos: bool) -> int:
 def test_chat_run_in_process_renders_with_the_models_template(chat_gguf: Path, vocab: Any,
                                                               tmp_path: Path) -> None:
     proc = rla("bench", "mmlu-generative", "--sample", "--limit", "2", "--prompt-style", "chat",
-               "--model-path", str(chat_gguf), "--output-dir", str(tmp_path), "--json")
+               "--model-path", str(chat_gguf), "--output-dir", str(tmp_path), "--json",
+               process=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n"] == 2
     run = the_run(tmp_path)
@@ -198,7 +196,8 @@ def test_chat_style_on_a_model_without_a_template_is_refused(gemma_gguf: Path,
     """The base model has no template: rla says so and how to run it before it makes a run
     directory (nothing for a --resume to pick up)."""
     proc = rla("bench", "mmlu", "--sample", "--limit", "1", "--prompt-style", "chat",
-               "--model-path", str(gemma_gguf), "--output-dir", str(tmp_path))
+               "--model-path", str(gemma_gguf), "--output-dir", str(tmp_path), process=True,
+               timeout=900)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -217,7 +216,7 @@ def test_a_chat_template_that_does_not_compile_is_a_model_file_error(chat_gguf: 
                                {TEMPLATE_KEY: "{% for m in messages %}{{ m.content }"})
     try:
         proc = rla("bench", "mmlu", "--sample", "--limit", "1", "--model-path", str(broken),
-                   "--output-dir", str(tmp_path / "out"))
+                   "--output-dir", str(tmp_path / "out"), process=True, timeout=900)
     finally:
         broken.unlink()
     assert proc.returncode == 1
@@ -240,9 +239,11 @@ def test_a_chat_template_that_refuses_the_conversation_stops_the_run(chat_gguf: 
         {TEMPLATE_KEY: "{{ raise_exception('Only one user turn is supported') }}"})
     try:
         chat = rla("bench", "mmlu", "--sample", "--limit", "1", "--prompt-style", "chat",
-                   "--model-path", str(refusing), "--output-dir", str(tmp_path / "chat"))
+                   "--model-path", str(refusing), "--output-dir", str(tmp_path / "chat"),
+                   process=True, timeout=900)
         completion = rla("bench", "mmlu", "--sample", "--limit", "1", "--model-path",
-                         str(refusing), "--output-dir", str(tmp_path / "completion"))
+                         str(refusing), "--output-dir", str(tmp_path / "completion"),
+                         process=True, timeout=900)
     finally:
         refusing.unlink()
     assert chat.returncode == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.results import rundir
+from tests.support.cli import rla
 from tests.support.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration
@@ -19,9 +20,8 @@ pytestmark = pytest.mark.integration
 GEMMA_SHA256_PREFIX = "a5fd3b62"
 
 
-def rla(*args: str, **kw) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=900, env=os.environ.copy(), **kw)
+# Each run's printed output and the model's native logging go through run.log's descriptor tee,
+# and a real model is loaded: every `rla` here is a real process (process=True).
 
 
 def the_run(out: Path) -> rundir.RunDir:
@@ -36,7 +36,8 @@ def answers(run: rundir.RunDir) -> dict[str, tuple[str, list]]:
 
 def test_readme_main_job_on_the_embedded_model(tmp_path):
     """`rla bench selfcheck` with no model flags: the embedded gemma-3-270m, in process."""
-    proc = rla("bench", "selfcheck", "--limit", "3", "--output-dir", str(tmp_path), "--json")
+    proc = rla("bench", "selfcheck", "--limit", "3", "--output-dir", str(tmp_path), "--json",
+               process=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)
     assert results["n"] == 3 and results["partial"] is True
@@ -59,7 +60,7 @@ def test_in_process_runs_repeat_exactly(gemma_gguf, tmp_path):
     for name in ("a", "b"):
         out = tmp_path / name
         proc = rla("bench", "selfcheck", "--model-path", str(gemma_gguf), "--limit", "3",
-                   "--output-dir", str(out))
+                   "--output-dir", str(out), process=True, timeout=900)
         assert proc.returncode == 0, proc.stderr
         runs.append(answers(the_run(out)))
     assert runs[0] == runs[1]
@@ -71,7 +72,8 @@ def test_llama_server_end_to_end_and_resume_after_a_kill(gemma_gguf, tmp_path):
     server = LlamaServer(gemma_gguf, log).start()
     try:
         whole = rla("bench", "selfcheck", "--endpoint", server.url, "--limit", "6",
-                    "--output-dir", str(tmp_path / "whole"), "--json")
+                    "--output-dir", str(tmp_path / "whole"), "--json", process=True,
+                    timeout=900)
         assert whole.returncode == 0, whole.stderr
         reference = the_run(tmp_path / "whole")
         record = json.loads(reference.record.read_text())
@@ -104,7 +106,7 @@ def test_llama_server_end_to_end_and_resume_after_a_kill(gemma_gguf, tmp_path):
 
         server.start()  # same port, a fresh process
         resumed = rla("bench", "selfcheck", "--endpoint", server.url, "--limit", "6",
-                      "--output-dir", str(broken), "--resume")
+                      "--output-dir", str(broken), "--resume", process=True, timeout=900)
         assert resumed.returncode == 0, resumed.stderr
     finally:
         server.stop()
