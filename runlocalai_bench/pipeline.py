@@ -110,11 +110,14 @@ def incomplete(failed: Sequence[SampleResult], n_items: int) -> BackendError:
     """A run whose requests failed for some items is not finished: it is never scored, and
     --resume asks exactly those items again."""
     first = failed[0]
+    again = f"rerun the same command with --resume: it asks only those {len(failed)} again"
+    refused = plausibility.context_use((), (line.error for line in failed), None).refused
     return BackendError(
         f"{len(failed)} of {n_items} requests failed, so the run is not complete (the first,"
         f" {first.id}: {first.error})",
-        hint=f"once the server answers again, rerun the same command with --resume: it asks"
-        f" only those {len(failed)} again",
+        hint=f"{refused} exceeded the server's context: restart it with a larger context"
+        f" (llama-server -c; for Ollama rla's --n-ctx sets num_ctx), then {again}" if refused
+        else f"once the server answers again, {again}",
         fatal=True,
     )
 

@@ -131,7 +131,8 @@ def test_a_refused_request_is_an_error_row_the_run_is_unfinished_and_resume_asks
     proc = run_with(stub, out)
     n = len(selfcheck_questions())
     assert_user_error(proc, f"1 of {n} requests failed, so the run is not complete",
-                      "exceeds the available context size", "only those 1 again")
+                      "exceeds the available context size", "hint: 1 exceeded the server's"
+                      " context: restart it with a larger context", "only those 1 again")
     run = only_run(out)
     lines = rundir.read_samples(run.samples)
     failed = [s["id"] for s in lines if s["status"] == "error"]
