@@ -3,9 +3,6 @@ declared in the record and the submission; this machine's is detected."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from runlocalai_bench.publish.payload import hardware_union
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.rig import detect_rig
 from runlocalai_bench.rig.declared import declared_rig, rig_source
+from tests.support.cli import assert_user_error, rla
 from tests.support.llama_stub import StubLlamaServer
 
 REMOTE = "http://192.0.2.7:8080"  # TEST-NET-1: never this machine
@@ -56,14 +54,12 @@ def test_which_rig_a_run_records() -> None:
 
 
 def test_rla_bench_refuses_another_machine_without_hardware(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", "bench", "selfcheck",
-                           "--endpoint", REMOTE, "--output-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
-    assert proc.returncode != 0
+    proc = rla("bench", "selfcheck", "--endpoint", REMOTE, "--output-dir", str(tmp_path))
+    assert_user_error(proc)
     first, hint = proc.stderr.strip().splitlines()[:2]
     assert first == f"error: {REMOTE} is another machine: rla cannot detect its hardware"
     assert hint.startswith("hint: declare it with --hardware SLUG")
-    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_declared_rig_is_marked_in_the_record_and_the_submission(tmp_path: Path) -> None:
