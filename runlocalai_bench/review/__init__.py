@@ -17,6 +17,9 @@ run that signs and the review that checks both reach it.
     speed.py       a speed row's part: re-run by `rla bench speed`'s runner; the two runs'
                    median decode / prefill tok/s and TTFT compared, decode judged
     report.py      reproduction.json and reproduction.md
+    queue.py       `rla reproduce --queue`: records one after another, resumable, a summary
+    standing.py    `rla ladder`: existing reproductions judged, and the row's trust state
+    duplicates.py  records repeating a row (same five-tuple within N weeks) (pure)
 
 The policy is REFERENCE §1: a reproduction matches four dimensions and its headline lands
 within ±2 percentage points (a speed row: its median decode tok/s within ±10%); for a scored
