@@ -97,7 +97,13 @@ def target_args(config: RunConfig) -> list[str]:
     return ["--model-path", str(config.model_path)] if config.model_path else []
 
 
-def reproduction_command(config: RunConfig, style: str) -> str:
+def sets_context(config: RunConfig, engine: str | None) -> bool:
+    """Whether rla chose the run's context (--n-ctx): in process, and for Ollama, which gets it
+    as num_ctx on every request; other servers' context is their launch's."""
+    return config.in_process or engine == "ollama"
+
+
+def reproduction_command(config: RunConfig, style: str, engine: str | None = None) -> str:
     """The command that reruns this configuration, every result-deciding flag explicit."""
     args = ["rla", "bench", config.slug, *target_args(config)]
     if config.data.kind == "dir" and config.data.path:
@@ -114,13 +120,13 @@ def reproduction_command(config: RunConfig, style: str) -> str:
     args += ["--concurrency", str(config.concurrency), "--seed", str(config.sampling.seed)]
     if config.sampling.cache_prompt:
         args.append("--cache-prompt")
-    if config.in_process:
+    if sets_context(config, engine):
         args += ["--n-ctx", str(config.n_ctx)]
     return redact(shlex.join(args))
 
 
 def request_of(config: RunConfig, style: str | None,
-               speed: SpeedRequest | None = None) -> Request:
+               speed: SpeedRequest | None = None, engine: str | None = None) -> Request:
     """The run as asked for (record.request), the typed twin of `reproduction_command`: what
     `rla reproduce` runs again. A speed run names its profile and has no dataset."""
     return Request(
@@ -130,7 +136,7 @@ def request_of(config: RunConfig, style: str | None,
         prompt_style=None if speed else style,  # type: ignore[arg-type]
         limit=config.limit, limit_per_subtask=config.limit_per_subtask,
         concurrency=1 if speed else config.concurrency,
-        n_ctx=config.n_ctx if config.in_process else None,
+        n_ctx=config.n_ctx if sets_context(config, engine) else None,
         n_threads=config.n_threads if config.in_process else None,
         speed=speed,
     )
@@ -269,10 +275,10 @@ def build_record(
         "rla": {"version": __version__, "git_commit": rla_git_commit()},
         "packages": package_versions(),
         "command": {
-            "reproduce": reproduction_command(config, style),
+            "reproduce": reproduction_command(config, style, runtime.engine),
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
-        "request": to_dict(request_of(config, style)),
+        "request": to_dict(request_of(config, style, engine=runtime.engine)),
         "timings": {
             "started_at": started_at,
             "finished_at": finished_at,

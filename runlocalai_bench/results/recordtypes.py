@@ -120,7 +120,7 @@ class Request:
     limit: int | None
     limit_per_subtask: int | None
     concurrency: int
-    n_ctx: int | None  # an in-process run's context; None for an endpoint
+    n_ctx: int | None  # the context rla chose (in process; Ollama's num_ctx), else None
     n_threads: int | None
     speed: SpeedRequest | None  # a speed run's profile, n_predict and prompt
 

@@ -3,6 +3,7 @@ served GGUF's header when the file is on this machine."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -72,11 +73,13 @@ def read_llama_cpp(http: ProbeHttp, spec: RunnerSpec, model: str | None) -> Runt
         context_length=as_int(meta.get("n_ctx_train")) or (local.context_length if local else None),
         chat_template_sha256=template_sha256(as_str(props.get("chat_template"))),
     )
+    slots = as_int(props.get("total_slots"))
     extra = {
         "n_vocab": as_int(meta.get("n_vocab")),
         "n_embd": as_int(meta.get("n_embd")),
         "vocab_type": as_int(meta.get("vocab_type")),
         "model_alias": as_str(props.get("model_alias")),
+        "launch": launch_line(model_path, n_ctx, slots),
     }
     return RuntimeInfo(
         engine=spec.engine,
@@ -86,11 +89,22 @@ def read_llama_cpp(http: ProbeHttp, spec: RunnerSpec, model: str | None) -> Runt
         build=build_info,
         commit=commit,
         model=info,
-        slots=as_int(props.get("total_slots")),
+        slots=slots,
         n_ctx=n_ctx,
         sampler_defaults=sampler,
         settings={k: v for k, v in extra.items() if v is not None},
     )
+
+
+def launch_line(model_path: str | None, n_ctx: int | None, slots: int | None) -> str | None:
+    """The server's launch configuration as far as /props states it, as the command that starts
+    the same server: the model by file name, the context (/props gives a slot's; --ctx-size is
+    shared among the slots) and the slots. Batch, KV-cache type, flash attention and GPU layers
+    are not reported, so llama-server's defaults stand for them."""
+    if not model_path or not n_ctx or not slots:
+        return None
+    return shlex.join(["llama-server", "--model", Path(model_path).name, "--ctx-size",
+                       str(n_ctx * slots), "--parallel", str(slots)])
 
 
 # Keys of an older llama-server's default_generation_settings that are not sampler settings.

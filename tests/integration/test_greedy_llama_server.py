@@ -105,6 +105,8 @@ def test_the_gate_names_each_cause_in_one_line(roomy_careless_server: LlamaServe
     run = rundir.RunDir(path)
     record = load_record(run.record)
     assert record.runtime.slots == 4 and record.runtime.n_ctx == 1024  # 4096 over 4 slots
+    assert record.runtime.settings["launch"] == (
+        "llama-server --model gemma-3-270m-q4_k_m.gguf --ctx-size 4096 --parallel 4")
     assert record.runtime.sampler_defaults["repeat_penalty"] == 1.5
     assert record.sampling.sent["repeat_penalty"] == 1.0
 

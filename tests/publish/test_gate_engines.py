@@ -97,6 +97,11 @@ def test_ollama_cutting_prompts_at_num_ctx_is_refused_for_it(tmp_path: Path) -> 
     assert not any("server's default" in r for r in reasons), reasons
     record = load_record(next(tmp_path.glob("*/record.json")))
     assert record.runtime.sampler_defaults["repeat_penalty"] == 1.3
+    # rla chose Ollama's context: the reproduction states it, and the model by its blob.
+    assert "--n-ctx 128" in record.command.reproduce
+    assert record.request is not None and record.request.n_ctx == 128
+    assert record.model.file_sha256 == (
+        "200765e1283640ffbd013184bf496e261032fa75b99498a9613be4e94d63ad52")
     assert record.sampling.sent["options"]["repeat_penalty"] == 1.0
 
 

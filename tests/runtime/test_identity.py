@@ -79,3 +79,15 @@ def test_bits_per_weight_against_the_claimed_quantization() -> None:
                           " 8030261248 parameters), outside 3.9–7.8 for the claimed Q4_K_M")
     assert bits_reasons("AWQ", 1, 8) == []  # no GGUF figure to check against
     assert bits_reasons("Q4_K_M", None, 8) == []
+
+
+def test_llama_servers_launch_configuration_as_far_as_props_states_it(serve) -> None:
+    from .test_runtime_probe import llama_server_routes
+
+    props = recorded("llama-server-props.json")
+    info = probe_endpoint(serve(llama_server_routes()).url)
+    n_ctx = props["default_generation_settings"]["n_ctx"]
+    assert info.settings["launch"] == (
+        f"llama-server --model gemma-3-270m-q4_k_m.gguf --ctx-size"
+        f" {n_ctx * props['total_slots']} --parallel"
+        f" {props['total_slots']}")
