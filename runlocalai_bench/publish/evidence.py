@@ -24,7 +24,7 @@ from runlocalai_bench import jsonio
 from runlocalai_bench.errors import PublishError, RecordError
 from runlocalai_bench.evals import load_eval
 from runlocalai_bench.publish.gist import DEFAULT_API_URL, GistClient, gist_name
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.jsontypes import decode, encode
 from runlocalai_bench.results.recordtypes import Record, Results, Scored
 from runlocalai_bench.results.sampleline import SampleLine
@@ -122,6 +122,8 @@ def evidence_reasons(published: Published) -> list[str]:
     record = published.record
     for name, sha in record.files.items():
         got = published.files.get(gist_name(name))
+        if got is None and name == rundir.SAMPLES and compact_parts(published):
+            continue  # every sample, in compact form: rla verify --data-dir rebuilds the file
         if got is None:
             out.append(f"the Gist lacks {name}: the row's evidence must be published whole")
         elif got != sha:
@@ -140,14 +142,20 @@ def recomputed_results(published: Published) -> tuple[Results, list[str]]:
     assert isinstance(record.body, Scored)
     stated = record.body.results
     data = published.contents.get(gist_name(rundir.SAMPLES))
-    if data is None:
+    parts = compact_parts(published)
+    if data is None and not parts:
         return stated, []
     try:
-        lines = [SampleLine.from_json(jsonio.loads(raw, f"the Gist's samples.jsonl line {n}"),
-                                      f"the Gist's samples.jsonl line {n}")
-                 for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
+        if data is not None:
+            raws = [jsonio.loads(raw, f"the Gist's samples.jsonl line {n}")
+                    for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
+        else:  # the prompt is not scored: its hash stands in for it here
+            raws = [{**{k: v for k, v in line.items() if k != "prompt_sha256"}, "prompt": ""}
+                    for line in compact.lines_of([published.contents[p] for p in parts])]
+        lines = [SampleLine.from_json(raw, f"the Gist's sample {n}")
+                 for n, raw in enumerate(raws, 1)]
     except RecordError as exc:
-        return stated, [f"the Gist's samples.jsonl cannot be read: {exc.message}"]
+        return stated, [f"the Gist's samples cannot be read: {exc.message}"]
     eval_ = load_eval(record.benchmark.slug)
     try:
         computed = eval_.aggregate([replace(line.result(), prompt="", response="")
@@ -159,6 +167,11 @@ def recomputed_results(published: Published) -> tuple[Results, list[str]]:
     reasons = [f"the published results are not what its samples add up to ({m.describe()})"
                for m in score_mismatches(encode(stated), block)]
     return decode(Results, block, "the recomputed results"), reasons
+
+
+def compact_parts(published: Published) -> list[str]:
+    """The compact parts of samples.jsonl in the Gist (results/compact.py), in order."""
+    return compact.part_names(published.contents)
 
 
 def _sha256(data: bytes) -> str:

@@ -41,7 +41,7 @@ from runlocalai_bench.publish.payload import Evidence, build_payload, idempotenc
 from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree, redact_url
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Gist, GistFile, Record, Scored
 from runlocalai_bench.results.store import RunIndex
@@ -81,9 +81,10 @@ SIGNATURE = "record.sig"
 
 def gist_bundle(run: rundir.RunDir, record: Record,
                 max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
-    """run.log, record.json, results.json, samples.jsonl when its size allows, record.sig when
-    the run is signed, and README.md; for a speed run, each run's own log in place of results
-    and samples (named by `gist_name`: runs/run-1.log is runs-run-1.log)."""
+    """run.log, record.json, results.json, samples.jsonl (in compact parts when it is over
+    `max_bytes`: results/compact.py), record.sig when the run is signed, and README.md; for
+    a speed run, each run's own log in place of results and samples (named by `gist_name`:
+    runs/run-1.log is runs-run-1.log)."""
     changed = [name for name, sha in record.files.items()
                if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
     if changed:
@@ -99,9 +100,13 @@ def gist_bundle(run: rundir.RunDir, record: Record,
         path = run.path / name
         size = path.stat().st_size
         if size > max_bytes:
-            if name == rundir.SAMPLES:
-                omitted.append(f"{name} omitted: {size:,} bytes, over the {max_bytes:,} a raw"
-                               " Gist URL serves (sha256 in record.json)")
+            if name == rundir.SAMPLES:  # every sample, each prompt as its sha256 (compact.py)
+                parts = compact.compact(path.read_bytes(), max_bytes)
+                files.update(parts)
+                omitted.append(f"{name} is published in compact form: {size:,} bytes, over the"
+                               f" {max_bytes:,} a raw Gist URL serves, so each prompt is"
+                               f" stored as its sha256, in {len(parts)} part(s)"
+                               f" ({', '.join(parts)}); rla verify --data-dir rebuilds them")
                 continue
             raise PublishError(f"{name} is {size:,} bytes, over the {max_bytes:,} a Gist's raw"
                                " URL serves", hint="the log cannot be published whole")
@@ -136,15 +141,15 @@ def find_secrets(files: Mapping[str, bytes], extra: tuple[str, ...] = ()) -> lis
 
 
 def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] = (),
-                index: RunIndex | None = None,
-                now: Callable[[], str] = _now) -> Published:
+                index: RunIndex | None = None, now: Callable[[], str] = _now,
+                max_bytes: int = MAX_RAW_BYTES) -> Published:
     run = rundir.RunDir(run_path)
     record = load_record(run.record)
     if record.test_run_log_url and record.gist is not None and record.gist.verified:
         return Published(url=record.test_run_log_url, gist_id=record.gist.id,
                          files={n: f.sha256 for n, f in record.gist.files.items()},
                          omitted=(), already=True)
-    bundle = gist_bundle(run, record)
+    bundle = gist_bundle(run, record, max_bytes)
     leaking = find_secrets(bundle.files, secrets)
     if leaking:
         raise PublishError(f"{', '.join(leaking)} would publish a secret or your home path",

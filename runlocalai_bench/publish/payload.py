@@ -22,6 +22,7 @@ from typing import Any
 from runlocalai_bench import __version__
 from runlocalai_bench.publish.notes import clean_field
 from runlocalai_bench.redact import redact_tree
+from runlocalai_bench.results import compact
 from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.recordtypes import Record, Score, Scored, Speed, SpeedRun
 from runlocalai_bench.schemas import SPEED_KIND
@@ -94,7 +95,9 @@ def _scored_payload(record: Record, body: Scored, evidence: Evidence, *, handle:
             **_evidence_head(record, evidence),
             "samples_sha256": record.files["samples.jsonl"],
             "results_sha256": record.files["results.json"],
-            "samples_in_gist": "samples.jsonl" in gist_files,
+            # whole, or in compact parts (results/compact.py)
+            "samples_in_gist": "samples.jsonl" in gist_files or bool(
+                compact.part_names(gist_files)),
         },
         "timings": encode(body.timings),
         "submitter": {"handle": handle},

@@ -21,7 +21,7 @@ from typing import Any
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.evals import Eval, load_eval
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 from runlocalai_bench.review.scores import Mismatch, results_block, score_mismatches
@@ -178,3 +178,30 @@ def rescore_run(run: rundir.RunDir, record: Record, *,
                    results=results,
                    mismatches=tuple(score_mismatches(claimed, results_block(results))),
                    changes=tuple(changes), problems=tuple(problems))
+
+
+def rebuild_samples(run: rundir.RunDir, record: Record, *, data_dir: Path | None,
+                    cache_dir: Path | None = None) -> list[str]:
+    """samples.jsonl written back from its compact parts in the run directory (a Gist's copy),
+    each prompt rebuilt from this rla's spec and the data and checked against its sha256; the
+    lines whose prompt does not rebuild. Raises DataError when the data is not here."""
+    scored = record.body
+    assert isinstance(scored, Scored)
+    eval_ = eval_for(record, cache_dir)
+    try:
+        dataset = eval_.load(data_source_for(scored.dataset, data_dir))
+        items = {item.id: item for item in dataset.items}
+        style: PromptStyle = record.benchmark.prompt_style
+
+        def prompt_of(sample_id: str) -> str | None:
+            item = items.get(sample_id)
+            return None if item is None else eval_.build_prompt(item, dataset, style).rendered()
+
+        parts = [(run.path / name).read_bytes()
+                 for name in compact.part_names(p.name for p in run.path.iterdir())]
+        data, problems = compact.expand(parts, prompt_of)
+    finally:
+        eval_.close()
+    run.samples.write_bytes(data)
+    return problems
+

@@ -3,7 +3,9 @@
 A Gist's files are listed by publish/gistread.py and each run file is fetched whole from its
 `raw_url` through the publishing Gist client. The files land in a scratch directory laid out
 as a run directory, so everything downstream reads a Gist exactly like a local run. Only rla's
-own file names are written; anything else in the Gist (its README.md) is left out.
+own file names are written; anything else in the Gist (its README.md) is left out. A Gist
+whose samples.jsonl was too large holds it in compact parts (results/compact.py), fetched
+beside the other files for `rla verify --data-dir` to rebuild.
 
 A speed run's record lists each run's own log (`runs/run-1.log` …); the Gist holds it under
 `gist_name(path)` (`runs-run-1.log`, GitHub refuses '/' in names). Once record.json is read,
@@ -23,7 +25,7 @@ from tempfile import TemporaryDirectory
 from runlocalai_bench.errors import ConfigError, PublishError, RlaError
 from runlocalai_bench.publish.gist import GistClient, gist_name
 from runlocalai_bench.publish.gistread import gist_files, gist_id_from_url
-from runlocalai_bench.results import rundir
+from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.runlog import is_speed_run_log
 from runlocalai_bench.signing import SIGNATURE
 
@@ -91,6 +93,9 @@ def download_gist(url: str, dest: Path, *, api_url: str, token: str | None = Non
     with GistClient(token or "", api_url=api_url, timeout=timeout) as client:
         for name in RUN_FILES:
             if name in files:
+                (dest / name).write_bytes(client.fetch_raw(files[name]))
+        if rundir.SAMPLES not in files:  # every sample, each prompt as its sha256
+            for name in compact.part_names(files):
                 (dest / name).write_bytes(client.fetch_raw(files[name]))
         for path in listed_run_logs(dest / rundir.RECORD):
             if gist_name(path) not in files:

@@ -37,40 +37,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from runlocalai_bench import schemas, signing, specs
-from runlocalai_bench.datasets import coverage
-from runlocalai_bench.errors import ConfigError, DataError, RlaError
+from runlocalai_bench import schemas, signing
+from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.evals import KINDS
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed, SpeedRun, SpeedSection
 from runlocalai_bench.results.sampleline import read_sample_lines
+from runlocalai_bench.review.evidence import check_compact, check_coverage
+from runlocalai_bench.review.findings import Finding
 from runlocalai_bench.review.logcheck import check_log, check_run_log, check_speed_run_log
 from runlocalai_bench.review.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
 from runlocalai_bench.review.scores import results_block, score_mismatches
 from runlocalai_bench.review.source import Source, is_run_log
 
-Status = Literal["ok", "failed", "skipped"]
 HASHED = (rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS)
 CHECKS = ("schema", "files", "results", "samples", "coverage", "rescore", "log", "signature")
 SPEED_CHECKS = ("schema", "files", "speed", "results", "samples", "coverage", "rescore", "log",
                 "signature")
 NOT_SCORED = "a speed run has no scored samples"
 
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    status: Status
-    message: str
-    file: str | None = None
-    field: str | None = None
-    hint: str | None = None
-
-    def where(self) -> str:
-        return ":".join(p for p in (self.file, self.field) if p)
 
 
 @dataclass(frozen=True)
@@ -271,29 +259,6 @@ def check_samples(source: Source, record: Record, scored: Scored) -> list[Findin
                            "scores")]
 
 
-def check_coverage(source: Source, record: Record, scored: Scored) -> list[Finding]:
-    slug, file = record.benchmark.slug, rundir.SAMPLES
-    try:
-        spec = specs.load_spec("tasks", slug)
-    except ConfigError:
-        return [Finding("coverage", "skipped", f"this rla has no tasks/{slug}.toml: no pinned"
-                        " item set to compare the samples with", rundir.RECORD, "benchmark.slug")]
-    claims_full = not scored.results.partial and scored.dataset.source != "bundled"
-    status: Status = "failed" if claims_full else "skipped"
-    expected = coverage.pinned_item_set(spec, scored.dataset.content_sha256)
-    if isinstance(expected, str):
-        return [Finding("coverage", status, expected, rundir.RECORD, "dataset.content_sha256")]
-    if not source.run.samples.is_file():
-        return [Finding("coverage", "skipped", "no samples.jsonl to check the items of", file)]
-    reasons = coverage.coverage_reasons([coverage.Sampled(line.id, line.subtask) for line in
-                                         read_sample_lines(source.run.samples)], expected)
-    if not reasons:
-        return [Finding("coverage", "ok", f"the samples are exactly the {expected.n} item ids"
-                        f" of {slug}'s pinned data")]
-    if not claims_full:  # a slice that says so is consistent; the trust gate refuses it
-        reasons = [f"a slice, as the record says: {reasons[0]}"]
-    return [Finding("coverage", status, reason, file, "id") for reason in reasons]
-
 
 def check_rescore(source: Source, record: Record, data_dir: Path | None,
                   cache_dir: Path | None = None) -> tuple[list[Finding], Rescore | None]:
@@ -355,7 +320,10 @@ def verify_source(source: Source, *, data_dir: Path | None = None,
             Finding("schema", "failed", exc.message, rundir.RECORD,
                     getattr(exc, "field", None), hint=exc.hint),))
     record = typed.to_json()
-    findings = check_schema(record) + check_files(source, typed)
+    findings = check_schema(record)
+    if isinstance(typed.body, Scored):
+        findings += check_compact(source, typed, data_dir, cache_dir)
+    findings += check_files(source, typed)
     rescored: Rescore | None = None
     if isinstance(typed.body, Speed):
         findings += _speed_findings(source, typed, typed.body.speed)

@@ -149,13 +149,34 @@ def test_find_secrets_reads_json_values_not_their_escaping(tmp_path, monkeypatch
         ["a.jsonl", "b.json", "c.log"]
 
 
-def test_samples_too_large_for_a_raw_url_are_left_out_and_said_so(selfcheck_run):
+def test_samples_too_large_for_a_raw_url_are_published_whole_in_compact_parts(selfcheck_run):
+    from runlocalai_bench.results import compact
+
     record = load_record(selfcheck_run.record)
-    size = selfcheck_run.samples.stat().st_size
-    bundle = gist_bundle(selfcheck_run, record, max_bytes=size - 1)
+    original = selfcheck_run.samples.read_bytes()
+    limit = max((selfcheck_run.path / name).stat().st_size
+                for name in ("run.log", "record.json", "results.json"))
+    assert len(original) > 2 * limit
+    bundle = gist_bundle(selfcheck_run, record, max_bytes=limit)
     assert "samples.jsonl" not in bundle.files and "run.log" in bundle.files
-    assert "samples.jsonl omitted" in bundle.omitted[0]
-    assert "samples.jsonl omitted" in bundle.files[README].decode()
+    names = compact.part_names(bundle.files)
+    assert names == ["samples.compact-1.jsonl"] and len(bundle.files[names[0]]) <= limit
+    assert "samples.jsonl is published in compact form" in bundle.omitted[0]
+    assert "samples.jsonl is published in compact form" in bundle.files[README].decode()
+    prompts = {line["id"]: line["prompt"]
+               for line in map(json.loads, original.decode().splitlines())}
+    rebuilt, problems = compact.expand([bundle.files[n] for n in names], prompts.get)
+    assert (rebuilt, problems) == (original, [])
+    assert b'"prompt"' not in b"".join(bundle.files[n] for n in names)
+    split = compact.compact(original, max_bytes=len(bundle.files[names[0]]) // 4)
+    assert compact.part_names(split) == [f"samples.compact-{i}.jsonl" for i in range(1, 6)]
+    assert compact.expand([split[n] for n in compact.part_names(split)], prompts.get) == (
+        original, [])
+    wrong = {**prompts, next(iter(prompts)): "another prompt"}
+    rebuilt, problems = compact.expand([bundle.files[n] for n in names], wrong.get)
+    assert rebuilt != original and problems == [
+        f"sample {next(iter(prompts))}: the prompt rebuilt from the data does not hash to its"
+        " prompt_sha256"]
 
 
 def test_a_refused_run_sends_nothing_and_writes_nothing(selfcheck_run, github, leaderboard):

@@ -1,0 +1,134 @@
+"""Issue 12's measures: the Gist's bytes and file count for full MMLU, TurkishMMLU and
+HumanEval+ (goal for MMLU: complete per-sample evidence ≤ 10 MB per file), and `rla verify` of
+the full MMLU Gist from a loopback Gist API with --data-dir: wall time and peak RSS of that one
+child process (goal: under a minute, ≤ 300 MB, with the rescore and every prompt hash checked).
+
+    .venv/bin/python benchmarks/evidence_size.py [--data-dir ../shared/data] [--skip-humaneval]
+
+Each run goes against an instant local stub llama-server that answers like a real one would
+size it: 20 top log-probabilities per answer, and for HumanEval+ a completion of max_tokens
+(768) tokens, about 4 characters each (the longest a model writes). Prints the load average
+beside the figures and writes benchmarks/results/evidence_size.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from runlocalai_bench.publish.flow import gist_bundle, publish_run  # noqa: E402
+from runlocalai_bench.publish.gist import GistClient  # noqa: E402
+from runlocalai_bench.results import rundir  # noqa: E402
+from runlocalai_bench.results.record import load_record  # noqa: E402
+from tests.publish.fakes import VALID_TOKEN, FakeGitHub  # noqa: E402
+from tests.support.llama_stub import StubLlamaServer  # noqa: E402
+from tests.support.servers import Reply, Seen  # noqa: E402
+
+GOAL_RSS_MB, GOAL_WALL_S, LIMIT = 300, 60.0, 10_000_000
+LONG_BODY = "    return [x for x in range(10) if x % 2 == 0]  # a line of code\n" * 48
+
+
+class RealSizedStub(StubLlamaServer):
+    """The stub's answers with 20 alternatives for the first token, as llama-server gives."""
+
+    def handle(self, seen: Seen) -> Reply:
+        reply = super().handle(seen)
+        if isinstance(reply.body, dict) and "choices" in reply.body:
+            content = reply.body["choices"][0]["logprobs"]["content"][0]
+            content["top_logprobs"] += [{"token": f" t{i}", "logprob": -3.0 - i / 7,
+                                         "bytes": []} for i in range(18)]
+        return reply
+
+
+def bench(slug: str, data: Path, out: Path, policy: Any) -> rundir.RunDir:
+    server = RealSizedStub(policy=policy)
+    loop = server.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "runlocalai_bench", "bench", slug, "--endpoint", loop.url,
+             "--model", "stub", "--data-dir", str(data), "--concurrency", "1",
+             "--output-dir", str(out)], capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        loop.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"rla bench {slug} failed:\n{proc.stderr[-2000:]}")
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return rundir.RunDir(run)
+
+
+def gist_figures(run: rundir.RunDir) -> dict[str, Any]:
+    bundle = gist_bundle(run, load_record(run.record))
+    sizes = {name: len(data) for name, data in bundle.files.items()}
+    return {"samples_jsonl_bytes": run.samples.stat().st_size, "files": len(sizes),
+            "gist_bytes": sum(sizes.values()), "largest_file_bytes": max(sizes.values()),
+            "every_file_within_10MB": max(sizes.values()) <= LIMIT, "sizes": sizes}
+
+
+def verify_gist(run: rundir.RunDir, data: Path) -> dict[str, Any]:
+    fake = FakeGitHub()
+    loop = fake.start()
+    try:
+        with GistClient(VALID_TOKEN, api_url=fake.url) as client:
+            url = publish_run(run.path, client).url
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "runlocalai_bench", "verify", url, "--data-dir", str(data),
+             "--github-api-url", fake.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        out = child.stdout.read().decode() if child.stdout else ""
+        err = child.stderr.read().decode() if child.stderr else ""
+    finally:
+        loop.stop()
+    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    return {"exit_code": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2),
+            "peak_rss_mb": round(rss_mb, 1), "within_goals": wall < GOAL_WALL_S and
+            rss_mb <= GOAL_RSS_MB, "output_tail": (out + err)[-1500:]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--skip-humaneval", action="store_true")
+    args = parser.parse_args()
+    data: Path = args.data_dir.resolve()
+    figures: dict[str, Any] = {"load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="rla-evidence-") as scratch:
+        runs = {"mmlu": ("mmlu", lambda p: "A"),
+                "turkish-mmlu-generative": ("turkishmmlu", lambda p: "A")}
+        if not args.skip_humaneval:
+            runs["humaneval-plus"] = ("humanevalplus", lambda p: LONG_BODY)
+        for slug, (folder, policy) in runs.items():
+            run = bench(slug, data / folder, Path(scratch) / slug, policy)
+            figures[slug] = gist_figures(run)
+            print(f"{slug}: {figures[slug]['files']} Gist files,"
+                  f" {figures[slug]['gist_bytes']:,} bytes (samples.jsonl"
+                  f" {figures[slug]['samples_jsonl_bytes']:,}), largest file"
+                  f" {figures[slug]['largest_file_bytes']:,}; load average"
+                  f" {os.getloadavg()}")
+            if slug == "mmlu":
+                figures["verify_mmlu_gist"] = verify_gist(run, data / folder)
+                v = figures["verify_mmlu_gist"]
+                print(f"rla verify (full MMLU Gist, --data-dir): exit {v['exit_code']},"
+                      f" {v['wall_s']} s, peak RSS {v['peak_rss_mb']} MB; load average"
+                      f" {os.getloadavg()}")
+    figures["load_average_after"] = os.getloadavg()
+    out = ROOT / "benchmarks" / "results" / "evidence_size.json"
+    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
