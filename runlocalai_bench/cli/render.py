@@ -22,6 +22,7 @@ from rich.text import Text
 
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.runlog import ProgressLine, ScoredHeadline
+from runlocalai_bench.scoring.metrics import wilson_interval
 from runlocalai_bench.types import Results, SampleResult, to_dict
 
 
@@ -35,25 +36,32 @@ def results_table(results: Results, *, max_rows: int = 80, flags: Sequence[str] 
     table.add_column("n", justify="right")
     table.add_column(metric, justify="right")
     table.add_column("± se", justify="right")
+    table.add_column("95% Wilson", justify="right")
     categories = [(f"category: {c.name}", c) for c in results.categories]
     rows = categories + [(s.name, s) for s in results.subtasks]
     shown = rows[:max_rows]
     for i, (name, row) in enumerate(shown):
         last = i == len(shown) - 1 or i == len(categories) - 1
         table.add_row(Text(name), str(row.n), f"{row.score * 100:.1f}",
-                      f"{row.stderr * 100:.1f}", end_section=last)
+                      f"{row.stderr * 100:.1f}", _wilson(row.score, row.n), end_section=last)
     if len(rows) > max_rows:
-        table.add_row(f"… {len(rows) - max_rows} more in results.json", "", "", "",
+        table.add_row(f"… {len(rows) - max_rows} more in results.json", "", "", "", "",
                       end_section=True)
     table.add_row("micro (headline)", str(results.n), f"{results.score * 100:.2f}",
-                  f"{results.stderr * 100:.2f}")
-    table.add_row("macro", "", f"{results.macro * 100:.2f}", "")
+                  f"{results.stderr * 100:.2f}", _wilson(results.score, results.n))
+    table.add_row("macro", "", f"{results.macro * 100:.2f}", "", "")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(results.counts.items()) if v)
     caption = [f"outcomes: {counts}"] if counts else []
     caption += [f"implausible: {flag}" for flag in flags]
     if caption:
         table.caption = "\n".join(caption)
     return table
+
+
+def _wilson(score: float, n: int) -> str:
+    """A score's 95% Wilson interval in percent (scoring.metrics)."""
+    low, high = wilson_interval(score * n, n)
+    return f"{low * 100:.1f}–{high * 100:.1f}"
 
 
 class RichRunUI:
