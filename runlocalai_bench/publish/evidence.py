@@ -65,6 +65,10 @@ def fetch_published(local: Record, client: GistClient) -> Published:
     if listing.html_url != gist.html_url:
         raise PublishError(f"GET /gists/{gist.id} answers {listing.html_url}, not the record's"
                            f" {gist.html_url}", hint=hint)
+    if listing.truncated:
+        raise PublishError(f"GitHub lists only part of the Gist {gist.html_url}'s files"
+                           " (truncated)", hint="a run's Gist holds a few files: publish the"
+                           " run again to a new Gist")
     host = raw_host(client.api_url)
     contents: dict[str, bytes] = {}
     for name, stated in gist.files.items():

@@ -71,6 +71,8 @@ class FakeGitHub(_Served):
     script: list[Reply] = field(default_factory=list)
     # name → bytes transform applied when a raw file is served (a corrupting CDN, say)
     serve_raw: Callable[[str, bytes], bytes] = lambda name, data: data
+    # GitHub lists at most 300 files of a Gist and then says `"truncated": true`
+    truncated_listing: bool = False
     lose: list[Loss] = field(default_factory=list)  # after `script`, one per POST
     list_script: list[Reply] = field(default_factory=list)  # replies to GET /gists, first
     late_s: float = 1.0
@@ -154,7 +156,8 @@ class FakeGitHub(_Served):
             "url": f"{self.url}/gists/{gist_id}", "id": gist_id,
             "html_url": f"{self.url}/gist/rla-tester/{gist_id}",
             "git_pull_url": f"{self.url}/{gist_id}.git", "public": meta["public"],
-            "description": meta["description"], "files": files, "truncated": False,
+            "description": meta["description"], "files": files,
+            "truncated": self.truncated_listing,
             "owner": {"login": "rla-tester"}, "created_at": _iso(meta["created_at"]),
             "updated_at": _iso(meta["updated_at"]),
         }

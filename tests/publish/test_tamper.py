@@ -179,3 +179,39 @@ def test_a_dataset_revision_changed_in_the_record_fails_verify(full_run):
                f.message.startswith("the dataset's content sha256 cdcdcdcdcdcd is not the one"
                                     " tasks/turkish-mmlu-generative.toml pins")
                for f in report.failures), report.failures
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_a_gist_whose_files_github_lists_only_in_part_is_an_error(published_full_run,
+                                                                 published_gist):
+    published_gist.truncated_listing = True
+    try:
+        with pytest.raises(PublishError, match=r"lists only part of the Gist .* \(truncated\)"):
+            prepare(published_full_run, published_gist)
+    finally:
+        published_gist.truncated_listing = False
+
+
+def test_raw_files_on_another_host_than_the_gist_api_s_are_refused(published_full_run,
+                                                                  published_gist):
+    other = published_gist.url.replace("127.0.0.1", "localhost")
+    assert other != published_gist.url
+    with GistClient(None, api_url=other) as client, \
+            pytest.raises(PublishError, match=r"is served from 127\.0\.0\.1, not localhost"):
+        prepare_submission(published_full_run.path, handle=None, notes=None,
+                           publishable=publishable_specs(), gist=client)
+
+
+def test_a_refused_submission_through_the_cli_is_one_error_and_one_hint(published_full_run,
+                                                                        published_gist):
+    published_gist.truncated_listing = True
+    try:
+        proc = rla("submit", str(published_full_run.path), "--dry-run")
+    finally:
+        published_gist.truncated_listing = False
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("error: GitHub lists only part of the Gist")
+    assert lines[1].startswith("hint: ") and len(lines) == 2
