@@ -10,6 +10,7 @@ from pathlib import Path
 from runlocalai_bench import signing
 from runlocalai_bench.results import rundir
 from tests.review.conftest import copy_run
+from tests.review.test_speed_editor import server_at
 from tests.support.cli import rla
 
 
@@ -99,3 +100,28 @@ def test_the_submitter_under_a_new_key_is_known_by_the_handle_signed_with_it(ori
     assert state["state"] == "COMMUNITY"
     assert state["reproductions"][0]["reason"] == (
         "the submitter (sam, the handle both signatures carry) reproducing their own row")
+
+
+def test_the_ladder_of_a_speed_row(serving, speed, gpu_rig, tmp_path):
+    """Real speed runs on one recorded RTX 4090: two operators within ±10% make the row
+    independently reproduced (confidence high); a third, 30% slower, is outside tolerance."""
+    names = ("sam", "alice", "bob", "carol")
+    lines = {name: key(tmp_path / name) for name in names}
+    fast = serving(server_at(400.0)).url
+    runs = {name: speed(fast, gpu_rig).run for name in names[:3]}
+    runs["carol"] = speed(serving(server_at(280.0)).url, gpu_rig).run
+    for name, run in runs.items():
+        signing.sign_run(run.path, signing.require_private_key(tmp_path / name))
+    for name in names[1:]:
+        assert rla("keys", "trust", name, lines[name])[0] == 0
+
+    code, out, err = rla("ladder", str(runs["sam"].path),
+                         *(str(runs[n].path) for n in names[1:]), "--json")
+    assert code == 0, err
+    state = json.loads(out)
+    assert (state["kind"], state["state"], state["confidence"]) == (
+        "speed", "Independently reproduced", "high")
+    assert [(r["operator"], r["verdict"], r["counts"]) for r in state["reproductions"]] == [
+        ("alice", "reproduced", True), ("bob", "reproduced", True),
+        ("carol", "not reproduced", False)]
+    assert state["reproductions"][2]["reason"].startswith("outside tolerance: decode ")
