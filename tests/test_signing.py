@@ -12,6 +12,9 @@ import pytest
 from runlocalai_bench import signing
 from runlocalai_bench.errors import ConfigError, RlaError
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.review.source import local_source
+from runlocalai_bench.review.verify import check_signature_file
 from tests.review.conftest import copy_run, make_run
 
 
@@ -124,6 +127,10 @@ def test_a_handle_given_at_init_is_signed_with_every_record(tmp_path, original):
     read = signing.read_signature(original.path / signing.SIGNATURE)
     check = signing.check_signature(record, read)
     assert check.valid and check.handle == "alice"
+    findings, signer = check_signature_file(local_source(original.path),
+                                            load_record(original.record).to_json())
+    assert signer == signature.key_id
+    assert [f.message for f in findings] == [f"signed by {signature.key_id} as alice"]
 
     # the handle cannot be changed after the run, nor dropped back to format 1
     for forged in ({**on_disk, "handle": "mallory"},

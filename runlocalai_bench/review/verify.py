@@ -308,7 +308,8 @@ def check_signature_file(source: Source,
     if not check.valid:
         return [Finding("signature", "failed", check.problem or "invalid signature",
                         signing.SIGNATURE, "signature")], None
-    return [Finding("signature", "ok", f"signed by {check.key_id}")], check.key_id
+    signer = check.key_id + (f" as {check.handle}" if check.handle else "")
+    return [Finding("signature", "ok", f"signed by {signer}")], check.key_id
 
 
 def verify_source(source: Source, *, data_dir: Path | None = None,
