@@ -92,7 +92,28 @@ def _benchmark(record: Record, publishable: Mapping[str, str]) -> list[str]:
     if spec_sha != publishable[slug]:
         return [f"tasks/{slug}.toml changed since this run (spec sha256 {spec_sha[:12]} ≠"
                 f" {publishable[slug][:12]}): rerun with this version of rla"]
-    return []
+    return _methodology(record, specs.load_spec("tasks", slug))
+
+
+def _methodology(record: Record, spec: Mapping[str, Any]) -> list[str]:
+    """What a row's score means is the spec's, with its defaults: the record states the spec's
+    title, kind, metric and scoring method, and the run used its default prompt style (a
+    variant is its own benchmark slug)."""
+    bench, slug = record.benchmark, record.benchmark.slug
+    stated = {"title": bench.title, "kind": bench.kind, "metric": bench.metric,
+              "scoring method": bench.scoring_method}
+    pinned = {"title": spec.get("title"), "kind": spec.get("kind"),
+              "metric": spec.get("metric"),
+              "scoring method": spec.get("scoring", {}).get("method")}
+    out = [f"the record states {name} {stated[name]!r}, tasks/{slug}.toml says"
+           f" {pinned[name]!r}" for name in stated
+           if pinned[name] is not None and stated[name] != pinned[name]]
+    default = spec.get("prompt", {}).get("default_style")
+    if bench.kind != "speed" and default and bench.prompt_style != default:
+        out.append(f"the run used the {bench.prompt_style} prompt style, not tasks/{slug}.toml's"
+                   f" default {default}: a leaderboard row uses the spec's methodology as it is"
+                   " (a variant is its own benchmark slug)")
+    return out
 
 
 def _rig(record: Record) -> list[str]:

@@ -174,3 +174,23 @@ def test_data_other_than_the_spec_s_pin_is_refused_whatever_the_record_says(publ
                          publishable_specs()).reasons
     assert any(r.startswith("the dataset's content sha256 abababababab is not the one"
                             " tasks/turkish-mmlu-generative.toml pins") for r in reasons), reasons
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("path", "value", "reason"), [
+    ("benchmark.prompt_style", "chat",
+     "the run used the chat prompt style, not tasks/turkish-mmlu-generative.toml's default"
+     " completion: a leaderboard row uses the spec's methodology as it is (a variant is its own"
+     " benchmark slug)"),
+    ("benchmark.metric", "macro_accuracy",
+     "the record states metric 'macro_accuracy', tasks/turkish-mmlu-generative.toml says"
+     " 'accuracy'"),
+    ("benchmark.scoring_method", "loglikelihood",
+     "the record states scoring method 'loglikelihood', tasks/turkish-mmlu-generative.toml says"
+     " 'generative'"),
+])
+def test_a_row_uses_the_spec_s_methodology_as_it_is(published_full_run, path, value, reason):
+    record = _set(load_record(published_full_run.record).to_json(), path, value)
+    reasons = check_gate(Record.from_json(record), published_full_run.path,
+                         publishable_specs()).reasons
+    assert reason in reasons, reasons
