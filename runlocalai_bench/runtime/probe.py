@@ -73,4 +73,21 @@ def _identify(http: ProbeHttp) -> RunnerSpec:
 def _matches(body: Mapping[str, Any], spec: RunnerSpec) -> bool:
     if not all(dig(body, key) is not MISSING for key in spec.identify_keys):
         return False
-    return all(dig(body, key) == value for key, value in spec.identify_values.items())
+    if not all(dig(body, key) == value for key, value in spec.identify_values.items()):
+        return False
+    return spec.identify_entries is None or _entries_match(dig(body, spec.identify_entries), spec)
+
+
+def _entries_match(entries: Any, spec: RunnerSpec) -> bool:
+    """A listing in the runtime's own shape (LM Studio's entries carry arch, state …), not
+    whatever list a server answers on the path: at least one entry, each an object with every
+    identify_entry_keys key and one of identify_entry_any_of."""
+    if not isinstance(entries, list) or not entries:
+        return False
+    any_of = spec.identify_entry_any_of
+    return all(
+        isinstance(entry, Mapping)
+        and all(key in entry for key in spec.identify_entry_keys)
+        and (not any_of or any(key in entry for key in any_of))
+        for entry in entries
+    )

@@ -22,6 +22,11 @@ class RunnerSpec:
     identify_path: str
     identify_keys: tuple[str, ...] = ()
     identify_values: Mapping[str, Any] = field(default_factory=dict)
+    # The listing at identify_entries (dotted) must be a non-empty list of objects, each holding
+    # every identify_entry_keys key and, when given, one of identify_entry_any_of.
+    identify_entries: str | None = None
+    identify_entry_keys: tuple[str, ...] = ()
+    identify_entry_any_of: tuple[str, ...] = ()
     version_path: str | None = None
     version_field: str | None = None
     version_unknown: tuple[str, ...] = ()
@@ -51,6 +56,9 @@ def runner_specs() -> tuple[RunnerSpec, ...]:
                 identify_path=raw["identify_path"],
                 identify_keys=tuple(raw.get("identify_keys", ())),
                 identify_values=dict(raw.get("identify_values", {})),
+                identify_entries=raw.get("identify_entries"),
+                identify_entry_keys=tuple(raw.get("identify_entry_keys", ())),
+                identify_entry_any_of=tuple(raw.get("identify_entry_any_of", ())),
                 version_path=raw.get("version_path"),
                 version_field=raw.get("version_field"),
                 version_unknown=tuple(raw.get("version_unknown", ())),

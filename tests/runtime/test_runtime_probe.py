@@ -343,6 +343,29 @@ def test_generic_openai_compatible_server(serve) -> None:
     assert info.settings == {"owned_by": "text-generation-inference"}
 
 
+def test_a_server_answering_every_models_path_alike_is_not_lm_studio(serve) -> None:
+    """A plain OpenAI-compatible server that answers any …/models path with OpenAI's listing
+    answers LM Studio's GET /api/v0/models with a 200 too; its entries lack LM Studio's shape
+    (type, arch, state, max_context_length, quantization), so it is the generic server, not
+    lmstudio-unknown. LM Studio's own listing with one of those keys gone is not LM Studio's
+    either."""
+    models = {"object": "list", "data": [{"id": "qwen2.5-7b-instruct", "object": "model",
+                                          "created": 0, "owned_by": "organization_owner"}]}
+    every_models_path = {f"GET {path}": Reply(body=models)
+                         for path in ("/v1/models", "/api/v0/models", "/models", "/api/models")}
+    server = serve(every_models_path)
+    info = probe_endpoint(server.url)
+    assert (info.engine, info.slug) == ("openai-compatible", "openai-compatible-unknown")
+    assert info.model.id == "qwen2.5-7b-instruct"
+    assert "/api/v0/models" in server.paths()  # asked, and not taken
+
+    routes = lmstudio_routes()
+    listing = recorded("lmstudio-models.json")
+    del listing["data"][1]["state"]
+    routes["GET /api/v0/models"] = Reply(body=listing)
+    assert probe_endpoint(serve(routes).url).engine == "openai-compatible"
+
+
 # ---------------------------------------------------------------------------------------------
 # Endpoints that are not (ready) inference servers
 
