@@ -13,8 +13,9 @@ from runlocalai_bench.errors import RlaError
 
 
 def verify(
-    record: str = typer.Argument(..., help="record.json, a run directory, a run id, or the "
-                                 "URL of the run's Gist."),
+    record: str = typer.Argument(..., help="record.json, a run directory, a run id, the "
+                                 "URL of the run's Gist, or a submission payload (JSON) to "
+                                 "check against its Gist."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Local copy of the benchmark's data "
                                   "for rescoring (default: as the run read it)."),
     github_api_url: GithubApiUrl = None,
@@ -25,10 +26,15 @@ def verify(
     record, and the signature (if any) is valid. A speed row's figures are re-derived from its
     raw observations and checked against the memory-bandwidth ceiling, and each run's own log
     against the record. Exits non-zero on any mismatch."""
+    from runlocalai_bench.review.payload import payload_gist_url, read_payload, verify_payload
     from runlocalai_bench.review.verify import verify_source
 
-    with open_submission(record, github_api_url) as source:
-        report = verify_source(source, data_dir=data_dir, cache_dir=cache_home())
+    payload = read_payload(Path(record).expanduser())
+    with open_submission(record if payload is None else payload_gist_url(payload),
+                         github_api_url) as source:
+        report = (verify_source(source, data_dir=data_dir, cache_dir=cache_home())
+                  if payload is None else
+                  verify_payload(payload, source, data_dir=data_dir, cache_dir=cache_home()))
     out = ui.stdout_console()
     if json_output:
         print_json(out, report.to_json())

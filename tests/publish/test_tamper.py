@@ -215,3 +215,42 @@ def test_a_refused_submission_through_the_cli_is_one_error_and_one_hint(publishe
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("error: GitHub lists only part of the Gist")
     assert lines[1].startswith("hint: ") and len(lines) == 2
+
+
+# -- rla verify PAYLOAD.json -------------------------------------------------------------------
+
+
+def _payload_findings(run, gist_api, tmp_path, edit=lambda p: None):
+    payload = json.loads(json.dumps(prepare(run, gist_api).payload))
+    edit(payload)
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    proc = rla("verify", str(path), "--json")
+    return proc, json.loads(proc.stdout)
+
+
+def test_verify_holds_every_field_of_a_payload_to_its_gist(published_full_run, published_gist,
+                                                          tmp_path):
+    proc, report = _payload_findings(published_full_run, published_gist, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    payload = [f for f in report["findings"] if f["check"] == "payload"]
+    assert payload[0]["status"] == "ok" and payload[0]["message"].startswith(
+        "every field the payload states is its Gist's")
+    assert payload[1]["field"] == "submitter.handle" and payload[1]["status"] == "skipped"
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda p: p["score"].update(value=0.91), "score.value"),
+    (lambda p: p["subtasks"][0].update(score=1.0), "subtasks.biology.score"),
+    (lambda p: p["model"].update(quantization="Q8_0"), "model.quantization"),
+    (lambda p: p["hardware"].update(slug="h100-sxm"), "hardware.slug"),
+    (lambda p: p["evidence"].update(gist_id="f" * 32), "evidence.gist_id"),
+    (lambda p: p["evidence"].update(record_sha256="0" * 64), "evidence.record_sha256"),
+])
+def test_a_payload_edited_in_transit_is_flagged_naming_the_field(published_full_run,
+                                                                 published_gist, tmp_path,
+                                                                 edit, field):
+    proc, report = _payload_findings(published_full_run, published_gist, tmp_path, edit)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    failed = {(f["check"], f["field"]) for f in report["findings"] if f["status"] == "failed"}
+    assert ("payload", field) in failed, failed
