@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.results import rundir
+from tests.support.cli import Ran, rla
 from tests.support.data import benchmark_data
 from tests.support.llama_server import LlamaServer
 
@@ -36,26 +37,25 @@ SECRETS = ("GH_TOKEN", "GITHUB_TOKEN", "RLA_API_KEY", "OPENAI_API_KEY", "HF_TOKE
            "RLA_SUBMIT_TOKEN", "RLA_ENDPOINT", "RLA_MODEL", "RLA_OUTPUT_DIR")
 
 
-def isolated_env(home: Path) -> dict[str, str]:
+def isolated_env(home: Path) -> dict[str, str | None]:
     """The autouse isolation of tests/conftest.py, for module-scoped runs made before it
-    applies: a private HOME and run index, offline hub, no tokens."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    env.update(HOME=str(home), RLA_HOME=str(home / "rla-data"), NO_COLOR="1",
-               HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
-    return env
+    applies: a private HOME and run index, offline hub, no tokens (None unsets them)."""
+    return {**dict.fromkeys(SECRETS), "HOME": str(home), "RLA_HOME": str(home / "rla-data"),
+            "NO_COLOR": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def rla_command(slug: str, url: str, out: Path, *flags: str) -> list[str]:
+def bench_args(slug: str, url: str, out: Path, *flags: str) -> list[str]:
     folder = "turkishmmlu" if slug.startswith("turkish") else "mmlu"
     data = benchmark_data(folder) / folder  # every test that runs rla skips without it
-    return [sys.executable, "-m", "runlocalai_bench", "bench", slug, "--endpoint", url,
-            "--data-dir", str(data), "--output-dir", str(out), *flags]
+    return ["bench", slug, "--endpoint", url, "--data-dir", str(data), "--output-dir", str(out),
+            *flags]
 
 
-def rla(slug: str, url: str, out: Path, *flags: str,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(rla_command(slug, url, out, *flags), capture_output=True, text=True,
-                          timeout=900, env=env or os.environ.copy())
+def bench(slug: str, url: str, out: Path, *flags: str,
+          env: dict[str, str | None] | None = None) -> Ran:
+    """`rla bench SLUG` on the shared data, in a real process: its --json output passes
+    run.log's descriptor tee."""
+    return rla(*bench_args(slug, url, out, *flags), env=env, process=True, timeout=900)
 
 
 def the_run(out: Path) -> rundir.RunDir:
@@ -77,7 +77,7 @@ class Finished:
     server_requests: int | None = None  # completions the server saw during the run
 
 
-def finish(proc: subprocess.CompletedProcess[str], out: Path,
+def finish(proc: Ran, out: Path,
            server_requests: int | None = None) -> Finished:
     assert proc.returncode == 0, proc.stderr
     run = the_run(out)
@@ -103,7 +103,7 @@ def counted_server(gemma_gguf: Path,
 
 def run_counted(server: LlamaServer, slug: str, tmp: Path, *flags: str) -> Finished:
     before = launches(server)
-    proc = rla(slug, server.url, tmp / "out", *flags, "--json", env=isolated_env(tmp / "home"))
+    proc = bench(slug, server.url, tmp / "out", *flags, "--json", env=isolated_env(tmp / "home"))
     return finish(proc, tmp / "out", server_requests=launches(server) - before)
 
 
@@ -209,7 +209,7 @@ def test_turkish_mmlu_logprob_one_request_per_question(counted_server: LlamaServ
 
 
 def test_mmlu_generative(llama_server: LlamaServer, tmp_path: Path) -> None:
-    proc = rla("mmlu-generative", llama_server.url, tmp_path, "--limit", "4", "--json")
+    proc = bench("mmlu-generative", llama_server.url, tmp_path, "--limit", "4", "--json")
     done = finish(proc, tmp_path)
     check_per_subject(done, 4, "ABCD")
     check_generative(done, "ABCD", "\nAnswer:")
@@ -217,8 +217,8 @@ def test_mmlu_generative(llama_server: LlamaServer, tmp_path: Path) -> None:
 
 
 def test_turkish_mmlu_generative(llama_server: LlamaServer, tmp_path: Path) -> None:
-    proc = rla("turkish-mmlu-generative", llama_server.url, tmp_path, "--limit-per-subtask", "1",
-               "--limit", "3", "--json")
+    proc = bench("turkish-mmlu-generative", llama_server.url, tmp_path, "--limit-per-subtask",
+                 "1", "--limit", "3", "--json")
     done = finish(proc, tmp_path)
     check_per_subject(done, 3, "ABCDE")
     check_generative(done, "ABCDE", "\nCevap:")
@@ -233,7 +233,8 @@ def test_mmlu_resumes_after_the_server_is_killed(gemma_gguf: Path, mmlu_run: Fin
     out = tmp_path / "out"
     try:
         child = subprocess.Popen(
-            rla_command("mmlu", server.url, out, "--limit", str(MMLU_LIMIT), "--retries", "1"),
+            [sys.executable, "-m", "runlocalai_bench",
+             *bench_args("mmlu", server.url, out, "--limit", str(MMLU_LIMIT), "--retries", "1")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and child.poll() is None:
@@ -250,7 +251,7 @@ def test_mmlu_resumes_after_the_server_is_killed(gemma_gguf: Path, mmlu_run: Fin
         assert 2 <= done_before < MMLU_LIMIT
 
         server.start()  # the same port, a fresh process
-        resumed = rla("mmlu", server.url, out, "--limit", str(MMLU_LIMIT), "--resume", "--json")
+        resumed = bench("mmlu", server.url, out, "--limit", str(MMLU_LIMIT), "--resume", "--json")
         assert resumed.returncode == 0, resumed.stderr
     finally:
         server.stop()

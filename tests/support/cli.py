@@ -36,13 +36,16 @@ class Ran(NamedTuple):
     stderr: str
 
 
-def rla(*args: str, env: Mapping[str, str] | None = None, stdin: str = "",
+def rla(*args: str, env: Mapping[str, str | None] | None = None, stdin: str = "",
         cwd: Path | None = None, process: bool = False, timeout: float = 300) -> Ran:
-    """`rla ARGS`; in this process unless `process` (`timeout` applies to a process only)."""
+    """`rla ARGS`; in this process unless `process` (`timeout` applies to a process only).
+    `env` is laid over this test's environment; a None value unsets that variable."""
     if process:
+        environ = {**os.environ, **(env or {})}
         proc = subprocess.run([sys.executable, "-m", "runlocalai_bench", *args],
                               capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                              env={**os.environ, **(env or {})}, input=stdin)
+                              env={k: v for k, v in environ.items() if v is not None},
+                              input=stdin)
         return Ran(proc.returncode, proc.stdout, proc.stderr)
     where = contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext()
     saved_argv = sys.argv
