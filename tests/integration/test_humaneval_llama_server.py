@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import rla
 from tests.support.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,9 @@ pytestmark = pytest.mark.integration
 LIMIT = 2  # HumanEval/2 and HumanEval/32 of the bundled sample
 
 
-def rla_bench(url: str, out: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "runlocalai_bench", "bench", "humaneval-plus", "--endpoint",
-            url, "--sample", "--limit", str(LIMIT), "--output-dir", str(out), "--json", *flags]
+def bench_args(url: str, out: Path, *flags: str) -> list[str]:
+    return ["bench", "humaneval-plus", "--endpoint", url, "--sample", "--limit", str(LIMIT),
+            "--output-dir", str(out), "--json", *flags]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,10 @@ def server(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_a_run_interrupted_after_its_first_sample_resumes_to_the_end(
         server: LlamaServer, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    env = dict(os.environ)
-    first = subprocess.Popen(rla_bench(server.url, out), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=env)
+    # a real process each (the first is interrupted by a signal; --json passes run.log's tee)
+    first = subprocess.Popen([sys.executable, "-m", "runlocalai_bench",
+                              *bench_args(server.url, out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=dict(os.environ))
     samples_path: Path | None = None
     while first.poll() is None:
         found = list(out.glob("*/samples.jsonl")) if out.exists() else []
@@ -57,8 +59,7 @@ def test_a_run_interrupted_after_its_first_sample_resumes_to_the_end(
     done_before = [json.loads(line)["id"] for line in samples_path.read_text().splitlines()]
     assert 1 <= len(done_before) <= LIMIT
 
-    resumed = subprocess.run(rla_bench(server.url, out, "--resume"), capture_output=True,
-                             text=True, timeout=900, env=env)
+    resumed = rla(*bench_args(server.url, out, "--resume"), process=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     results = json.loads(resumed.stdout)
     samples = [json.loads(line) for line in samples_path.read_text().splitlines()]
