@@ -35,6 +35,9 @@ class RunConfig:
     prompt_style: PromptStyle | None = None
     timeout: float = 600.0
     retries: int = 4
+    # Seconds requests may go on failing in a row before the run stops (backends/http.py's
+    # FAULT_WINDOW, --give-up-after).
+    give_up_after: float = 300.0
     sampling: SamplingParams = field(default_factory=SamplingParams)
     n_ctx: int = 4096
     n_threads: int | None = None
@@ -158,6 +161,9 @@ def validate(config: RunConfig) -> RunConfig:
     if config.in_process and config.concurrency != 1:
         raise ConfigError("--concurrency applies to servers; in-process runs are sequential",
                           hint="drop --concurrency, or serve the model and pass --endpoint")
+    if not config.give_up_after > 0:
+        raise ConfigError("--give-up-after must be more than 0 seconds",
+                          hint="leave it out for the default, 300")
     for name in ("limit", "limit_per_subtask"):
         value = getattr(config, name)
         if value is not None and value < 1:

@@ -24,13 +24,13 @@ def open_backend(config: RunConfig) -> Backend:
             return OllamaBackend(
                 config.endpoint, model, runtime, sampling=config.sampling,
                 num_ctx=config.n_ctx, timeout=config.timeout, retries=config.retries,
-                api_key=config.api_key,
+                api_key=config.api_key, fault_window=config.give_up_after,
             )
         from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
 
         return OpenAICompatBackend(
             config.endpoint, model, runtime, sampling=config.sampling, timeout=config.timeout,
-            retries=config.retries, api_key=config.api_key,
+            retries=config.retries, api_key=config.api_key, fault_window=config.give_up_after,
         )
 
     from runlocalai_bench.backends.llama_cpp import LlamaCppBackend, import_llama_cpp

@@ -15,9 +15,10 @@
                          keep-alive, unannounced) never reached the engine: it is sent again at
                          once, once, and is not a retry. Answers are read through the bounded
                          JSON reader (jsonio), at most MAX_ANSWER_BYTES.
-    FaultBudget          FAULT_BUDGET failed requests in a row stop the run, whatever --timeout
-                         is: a server that stalls or answers nonsense is given up on after a
-                         bounded number of requests, not one timeout per remaining question.
+    FaultBudget          FAULT_BUDGET failed requests in a row, or requests failing in a row for
+                         FAULT_WINDOW seconds (--give-up-after), stop the run, whatever --timeout
+                         is: a server that stalls or answers nonsense is given up on in bounded
+                         time, not after one timeout per remaining question.
     fresh_stream         stream's policy. No request is retried (a retry would hide in the
                          timings), and each goes on a connection of its own (`Connection:
                          close`), so none meets a connection llama-server dropped.
@@ -49,6 +50,7 @@ _OPENAI_SUFFIXES = ("/v1/chat/completions", "/v1/completions", "/v1/models", "/v
 CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 600.0  # a big model on CPU takes minutes per HumanEval+ completion
 FAULT_BUDGET = 10  # failed requests in a row before a run stops (FaultBudget)
+FAULT_WINDOW = 300.0  # seconds requests may go on failing in a row before a run stops
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a completion with 20 top logprobs per token is < 1 MB
 T = TypeVar("T")
 
@@ -114,22 +116,33 @@ class InvalidAnswer(RlaError):
 
 
 class FaultBudget:
-    """How many requests in a row may fail before the run stops, whatever each one costs.
+    """How long requests may go on failing before the run stops, whatever each one costs.
 
     Every failed request counts (a timeout, a refused or dropped connection, a 5xx or 429, a
-    4xx, an invalid answer, each retry included) and any usable answer starts the count again,
-    so a server that stalls, refuses or answers nonsense ends the run after `limit` requests
-    (plus those already in flight at --concurrency above 1): at most `limit` × --timeout
-    (plus backoff) of waiting, not one timeout per remaining question. The limit is never
-    below one question's own attempts (--retries + 1)."""
+    4xx, an invalid answer, each retry included) and any usable answer starts again. The run
+    stops when `limit` requests in a row have failed, or when a failed request ends `window`
+    seconds or more after the first of the streak was sent. So a server that stalls, refuses
+    or answers nonsense ends the run after `limit` quick failures or, when each failure is
+    slow, after about `window` seconds plus one more attempt (with --timeout 600 and a server
+    that never answers: two timeouts, 20 minutes, not ten): never one timeout per remaining
+    question. One failed request alone never stops the run by time, so a request always gets
+    a second attempt; the count is never below one question's own attempts (--retries + 1).
+    Requests already in flight at --concurrency above 1 still end as they will."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, window: float = FAULT_WINDOW) -> None:
         self.limit = limit
+        self.window = window
         self.failures = 0
+        self.since = 0.0  # perf_counter when the streak's first failed request was sent
+        self.failing_for = 0.0
         self.last: BackendError | None = None
 
-    def failed(self, failure: BackendError) -> None:
+    def failed(self, failure: BackendError, sent: float) -> None:
+        """`failure` of a request sent at perf_counter time `sent`."""
+        if self.failures == 0:
+            self.since = sent
         self.failures += 1
+        self.failing_for = time.perf_counter() - self.since
         self.last = failure
 
     def succeeded(self) -> None:
@@ -137,12 +150,18 @@ class FaultBudget:
 
     @property
     def spent(self) -> bool:
-        return self.failures >= self.limit
+        return self.failures >= self.limit or self.timed_out
+
+    @property
+    def timed_out(self) -> bool:
+        return self.failures >= 2 and self.failing_for >= self.window
 
     def stop(self) -> BackendError:
         last = f" (the last: {self.last.message})" if self.last else ""
+        over = (f" over {self.failing_for:,.0f} s, past --give-up-after {self.window:g}"
+                if self.timed_out and self.failures < self.limit else "")
         return BackendError(
-            f"{self.failures} requests in a row failed{last}",
+            f"{self.failures} requests in a row failed{over}{last}",
             hint="the run stopped, resumable: once the server answers again (a slow model may"
             " need a longer --timeout), rerun with --resume",
             fatal=True,
@@ -154,11 +173,12 @@ class Retrying:
     and within the run's FaultBudget."""
 
     def __init__(self, base: str, *, timeout: float, retries: int, backoff: float,
-                 api_key: str | None, fault_budget: int = FAULT_BUDGET) -> None:
+                 api_key: str | None, fault_budget: int = FAULT_BUDGET,
+                 fault_window: float = FAULT_WINDOW) -> None:
         self.base = base
         self.retries = retries
         self.backoff = backoff
-        self.budget = FaultBudget(max(fault_budget, retries + 1))
+        self.budget = FaultBudget(max(fault_budget, retries + 1), fault_window)
         self.client = async_client(base=base, timeout=request_timeout(timeout),
                                    api_key=api_key)
 
@@ -198,7 +218,7 @@ class Retrying:
                         f"HTTP {status} from {path}: {error_text(content, status)}",
                         hint="the request was refused; the sample is recorded as an error",
                     )
-                    self.budget.failed(refused)
+                    self.budget.failed(refused, started)
                     raise self.budget.stop() if self.budget.spent else refused
                 else:
                     try:
@@ -216,7 +236,7 @@ class Retrying:
                     else:
                         self.budget.succeeded()
                         return answer
-            self.budget.failed(failure)
+            self.budget.failed(failure, started)
             if self.budget.spent:
                 raise self.budget.stop()
             if attempt >= self.retries:
@@ -243,7 +263,7 @@ class Retrying:
 
     def _unreachable(self, path: str, exc: Exception, attempt: int) -> BackendError:
         return BackendError(
-            f"{self.base}{path}: {type(exc).__name__}: {exc or 'no response'}"
+            f"{self.base}{path}: {type(exc).__name__}: {str(exc) or 'no response'}"
             f" (after {attempt + 1} attempts)",
             hint="is the server still running? restart it and rerun with --resume",
             fatal=not isinstance(exc, httpx.ReadTimeout),

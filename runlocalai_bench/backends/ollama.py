@@ -28,6 +28,7 @@ from runlocalai_bench.backends.fields import neutral_samplers
 from runlocalai_bench.backends.http import (
     DEFAULT_TIMEOUT,
     FAULT_BUDGET,
+    FAULT_WINDOW,
     MAX_ANSWER_BYTES,
     InvalidAnswer,
     Streaming,
@@ -47,10 +48,11 @@ class OllamaBackend(OpenAICompatBackend):
     def __init__(self, endpoint: str, model: str, runtime: RuntimeInfo, *,
                  sampling: SamplingParams | None = None, num_ctx: int = 8192,
                  timeout: float = DEFAULT_TIMEOUT, retries: int = 4, backoff: float = 0.5,
-                 api_key: str | None = None, fault_budget: int = FAULT_BUDGET) -> None:
+                 api_key: str | None = None, fault_budget: int = FAULT_BUDGET,
+                 fault_window: float = FAULT_WINDOW) -> None:
         super().__init__(endpoint, model, runtime, sampling=sampling, timeout=timeout,
                          retries=retries, backoff=backoff, api_key=api_key,
-                         fault_budget=fault_budget)
+                         fault_budget=fault_budget, fault_window=fault_window)
         self.num_ctx = num_ctx
 
     def sent_params(self, prompt: Prompt) -> dict[str, Any]:

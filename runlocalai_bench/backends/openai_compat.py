@@ -26,6 +26,7 @@ from runlocalai_bench.backends.fields import engine_fields
 from runlocalai_bench.backends.http import (
     DEFAULT_TIMEOUT,
     FAULT_BUDGET,
+    FAULT_WINDOW,
     MAX_ANSWER_BYTES,
     InvalidAnswer,
     Retrying,
@@ -60,13 +61,15 @@ class OpenAICompatBackend:
         backoff: float = 0.5,
         api_key: str | None = None,
         fault_budget: int = FAULT_BUDGET,
+        fault_window: float = FAULT_WINDOW,
     ) -> None:
         self.base = normalise_endpoint(endpoint)
         self.model = model
         self._runtime = runtime
         self.sampling = sampling or SamplingParams()
         self._http = Retrying(self.base, timeout=timeout, retries=retries, backoff=backoff,
-                              api_key=api_key, fault_budget=fault_budget)
+                              api_key=api_key, fault_budget=fault_budget,
+                              fault_window=fault_window)
 
     def runtime(self) -> RuntimeInfo:
         return self._runtime

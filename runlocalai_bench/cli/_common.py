@@ -111,8 +111,12 @@ DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Local copy of the dataset in its original layout.")]
 Timeout = Annotated[float | None, typer.Option(
     "--timeout", help="Seconds one answer may take (default 600: a big model on CPU can take"
-    " minutes per HumanEval+ completion). However long, 10 failed requests in a row stop a"
-    " run, resumable.")]
+    " minutes per HumanEval+ completion). However long, a scored run stops, resumable, once"
+    " requests have failed 10 times in a row or for `rla bench --give-up-after` seconds.")]
+GiveUpAfter = Annotated[float | None, typer.Option(
+    "--give-up-after", help="Seconds requests may go on failing in a row, from the first"
+    " failed one's start, before the run stops, resumable (default 300; a failed request"
+    " alone never stops it, so with --timeout above this, two timeouts do).")]
 GithubApiUrl = Annotated[str | None, typer.Option(
     "--github-api-url", help=f"GitHub API base URL (env {GITHUB_API_URL_ENV}).")]
 

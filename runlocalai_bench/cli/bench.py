@@ -16,6 +16,7 @@ from runlocalai_bench.cli._common import (
     Concurrency,
     DataDir,
     Endpoint,
+    GiveUpAfter,
     Hardware,
     JsonResults,
     Model,
@@ -69,6 +70,7 @@ def bench(
     n_threads: NThreads = None,
     timeout: Timeout = None,
     retries: Retries = None,
+    give_up_after: GiveUpAfter = None,
     resume: bool = typer.Option(None, "--resume", help="Continue the latest unfinished run of "
                                 "this benchmark (or --run-id)."),
     run_id: RunId = None,
@@ -103,7 +105,7 @@ def bench(
         "limit": limit, "limit_per_subtask": limit_per_subtask, "concurrency": concurrency,
         "prompt_style": prompt_style, "seed": seed, "cache_prompt": cache_prompt,
         "n_ctx": n_ctx, "n_threads": n_threads, "timeout": timeout, "retries": retries,
-        "resume": resume, "run_id": run_id,
+        "give_up_after": give_up_after, "resume": resume, "run_id": run_id,
     }
     out, err = ui.stdout_console(), ui.stderr_console()
     config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))

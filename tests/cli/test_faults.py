@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runlocalai_bench.backends.http import FAULT_BUDGET
+from runlocalai_bench.backends.http import FAULT_BUDGET, FAULT_WINDOW
+from runlocalai_bench.config import RunConfig
 from runlocalai_bench.results import rundir
 from tests.cli.test_bench_cli import assert_user_error, only_run, rla, selfcheck_questions
 from tests.support.llama_stub import StubLlamaServer
@@ -47,6 +48,17 @@ def index_status(run: rundir.RunDir) -> str:
 def expected_score(letter: str) -> float:
     questions = selfcheck_questions()
     return sum(q["answer"] == letter for q in questions) / len(questions)
+
+
+def stall_after(answered: int, release: threading.Event):
+    """A `fail` for the stub: the first `answered` requests are answered, every later one waits
+    (for `release`, at most a minute) and then gets no usable answer."""
+    def stall(n: int) -> Reply | None:
+        if n <= answered:
+            return None
+        release.wait(60)
+        return NO_CHOICES
+    return stall
 
 
 @pytest.fixture
@@ -91,14 +103,7 @@ def test_a_server_that_never_answers_stops_the_run_within_the_fault_budget(out):
     FAULT_BUDGET requests in a row have failed (counted, not timed), and --resume against a
     healthy server asks exactly the other questions and scores them all."""
     release = threading.Event()
-
-    def stall(n: int) -> Reply | None:
-        if n <= 4:
-            return None
-        release.wait(60)
-        return NO_CHOICES
-
-    stub = StubLlamaServer(policy=lambda p: "B", fail=stall)
+    stub = StubLlamaServer(policy=lambda p: "B", fail=stall_after(4, release))
     try:
         proc = run_with(stub, out, "--timeout", "2", "--retries", "1")
     finally:
@@ -122,6 +127,39 @@ def test_a_server_that_never_answers_stops_the_run_within_the_fault_budget(out):
     assert sorted(s["id"] for s in lines) == sorted(q["id"] for q in selfcheck_questions())
     assert {s["status"] for s in lines} == {"ok"}
     assert index_status(run) == "complete"
+
+
+def test_requests_failing_for_give_up_after_seconds_stop_the_run_before_the_count(out):
+    """Four questions answered, then every request stalls. With --timeout 1 each failed request
+    ends at least a second after the streak began, so --give-up-after 1 stops the run at its
+    second failed request (the fifth question's first retry), not after FAULT_BUDGET of them;
+    one failed request alone did not stop it. --resume asks exactly the other questions."""
+    assert RunConfig(slug="selfcheck").give_up_after == FAULT_WINDOW  # the default is the policy's
+    release = threading.Event()
+    stub = StubLlamaServer(policy=lambda p: "B", fail=stall_after(4, release))
+    try:
+        proc = run_with(stub, out, "--timeout", "1", "--give-up-after", "1")
+    finally:
+        release.set()
+    assert_user_error(proc, "2 requests in a row failed over", "past --give-up-after 1",
+                      "ReadTimeout", "--resume")
+    assert stub.completions == 4 + 2
+    run = only_run(out)
+    assert [s["status"] for s in rundir.read_samples(run.samples)] == ["ok"] * 4
+    assert not run.results.exists() and not run.record.exists()
+    assert index_status(run) == "interrupted"
+
+    healthy = StubLlamaServer(policy=lambda p: "B")
+    resumed = run_with(healthy, out, "--timeout", "1", "--give-up-after", "1", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert healthy.completions == len(selfcheck_questions()) - 4
+    assert results_of(out)["score"] == pytest.approx(expected_score("B"))
+    assert index_status(run) == "complete"
+
+
+def test_give_up_after_must_be_positive(out):
+    proc = bench("http://127.0.0.1:9", out, "--give-up-after", "0")
+    assert_user_error(proc, "--give-up-after must be more than 0 seconds")
 
 
 def test_a_refused_request_is_an_error_row_the_run_is_unfinished_and_resume_asks_it_again(out):
