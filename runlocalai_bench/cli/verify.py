@@ -44,3 +44,7 @@ def verify(
         raise RlaError(f"verification failed: {len(report.failures)} mismatch(es)",
                        hint="each names the file and the field; the submission is invalid "
                        "as it stands")
+    if not report.verified:
+        skipped = ", ".join(dict.fromkeys(f.check for f in report.unchecked))
+        raise RlaError(f"not verified: {len(report.unchecked)} check(s) could not run"
+                       f" ({skipped})", hint="each says what it lacks (the data: --data-dir)")

@@ -30,7 +30,8 @@ def check_coverage(source: Source, record: Record, scored: Scored) -> list[Findi
     if isinstance(expected, str):
         return [Finding("coverage", status, expected, rundir.RECORD, "dataset.content_sha256")]
     if not source.run.samples.is_file():
-        return [Finding("coverage", "skipped", "no samples.jsonl to check the items of", file)]
+        return [Finding("coverage", "skipped", "no samples.jsonl to check the items of", file,
+                        needed=True)]
     reasons = coverage.coverage_reasons([coverage.Sampled(line.id, line.subtask) for line in
                                          read_sample_lines(source.run.samples)], expected)
     if not reasons:
@@ -56,7 +57,7 @@ def check_compact(source: Source, record: Record, data_dir: Path | None,
         return [Finding("files", "skipped", f"samples.jsonl is published in compact form"
                         f" ({len(parts)} part(s), prompts as sha256) and the data to rebuild it"
                         f" is not here: {exc.message}", rundir.SAMPLES,
-                        hint="pass --data-dir with the pinned data")]
+                        hint="pass --data-dir with the pinned data", needed=True)]
     out = [Finding("files", "failed", p, rundir.SAMPLES, "prompt_sha256") for p in problems[:20]]
     if len(problems) > 20:
         out.append(Finding("files", "failed", f"… and {len(problems) - 20} more samples",

@@ -16,6 +16,9 @@ class Finding:
     file: str | None = None
     field: str | None = None
     hint: str | None = None
+    # a skipped check the verdict needs (the rescore without the data, samples the Gist does not
+    # hold): while it is skipped the run is not verified
+    needed: bool = False
 
     def where(self) -> str:
         return ":".join(p for p in (self.file, self.field) if p)

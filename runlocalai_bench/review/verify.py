@@ -77,11 +77,22 @@ class VerifyReport:
     def failures(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status == "failed")
 
+    @property
+    def unchecked(self) -> tuple[Finding, ...]:
+        """Skipped checks the verdict needs (Finding.needed)."""
+        return tuple(f for f in self.findings if f.status == "skipped" and f.needed)
+
+    @property
+    def verified(self) -> bool:
+        """No failure and every needed check done: what `rla verify` calls verified."""
+        return self.ok and not self.unchecked
+
     def __rich__(self) -> Any:
         from rich.table import Table
         from rich.text import Text
 
-        verdict = "verified" if self.ok else f"{len(self.failures)} problem(s)"
+        verdict = ("verified" if self.verified else f"{len(self.failures)} problem(s)"
+                   if self.failures else f"not verified: {len(self.unchecked)} check(s) skipped")
         table = Table(title=Text(f"verify {self.run_id or '?'} ({self.origin}): {verdict}"),
                       title_justify="left")
         for column in ("", "check", "file:field", "finding"):
@@ -94,6 +105,7 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"origin": self.origin, "run_id": self.run_id, "ok": self.ok,
+                "verified": self.verified,
                 "signer": self.signer,
                 "findings": [{"check": f.check, "status": f.status, "file": f.file,
                               "field": f.field, "message": f.message, "hint": f.hint}
@@ -141,7 +153,7 @@ def check_files(source: Source, record: Record) -> list[Finding]:
                                f"{name} is missing" + (f" from {source.origin}" if absent
                                                        else ""), name, f"files.{name}",
                                hint="a Gist leaves out samples.jsonl over 10 MB" if omitted
-                               else None))
+                               else None, needed=omitted))
         elif rundir.sha256_file(path) != expected:
             out.append(Finding("files", "failed", f"{name} does not hash to the sha256 in "
                                "record.json (it changed after the run)", name,
@@ -227,7 +239,8 @@ def check_results_file(source: Source, scored: Scored) -> list[Finding]:
 
 def check_samples(source: Source, record: Record, scored: Scored) -> list[Finding]:
     if not source.run.samples.is_file():
-        return [Finding("samples", "skipped", "no samples.jsonl to recount", rundir.SAMPLES)]
+        return [Finding("samples", "skipped", "no samples.jsonl to recount", rundir.SAMPLES,
+                        needed=True)]
     lines = read_sample_lines(source.run.samples)
     claimed = results_block(scored.results)
     out: list[Finding] = []
@@ -263,12 +276,13 @@ def check_samples(source: Source, record: Record, scored: Scored) -> list[Findin
 def check_rescore(source: Source, record: Record, data_dir: Path | None,
                   cache_dir: Path | None = None) -> tuple[list[Finding], Rescore | None]:
     if not source.run.samples.is_file():
-        return [Finding("rescore", "skipped", "no samples.jsonl to rescore", rundir.SAMPLES)], None
+        return [Finding("rescore", "skipped", "no samples.jsonl to rescore", rundir.SAMPLES,
+                        needed=True)], None
     try:
         result = rescore_run(source.run, record, data_dir=data_dir, cache_dir=cache_dir)
     except DataError as exc:
         return [Finding("rescore", "skipped", f"the data is not available here: {exc.message}",
-                        hint=exc.hint or "pass --data-dir")], None
+                        hint=exc.hint or "pass --data-dir", needed=True)], None
     out = [Finding("rescore", "failed", p, rundir.SAMPLES) for p in result.problems]
     for c in result.changes[:50]:
         out.append(Finding("rescore", "failed", f"sample {c.id}: recorded {c.field} "

@@ -16,6 +16,7 @@ from runlocalai_bench.results import compact
 from runlocalai_bench.review.source import download_gist
 from runlocalai_bench.review.verify import verify_source
 from tests.publish.fakes import VALID_TOKEN
+from tests.support.cli import rla
 from tests.support.data import benchmark_data
 
 pytestmark = pytest.mark.integration
@@ -52,6 +53,18 @@ def test_without_the_data_the_rebuild_is_named_as_skipped(compact_gist, github, 
     skipped = [f for f in report.findings if f.status == "skipped" and f.check == "files"]
     assert skipped and "published in compact form" in skipped[0].message
     assert skipped[0].hint == "pass --data-dir with the pinned data"
+    assert report.ok and not report.verified  # nothing failed, and not everything was checked
+    assert {f.check for f in report.unchecked} == {"files", "samples", "coverage", "rescore"}
+
+
+def test_rla_verify_without_the_data_exits_not_verified(compact_gist, github, tmp_path):
+    proc = rla("verify", compact_gist, "--data-dir", str(tmp_path / "no-data"),
+               "--github-api-url", github.url)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "not verified:" in proc.stdout
+    assert "error: not verified: 5 check(s) could not run (files, samples, coverage," \
+        " rescore)" in proc.stderr
+    assert "hint: " in proc.stderr
 
 
 def test_a_sample_edited_in_a_compact_part_is_found(compact_gist, github, tmp_path):
