@@ -95,3 +95,26 @@ def test_submit_recomputes_the_results_from_the_compact_parts(compact_gist, full
     assert sub.payload["evidence"]["samples_in_gist"] is True
     assert sub.payload["score"]["n"] == 900
     assert {n for n in sub.payload["evidence"]["files"] if n.startswith("samples.compact-")}
+
+
+def test_reproduce_works_from_the_gist_of_a_full_run_in_compact_form(compact_gist, github,
+                                                                     tmp_path):
+    """The original's samples come from the compact parts (rebuilt with the data), so the
+    re-run is compared sample by sample, not declared invalid for lack of sample ids."""
+    from tests.support.llama_stub import StubLlamaServer
+
+    data = benchmark_data("turkishmmlu") / "turkishmmlu"
+    server = StubLlamaServer(policy=lambda p: "A")
+    loop = server.start()
+    try:
+        proc = rla("reproduce", compact_gist, "--endpoint", loop.url, "--model", "stub",
+                   "--data-dir", str(data), "--github-api-url", github.url,
+                   "--output-dir", str(tmp_path / "reruns"), "--json")
+    finally:
+        loop.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "reproduced", report
+    assert report["comparison"]["samples"]["compared"] == 900
+    assert report["comparison"]["samples"]["flipped"] == 0
+    assert report["integrity"]["verified"] is True
