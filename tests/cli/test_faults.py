@@ -1,13 +1,18 @@
 """`rla bench` against servers that misbehave on purpose: answers that are not completions,
-refusals and stalls. A sample is scored only from a usable answer; a run with failed requests
-stops unfinished, in a bounded number of requests, and --resume asks exactly the failed items."""
+refusals and stalls, and rla killed in the middle of writing a sample. A sample is scored only
+from a usable answer; a run with failed requests stops unfinished, in bounded time, and --resume
+asks exactly the failed items (and a sample whose line a kill tore)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -224,3 +229,70 @@ def test_resume_repairs_a_run_an_older_rla_completed_with_error_rows(out):
     complete = run_with(StubLlamaServer(policy=lambda p: "A"), out, "--resume",
                         "--run-id", run.id)
     assert_user_error(complete, "already complete")
+
+
+def test_rla_killed_inside_a_samples_write_resumes_with_every_item_once(out):
+    """SIGKILL rla (a real process) while it is writing a line of samples.jsonl. The fourth
+    answer is 16 MB of text, which its line holds three times (response, generation text, top
+    token): one write(2) of ~50 MB that takes tens of milliseconds. The kill is sent once the
+    file has grown past the three short lines before it, and the kernel stops the copy where
+    the signal finds it: the file ends in a torn line (asserted, so a kill that missed the write
+    fails the test instead of passing unseen). --resume cuts the torn line and asks the fourth
+    question again with the rest: every item exactly once, the right score, rla verify clean."""
+    huge = "B" + "x" * (16 * 1024 * 1024)
+    stub = StubLlamaServer(policy=lambda p: huge if stub.completions == 4 else "B")
+    server = stub.start()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "runlocalai_bench", "bench", "selfcheck", "--endpoint",
+             server.url, "--model", "stub", "--output-dir", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            samples = killed_mid_write(child, stub, out)
+        finally:
+            child.kill()
+            _, err = child.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert samples is not None and child.returncode == -signal.SIGKILL, err
+    data = samples.read_bytes()
+    assert len(data) > 1 << 20 and not data.endswith(b"\n")  # the kill landed inside the write
+    assert data.count(b"\n") == 3
+    assert [s["status"] for s in rundir.read_samples(samples)] == ["ok"] * 3
+
+    healthy = StubLlamaServer(policy=lambda p: "B")
+    resumed = run_with(healthy, out, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    n = len(selfcheck_questions())
+    assert healthy.completions == n - 3
+    run = only_run(out)
+    assert run.samples.read_bytes().endswith(b"\n")  # the torn bytes went before appending
+    ids = [s["id"] for s in rundir.read_samples(run.samples, strict=True)]
+    assert sorted(ids) == sorted(q["id"] for q in selfcheck_questions())  # each exactly once
+    assert results_of(out)["score"] == pytest.approx(expected_score("B"))
+    assert index_status(run) == "complete"
+    review = rla("verify", str(run.path))
+    assert review.returncode == 0, review.stdout + review.stderr
+
+
+def killed_mid_write(child: subprocess.Popen, stub: StubLlamaServer, out: Path) -> Path | None:
+    """Wait until the stub has been asked for its fourth (huge) answer, then watch the run's
+    samples.jsonl without pausing and SIGKILL `child` as soon as the huge line's write has
+    begun (the file passes 1 MB; the three lines before it are a few KB): its path, or None
+    when rla ended first or four minutes passed."""
+    deadline = time.monotonic() + 240
+
+    def waiting() -> bool:
+        return child.poll() is None and time.monotonic() < deadline
+
+    while stub.completions < 4:
+        if not waiting():
+            return None
+        time.sleep(0.01)
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    samples = rundir.RunDir(run).samples
+    while not (samples.is_file() and samples.stat().st_size > 1 << 20):
+        if not waiting():
+            return None
+    child.send_signal(signal.SIGKILL)
+    return samples
