@@ -5,6 +5,7 @@ full TurkishMMLU run stands in for full MMLU, with the size limit scaled down.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -118,3 +119,53 @@ def test_reproduce_works_from_the_gist_of_a_full_run_in_compact_form(compact_gis
     assert report["comparison"]["samples"]["compared"] == 900
     assert report["comparison"]["samples"]["flipped"] == 0
     assert report["integrity"]["verified"] is True
+
+
+def _guess(prompt: str) -> str:
+    """A letter fixed by the prompt: chance-level, the same on every run (a constant letter
+    scores below chance on MMLU, which the trust gate refuses as implausible)."""
+    return "ABCD"[hashlib.sha256(prompt.encode()).digest()[0] % 4]
+
+
+@pytest.mark.slow
+def test_full_mmlu_publishes_every_sample_and_reproduces_from_its_gist(github, tmp_path):
+    """Issue 12's full-size case end to end: 14,042 MMLU samples (about 50 MB as samples.jsonl)
+    published under GitHub's real 10 MB limit, verified from the Gist with every prompt rebuilt,
+    submitted from it, and reproduced from it."""
+    from tests.publish.conftest import bench
+    from tests.support.llama_stub import StubLlamaServer
+
+    data = benchmark_data("mmlu") / "mmlu"
+    run = bench(tmp_path / "runs", "mmlu", "--data-dir", str(data), "--concurrency", "1",
+                policy=_guess)
+    assert run.samples.stat().st_size > 10_000_000
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        url = publish_run(run.path, client).url
+    (gist_id,) = github.gists
+    stored = github.gists[gist_id]
+    names = compact.part_names(stored)
+    assert names and all(len(stored[n]) <= 10_000_000 for n in names)
+    assert sum(len(compact.lines_of([stored[n]])) for n in names) == 14042
+    assert len(stored) <= 6 + len(names)
+
+    report = verify_source(download_gist(url, tmp_path / "gist", api_url=github.url),
+                           data_dir=data)
+    assert report.verified, [*report.failures, *report.unchecked]
+    with GistClient(None, api_url=github.url) as client:
+        sub = prepare_submission(run.path, handle=None, notes=None,
+                                 publishable=publishable_specs(), gist=client)
+    assert sub.verdict.ok, sub.verdict.reasons
+    assert sub.payload["score"]["n"] == 14042
+
+    server = StubLlamaServer(policy=_guess)
+    loop = server.start()
+    try:
+        proc = rla("reproduce", url, "--endpoint", loop.url, "--model", "stub", "--data-dir",
+                   str(data), "--github-api-url", github.url, "--output-dir",
+                   str(tmp_path / "reruns"), "--json")
+    finally:
+        loop.stop()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["verdict"] == "reproduced"
+    assert result["comparison"]["samples"]["compared"] == 14042
