@@ -20,19 +20,20 @@ import pytest
 from runlocalai_bench.backends.http import FAULT_BUDGET, FAULT_WINDOW
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.results import rundir
-from tests.cli.test_bench_cli import assert_user_error, only_run, rla, selfcheck_questions
+from tests.cli.test_bench_cli import only_run, selfcheck_questions
+from tests.support.cli import Ran, assert_user_error, rla
 from tests.support.llama_stub import StubLlamaServer
 from tests.support.servers import Reply
 
 NO_CHOICES = Reply(200, {"id": "cmpl-1", "object": "text_completion", "model": "stub"})
 
 
-def bench(url: str, out: Path, *extra: str):
+def bench(url: str, out: Path, *extra: str) -> Ran:
     return rla("bench", "selfcheck", "--endpoint", url, "--model", "stub",
                "--output-dir", str(out), *extra)
 
 
-def run_with(stub: StubLlamaServer, out: Path, *extra: str):
+def run_with(stub: StubLlamaServer, out: Path, *extra: str) -> Ran:
     server = stub.start()
     try:
         return bench(server.url, out, *extra)
