@@ -131,8 +131,7 @@ def submit_run(ref: str, *, api_url: str | None, yes: bool, dry_run: bool,
 
 
 def _refuse(sub: Submission, *, dry_run_at: str | None = None) -> None:
-    """The gate's reasons, then an error that says what was sent where: nothing, or (with
-    --server-check) the payload to the dry-run endpoint only, which stores nothing."""
+    """The gate's reasons, then an error saying what was sent where (nothing, or the dry run)."""
     console = ui.stderr_console()
     console.print("the trust gate refused this run:", markup=False)
     for reason in sub.verdict.reasons:

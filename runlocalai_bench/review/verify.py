@@ -322,7 +322,7 @@ def check_signature_file(source: Source,
     if not check.valid:
         return [Finding("signature", "failed", check.problem or "invalid signature",
                         signing.SIGNATURE, "signature")], None
-    signer = check.key_id + (f" as {check.handle}" if check.handle else "")
+    signer = f"{check.key_id}" + (f" as {check.handle}" if check.handle else "")
     return [Finding("signature", "ok", f"signed by {signer}")], check.key_id
 
 
