@@ -7,28 +7,7 @@ import sys
 import typer
 
 from runlocalai_bench import ui
-from runlocalai_bench.cli._common import (
-    Concurrency,
-    Endpoint,
-    Hardware,
-    JsonResults,
-    Model,
-    ModelPath,
-    NCtx,
-    NPredict,
-    NThreads,
-    OutputDir,
-    Preset,
-    Profile,
-    Publish,
-    Retries,
-    RunId,
-    Seed,
-    SpeedPrompt,
-    Submit,
-    Timeout,
-    Yes,
-)
+from runlocalai_bench.cli import _common as opt
 from runlocalai_bench.cli._publishing import after_run
 from runlocalai_bench.config import build_config
 from runlocalai_bench.errors import ConfigError
@@ -40,26 +19,26 @@ SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 def bench_speed(
     ctx: typer.Context,
-    endpoint: Endpoint = None,
-    model: Model = None,
-    hardware: Hardware = None,
-    model_path: ModelPath = None,
-    output_dir: OutputDir = None,
-    concurrency: Concurrency = None,
-    seed: Seed = None,
-    n_ctx: NCtx = None,
-    n_threads: NThreads = None,
-    timeout: Timeout = None,
-    retries: Retries = None,
-    run_id: RunId = None,
-    preset: Preset = None,
-    json_output: JsonResults = False,
-    profile: Profile = None,
-    n_predict: NPredict = None,
-    speed_prompt: SpeedPrompt = None,
-    publish: Publish = False,
-    submit: Submit = False,
-    yes: Yes = False,
+    endpoint: opt.Endpoint = None,
+    model: opt.Model = None,
+    hardware: opt.Hardware = None,
+    model_path: opt.ModelPath = None,
+    output_dir: opt.OutputDir = None,
+    concurrency: opt.Concurrency = None,
+    seed: opt.Seed = None,
+    n_ctx: opt.NCtx = None,
+    n_threads: opt.NThreads = None,
+    timeout: opt.Timeout = None,
+    retries: opt.Retries = None,
+    run_id: opt.RunId = None,
+    preset: opt.Preset = None,
+    json_output: opt.JsonResults = False,
+    profile: opt.Profile = None,
+    n_predict: opt.NPredict = None,
+    speed_prompt: opt.SpeedPrompt = None,
+    publish: opt.Publish = False,
+    submit: opt.Submit = False,
+    yes: opt.Yes = False,
 ) -> None:
     """Measure decode and prefill tok/s and TTFT: one warm-up run discarded, then the measured
     runs, each with its own log; writes a run directory like `rla bench SLUG`."""
