@@ -18,6 +18,17 @@ SECRET_ENV = ("GH_TOKEN", "GITHUB_TOKEN", "RLA_API_KEY", "OPENAI_API_KEY", "HF_T
 REAL_CACHE = Path(os.environ.get("RLA_CACHE_DIR") or Path.home() / ".cache" / "rla")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_checkout_state(tmp_path_factory: pytest.TempPathFactory):
+    """Runs record the commit of the rla checkout they come from, and the trust gate refuses one
+    with uncommitted changes: a developer's work in progress is not the runs' business here, so
+    no run (session fixtures' included) sees this checkout's git state.
+    tests/results/test_provenance.py checks the recorded commit on a checkout of its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_DIR", str(tmp_path_factory.mktemp("no-git") / "not-a-repository"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path_factory.mktemp("home")

@@ -68,6 +68,7 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
     reasons += _benchmark(record, publishable)
     reasons += _rig(record)
     reasons += _identity(record)
+    reasons += _provenance(record)
     reasons += _sampling(record)
     if isinstance(record.body, Speed):
         reasons += _speed(record, record.body, data, run_path)
@@ -143,6 +144,19 @@ def _identity(record: Record) -> list[str]:
                    " not from the weights or the server: rerun with this rla, which asks the"
                    " server")
     return out + identity.bits_reasons(model.quantization, model.size_bytes, model.parameters)
+
+
+def _provenance(record: Record) -> list[str]:
+    """The runner is one a third party can install: a release, or a commit of the public
+    repository as it was committed (a checkout with uncommitted changes ran code nobody can get)."""
+    rla = record.rla
+    out = []
+    if not rla.version or rla.version.startswith("unknown"):
+        out.append("rla's own version is unknown: install a release of rla and rerun")
+    if rla.git_commit and rla.git_commit.endswith("-dirty"):
+        out.append(f"rla ran from a checkout with uncommitted changes (commit {rla.git_commit}):"
+                   " commit them, or install a release, and rerun")
+    return out
 
 
 def _sampling(record: Record) -> list[str]:

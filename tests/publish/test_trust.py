@@ -94,6 +94,8 @@ def _set(record: dict, path: str, value) -> dict:
     ("runtime.n_ctx", 100, "prompt(s) reached the context of 100 tokens"),
     ("model.quantization_source", "file-name", "the quantization Q4_K_M was read from a file"),
     ("model.size_bytes", 536_196_352, "the model file has 16.00 bits per weight"),
+    ("rla.git_commit", "0123abc-dirty", "rla ran from a checkout with uncommitted changes"),
+    ("rla.version", "", "rla's own version is unknown"),
 ])
 def test_each_failure_is_named(published_full_run, path, value, reason):
     run = published_full_run
