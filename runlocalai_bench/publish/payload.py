@@ -236,11 +236,15 @@ def _sampling(record: Record) -> dict[str, Any]:
 
 
 def _reproduction(record: Record) -> dict[str, Any]:
-    return {
+    out = {
         "command": record.command.reproduce,
         "task_spec": record.runner.task_spec,
         "runtime_spec": record.runner.runtime_spec,
     }
+    launch = record.runtime.settings.get("launch")
+    if isinstance(launch, str) and launch:
+        out["server_launch"] = launch  # how to start the same server, as far as it says
+    return out
 
 
 def _stat(stat: Stat) -> dict[str, Any]:

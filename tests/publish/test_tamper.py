@@ -254,3 +254,16 @@ def test_a_payload_edited_in_transit_is_flagged_naming_the_field(published_full_
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     failed = {(f["check"], f["field"]) for f in report["findings"] if f["status"] == "failed"}
     assert ("payload", field) in failed, failed
+
+
+def test_the_payload_says_how_to_start_the_same_server(published_full_run):
+    from runlocalai_bench import schemas
+    from runlocalai_bench.publish.payload import build_payload
+
+    record = load_record(published_full_run.record)
+    launch = record.runtime.settings["launch"]
+    assert launch.startswith("llama-server --model ") and "--parallel 1" in launch
+    payload = build_payload(record, Evidence(record_sha256="a" * 64, files={}), handle=None,
+                            notes="")
+    assert payload["reproduction"]["server_launch"] == launch
+    assert not list(schemas.validate(payload, schemas.load_schema("submission-v2")))
