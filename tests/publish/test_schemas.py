@@ -3,6 +3,7 @@ themselves."""
 
 from __future__ import annotations
 
+import copy
 import json
 from importlib import resources
 
@@ -97,12 +98,15 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
         assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
     assert schemas.SUBMISSION_SCHEMAS[SUBMISSION_VERSION] == (schemas.SUBMISSION,
                                                               schemas.SPEED_SUBMISSION)
-    # version 2 is version 1 with evidence.files, nothing else
+    # version 2 is version 1 with evidence.files and the optional reproduction.server_launch
     for old, new in zip(schemas.SUBMISSION_SCHEMAS[1], schemas.SUBMISSION_SCHEMAS[2],
                         strict=True):
-        a, b = schemas.load_schema(old), schemas.load_schema(new)
+        a, b = schemas.load_schema(old), copy.deepcopy(schemas.load_schema(new))
         assert a["properties"]["schema_version"] == {"const": 1}
         assert b["required"] == a["required"]
+        launch = b["properties"]["reproduction"]["properties"].pop("server_launch")
+        assert launch["type"] == "string"
+        assert "server_launch" not in b["properties"]["reproduction"]["required"]
         assert {k: v for k, v in b["properties"].items()
                 if k not in ("evidence", "schema_version")} == \
             {k: v for k, v in a["properties"].items() if k not in ("evidence", "schema_version")}
