@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from runlocalai_bench import jsonio
 from runlocalai_bench.errors import PublishError, RecordError
 from runlocalai_bench.evals import load_eval
-from runlocalai_bench.publish.gist import DEFAULT_API_URL, GistClient, gist_name
+from runlocalai_bench.publish.gist import GistClient, gist_name
+from runlocalai_bench.publish.gistread import raw_host
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.jsontypes import decode, encode
 from runlocalai_bench.results.recordtypes import Record, Results, Scored
@@ -36,7 +37,6 @@ from runlocalai_bench.review.scores import results_block, score_mismatches
 PUBLISH_FIELDS = ("test_run_log_url", "gist")
 SUBMIT_FIELDS = ("submitter", "notes")
 LOCAL_FIELDS = (*PUBLISH_FIELDS, *SUBMIT_FIELDS)
-GITHUB_RAW_HOST = "gist.githubusercontent.com"
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,6 @@ class Published:
     record_sha256: str
     files: Mapping[str, str]  # Gist file name → sha256 of its bytes as fetched
     contents: Mapping[str, bytes]
-
-
-def raw_host(api_url: str) -> str:
-    """Where a Gist's raw files may be served from: GitHub's raw host for api.github.com, the
-    API's own host for GitHub Enterprise (and the loopback API of the tests)."""
-    if api_url.rstrip("/") == DEFAULT_API_URL:
-        return GITHUB_RAW_HOST
-    return urlsplit(api_url).hostname or ""
 
 
 def fetch_published(local: Record, client: GistClient) -> Published:

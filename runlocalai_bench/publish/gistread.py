@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import httpx
 
 from runlocalai_bench import __version__, jsonio
 from runlocalai_bench.errors import ConfigError, PublishError
-from runlocalai_bench.publish.gist import API_VERSION
+from runlocalai_bench.publish.gist import API_VERSION, DEFAULT_API_URL
+
+GITHUB_RAW_HOST = "gist.githubusercontent.com"
 
 # Gist ids are hexadecimal: 20 or 32 digits today, and short decimal numbers on the oldest Gists.
 _GIST_ID = re.compile(r"^[0-9a-fA-F]{1,64}$")
+
+
+def raw_host(api_url: str) -> str:
+    """Where a Gist's raw files may be served from: GitHub's raw host for api.github.com, the
+    API's own host for GitHub Enterprise (and the loopback API of the tests)."""
+    if api_url.rstrip("/") == DEFAULT_API_URL:
+        return GITHUB_RAW_HOST
+    return urlsplit(api_url).hostname or ""
 
 
 def gist_id_from_url(url: str) -> str:
@@ -40,7 +50,8 @@ def gist_id_from_url(url: str) -> str:
 
 def gist_files(gist_id: str, *, api_url: str, token: str | None,
                 timeout: float) -> dict[str, str]:
-    """name → raw_url of the Gist's files."""
+    """name → raw_url of the Gist's files: all of them (a listing GitHub cut short, `truncated`,
+    is refused), each served from the Gist raw host of this API (`raw_host`)."""
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION,
                "User-Agent": f"rla/{__version__}"}
     if token:
@@ -64,7 +75,19 @@ def gist_files(gist_id: str, *, api_url: str, token: str | None,
                            f"{response.status_code}", hint="check --github-api-url")
     try:
         body: Any = jsonio.loads(response.content, f"GitHub's answer for Gist {gist_id}")
-        return {str(name): str(entry["raw_url"]) for name, entry in body["files"].items()}
+        files = {str(name): str(entry["raw_url"]) for name, entry in body["files"].items()}
+        truncated = body.get("truncated") is True
     except (KeyError, TypeError, AttributeError) as exc:
         raise PublishError(f"GitHub's answer for Gist {gist_id} lacks its files",
                            hint="check --github-api-url") from exc
+    if truncated:
+        raise PublishError(f"GitHub lists only part of Gist {gist_id}'s files (truncated)",
+                           hint="a run's Gist holds a few files: ask for the run to be"
+                           " published again to a new Gist")
+    host = raw_host(api_url)
+    for name, raw_url in files.items():
+        if urlsplit(raw_url).hostname != host:
+            raise PublishError(f"Gist {gist_id}'s {name} is served from"
+                               f" {urlsplit(raw_url).hostname}, not {host}",
+                               hint="read Gists through GitHub's own API (--github-api-url)")
+    return files

@@ -18,7 +18,7 @@ from runlocalai_bench.publish.trust import publishable_specs
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from tests.publish.fakes import LEADERBOARD_TOKEN, VALID_TOKEN
-from tests.support.cli import rla
+from tests.support.cli import assert_user_error, rla
 
 pytestmark = pytest.mark.integration
 
@@ -202,6 +202,20 @@ def test_raw_files_on_another_host_than_the_gist_api_s_are_refused(published_ful
             pytest.raises(PublishError, match=r"is served from 127\.0\.0\.1, not localhost"):
         prepare_submission(published_full_run.path, handle=None, notes=None,
                            publishable=publishable_specs(), gist=client)
+
+
+def test_verify_refuses_a_gist_listed_in_part_or_served_from_another_host(published_full_run,
+                                                                         published_gist):
+    url = load_record(published_full_run.record).test_run_log_url
+    published_gist.truncated_listing = True
+    try:
+        proc = rla("verify", url, "--github-api-url", published_gist.url)
+    finally:
+        published_gist.truncated_listing = False
+    assert_user_error(proc, "lists only part of Gist", "(truncated)")
+    other = published_gist.url.replace("127.0.0.1", "localhost")
+    proc = rla("verify", url, "--github-api-url", other)
+    assert_user_error(proc, "is served from 127.0.0.1, not localhost")
 
 
 def test_a_refused_submission_through_the_cli_is_one_error_and_one_hint(published_full_run,
