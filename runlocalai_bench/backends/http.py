@@ -32,7 +32,9 @@ simpler tool.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -104,7 +106,18 @@ def client(*, timeout: float | httpx.Timeout, api_key: str | None,
 
 def async_client(*, timeout: float | httpx.Timeout, api_key: str | None,
                  base: str = "") -> httpx.AsyncClient:
+    _sniffio_absent_once()
     return httpx.AsyncClient(base_url=base, headers=auth_headers(api_key), timeout=timeout)
+
+
+def _sniffio_absent_once() -> None:
+    """httpcore runs `import sniffio` several times per async request (to tell asyncio from
+    trio) and falls back to asyncio when it is missing, as it is with httpx ≥ 0.28. A failed
+    import is not cached, so each one searched every sys.path entry again: about a tenth of
+    rla's CPU per question against a fast server. Its absence, once found, is recorded the way
+    Python itself records a blocked module, so the import fails at once with the same result."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # import raises ImportError
 
 
 # -- generate: retries and the run's fault budget ------------------------------------------
