@@ -23,24 +23,30 @@ MASK = "[REDACTED]"
 
 _CREDENTIAL = r"(?=[A-Za-z0-9][a-z]*(?:[0-9A-Z]|[._~+/=\-][A-Za-z0-9]))"
 
-_PATTERNS = [
+_KEY_VALUE_TRIGGERS = ("apikey", "api_key", "api-key", "token", "secret", "passw")
+
+# Each pattern with the (lowercased) substrings one of which it needs in the text to match.
+# Plain substring tests gate them, because a case-insensitive regex crawls over non-ASCII text.
+_PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     # GitHub: classic, OAuth, user-to-server, server-to-server, refresh, fine-grained
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
-    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}\b"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}\b"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    (re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"), ("hf_",)),
+    (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}\b"), ("sk-",)),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}\b"), ("xox",)),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), ("akia",)),
     # Authorization: Bearer/Basic/token <value>
     # (a credential holds a digit, an inner capital or inner punctuation: "Bearer eyJhb…",
     # "Basic dXNlcjpw…"; prose such as "basic universal principles" or "bearer bonds." not)
-    re.compile(r"(?<=\b(?i:bearer) )" + _CREDENTIAL + r"[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?<=\b(?i:basic) )" + _CREDENTIAL + r"[A-Za-z0-9+/=]{8,}"),
-    re.compile(r"(?i)(?<=\bauthorization: token )[A-Za-z0-9._\-]{8,}"),
+    (re.compile(r"(?<=\b(?i:bearer) )" + _CREDENTIAL + r"[A-Za-z0-9._~+/=\-]{8,}"),
+     ("bearer ",)),
+    (re.compile(r"(?<=\b(?i:basic) )" + _CREDENTIAL + r"[A-Za-z0-9+/=]{8,}"), ("basic ",)),
+    (re.compile(r"(?i)(?<=\bauthorization: token )[A-Za-z0-9._\-]{8,}"), ("authorization",)),
     # key=value / "key": "value" for secret-looking keys, also at the start of a line
-    re.compile(
+    (re.compile(
         r"(?i)(?<![^?&;\s\"'{,])(?:api[_-]?key|access[_-]?token|token|secret|password|passwd)"
         r"(?:\"?\s*[:=]\s*\"?)([^\s\"'&,;}]{6,})"
-    ),
+    ), _KEY_VALUE_TRIGGERS),
 ]
 
 # A URL from its "://" on: authority, path, then the query. Each part is one run of a character
@@ -48,11 +54,11 @@ _PATTERNS = [
 _URL = re.compile(r"://(?P<authority>[^/?#\s'\"<>`]*)(?P<path>[^?#\s'\"<>`]*)"
                   r"(?:\?(?P<query>[^#\s'\"<>`]*))?")
 
-# Every pattern above needs one of these (lowercased) substrings: text without any skips the
-# patterns. Plain substring tests, because a case-insensitive regex crawls over non-ASCII text.
-_TRIGGERS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "hf_", "sk-", "xox", "akia",
-             "bearer ", "basic ", "authorization", "apikey", "api_key", "api-key", "token",
-             "secret", "passw", "://")
+# Text without any of these skips the patterns. In ASCII text each pattern runs only where its
+# own triggers are (most lines that trigger at all name one word, e.g. the method
+# "first_token_logprob"); in other text, where a case-insensitive match may stand for a
+# trigger's letters in another script (ı for i, ſ for s, the Kelvin sign for k), all of them.
+_TRIGGERS = (*dict.fromkeys(t for _, triggers in _PATTERNS for t in triggers), "://")
 
 _SECRET_ENV = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential|auth)")
 
@@ -121,7 +127,10 @@ def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     if "://" in text:
         text = redact_url(text)
     if any(trigger in lowered for trigger in _TRIGGERS):
-        for pattern in _PATTERNS:
+        every = not text.isascii()
+        for pattern, triggers in _PATTERNS:
+            if not every and not any(trigger in lowered for trigger in triggers):
+                continue
             if pattern.groups:
                 text = pattern.sub(lambda m: m.group(0).replace(m.group(1), MASK), text)
             else:
