@@ -7,10 +7,15 @@
 - questions per second against an instant local stub (tests/support/llama_stub.py) on the full
   test set (14,042 questions) at concurrency 1 and 8: the harness's own ceiling;
 - the `rla` process's peak RSS on the full test set (goal ≤ 300 MB) and its CPU time per
-  question, read from the kernel for that one child (os.wait4).
+  question, read from the kernel for that one child (os.wait4);
+- beside each stub run, a plain async client (httpx.AsyncClient, the same number of requests
+  in flight) sending the very request bodies rla sent to the same stub, in a process of its
+  own: rla's rate ÷ the plain client's is the harness's cost (issue 18: goal ≥ 0.8 at
+  concurrency 8). rla and the plain client alternate, --rounds times, and each figure is
+  printed with the machine's 1-minute load average when it was taken.
 
     .venv/bin/python benchmarks/mmlu_throughput.py [--server-limit 40] [--stub-limit N]
-                                                  [--concurrency 1 8] [--no-server]
+                                                  [--concurrency 1 8] [--rounds 2] [--no-server]
 
 Needs the shared data (../shared/data/mmlu beside the checkout, or --data-dir) and, for the
 llama-server part, a build (scripts/setup.sh --server). Writes
@@ -45,6 +50,7 @@ from tests.support.llama_stub import StubLlamaServer  # noqa: E402
 
 SHARED_MMLU = ROOT.parent / "shared" / "data" / "mmlu"
 GOAL_RSS_MB = 300
+GOAL_PLAIN_RATIO = 0.8  # rla's questions per second ÷ a plain async client's requests per second
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class ChildRun:
     cpu_s: float  # user + system CPU of the rla process
     cpu_ms_per_question: float
     peak_rss_mb: float
+    load_average: float | None = None  # the 1-minute load average when it started
 
 
 # The kernel's peak RSS of a process that exec'd includes the peak of the image it replaced,
@@ -78,6 +85,73 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "wall_s": wall,
 """
 
 
+# The plain client: every body rla sent, `concurrency` requests in flight on one AsyncClient,
+# each answer read as JSON; no prompts built, nothing scored or written.
+PLAIN_CLIENT = """
+import asyncio, json, sys, time, httpx
+url, bodies_path, concurrency, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with open(bodies_path) as f:
+    bodies = json.load(f)
+
+async def main():
+    pending = iter(bodies)
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        async def worker():
+            for body in pending:
+                path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+                response = await client.post(path, json=body)
+                response.raise_for_status()
+                response.json()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+wall = asyncio.run(main())
+with open(out, "w") as f:
+    json.dump({"requests": len(bodies), "loop_wall_s": wall}, f)
+"""
+
+
+@dataclass(frozen=True)
+class PlainRun:
+    """The plain async client on rla's request bodies, measured as rla is."""
+
+    requests: int
+    process_wall_s: float
+    loop_wall_s: float  # the requests alone
+    requests_per_s: float  # requests ÷ process wall
+    loop_requests_per_s: float
+    cpu_ms_per_request: float
+    load_average: float
+
+
+def launched(args: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
+    """Run `args` through the launcher: exit status, wall, CPU and peak RSS of that child."""
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), *args], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"launcher failed:\n{done.stderr[-3000:]}")
+    usage = json.loads(done.stdout)
+    if usage["exit"] != 0:
+        raise SystemExit(f"{args[:4]} failed ({usage['exit']}):\n{log.read_text()[-3000:]}")
+    return usage
+
+
+def run_plain(url: str, bodies: list, concurrency: int, out: Path) -> PlainRun:
+    out.mkdir(parents=True)
+    (out / "bodies.json").write_text(json.dumps(bodies))
+    load = os.getloadavg()[0]
+    usage = launched([sys.executable, "-c", PLAIN_CLIENT, url, str(out / "bodies.json"),
+                      str(concurrency), str(out / "plain.json")], out / "plain.stderr")
+    loop_wall = json.loads((out / "plain.json").read_text())["loop_wall_s"]
+    n, wall = len(bodies), usage["wall_s"]
+    return PlainRun(requests=n, process_wall_s=round(wall, 3), loop_wall_s=round(loop_wall, 3),
+                    requests_per_s=round(n / wall, 2),
+                    loop_requests_per_s=round(n / loop_wall, 2),
+                    cpu_ms_per_request=round(1000 * usage["cpu_s"] / n, 3),
+                    load_average=round(load, 2))
+
+
 def run_rla(url: str, data_dir: Path, out: Path, *flags: str,
             count_requests: Callable[[], int]) -> tuple[ChildRun, list[dict]]:
     """Run `rla bench mmlu` through the launcher; its figures and its samples."""
@@ -85,15 +159,9 @@ def run_rla(url: str, data_dir: Path, out: Path, *flags: str,
             "--data-dir", str(data_dir), "--output-dir", str(out), "--json", *flags]
     env = {**os.environ, "RLA_HOME": str(out / "home"), "NO_COLOR": "1"}
     requests_before = count_requests()
-    log = out.with_suffix(".stderr")
     out.mkdir(parents=True)
-    launched = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), *args], env=env,
-                              capture_output=True, text=True, check=False)
-    if launched.returncode != 0:
-        raise SystemExit(f"launcher failed:\n{launched.stderr[-3000:]}")
-    usage = json.loads(launched.stdout)
-    if usage["exit"] != 0:
-        raise SystemExit(f"rla failed ({usage['exit']}):\n{log.read_text()[-3000:]}")
+    load = os.getloadavg()[0]
+    usage = launched(args, out.with_suffix(".stderr"), env)
     (run_path,) = [p for p in out.iterdir() if p.is_dir() and p.name != "home"]
     run = rundir.RunDir(run_path)
     samples = rundir.read_samples(run.samples)
@@ -107,6 +175,7 @@ def run_rla(url: str, data_dir: Path, out: Path, *flags: str,
         questions_per_s=round(n / wall, 2), loop_questions_per_s=round(n / loop_wall, 2),
         cpu_s=round(cpu, 3), cpu_ms_per_question=round(1000 * cpu / n, 3),
         peak_rss_mb=round(usage["maxrss_kib"] / 1024.0, 1),  # Linux reports KiB
+        load_average=round(load, 2),
     ), samples
 
 
@@ -136,14 +205,25 @@ def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
             "error_samples": sum(s["status"] == "error" for s in samples)}
 
 
-def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path) -> ChildRun:
+def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path,
+                 rounds: int) -> list[tuple[ChildRun, PlainRun]]:
+    """rla, then the plain client on the bodies rla sent, on one stub; `rounds` times."""
     stub = StubLlamaServer(policy=lambda prompt: "A")
     server = stub.start()
+    pairs = []
     try:
         flags = ["--concurrency", str(concurrency)] + (["--limit", str(limit)] if limit else [])
-        run, _ = run_rla(server.url, data_dir, tmp / f"stub-c{concurrency}", *flags,
-                         count_requests=lambda: stub.completions)
-        return run
+        for round_ in range(1, rounds + 1):
+            stub.bodies.clear()
+            run, _ = run_rla(server.url, data_dir, tmp / f"stub-c{concurrency}-r{round_}",
+                             *flags, count_requests=lambda: stub.completions)
+            bodies, stub.bodies[:] = list(stub.bodies), []
+            plain = run_plain(server.url, bodies, concurrency,
+                              tmp / f"plain-c{concurrency}-r{round_}")
+            show(f"stub, concurrency {concurrency}", run)
+            show_plain(run, plain)
+            pairs.append((run, plain))
+        return pairs
     finally:
         server.stop()
 
@@ -168,7 +248,17 @@ def stub_alone(n: int = 2000) -> float:
 def show(name: str, run: ChildRun) -> None:
     print(f"{name:<22} {run.questions:>6} q  {run.requests_per_question:.3f} req/q  "
           f"{run.questions_per_s:8.2f} q/s ({run.loop_questions_per_s:.2f} in the loop)  "
-          f"{run.cpu_ms_per_question:7.2f} CPU ms/q  peak RSS {run.peak_rss_mb} MB")
+          f"{run.cpu_ms_per_question:7.2f} CPU ms/q  peak RSS {run.peak_rss_mb} MB  "
+          f"load {run.load_average}")
+
+
+def show_plain(run: ChildRun, plain: PlainRun) -> None:
+    print(f"{'  plain async client':<22} {plain.requests:>6} r  {'':>13}"
+          f"{plain.requests_per_s:8.2f} r/s ({plain.loop_requests_per_s:.2f} in the loop)  "
+          f"{plain.cpu_ms_per_request:7.2f} CPU ms/r  load {plain.load_average}")
+    print(f"{'  rla ÷ plain':<22} {run.questions_per_s / plain.requests_per_s:.3f} "
+          f"(in the loop {run.loop_questions_per_s / plain.loop_requests_per_s:.3f}; "
+          f"goal ≥ {GOAL_PLAIN_RATIO} at concurrency 8)")
 
 
 def main() -> None:
@@ -179,6 +269,8 @@ def main() -> None:
     parser.add_argument("--stub-limit", type=int, default=None,
                         help="questions to send the stub (default: the full test set)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rla and the plain client, alternating, this many times each")
     parser.add_argument("--no-server", action="store_true", help="skip the llama-server part")
     args = parser.parse_args()
 
@@ -187,7 +279,8 @@ def main() -> None:
         "machine": platform.machine(), "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "date": time.strftime("%Y-%m-%d"), "goals": {"requests_per_question": 1.0,
-                                                     "peak_rss_mb": GOAL_RSS_MB},
+                                                     "peak_rss_mb": GOAL_RSS_MB,
+                                                     "rla_over_plain_c8": GOAL_PLAIN_RATIO},
         "note": "shared 2-core machine with other jobs running: wall-clock figures are noisy, "
                 "CPU ms per question is steadier",
     }
@@ -195,12 +288,18 @@ def main() -> None:
         tmp = Path(name)
         result["stub_alone_requests_per_s"] = stub_alone()
         print(f"stub alone (plain httpx client): {result['stub_alone_requests_per_s']} req/s")
-        stub_runs = {}
+        stub_runs, plain_runs = {}, {}
         for concurrency in args.concurrency:
-            run = against_stub(args.data_dir, args.stub_limit, concurrency, tmp)
-            stub_runs[f"concurrency_{concurrency}"] = asdict(run)
-            show(f"stub, concurrency {concurrency}", run)
+            pairs = against_stub(args.data_dir, args.stub_limit, concurrency, tmp, args.rounds)
+            stub_runs[f"concurrency_{concurrency}"] = [asdict(run) for run, _ in pairs]
+            plain_runs[f"concurrency_{concurrency}"] = [
+                {**asdict(plain), "rla_over_plain": round(run.questions_per_s
+                                                          / plain.requests_per_s, 3),
+                 "rla_over_plain_in_the_loop": round(run.loop_questions_per_s
+                                                     / plain.loop_requests_per_s, 3)}
+                for run, plain in pairs]
         result["stub"] = stub_runs
+        result["plain_async_client"] = plain_runs
         if not args.no_server:
             served = against_llama_server(args.data_dir, args.server_limit, tmp)
             result["llama_server_gemma_3_270m"] = served
@@ -209,7 +308,7 @@ def main() -> None:
             print(f"{'':<22} engine alone {served['engine_questions_per_s']:.3f} q/s, engine "
                   f"share of the loop {served['engine_share_of_loop']:.4f}, "
                   f"{served['mean_prompt_tokens']} prompt tokens/q")
-    peak = max(r["peak_rss_mb"] for r in result["stub"].values())
+    peak = max(r["peak_rss_mb"] for runs in result["stub"].values() for r in runs)
     result["peak_rss_mb_full_set"] = peak if args.stub_limit is None else None
     print(f"peak RSS {peak} MB (goal ≤ {GOAL_RSS_MB} MB)")
     out = ROOT / "benchmarks" / "results" / "mmlu_throughput.json"
