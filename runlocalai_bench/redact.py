@@ -54,11 +54,14 @@ _PATTERNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 _URL = re.compile(r"://(?P<authority>[^/?#\s'\"<>`]*)(?P<path>[^?#\s'\"<>`]*)"
                   r"(?:\?(?P<query>[^#\s'\"<>`]*))?")
 
-# Text without any of these skips the patterns. In ASCII text each pattern runs only where its
-# own triggers are (most lines that trigger at all name one word, e.g. the method
-# "first_token_logprob"); in other text, where a case-insensitive match may stand for a
-# trigger's letters in another script (ı for i, ſ for s, the Kelvin sign for k), all of them.
+# Text without any of these skips the patterns; then each pattern runs only where one of its
+# own triggers is (most lines that trigger at all name one word, e.g. the method
+# "first_token_logprob", or a history passage its "secret").
 _TRIGGERS = (*dict.fromkeys(t for _, triggers in _PATTERNS for t in triggers), "://")
+# The only characters a case-insensitive pattern matches for an ASCII letter, besides the
+# letter's own cases, are İ, ı, ſ and the Kelvin sign; lowercased, two are not yet ASCII. In
+# text that has them, they count as their letters when a pattern's triggers are looked for.
+_LOOKALIKES = str.maketrans({"\u0131": "i", "\u017f": "s"})
 
 _SECRET_ENV = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential|auth)")
 
@@ -127,9 +130,9 @@ def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     if "://" in text:
         text = redact_url(text)
     if any(trigger in lowered for trigger in _TRIGGERS):
-        every = not text.isascii()
+        folded = lowered if lowered.isascii() else lowered.translate(_LOOKALIKES)
         for pattern, triggers in _PATTERNS:
-            if not every and not any(trigger in lowered for trigger in triggers):
+            if not any(trigger in folded for trigger in triggers):
                 continue
             if pattern.groups:
                 text = pattern.sub(lambda m: m.group(0).replace(m.group(1), MASK), text)
