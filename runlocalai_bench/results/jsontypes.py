@@ -42,7 +42,12 @@ def decode(cls: type[T], value: Any, what: str) -> T:
                           " its schema states (`rla schema`)", field=exc.field) from None
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most values: no dataclass, list or mapping to look into
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)
                 if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)}

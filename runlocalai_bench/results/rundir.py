@@ -223,6 +223,10 @@ def truncate_torn_tail(path: Path) -> None:
             fh.truncate(good)
 
 
+# json.dumps(line, ensure_ascii=False, sort_keys=True), without a new encoder per line.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 class SampleLog:
     """Append-only samples.jsonl writer: one JSON line per sample.
 
@@ -238,7 +242,7 @@ class SampleLog:
         self._synced = time.monotonic()
 
     def append(self, line: Mapping[str, Any]) -> None:
-        self._fh.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+        self._fh.write(_LINE_ENCODER.encode(line) + "\n")
         self._fh.flush()
         now = time.monotonic()
         if now - self._synced >= self._sync_every:
