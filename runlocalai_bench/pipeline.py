@@ -29,7 +29,7 @@ from runlocalai_bench.redact import redact, redact_tree
 from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
-from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from runlocalai_bench.results.sampleline import SampleLine, iter_sample_lines
 from runlocalai_bench.scoring import plausibility
 from runlocalai_bench.types import (
     Dataset,
@@ -227,7 +227,7 @@ class _ScoredRun:
         run, items, eval_ = started.run, self.items, self.eval_
         if started.resumed:
             rundir.drop_failed(run.samples)  # their items are asked again
-        done = {line.id for line in read_sample_lines(run.samples)} if started.resumed else set()
+        done = {line.id for line in iter_sample_lines(run.samples)} if started.resumed else set()
         todo = [item for item in items if item.id not in done]
         header = _header_lines(self.config, eval_, self.runtime, self.rig, self.dataset,
                                self.style, len(items), len(done))
@@ -241,7 +241,7 @@ class _ScoredRun:
             self.closed = True
         finally:
             samples_log.close()
-        lines = read_back(run.samples)
+        lines, prompt_tokens = read_back(run.samples)
         failed = [line for line in lines if line.status == "error"]
         if failed:
             self.ui.end(None)
@@ -249,10 +249,13 @@ class _ScoredRun:
         results = eval_.aggregate(lines, expected_n=len(items))
         results = _with_partial(results, self.dataset, len(items))
         rundir.write_json_atomic(run.results, to_dict(results))
-        self.ui.end(results, plausibility.quality_flags(
-            eval_.spec.data, score=results.score, n=results.n, counts=results.counts,
-            samples=run.samples,
-            n_ctx=plausibility.context_of(self.runtime.n_ctx, self.sent)))
+        # quality_flags' context flags, from the lines just read rather than a second read
+        n_ctx = plausibility.context_of(self.runtime.n_ctx, self.sent)
+        self.ui.end(results, [
+            *plausibility.quality_flags(eval_.spec.data, score=results.score, n=results.n,
+                                        counts=results.counts, samples=None, n_ctx=n_ctx),
+            *plausibility.context_flags(plausibility.context_use(
+                prompt_tokens, (line.error for line in lines), n_ctx), n_ctx)])
         return _Scored(results=results, lines=lines, wall_start=wall_start)
 
     def finish(self, started: lifecycle.Started, work: _Scored) -> lifecycle.Finished:
@@ -333,10 +336,15 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], b
         raise fatal[0]
 
 
-def read_back(path: Path) -> list[SampleResult]:
-    """What aggregation and the record read back from samples.jsonl. Prompt and response text
-    are left empty: on a full MMLU run they are most of the file."""
-    return [replace(line.result(), prompt="", response="") for line in read_sample_lines(path)]
+def read_back(path: Path) -> tuple[list[SampleResult], list[int | None]]:
+    """What aggregation and the record read back from samples.jsonl, and each line's prompt
+    tokens (for the context flags). Prompt and response text are left empty, and the file is
+    read a line at a time: on a full MMLU run they are most of its 50 MB."""
+    lines, prompt_tokens = [], []
+    for line in iter_sample_lines(path):
+        lines.append(replace(line.result(), prompt="", response=""))
+        prompt_tokens.append(line.generation.prompt_tokens if line.generation else None)
+    return lines, prompt_tokens
 
 
 def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Results:

@@ -141,7 +141,12 @@ def read_samples(path: Path, *, strict: bool = False) -> list[dict[str, Any]]:
     is everything from the first line the bounded reader refuses, unless `strict`: then a
     refused line that more lines follow (not a torn tail, a damaged file) is a RecordError
     naming it."""
-    return list(_iter_complete(path, strict=strict))
+    return list(iter_samples(path, strict=strict))
+
+
+def iter_samples(path: Path, *, strict: bool = False) -> Iterator[dict[str, Any]]:
+    """`read_samples` one line at a time: a full MMLU run's 50 MB never sits in memory whole."""
+    return _iter_complete(path, strict=strict)
 
 
 def _iter_complete(path: Path, *, strict: bool = False) -> Iterator[dict[str, Any]]:

@@ -12,7 +12,7 @@ The run writes `SampleLine.of(result, generation).to_json()`; everything that re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -92,5 +92,10 @@ class SampleLine:
 def read_sample_lines(path: Path) -> list[SampleLine]:
     """samples.jsonl's complete lines, typed; a torn final line is left out (rundir), a line
     the bounded reader refuses with more lines after it is a RecordError naming it."""
-    return [SampleLine.from_json(line, f"{path.name} line {number}")
-            for number, line in enumerate(rundir.read_samples(path, strict=True), 1)]
+    return list(iter_sample_lines(path))
+
+
+def iter_sample_lines(path: Path) -> Iterator[SampleLine]:
+    """`read_sample_lines` one line at a time."""
+    for number, line in enumerate(rundir.iter_samples(path, strict=True), 1):
+        yield SampleLine.from_json(line, f"{path.name} line {number}")

@@ -13,8 +13,8 @@ import pytest
 
 from runlocalai_bench.results import rundir
 from tests.support.cli import assert_user_error, rla
-from tests.support.llama_stub import StubLlamaServer
-from tests.support.servers import Reply, free_port, serve
+from tests.support.llama_stub import PROPS, StubLlamaServer
+from tests.support.servers import LoopbackServer, Reply, Seen, free_port, serve
 
 BUNDLED = Path(__file__).parents[2] / "runlocalai_bench" / "bundled" / "selfcheck.jsonl"
 
@@ -234,3 +234,26 @@ def test_an_implausible_run_is_flagged_under_its_results_table(tmp_path):
     flagged = [line for line in proc.stdout.splitlines() if "implausible:" in line]
     assert flagged and "could not be read" in flagged[0], proc.stdout
     assert "implausible: " in (only_run(tmp_path).path / rundir.RUN_LOG).read_text()
+
+
+def test_prompts_that_reached_the_servers_context_are_flagged(tmp_path):
+    """The context flag comes from the samples the run reads back: a server whose /props
+    states a 64-token context, answering every prompt with more prompt tokens than that."""
+    stub = StubLlamaServer(policy=lambda prompt: "A")
+    small = {**PROPS, "default_generation_settings": {
+        **PROPS["default_generation_settings"], "n_ctx": 64}}
+
+    def handle(seen: Seen) -> Reply:
+        return Reply(body=small) if seen.path.split("?")[0] == "/props" else stub.handle(seen)
+
+    server = LoopbackServer(handle).start()
+    try:
+        proc = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
+                   "--output-dir", str(tmp_path), process=True)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    n = len(selfcheck_questions())
+    flagged = [line for line in proc.stdout.splitlines() if "implausible:" in line]
+    assert any(f"{n} prompt(s) reached the context of 64 tokens" in line for line in flagged), \
+        proc.stdout
