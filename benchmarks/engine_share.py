@@ -105,7 +105,9 @@ def main() -> None:
     data_dir = None if args.slug == "selfcheck" else args.data_dir
     model = embedded_model_path(paths.cache_home(os.environ))
     with tempfile.TemporaryDirectory(prefix="rla-bench-") as tmp:
-        server = LlamaServer(model, Path(tmp) / "server.log").start()
+        # 5-shot MMLU prompts reach ~2,700 tokens (high_school_european_history): a context that
+        # holds every one, so no request is refused for its length.
+        server = LlamaServer(model, Path(tmp) / "server.log", n_ctx=8192).start()
         try:
             ours = run_rla(server.url, args.slug, args.limit, data_dir, Path(tmp) / "out")
             plain = run_plain(server.url, ours.pop("prompts"), ours.pop("sent"))
