@@ -4,6 +4,7 @@ environment, and run it from outside the checkout."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -39,16 +40,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+def wheel_env() -> dict[str, str]:
+    """The environment without PYTHONPATH, which would put a checkout before the wheel."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(python), "-m", "runlocalai_bench", *args], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
+                          text=True, timeout=300, cwd=cwd, env=wheel_env())
 
 
 def test_wheel_contains_specs_and_bundled_data(installed: Path, tmp_path: Path) -> None:
     where = subprocess.run(
         [str(installed), "-c", "import runlocalai_bench, runlocalai_bench.specs as s;"
          "print(runlocalai_bench.__file__); print(s.spec_dir('tasks'))"],
-        capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+        capture_output=True, text=True, check=True, cwd=tmp_path, env=wheel_env()).stdout.split()
     assert not Path(where[0]).is_relative_to(ROOT), "imported the checkout, not the wheel"
     assert where[1].endswith("runlocalai_bench/_specs/tasks")
     for kind in ("tasks", "runners", "hardware", "configs"):
