@@ -15,6 +15,7 @@ from typing import Any
 
 from runlocalai_bench import paths, specs
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.shards import Shard, shard_from_env
 from runlocalai_bench.types import DataSource, PromptStyle, SamplingParams
 
 
@@ -43,6 +44,8 @@ class RunConfig:
     n_threads: int | None = None
     # The serving machine's hardware slug when the endpoint is another machine (--hardware).
     hardware: str | None = None
+    # The part of the items this run covers (--shard; shards.py), None for all of them.
+    shard: Shard | None = None
     resume: bool = False
     run_id: str | None = None
     preset: str | None = None
@@ -57,7 +60,7 @@ class RunConfig:
 
 # Preset keys map onto RunConfig fields; nested tables [sampling] and [data] onto their values.
 _SCALAR_KEYS = {f.name for f in fields(RunConfig)} - {"slug", "data", "sampling", "argv",
-                                                     "api_key", "preset", "cache_dir"}
+                                                     "api_key", "preset", "cache_dir", "shard"}
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:
@@ -99,7 +102,9 @@ def build_config(slug: str, flags: Mapping[str, Any], *, preset: str | None = No
     for key, value in flags.items():
         if value is None:
             continue
-        if key in ("seed", "cache_prompt"):
+        if key == "shard":
+            merged["shard"] = shard_from_env(value, env)
+        elif key in ("seed", "cache_prompt"):
             sampling[key] = value
         elif key in ("data_dir", "sample", "allow_unpinned"):
             data[key] = value

@@ -31,6 +31,7 @@ from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.sampleline import SampleLine, iter_sample_lines
 from runlocalai_bench.scoring import plausibility
+from runlocalai_bench.shards import PARTITION, select_shard
 from runlocalai_bench.types import (
     Dataset,
     Generation,
@@ -156,6 +157,8 @@ def result_settings(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, style:
         "n_items": n_items,
         "sampling": to_dict(config.sampling),
         "n_ctx": config.n_ctx if config.in_process else None,
+        # only on a shard, so an unsharded run's settings (and --resume of one) are as before
+        **({"shard": str(config.shard), "partition": PARTITION} if config.shard else {}),
     }
 
 
@@ -176,9 +179,11 @@ def run_benchmark(
     try:
         runtime = backend.runtime()
         dataset = eval_.load(config.data)
-        items = select_items(dataset.items, config.limit, config.limit_per_subtask)
+        items = select_shard(select_items(dataset.items, config.limit, config.limit_per_subtask),
+                             config.shard)
         if not items:
-            raise ConfigError("the selection holds no items", hint="check --limit and the data")
+            raise ConfigError("the selection holds no items",
+                              hint="check --limit, --shard and the data")
         first_prompt = eval_.build_prompt(items[0], dataset, style)
         sent = backend.sent_params(first_prompt)  # a backend that cannot send it stops here
         rig = detect_rig()
@@ -370,5 +375,7 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
                           f" {config.sampling.temperature}, seed {config.sampling.seed},"
                           f" cache_prompt {config.sampling.cache_prompt})"),
         *eval_.describe(),
+        *([runlog.field_line("shard", f"{config.shard} ({PARTITION}, from"
+                             f" {config.shard.source})")] if config.shard else []),
         runlog.field_line("samples", runlog.samples_value(total, done)),
     ]

@@ -60,6 +60,9 @@ def bench(
     limit_per_subtask: int = typer.Option(None, "--limit-per-subtask",
                                           help="Run only the first N items of each subtask."),
     concurrency: Concurrency = None,
+    shard: str = typer.Option(
+        None, "--shard", help="Run part i of N (i/N, from 0), or `auto`: the part the launching"
+        " engine's environment names (Slurm array, Kubernetes Indexed Job; docs/sharding.md)."),
     prompt_style: str = typer.Option(None, "--prompt-style",
                                      help="completion (base models) or chat (instruct models)."),
     seed: Seed = None,
@@ -103,7 +106,7 @@ def bench(
         "hardware": hardware,
         "sample": sample, "allow_unpinned": allow_unpinned, "output_dir": output_dir,
         "limit": limit, "limit_per_subtask": limit_per_subtask, "concurrency": concurrency,
-        "prompt_style": prompt_style, "seed": seed, "cache_prompt": cache_prompt,
+        "shard": shard, "prompt_style": prompt_style, "seed": seed, "cache_prompt": cache_prompt,
         "n_ctx": n_ctx, "n_threads": n_threads, "timeout": timeout, "retries": retries,
         "give_up_after": give_up_after, "resume": resume, "run_id": run_id,
     }

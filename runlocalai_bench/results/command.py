@@ -27,7 +27,7 @@ _FLAGS: dict[str, type | None] = {
     "--sample": None, "--allow-unpinned": None, "--prompt-style": str, "--limit": int,
     "--limit-per-subtask": int, "--concurrency": int, "--seed": int, "--cache-prompt": None,
     "--n-ctx": int, "--n-threads": int, "--profile": str, "--n-predict": int, "--prompt": str,
-    "--hardware": str,
+    "--hardware": str, "--shard": str,
 }
 
 

@@ -111,7 +111,9 @@ def open_run(config: RunConfig, plan: RunPlan, index: RunIndex) -> tuple[rundir.
         candidate = Path(config.run_id).expanduser()
         path = candidate if candidate.is_dir() else Path(index.get(config.run_id).path)
     else:
-        row = index.latest_unfinished(plan.slug)
+        # a shard continues its own part: several may share one index (a cluster's home)
+        row = index.latest_unfinished(plan.slug, fingerprint=rundir.fingerprint(plan.settings)
+                                      if config.shard else None)
         if row is None:
             raise ConfigError(f"--resume: no unfinished {plan.slug} run to continue",
                               hint="start a new run without --resume")

@@ -117,6 +117,8 @@ def reproduction_command(config: RunConfig, style: str, engine: str | None = Non
         args += ["--limit", str(config.limit)]
     if config.limit_per_subtask is not None:
         args += ["--limit-per-subtask", str(config.limit_per_subtask)]
+    if config.shard is not None:
+        args += ["--shard", str(config.shard)]
     args += ["--concurrency", str(config.concurrency), "--seed", str(config.sampling.seed)]
     if config.sampling.cache_prompt:
         args.append("--cache-prompt")

@@ -131,12 +131,14 @@ class RunIndex:
             raise ConfigError(f"no run {ref!r} in the index", hint="see `rla runs list`")
         raise ConfigError(f"{ref!r} matches {len(rows)} runs", hint="give more of the run id")
 
-    def latest_unfinished(self, slug: str) -> RunRow | None:
+    def latest_unfinished(self, slug: str, fingerprint: str | None = None) -> RunRow | None:
+        """The slug's latest run not complete; with `fingerprint`, of those settings only."""
+        same = " AND fingerprint=?" if fingerprint else ""
         with self._connect() as conn:
             found = conn.execute(
                 f"SELECT {','.join(COLUMNS)} FROM runs WHERE slug=? AND status != 'complete'"
-                " ORDER BY started_at DESC LIMIT 1",
-                (slug,),
+                f"{same} ORDER BY started_at DESC LIMIT 1",
+                (slug, *([fingerprint] if fingerprint else [])),
             ).fetchone()
         return _row(found) if found else None
 
