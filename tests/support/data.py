@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -26,13 +27,17 @@ def benchmark_data(*needed: str) -> Path:
     root = data_root()
     for part in needed:
         if not (root / part).exists():
-            reason = (f"benchmark data not found: {root / part} (set RLA_TEST_DATA to the"
-                      " data folder)")
-            if os.environ.get("RLA_REQUIRE_TEST_DATA") == "1":
-                pytest.fail(f"{reason}; RLA_REQUIRE_TEST_DATA=1 makes it mandatory",
-                            pytrace=False)
-            pytest.skip(reason)
+            unavailable(f"benchmark data not found: {root / part} (set RLA_TEST_DATA to the"
+                        " data folder)")
     return root
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for `reason`; fail it instead under RLA_REQUIRE_TEST_DATA=1, where what
+    the full suite needs (the data, the Slurm packages) is mandatory."""
+    if os.environ.get("RLA_REQUIRE_TEST_DATA") == "1":
+        pytest.fail(f"{reason}; RLA_REQUIRE_TEST_DATA=1 makes it mandatory", pytrace=False)
+    pytest.skip(reason)
 
 
 def humanevalplus_dir() -> Path:
