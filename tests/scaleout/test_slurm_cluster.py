@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.slurm import SlurmError
-
-pytestmark = pytest.mark.integration
+from tests.support.slurm import SlurmError, require_slurm
 
 TASK = """#!/bin/sh
 printf '%s %s %s\\n' "$SLURM_ARRAY_TASK_ID" "$SLURM_ARRAY_TASK_COUNT" "$SLURM_ARRAY_TASK_MIN" \\
@@ -15,6 +13,17 @@ printf '%s %s %s\\n' "$SLURM_ARRAY_TASK_ID" "$SLURM_ARRAY_TASK_COUNT" "$SLURM_AR
 """
 
 
+def test_without_slurm_the_tests_skip_unless_mandatory(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("RLA_REQUIRE_TEST_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="munged, slurmctld, slurmd"):
+        require_slurm()
+    monkeypatch.setenv("RLA_REQUIRE_TEST_DATA", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"system-packages\.sh.*mandatory"):
+        require_slurm()
+
+
+@pytest.mark.integration
 def test_a_four_task_array_job_sees_its_index_and_count(slurm, tmp_path):
     script = tmp_path / "task.sh"
     script.write_text(TASK)
@@ -25,6 +34,7 @@ def test_a_four_task_array_job_sees_its_index_and_count(slurm, tmp_path):
     assert written == {f"task-{i}": f"{i} 4 0\n" for i in range(4)}, slurm.logs()
 
 
+@pytest.mark.integration
 def test_a_failed_task_fails_the_array_with_every_log(slurm, tmp_path):
     script = tmp_path / "fails.sh"
     script.write_text('#!/bin/sh\necho "task $SLURM_ARRAY_TASK_ID says no"\n'
