@@ -15,6 +15,7 @@ from typing import Any
 
 from runlocalai_bench import paths, specs
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.redact import redact
 from runlocalai_bench.shards import Shard, shard_from_env
 from runlocalai_bench.types import DataSource, PromptStyle, SamplingParams
 
@@ -23,6 +24,9 @@ from runlocalai_bench.types import DataSource, PromptStyle, SamplingParams
 class RunConfig:
     slug: str
     endpoint: str | None = None
+    # Further endpoints serving replicas of the same model (`--endpoint` repeated): the run
+    # probes each, refuses one that differs, and sends each item to whichever is free.
+    replicas: tuple[str, ...] = ()
     model: str | None = None
     model_path: Path | None = None
     data: DataSource = field(default_factory=DataSource)
@@ -57,10 +61,16 @@ class RunConfig:
     def in_process(self) -> bool:
         return self.endpoint is None
 
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint of the run, the first (`endpoint`) first."""
+        return (self.endpoint, *self.replicas) if self.endpoint else ()
+
 
 # Preset keys map onto RunConfig fields; nested tables [sampling] and [data] onto their values.
 _SCALAR_KEYS = {f.name for f in fields(RunConfig)} - {"slug", "data", "sampling", "argv",
-                                                     "api_key", "preset", "cache_dir", "shard"}
+                                                     "api_key", "preset", "cache_dir", "shard",
+                                                     "replicas"}
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:
@@ -104,6 +114,9 @@ def build_config(slug: str, flags: Mapping[str, Any], *, preset: str | None = No
             continue
         if key == "shard":
             merged["shard"] = shard_from_env(value, env)
+        elif key == "endpoint" and isinstance(value, list | tuple):  # --endpoint repeated
+            if value:
+                merged["endpoint"], merged["replicas"] = value[0], tuple(value[1:])
         elif key in ("seed", "cache_prompt"):
             sampling[key] = value
         elif key in ("data_dir", "sample", "allow_unpinned"):
@@ -158,9 +171,22 @@ def validate(config: RunConfig) -> RunConfig:
     if config.endpoint and config.model_path:
         raise ConfigError("--endpoint and --model-path are mutually exclusive",
                           hint="--model-path runs the GGUF in process; --endpoint uses a server")
-    if config.endpoint and not config.endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"--endpoint {config.endpoint!r} is not an http(s) URL",
-                          hint="for example --endpoint http://127.0.0.1:8080")
+    if config.replicas and not config.endpoint:
+        raise ConfigError("further endpoints were given without a first one",
+                          hint="repeat --endpoint URL, once per server")
+    for endpoint in config.endpoints:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"--endpoint {redact(endpoint)!r} is not an http(s) URL",
+                              hint="for example --endpoint http://127.0.0.1:8080")
+    if config.replicas:
+        from runlocalai_bench.backends.http import normalise_endpoint  # httpx: only here
+
+        roots = [normalise_endpoint(endpoint) for endpoint in config.endpoints]
+        twice = sorted({root for root in roots if roots.count(root) > 1})
+        if twice:
+            raise ConfigError(f"--endpoint {redact(twice[0])} is given more than once",
+                              hint="give each server once; --concurrency sets the requests in"
+                              " flight per endpoint")
     if config.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1", hint="use --concurrency 1")
     if config.in_process and config.concurrency != 1:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from runlocalai_bench.backends import replicas
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import BackendError, ConfigError
@@ -174,10 +175,15 @@ def run_benchmark(
 ) -> RunOutcome:
     eval_ = load_eval(config.slug, cache_dir=config.cache_dir)
     style: PromptStyle = config.prompt_style or eval_.spec.default_style
-    backend = open_backend(config)
+    backends: list[Backend] = []
     scored: _ScoredRun | None = None
     try:
-        runtime = backend.runtime()
+        for one in replicas.replica_configs(config):  # each endpoint probed
+            backends.append(open_backend(one))
+        runtimes = [backend.runtime() for backend in backends]
+        if config.replicas:
+            replicas.check_replicas(config.endpoints, runtimes)
+        runtime, backend = runtimes[0], backends[0]
         dataset = eval_.load(config.data)
         items = select_shard(select_items(dataset.items, config.limit, config.limit_per_subtask),
                              config.shard)
@@ -194,13 +200,13 @@ def run_benchmark(
             hardware=rig.hardware_slug, expected_n=len(items),
             partial=len(items) < len(dataset.items) or dataset.pin.source == "bundled",
         )
-        scored = _ScoredRun(config=config, ui=ui, eval_=eval_, style=style, backend=backend,
+        scored = _ScoredRun(config=config, ui=ui, eval_=eval_, style=style, backends=backends,
                             runtime=runtime, rig=rig, dataset=dataset, items=items, sent=sent)
         run, work, finished = lifecycle.execute(config, plan, scored)
         return RunOutcome(run=run, results=work.results, record=finished.record)
     finally:
-        if scored is None or not scored.closed:  # it closes on the event loop that used it
-            asyncio.run(backend.aclose())
+        if scored is None or not scored.closed:  # they close on the event loop that used them
+            asyncio.run(_close(backends))
         eval_.close()
 
 
@@ -220,7 +226,7 @@ class _ScoredRun:
     ui: RunUI
     eval_: Eval
     style: PromptStyle
-    backend: Backend
+    backends: list[Backend]  # one per endpoint (replicas), the first the record's runtime
     runtime: RuntimeInfo
     rig: RigInfo
     dataset: Dataset
@@ -242,7 +248,8 @@ class _ScoredRun:
         try:
             asyncio.run(_execute_then_close(
                 todo, lambda item: eval_.build_prompt(item, self.dataset, self.style),
-                self.backend, eval_, samples_log, self.ui.advance, self.config.concurrency))
+                _endpoints(self.config, self.backends), eval_, samples_log, self.ui.advance,
+                self.config.concurrency, log.note))
             self.closed = True
         finally:
             samples_log.close()
@@ -276,27 +283,60 @@ class _ScoredRun:
             "score": work.results.score, "n": work.results.n, "partial": work.results.partial})
 
 
-async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
-                              backend: Backend, eval_: Eval, samples_log: rundir.SampleLog,
-                              on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
-    try:
-        await _execute(todo, prompt_for, backend, eval_, samples_log, on_sample, concurrency)
-    finally:
+@dataclass
+class _Endpoint:
+    """One endpoint's backend in a run, and whether it was retired for failing."""
+
+    backend: Backend
+    label: str  # its URL, redacted, as run.log names it
+    retired: bool = False
+
+
+def _endpoints(config: RunConfig, backends: Sequence[Backend]) -> list[_Endpoint]:
+    urls = config.endpoints or ("in process",)
+    return [_Endpoint(backend, redact(url)) for backend, url in zip(backends, urls, strict=True)]
+
+
+async def _close(backends: Sequence[Backend]) -> None:
+    for backend in backends:
         await backend.aclose()
 
 
-async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], backend: Backend,
-                   eval_: Eval, samples_log: rundir.SampleLog,
-                   on_sample: Callable[[SampleResult], None], concurrency: int) -> None:
-    """Send requests with at most `concurrency` in flight; score and log each as it lands,
-    with up to max(concurrency, the eval's score workers) samples scoring at once while the
-    next requests go out (a slow scorer, code execution, no longer holds the engine up).
-    Prompts are built as their item is sent, so a full set never sits in memory as text."""
-    queue: asyncio.Queue[Item] = asyncio.Queue()
+async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
+                              endpoints: Sequence[_Endpoint], eval_: Eval,
+                              samples_log: rundir.SampleLog,
+                              on_sample: Callable[[SampleResult], None], concurrency: int,
+                              note: Callable[[str], None]) -> None:
+    try:
+        await _execute(todo, prompt_for, endpoints, eval_, samples_log, on_sample, concurrency,
+                       note)
+    finally:
+        await _close([endpoint.backend for endpoint in endpoints])
+
+
+async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
+                   endpoints: Sequence[_Endpoint], eval_: Eval, samples_log: rundir.SampleLog,
+                   on_sample: Callable[[SampleResult], None], concurrency: int,
+                   note: Callable[[str], None]) -> None:
+    """Send requests with at most `concurrency` in flight per endpoint, each item to whichever
+    endpoint is free; score and log each as it lands, with up to max(the requests in flight,
+    the eval's score workers) samples scoring at once while the next requests go out (a slow
+    scorer, code execution, no longer holds the engine up). Prompts are built as their item is
+    sent, so a full set never sits in memory as text.
+
+    A request that fails for good (BackendError, not fatal) is an error row. One that fails
+    fatally retires its endpoint: the item goes back to the queue for the others, as does every
+    item a retired endpoint's other workers still held, so only answered items are logged and
+    none twice (backends/replicas.py). With every endpoint retired the run stops."""
+    if not todo:
+        return
+    queue: asyncio.Queue[Item | None] = asyncio.Queue()  # None: no more work, for everyone
     for item in todo:
         queue.put_nowait(item)
+    left = len(todo)  # items without an answer or an error row yet
+    live = len(endpoints)
     fatal: list[BaseException] = []
-    slots = asyncio.Semaphore(max(concurrency, eval_.score_workers()))
+    slots = asyncio.Semaphore(max(concurrency * len(endpoints), eval_.score_workers()))
     scoring: set[asyncio.Task[None]] = set()
 
     async def settle(item: Item, prompt: Prompt, generation: Generation | None,
@@ -311,31 +351,53 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt], b
             on_sample(result)
         except Exception as exc:
             fatal.append(exc)
+            queue.put_nowait(None)
         finally:
             slots.release()
 
-    async def worker() -> None:
-        while not fatal:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
+    def retire(endpoint: _Endpoint, exc: BackendError) -> None:
+        nonlocal live
+        endpoint.retired = True
+        live -= 1
+        if live == 0:
+            fatal.append(exc if len(endpoints) == 1 else BackendError(
+                f"every one of the {len(endpoints)} endpoints failed (the last,"
+                f" {endpoint.label}: {exc.message})", hint=exc.hint, fatal=True))
+            queue.put_nowait(None)
+        else:
+            note(runlog.field_line("endpoint", f"{endpoint.label} retired ({exc.message}); its"
+                                   f" items go to the {live} other{'s' if live > 1 else ''}"))
+
+    async def worker(endpoint: _Endpoint) -> None:
+        nonlocal left
+        while True:
+            item = await queue.get()
+            if item is None or fatal or endpoint.retired:
+                queue.put_nowait(item)  # for the next worker to see
                 return
             prompt = prompt_for(item)
             generation: Generation | None = None
             error: BackendError | None = None
             try:
-                generation = await backend.generate(prompt)
+                generation = await endpoint.backend.generate(prompt)
             except BackendError as exc:
                 if exc.fatal:
-                    fatal.append(exc)
+                    if not endpoint.retired:
+                        retire(endpoint, exc)
+                    queue.put_nowait(item)  # asked again of a live endpoint
                     return
                 error = exc
+            left -= 1
+            if left == 0:
+                queue.put_nowait(None)
             await slots.acquire()
             task = asyncio.create_task(settle(item, prompt, generation, error))
             scoring.add(task)
             task.add_done_callback(scoring.discard)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, max(len(todo), 1)))))
+    per_endpoint = min(concurrency, len(todo))
+    await asyncio.gather(*(worker(endpoint) for endpoint in endpoints
+                           for _ in range(per_endpoint)))
     await asyncio.gather(*scoring)
     if fatal:
         raise fatal[0]
@@ -367,6 +429,9 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
                           else "(api)"),
         runlog.field_line("benchmark", runlog.benchmark_value(config.slug, eval_.spec.sha256)),
         runlog.field_line("rig", f"{runtime.slug} {rig.hardware_slug}"),
+        *([runlog.field_line("endpoints", f"{len(config.endpoints)} replicas: "
+                             + ", ".join(redact(url) for url in config.endpoints))]
+          if config.replicas else []),
         runlog.field_line("model", f"{model.id or model.path or '?'}"
                           + (f" ({model.quantization})" if model.quantization else "")),
         runlog.field_line("data", runlog.data_value(pin.dataset, pin.source,

@@ -100,6 +100,10 @@ def open_submission(ref: str, github_api_url_flag: str | None) -> Iterator[Sourc
 
 Endpoint = Annotated[str | None,
                      typer.Option("--endpoint", help="OpenAI-compatible server URL.")]
+Endpoints = Annotated[list[str] | None, typer.Option(
+    "--endpoint", help="OpenAI-compatible server URL. Repeat it for replicas of one model on"
+    " one kind of rig: each is probed and must match the first, and each item goes to whichever"
+    " is free (--concurrency requests in flight per endpoint).")]
 Model = Annotated[str | None,
                   typer.Option("--model", help="Model name as the server lists it.")]
 ModelPath = Annotated[Path | None,

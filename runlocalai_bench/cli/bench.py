@@ -15,7 +15,7 @@ from runlocalai_bench import ui
 from runlocalai_bench.cli._common import (
     Concurrency,
     DataDir,
-    Endpoint,
+    Endpoints,
     GiveUpAfter,
     Hardware,
     JsonResults,
@@ -45,7 +45,7 @@ from runlocalai_bench.errors import ConfigError
 def bench(
     slug: str = typer.Argument(..., help="Benchmark slug, e.g. mmlu, humaneval-plus (see tasks/)"
                                "; `rla bench speed` measures tok/s."),
-    endpoint: Endpoint = None,
+    endpoint: Endpoints = None,
     model: Model = None,
     hardware: Hardware = None,
     model_path: ModelPath = None,
@@ -112,7 +112,7 @@ def bench(
     }
     out, err = ui.stdout_console(), ui.stderr_console()
     config = build_config(slug, flags, preset=preset, argv=("rla", *sys.argv[1:]))
-    rig = rig_source(config.endpoint, config.hardware, detect_rig)
+    rig = rig_source(config.endpoint, config.hardware, detect_rig, config.replicas)
     outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),
                             open_backend=open_backend, detect_rig=rig)
     run_path: Path = outcome.run.path

@@ -88,11 +88,11 @@ def rla_git_commit() -> str | None:
 
 
 def target_args(config: RunConfig) -> list[str]:
-    """The flags that name what a run measured: the endpoint, its model and (another machine)
-    its declared hardware, or the model file."""
+    """The flags that name what a run measured: the endpoint (each, for replicas), its model
+    and (another machine) its declared hardware, or the model file."""
     if config.endpoint:
-        return ["--endpoint", config.endpoint, *(["--model", config.model] if config.model
-                                                 else []),
+        return [*(arg for url in config.endpoints for arg in ("--endpoint", url)),
+                *(["--model", config.model] if config.model else []),
                 *(["--hardware", config.hardware] if config.hardware else [])]
     return ["--model-path", str(config.model_path)] if config.model_path else []
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.redact import redact
@@ -50,10 +50,20 @@ def declared_rig(slug: str) -> RigInfo:
 
 
 def rig_source(endpoint: str | None, hardware: str | None,
-               detect: Callable[[], RigInfo]) -> Callable[[], RigInfo]:
+               detect: Callable[[], RigInfo],
+               replicas: Sequence[str] = ()) -> Callable[[], RigInfo]:
     """How a run gets its rig: detected when rla runs on the serving machine (in process, or
-    an endpoint on this machine), declared with --hardware for another machine."""
+    an endpoint on this machine), declared with --hardware for another machine. Replicas
+    (`--endpoint` repeated) are one kind of rig: all this machine, or all declared."""
     local = endpoint is None or is_local_endpoint(endpoint)
+    mixed = next((url for url in replicas if is_local_endpoint(url) != local), None)
+    if mixed is not None:
+        here, there = (endpoint, mixed) if local else (mixed, endpoint)
+        raise ConfigError(f"{redact(here or '')} is this machine and {redact(there or '')} is"
+                          " another: a run's endpoints are one kind of rig, detected here or"
+                          " declared with --hardware, not both",
+                          hint="run the replicas all on this machine or all on others of one"
+                          " kind (with --hardware SLUG)")
     if local and hardware:
         raise ConfigError("--hardware declares another machine's hardware; this endpoint is"
                           " this machine, whose hardware rla detects",

@@ -53,6 +53,17 @@ def test_which_rig_a_run_records() -> None:
         rig_source("http://127.0.0.1:8080", "rtx-4090", detect_rig)
 
 
+def test_replicas_are_all_this_machine_or_all_declared() -> None:
+    assert rig_source("http://127.0.0.1:8080", None, detect_rig,
+                      ["http://localhost:8081"]) is detect_rig
+    assert rig_source(REMOTE, "rtx-4090", detect_rig,
+                      ["http://192.0.2.8:8080"])().hardware_slug == "rtx-4090"
+    for first, other in (("http://127.0.0.1:8080", REMOTE), (REMOTE, "http://127.0.0.1:8080")):
+        with pytest.raises(ConfigError, match=r"127\.0\.0\.1:8080 is this machine and"
+                           r" http://192\.0\.2\.7:8080 is another"):
+            rig_source(first, "rtx-4090", detect_rig, [other])
+
+
 def test_rla_bench_refuses_another_machine_without_hardware(tmp_path: Path) -> None:
     proc = rla("bench", "selfcheck", "--endpoint", REMOTE, "--output-dir", str(tmp_path))
     assert_user_error(proc)

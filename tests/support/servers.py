@@ -57,7 +57,7 @@ class LoopbackServer:
     the next request on it is read and dropped unanswered."""
 
     def __init__(self, handler: Handler, *, stale_after: int = 0,
-                 stale_after_stream: bool = False) -> None:
+                 stale_after_stream: bool = False, port: int = 0) -> None:
         self.handler = handler
         self.requests: list[Seen] = []
         self.dropped: list[Seen] = []
@@ -120,7 +120,7 @@ class LoopbackServer:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self._server = _Server(("127.0.0.1", 0), _H)
+        self._server = _Server(("127.0.0.1", port), _H)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         daemon=True)
 
@@ -132,6 +132,10 @@ class LoopbackServer:
     def start(self) -> LoopbackServer:
         self._thread.start()
         return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until the process ends (a server process of its own)."""
+        self._server.serve_forever(0.02)
 
     def stop(self) -> None:
         self._server.shutdown()
