@@ -1,10 +1,11 @@
 """record.json: the reproduction record, derived from the run and never assembled by hand.
 
-The shape is `runlocalai_bench/schemas/record-v3.json` (`rla schema record-v3`), typed in
+The shape is `runlocalai_bench/schemas/record-v4.json` (`rla schema record-v4`), typed in
 results/recordtypes.py; `RECORD_VERSION` bumps with every change of shape, and
 `tests/results/test_record.py` builds a record from a real run and validates it against that
 schema. Version 3 added `request` (`request_of`): the run as asked for, which `rla reproduce`
-runs again; version 2 records, without it, are still read.
+runs again; version 4 `shard` (`rla bench --shard`) and `shards` (a merged run, cli/merge.py).
+Version 2 and 3 records are still read.
 
 Written by the run with `test_run_log_url`, `gist`, `submitter` and `notes` empty; `rla publish`
 fills the first two after the Gist is verified, `rla submit` the last two. The record holds the
@@ -36,6 +37,7 @@ from runlocalai_bench.results.recordtypes import (
     SpeedRequest,
 )
 from runlocalai_bench.runtime.gguf import FILE_TYPES
+from runlocalai_bench.shards import PARTITION
 from runlocalai_bench.types import (
     Dataset,
     ModelInfo,
@@ -281,6 +283,10 @@ def build_record(
             "invoked": redact(shlex.join(config.argv)) if config.argv else None,
         },
         "request": to_dict(request_of(config, style, engine=runtime.engine)),
+        "shard": None if config.shard is None else {
+            "index": config.shard.index, "count": config.shard.count, "partition": PARTITION,
+            "source": config.shard.source},
+        "shards": None,
         "timings": {
             "started_at": started_at,
             "finished_at": finished_at,

@@ -1,8 +1,9 @@
 """record.json as types: the envelope every run has, and the section of its kind.
 
     Record                  record_version … notes, as in both schemas
-      body: Scored          results, dataset, timings (with engine_s)      record-v2
-          | Speed           speed, timings                                 speed-record-v1
+      body: Scored          results, dataset, timings (with engine_s),    record-v4
+                            shard, shards (version 4)
+          | Speed           speed, timings                                 speed-record-v3
 
 `Record.from_json` checks every field's type while it builds (a RecordError naming the JSON path
 otherwise), `Record.to_json` gives back the same JSON, keys in the order the schema's `required`
@@ -28,8 +29,10 @@ from runlocalai_bench.speed.protocol import Summary
 from runlocalai_bench.speed.spec import Consistency
 from runlocalai_bench.types import DatasetPin, DataSource, RigInfo, SamplingParams
 
-RECORD_VERSION = 3  # record-v3 and speed-record-v2 share the envelope's version
-READABLE_VERSIONS = (2, 3)  # version 2 has no `request`; it is still read and reproduced
+RECORD_VERSION = 4  # record-v4 and speed-record-v3 share the envelope's version
+# Version 2 has no `request`, version 3 no `shard` and `shards`; both are still read and
+# reproduced.
+READABLE_VERSIONS = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -178,10 +181,41 @@ class ScoredTimings:
 
 
 @dataclass(frozen=True)
+class ShardOf:
+    """The part of a sharded run this run is (shards.py, docs/sharding.md)."""
+
+    index: int
+    count: int
+    partition: str
+    source: Literal["flag", "slurm", "kubernetes", "rla"]
+
+
+@dataclass(frozen=True)
+class ShardRun:
+    """One shard a merged run joins (cli/merge.py): its run, rig and the hashes of its files."""
+
+    index: int
+    count: int
+    partition: str
+    run_id: str
+    rig: str
+    log: str  # its run.log in the merged run directory, shards/shard-<index>.log
+    log_sha256: str
+    samples_sha256: str
+    record_sha256: str
+    n: int
+    started_at: str
+    finished_at: str
+
+
+@dataclass(frozen=True)
 class Scored:
     results: Results
     dataset: DatasetPin
     timings: ScoredTimings
+    # version 4; absent (None) in older records, null in a version 4 record that is neither
+    shard: ShardOf | None = None
+    shards: tuple[ShardRun, ...] | None = None
 
 
 # -- a speed run (speed-record-v1) ----------------------------------------------------------
@@ -345,6 +379,11 @@ class Record(Envelope):
             raise RecordError(f"{what} cannot be read: $: missing required field 'request'",
                               hint="a version 3 record states the run's request; the file was"
                               " edited", field="request")
+        missing = [k for k in ("shard", "shards") if k not in data]
+        if head.record_version >= 4 and section is Scored and missing:
+            raise RecordError(f"{what} cannot be read: $: missing required field"
+                              f" {missing[0]!r}", hint="a version 4 record states whether it is"
+                              " a shard or a merged run; the file was edited", field=missing[0])
         return cls(**vars(head), body=body)
 
     def to_json(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """rla's versioned JSON Schemas, checked with `jsonschema` (Draft 2020-12).
 
-    record-v3.json             record.json of a scored run (multiple choice, code execution)
-    speed-record-v2.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
+    record-v4.json             record.json of a scored run (multiple choice, code execution)
+    speed-record-v3.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
+    record-v3.json, speed-record-v2.json   the same before `shard` and `shards` (record_version
+                               3): still read, verified and reproduced
     record-v2.json, speed-record-v1.json   the same before `request` (record_version 2): still
                                read, verified and reproduced
     submission-v2.json         the payload `rla submit` sends for a scored run, built from the
@@ -30,13 +32,14 @@ from jsonschema.exceptions import SchemaError
 
 from runlocalai_bench.errors import ConfigError
 
-RECORD = "record-v3"
+RECORD = "record-v4"
 SUBMISSION = "submission-v2"
-SPEED_RECORD = "speed-record-v2"
+SPEED_RECORD = "speed-record-v3"
 SPEED_SUBMISSION = "speed-submission-v2"
 SPEED_KIND = "speed"
 # record_version → (scored schema, speed schema); the newest is what rla writes.
-RECORD_SCHEMAS = {2: ("record-v2", "speed-record-v1"), 3: (RECORD, SPEED_RECORD)}
+RECORD_SCHEMAS = {2: ("record-v2", "speed-record-v1"), 3: ("record-v3", "speed-record-v2"),
+                  4: (RECORD, SPEED_RECORD)}
 # schema_version → (scored schema, speed schema); the newest is what rla sends.
 SUBMISSION_SCHEMAS = {1: ("submission-v1", "speed-submission-v1"),
                       2: (SUBMISSION, SPEED_SUBMISSION)}

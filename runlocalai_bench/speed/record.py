@@ -1,8 +1,8 @@
 """record.json of a speed run: the quality record's provenance fields, and a `speed` section.
 
-Top level as in results/record.py (record v3: record_version, run_id, benchmark, runner, model,
+Top level as in results/record.py (record v4: record_version, run_id, benchmark, runner, model,
 runtime, hardware, rig, sampling, rla, packages, command, request, timings, files,
-test_run_log_url, gist, submitter, notes; schema speed-record-v2), with
+test_run_log_url, gist, submitter, notes; schema speed-record-v3), with
 `benchmark.kind = "speed"` and no `dataset` or `results`: the tok/s row lives under `speed`:
 
     schema, profile, prompt, n_predict, ignore_eos, protocol, consistency,

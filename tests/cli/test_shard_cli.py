@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from runlocalai_bench import schemas
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import ShardOf
 from tests.cli.test_bench_cli import selfcheck_questions
 from tests.support.cli import assert_user_error, rla
 from tests.support.llama_stub import StubLlamaServer
@@ -42,6 +45,12 @@ def test_three_shards_cover_the_items_once_each(tmp_path):
     record = json.loads(runs_in(tmp_path / "s2")[0].record.read_text())
     assert "--shard 2/3" in record["command"]["reproduce"]
     assert record["results"]["partial"] is True and record["results"]["n"] == 4
+    assert record["shard"] == {"index": 2, "count": 3, "partition": "lpt-v1", "source": "flag"}
+    assert record["shards"] is None
+    auto_record = load_record(auto_run.record)
+    assert auto_record.body.shard == ShardOf(index=1, count=3, partition="lpt-v1",
+                                             source="slurm")
+    assert schemas.validate(auto_record.to_json(), schemas.load_schema(schemas.RECORD)) == []
 
 
 def test_a_shard_resumes_its_own_part(tmp_path):

@@ -232,7 +232,7 @@ def test_publish_refuses_an_unfinished_run(tmp_path, github):
 def test_schema_prints_the_versioned_schemas():
     record = rla("schema")
     assert record.returncode == 0, record.stderr
-    assert json.loads(record.stdout) == schemas.load_schema("record-v3")
+    assert json.loads(record.stdout) == schemas.load_schema("record-v4")
     submission = rla("schema", "submission-v1")
     assert json.loads(submission.stdout)["properties"]["schema_version"]["const"] == 1
     assert_user_error(rla("schema", "nope"), "no schema named")

@@ -77,15 +77,16 @@ def test_every_shipped_schema_is_valid_json_schema():
 
 
 def test_the_shipped_schemas_load_and_match_the_code_versions():
-    assert schemas.schema_names() == ["record-v2", "record-v3", "speed-record-v1",
-                                      "speed-record-v2", "speed-submission-v1",
+    assert schemas.schema_names() == ["record-v2", "record-v3", "record-v4", "speed-record-v1",
+                                      "speed-record-v2", "speed-record-v3",
+                                      "speed-submission-v1",
                                       "speed-submission-v2", "submission-v1", "submission-v2"]
     for version, names in schemas.RECORD_SCHEMAS.items():
         for name in names:
             record = schemas.load_schema(name)
             assert record["properties"]["record_version"]["const"] == version
     assert schemas.RECORD_SCHEMAS[RECORD_VERSION] == (schemas.RECORD, schemas.SPEED_RECORD)
-    assert sorted(schemas.RECORD_SCHEMAS) == list(READABLE_VERSIONS) == [2, 3]
+    assert sorted(schemas.RECORD_SCHEMAS) == list(READABLE_VERSIONS) == [2, 3, 4]
     # version 3 is version 2 with `request`, and nothing else
     for old, new in zip(schemas.RECORD_SCHEMAS[2], schemas.RECORD_SCHEMAS[3], strict=True):
         a, b = schemas.load_schema(old), schemas.load_schema(new)
@@ -93,6 +94,26 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
         assert {k: v for k, v in b["properties"].items()
                 if k not in ("request", "record_version")} == \
             {k: v for k, v in a["properties"].items() if k != "record_version"}
+    # version 4 is version 3 with `shard`, `shards` (scored runs) and shard logs among the files
+    v3, v4 = schemas.load_schema("record-v3"), schemas.load_schema(schemas.RECORD)
+    assert {k: v for k, v in v4["$defs"].items() if k not in ("shard", "shard_run")} == \
+        v3["$defs"]
+    assert [k for k in v4["required"] if k not in ("shard", "shards")] == v3["required"]
+    files = copy.deepcopy(v4["properties"]["files"])
+    assert files.pop("patternProperties") == {
+        r"^shards/shard-[0-9]+\.log$": {"$ref": "#/$defs/sha256"}}
+    files.pop("description")
+    assert files == v3["properties"]["files"]
+    assert {k: v for k, v in v4["properties"].items()
+            if k not in ("shard", "shards", "record_version", "files")} == \
+        {k: v for k, v in v3["properties"].items() if k not in ("record_version", "files")}
+    speed3, speed2 = (schemas.load_schema(n) for n in ("speed-record-v3", "speed-record-v2"))
+    assert {k: v for k, v in speed3.items() if k not in ("$id", "title", "description",
+                                                          "properties")} == \
+        {k: v for k, v in speed2.items() if k not in ("$id", "title", "description",
+                                                      "properties")}
+    assert {k: v for k, v in speed3["properties"].items() if k != "record_version"} == \
+        {k: v for k, v in speed2["properties"].items() if k != "record_version"}
     for name in (schemas.SUBMISSION, schemas.SPEED_SUBMISSION):
         submission = schemas.load_schema(name)
         assert submission["properties"]["schema_version"]["const"] == SUBMISSION_VERSION
@@ -122,17 +143,20 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
 
 
 @pytest.mark.parametrize("document, record_schema, submission_schema", [
-    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v2", "speed-submission-v2"),
-    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v3", "submission-v2"),
+    ({"benchmark": {"kind": "speed"}, "kind": "speed"}, "speed-record-v3", "speed-submission-v2"),
+    ({"benchmark": {"kind": "multiple_choice"}, "kind": "quality"}, "record-v4", "submission-v2"),
+    ({"record_version": 3, "benchmark": {"kind": "speed"}}, "speed-record-v2",
+     "submission-v2"),
     ({"record_version": 2, "benchmark": {"kind": "speed"}}, "speed-record-v1",
      "submission-v2"),
     ({"record_version": 2, "benchmark": {"kind": "code_execution"}}, "record-v2",
      "submission-v2"),
     ({"record_version": 3}, "record-v3", "submission-v2"),
-    ({}, "record-v3", "submission-v2"),
-    ("not a mapping", "record-v3", "submission-v2"),
-    ({"schema_version": 1, "kind": "quality"}, "record-v3", "submission-v1"),
-    ({"schema_version": 1, "kind": "speed"}, "record-v3", "speed-submission-v1"),
+    ({"record_version": 4}, "record-v4", "submission-v2"),
+    ({}, "record-v4", "submission-v2"),
+    ("not a mapping", "record-v4", "submission-v2"),
+    ({"schema_version": 1, "kind": "quality"}, "record-v4", "submission-v1"),
+    ({"schema_version": 1, "kind": "speed"}, "record-v4", "speed-submission-v1"),
 ])
 def test_a_document_is_checked_against_the_schema_of_its_kind(document, record_schema,
                                                                submission_schema):

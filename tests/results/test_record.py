@@ -31,7 +31,8 @@ def test_a_real_runs_record_validates_and_round_trips(run):
     record = load_record(run.record).to_json()
     assert schemas.validate(record, schemas.load_schema(schemas.RECORD)) == []
     assert json.loads(json.dumps(record)) == record
-    assert record["record_version"] == RECORD_VERSION == 3
+    assert record["record_version"] == RECORD_VERSION == 4
+    assert record["shard"] is None and record["shards"] is None  # neither a shard nor merged
     request = record["request"]
     assert request["benchmark"] == "selfcheck" and request["speed"] is None
     assert request["sampling"] == record["sampling"]["settings"]

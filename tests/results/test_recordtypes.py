@@ -18,7 +18,14 @@ from runlocalai_bench.results import rundir
 from runlocalai_bench.results.command import requested
 from runlocalai_bench.results.jsontypes import hints
 from runlocalai_bench.results.record import load_record
-from runlocalai_bench.results.recordtypes import RECORD_VERSION, Record, Scored, Speed
+from runlocalai_bench.results.recordtypes import (
+    RECORD_VERSION,
+    Record,
+    Scored,
+    ShardOf,
+    ShardRun,
+    Speed,
+)
 from tests.publish.conftest import bench
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runlog"
@@ -103,21 +110,29 @@ def _mismatches(cls: type, node: Mapping[str, Any], root: Mapping[str, Any],
 
 @pytest.mark.parametrize("name, section", [(schemas.RECORD, Scored),
                                            (schemas.SPEED_RECORD, Speed),
+                                           ("record-v3", Scored), ("speed-record-v2", Speed),
                                            ("record-v2", Scored), ("speed-record-v1", Speed)])
 def test_every_schema_property_is_a_field_and_every_field_a_property(name, section):
-    """Version 2 schemas are the same but for `request` (None in the type, absent on disk)."""
+    """Version 2 schemas are the same but for `request`, version 3 for a scored run's `shard`
+    and `shards` (None in the type, absent on disk)."""
     schema = schemas.load_schema(name)
+    version = schema["properties"]["record_version"]["const"]
     envelope = {f.name for f in dataclasses.fields(Record)} - {"body"}
-    if schema["properties"]["record_version"]["const"] < 3:
+    if version < 3:
         envelope -= {"request"}
-    assert envelope | {f.name for f in dataclasses.fields(section)} == set(schema["required"])
+    body = [f for f in dataclasses.fields(section)
+            if version >= 4 or f.name not in ("shard", "shards")]
+    assert envelope | {f.name for f in body} == set(schema["required"])
     assert set(schema["properties"]) == set(schema["required"])
     problems = []
     for name in sorted(envelope):
         problems += _envelope_field(name, schema)
-    for field in dataclasses.fields(section):
+    for field in body:
         problems += _typed(hints(section)[field.name], schema["properties"][field.name],
                            schema, f"$.{field.name}")
+    if section is Scored and version >= 4:  # inside `oneOf`s the walk above does not enter
+        problems += _mismatches(ShardOf, schema["$defs"]["shard"], schema, "$.shard")
+        problems += _mismatches(ShardRun, schema["$defs"]["shard_run"], schema, "$.shards[]")
     assert problems == []
 
 
@@ -159,3 +174,22 @@ def test_the_request_is_read_as_typed_values_not_from_the_command(run):
     old = dataclasses.replace(record, record_version=2, request=None)
     assert requested(old) == requested(record)
     assert "request" not in old.to_json() and old.schema == "record-v2"
+
+
+def test_a_version_3_record_is_still_read_and_a_version_4_one_needs_shard_and_shards(run,
+                                                                                     tmp_path):
+    """Version 3 (before `shard` and `shards`) reads and writes back without them; a version 4
+    record without either is refused, naming it."""
+    data = json.loads(run.record.read_text(encoding="utf-8"))
+    assert data["shard"] is None and data["shards"] is None
+    old = {k: v for k, v in data.items() if k not in ("shard", "shards")} | {"record_version": 3}
+    (tmp_path / "v3").mkdir()
+    text = json.dumps(old, indent=2, ensure_ascii=False) + "\n"
+    (tmp_path / "v3" / "record.json").write_text(text, encoding="utf-8")
+    record = load_record(tmp_path / "v3" / "record.json")
+    assert record.schema == "record-v3" and written(record) == text
+    assert schemas.validate(record.to_json(), schemas.load_schema("record-v3")) == []
+    for name in ("shard", "shards"):
+        edited = {k: v for k, v in data.items() if k != name}
+        with pytest.raises(RecordError, match=f"missing required field '{name}'"):
+            Record.from_json(edited)

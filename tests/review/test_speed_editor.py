@@ -65,7 +65,7 @@ def test_a_speed_run_verifies_from_its_directory(speed_run):
                         "log": "ok",
                         "signature": "skipped"}
     by_check = {f.check: f.message for f in report.findings}
-    assert by_check["schema"] == "record.json matches schema speed-record-v2"
+    assert by_check["schema"] == "record.json matches schema speed-record-v3"
     assert by_check["files"] == "run.log and 4 run logs match their sha256"
     assert "decode 400.0 tok/s, under the 4582.3 tok/s ceiling" in by_check["speed"]
     assert by_check["samples"] == "a speed run has no scored samples"
@@ -370,6 +370,6 @@ def test_a_version_2_speed_record_still_verifies_and_reproduces(serving, tmp_pat
     assert result.verdict == "reproduced", result.reasons
     assert result.reproduction is not None
     again = load_record(Path(result.reproduction["path"]) / rundir.RECORD)
-    assert again.record_version == 3 and again.request is not None
+    assert again.record_version == 4 and again.request is not None
     assert again.request.speed is not None
     assert again.request.speed.n_predict == record.body.speed.n_predict  # type: ignore[union-attr]
