@@ -57,6 +57,8 @@ def test_wheel_contains_specs_and_bundled_data(installed: Path, tmp_path: Path) 
         capture_output=True, text=True, check=True, cwd=tmp_path, env=wheel_env()).stdout.split()
     assert not Path(where[0]).is_relative_to(ROOT), "imported the checkout, not the wheel"
     assert where[1].endswith("runlocalai_bench/_specs/tasks")
+    assets = Path(where[0]).parent / "report" / "assets"  # inlined into every run report
+    assert {p.name for p in assets.iterdir()} >= {"report.css", "report.js"}
     for kind in ("tasks", "runners", "hardware", "configs"):
         shipped = {p.name for p in (Path(where[1]).parent / kind).glob("*.toml")}
         in_repo = {p.name for p in (ROOT / kind).glob("*.toml")}

@@ -1,0 +1,46 @@
+"""Loaded runs → the Report the page renders, and the page written to a file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from runlocalai_bench.report.comparison import Comparison, build_comparison, check_comparable
+from runlocalai_bench.report.load import LoadedRun
+from runlocalai_bench.report.model import RunView, build_run
+
+REPORT_HTML = "report.html"
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    runs: tuple[RunView, ...]
+    comparison: Comparison | None
+
+
+def build_report(runs: list[LoadedRun]) -> Report:
+    """One run's report, or two runs of one benchmark compared (A the first, B the second)."""
+    check_comparable(runs)
+    labels = ["A", "B"] if len(runs) == 2 else [runs[0].record.run_id]
+    views = [build_run(run, label) for run, label in zip(runs, labels, strict=True)]
+    first = runs[0].record
+    if len(runs) == 1:
+        model = first.model.slug or first.model.name or first.model.id or "model"
+        title = f"{first.benchmark.slug}: {model}, run {first.run_id}"
+        return Report(title, tuple(views), None)
+    title = (f"{first.benchmark.slug}: {runs[0].record.run_id} (A) vs "
+             f"{runs[1].record.run_id} (B)")
+    return Report(title, tuple(views), build_comparison(runs, views))
+
+
+def write_report(report: Report, path: Path) -> Path:
+    """The page, written whole to a temporary file and moved into place."""
+    from runlocalai_bench.report.page import render
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(render(report), encoding="utf-8")
+    os.replace(scratch, path)
+    return path

@@ -1,0 +1,231 @@
+"""The Report as one self-contained HTML page.
+
+The summary (run card or card diff, headline, charts, speed table, notices) is rendered here
+as HTML and inline SVG, so it reads and prints without JS. The samples travel as JSON in a
+`<script type="application/json" id="report-data">` (every `<` escaped as `\\u003c`, so no text
+can close the script), and assets/report.js turns them into the paginated sample browser.
+A prompt's leading context up to its last blank line (the header and few-shot examples MMLU
+repeats for every question of a subject) is stored once in `prefixes` and referenced by index.
+
+    data = {"mode": "run" | "compare", "labels": [...], "prefixes": [text, ...],
+            "runs": [[sample, ...], ...],        # one list per run
+            "flips": {id: [bucket, diff]}}       # compare mode
+    sample = [id, subject, outcome, prefix index (-1: none), prompt after it, response,
+              extracted, gold, [[letter, logprob], ...], failing input, error]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from importlib import resources
+from typing import Any
+
+from runlocalai_bench.report.build import Report
+from runlocalai_bench.report.comparison import Comparison
+from runlocalai_bench.report.model import Headline, RunView, Sample, SpeedView
+from runlocalai_bench.report.svg import delta_chart, score_chart
+
+OUTCOME_LABELS = {"correct": "correct", "wrong": "wrong", "unparsed": "unparsed",
+                  "error": "error", "base-fail": "base fail", "plus-fail": "plus-only fail",
+                  "timeout": "timeout", "sandbox-kill": "sandbox kill"}
+MIN_PREFIX = 200  # shorter leading context is kept in the sample itself
+
+
+def asset(name: str) -> str:
+    return resources.files("runlocalai_bench.report").joinpath("assets", name).read_text("utf-8")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "—" if value is None else f"{value:.1f}{unit}"
+
+
+def _notices(notices: Sequence[str], ident: str | None = None) -> str:
+    attr = f' id="{ident}"' if ident else ""
+    return "".join(f'<p class="notice" role="note"{attr}>{escape(n)}</p>' for n in notices)
+
+
+def _value(value: str, href: str | None) -> str:
+    if href and href.startswith("https://"):
+        return f'<a href="{escape(href)}" rel="noopener">{escape(value)}</a>'
+    return escape(value)
+
+
+def run_card(view: RunView, ident: str | None) -> str:
+    rows = "".join(f'<tr data-field="{f.key}"><th scope="row">{escape(f.label)}</th>'
+                   f"<td>{_value(f.value, f.href)}</td></tr>" for f in view.card)
+    attr = f' id="{ident}"' if ident else ""
+    return (f'<table class="run-card"{attr}><caption>Run {escape(view.label)}: '
+            f"{escape(view.origin)}</caption><tbody>{rows}</tbody></table>")
+
+
+def card_diff(c: Comparison, a: RunView, b: RunView) -> str:
+    differs = ' class="differs"'
+    rows = "".join(
+        f'<tr data-field="{r.key}"{differs if r.differs else ""}>'
+        f'<th scope="row">{escape(r.label)}</th><td>{escape(r.a)}</td><td>{escape(r.b)}</td>'
+        f'<td>{"differs" if r.differs else ""}</td></tr>' for r in c.card)
+    return (f'<table id="card-diff"><caption>Run cards: A {escape(a.origin)}, B '
+            f"{escape(b.origin)}; differing fields highlighted</caption><thead><tr>"
+            f'<th scope="col">field</th><th scope="col">A</th><th scope="col">B</th>'
+            f'<th scope="col"></th></tr></thead><tbody>{rows}</tbody></table>')
+
+
+def headline(h: Headline, label: str, ident: str | None) -> str:
+    attr = f' id="{ident}"' if ident else ""
+    counts = ", ".join(f"{name} {'—' if n is None else n}" for name, n in h.counts)
+    chance = "no chance level" if h.chance is None else f"chance {_pct(h.chance)}"
+    return (f'<div class="headline-box"><p><span class="run-label">{escape(label)}</span> '
+            f'{escape(h.metric)}: <strong class="headline"{attr} data-value="{h.score:.4f}">'
+            f'{_pct(h.score)}</strong> <span class="interval">95% Wilson interval '
+            f"{_pct(h.low)} – {_pct(h.high)}</span>, n = {h.n}; {chance}</p>"
+            f'<p class="counts">{escape(counts)}</p></div>')
+
+
+def speed_table(s: SpeedView, label: str, ident: str | None) -> str:
+    attr = f' id="{ident}"' if ident else ""
+    rows = "".join(f'<tr class="measured-run"><th scope="row">{escape(r.label)}</th>'
+                   f"<td>{_num(r.decode_tps)}</td><td>{_num(r.prefill_tps)}</td>"
+                   f"<td>{_num(r.ttft_ms)}</td><td>{r.generated_tokens or '—'}</td></tr>"
+                   for r in s.rows)
+    spread = "—" if s.spread is None else f"{s.spread * 100:.1f}%"
+    share = "—" if s.share is None else f"{s.share * 100:.1f}%"
+    share_id = ' id="ceiling-share"' if ident else ""
+    value = "" if s.share is None else f' data-value="{s.share:.4f}"'
+    return (f'<section class="speed"{attr}><h2>Speed, run {escape(label)}</h2>'
+            f"<table><caption>Measured runs (warm-up discarded)</caption><thead><tr>"
+            f'<th scope="col">run</th><th scope="col">decode tok/s</th>'
+            f'<th scope="col">prefill tok/s</th><th scope="col">TTFT ms</th>'
+            f'<th scope="col">tokens</th></tr></thead><tbody>{rows}</tbody></table>'
+            f"<p>median decode {_num(s.median_decode, ' tok/s')}; spread {spread} "
+            f"(re-run at {s.threshold * 100:.0f}%); verdict {escape(s.verdict)}</p>"
+            f"<p>ceiling {_num(s.ceiling_tps, ' tok/s')}: <strong{share_id}{value}>{share}"
+            f"</strong> of it reached <span class=\"basis\">({escape(s.basis)})</span></p>"
+            "</section>")
+
+
+def subjects(view: RunView, ident: str | None) -> str:
+    attr = f' id="{ident}"' if ident else ""
+    chart = score_chart(f"chart-{view.label}", view.bars, view.categories,
+                        view.headline.chance if view.headline else None,
+                        f"Per-subject scores, run {view.label}")
+    cid = ' id="subject-count"' if ident else ""
+    return (f'<section class="subjects"{attr}><h2>Subjects, run {escape(view.label)}</h2>'
+            f'<p><span{cid} data-count="{len(view.bars)}">{len(view.bars)}</span> subjects'
+            f"{f', {len(view.categories)} categories' if view.categories else ''}; bars with "
+            f"95% Wilson whiskers, best first within each category</p>{chart}</section>")
+
+
+def delta_section(c: Comparison) -> str:
+    s = c.scores
+    if s is None:
+        return ""
+    h = s.headline
+    interval = "" if s.delta_interval_pp is None else \
+        f" [{s.delta_interval_pp[0]:+.2f}, {s.delta_interval_pp[1]:+.2f}] (paired bootstrap 95%)"
+    delta = "—" if h.delta_pp is None else f"{h.delta_pp:+.2f} pp"
+    chart = delta_chart("chart-delta", s.subtasks, "Per-subject change, B minus A")
+    return (f'<section id="delta"><h2>A vs B</h2><p>{escape(s.method())}</p>'
+            f'<p class="delta">Δ headline <strong data-value="{(h.delta_pp or 0) / 100:.4f}">'
+            f"{delta}</strong>{escape(interval)}; flips: {h.lost} A-only right, {h.gained} "
+            f"B-only right; McNemar exact p = {h.p:.3g}; "
+            f"{s.agreeing} of {s.compared} samples identical</p></section>"
+            f'<section id="subjects"><h2>Subjects, B − A</h2><p><span id="subject-count" '
+            f'data-count="{len(s.subtasks)}">{len(s.subtasks)}</span> subjects</p>{chart}'
+            "</section>")
+
+
+def _options(values: Sequence[tuple[str, str]]) -> str:
+    return "".join(f'<option value="{escape(v)}">{escape(label)}</option>'
+                   for v, label in values)
+
+
+def samples_section(report: Report) -> str:
+    first = report.runs[0]
+    if first.samples is None:
+        return ""
+    subjects_ = sorted({s.subject for s in first.samples})
+    flip = ""
+    if report.comparison is not None:
+        flip = ('<label>flip <select id="filter-flip">' + _options(
+            [("", "all"), ("a-only", "A right, B wrong"), ("b-only", "A wrong, B right")])
+            + "</select></label>")
+    return (
+        '<section id="samples"><h2>Samples</h2><form class="filters" role="search">'
+        '<label>subject <select id="filter-subject">'
+        + _options([("", "all"), *((s, s) for s in subjects_)]) + "</select></label>"
+        '<label>outcome <select id="filter-outcome">'
+        + _options([("", "all"), *((o, OUTCOME_LABELS[o]) for o in first.outcomes)])
+        + f"</select></label>{flip}"
+        '<label>search <input id="search" type="search"></label></form>'
+        f'<p><span id="sample-count" data-count="{len(first.samples)}">{len(first.samples)}'
+        "</span> samples match <span id=\"page-info\"></span> "
+        '<button type="button" id="page-prev">previous</button> '
+        '<button type="button" id="page-next">next</button></p>'
+        '<noscript><p class="notice">The sample browser needs JavaScript; the summary above '
+        "does not.</p></noscript><div id=\"sample-list\"></div></section>")
+
+
+def _sample_row(s: Sample, prefixes: dict[str, int]) -> list[Any]:
+    cut = s.prompt.rfind("\n\n") + 2
+    index = -1
+    if cut >= MIN_PREFIX:
+        index = prefixes.setdefault(s.prompt[:cut], len(prefixes))
+    else:
+        cut = 0
+    return [s.id, s.subject, s.outcome, index, s.prompt[cut:], s.response, s.extracted, s.gold,
+            [list(p) for p in s.logprobs], s.failing_input, s.error]
+
+
+def data_of(report: Report) -> dict[str, Any]:
+    prefixes: dict[str, int] = {}
+    runs = [[_sample_row(s, prefixes) for s in view.samples or ()] for view in report.runs]
+    c = report.comparison
+    flips = {} if c is None else {f.id: [f.bucket, f.diff] for f in c.flips}
+    return {"mode": "run" if c is None else "compare",
+            "labels": [view.label for view in report.runs], "prefixes": list(prefixes),
+            "runs": runs, "flips": flips}
+
+
+def embed(data: Any) -> str:
+    """JSON safe inside a script element: no `<` at all, so no `</script>` or `<!--`."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _run_summary(view: RunView, first: bool) -> str:
+    parts = [_notices(view.notices)]
+    if view.headline is not None:
+        parts.append(headline(view.headline, view.label, "headline" if first else None))
+    if view.speed is not None:
+        parts.append(speed_table(view.speed, view.label, "speed" if first else None))
+    return "".join(parts)
+
+
+def render(report: Report) -> str:
+    c = report.comparison
+    views = report.runs
+    body = [f"<header><h1>{escape(report.title)}</h1></header><main>"]
+    if c is None:
+        view = views[0]
+        body += [_run_summary(view, True), run_card(view, "run-card")]
+        if view.bars:
+            body.append(subjects(view, "subjects"))
+    else:
+        not_comparable = [n for n in c.notices if n.startswith("not comparable")]
+        body += [_notices(not_comparable, "not-comparable"),
+                 _notices([n for n in c.notices if n not in not_comparable]),
+                 card_diff(c, *views), *(_run_summary(v, i == 0) for i, v in enumerate(views)),
+                 delta_section(c), '<details class="cards"><summary>Both run cards'
+                 "</summary>", *(run_card(v, None) for v in views), "</details>"]
+    body += [samples_section(report), "</main>"]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(report.title)}</title><style>{asset('report.css')}</style></head>"
+            f"<body>{''.join(body)}"
+            f'<script type="application/json" id="report-data">{embed(data_of(report))}'
+            f"</script><script>{asset('report.js')}</script></body></html>\n")

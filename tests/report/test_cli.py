@@ -1,0 +1,64 @@
+"""`rla report` through the entry point: the file it writes, Gist URLs, and the inputs it
+refuses with `error:` + `hint:`."""
+
+from __future__ import annotations
+
+from runlocalai_bench.results.record import load_record
+from tests.report.conftest import Page
+from tests.review.conftest import copy_run, publish
+from tests.support.cli import assert_user_error, rla
+
+
+def test_report_writes_one_file_and_prints_its_path(mmlu, tmp_path):
+    out = tmp_path / "out" / "mmlu.html"
+    code, stdout, stderr = rla("report", str(mmlu.path), "-o", str(out))
+    assert code == 0, stderr
+    assert stdout.strip() == f"report: {out}"
+    page = Page(out.read_text())
+    ((_, attrs, _),) = page.find(id="headline")
+    assert attrs["data-value"] == f"{load_record(mmlu.record).body.results.score:.4f}"
+    # a record file names the same run
+    again = tmp_path / "again.html"
+    assert rla("report", str(mmlu.record), "-o", str(again)).returncode == 0
+    assert Page(again.read_text()).data() == page.data()
+
+
+def test_a_gist_url_is_reported_like_its_run(mmlu, github, tmp_path):
+    url = publish(mmlu, github)
+    out = tmp_path / "gist.html"
+    code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url)
+    assert code == 0, stderr
+    page = Page(out.read_text())
+    assert len(page.data()["runs"][0]) == 114
+    notices = [text for _, _, text in page.by_class("notice")]
+    assert [n for n in notices if "A partial run" not in n  # a sample of MMLU
+            and "needs JavaScript" not in n] == []  # in <noscript>
+    card = {a["data-field"]: "".join(text) for _, a, text in page.elements
+            if a.get("data-field")}
+    assert url.rsplit("/", 1)[-1] in card["gist"]
+
+
+def test_a_gist_with_incomplete_evidence_says_so(selfcheck, github, tmp_path):
+    run = copy_run(selfcheck, tmp_path / "run")
+    url = publish(run, github)
+    del github.gists[url.rsplit("/", 1)[-1]]["samples.jsonl"]
+    out = tmp_path / "gist.html"
+    code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url)
+    assert code == 0, stderr
+    page = Page(out.read_text())
+    notices = " ".join(text for _, _, text in page.by_class("notice"))
+    assert "evidence is incomplete: it lacks samples.jsonl" in notices
+    assert "no samples.jsonl" in notices
+    assert not page.find(id="samples")
+
+
+def test_runs_of_different_benchmarks_are_not_compared(mmlu, selfcheck, tmp_path):
+    out = tmp_path / "both.html"
+    ran = rla("report", str(mmlu.path), str(selfcheck.path), "-o", str(out))
+    assert_user_error(ran, "cannot compare runs of different benchmarks: mmlu, selfcheck")
+    assert not out.exists()
+
+
+def test_a_missing_run_is_a_user_error(tmp_path):
+    assert_user_error(rla("report", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.html")))
+    assert rla("report").returncode == 2  # a usage error, as typer reports them
