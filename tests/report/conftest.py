@@ -28,9 +28,11 @@ from tests.review.conftest import Policy, copy_run, flags_for, make_run, stub_se
 from tests.speed.conftest import cpu_rig, gpu_rig, serving, speed  # noqa: F401 (fixtures)
 
 
-def bench(slug: str, out: Path, policy: Policy, **extra: Any) -> rundir.RunDir:
-    """A finished run of `slug` made by the real pipeline against the stub server."""
-    with stub_server(policy) as server:
+def bench(slug: str, out: Path, policy: Policy, model_file: str | None = None,
+          **extra: Any) -> rundir.RunDir:
+    """A finished run of `slug` made by the real pipeline against the stub server (serving
+    `model_file`, another quantization, when given)."""
+    with stub_server(policy, model_file) as server:
         config = build_config(slug, flags_for(server.url, out, **extra), env={},
                               argv=("rla", "bench", slug, "--endpoint", server.url))
         outcome = run_benchmark(config, RichRunUI(ui.stdout_console(), ui.stderr_console()),
@@ -66,6 +68,16 @@ CODE_OUTCOMES = {"HumanEval/2": "plus-fail", "HumanEval/32": "correct",
 
 def programs(prompt: str) -> str:
     return next(text for name, text in PROGRAMS.items() if name in prompt)
+
+
+CANONICAL = {"def truncate_number(": _canonical("HumanEval/2"),
+             "def find_zero(": _canonical("HumanEval/32"),
+             "def car_race_collision(": _canonical("HumanEval/41"),
+             "def fib(": _canonical("HumanEval/55"), "def fibfib(": _canonical("HumanEval/63")}
+
+
+def canonical(prompt: str) -> str:
+    return next(text for name, text in CANONICAL.items() if name in prompt)
 
 
 @pytest.fixture(scope="session")
