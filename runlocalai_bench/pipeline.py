@@ -27,6 +27,7 @@ from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.redact import redact, redact_tree
+from runlocalai_bench.report import write_run_report
 from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
@@ -203,6 +204,7 @@ def run_benchmark(
         scored = _ScoredRun(config=config, ui=ui, eval_=eval_, style=style, backends=backends,
                             runtime=runtime, rig=rig, dataset=dataset, items=items, sent=sent)
         run, work, finished = lifecycle.execute(config, plan, scored)
+        write_run_report(run.path)
         return RunOutcome(run=run, results=work.results, record=finished.record)
     finally:
         if scored is None or not scored.closed:  # they close on the event loop that used them

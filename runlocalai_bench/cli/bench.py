@@ -89,6 +89,7 @@ def bench(
     """Run a benchmark greedily and write a run directory with log, samples, results, record."""
     from runlocalai_bench.backends.factory import open_backend
     from runlocalai_bench.pipeline import run_benchmark
+    from runlocalai_bench.report import REPORT_HTML
     from runlocalai_bench.rig import detect_rig
     from runlocalai_bench.rig.declared import rig_source
 
@@ -116,7 +117,7 @@ def bench(
     outcome = run_benchmark(config, RichRunUI(out, err, json_output=json_output),
                             open_backend=open_backend, detect_rig=rig)
     run_path: Path = outcome.run.path
-    (err if json_output else out).print(f"run directory: {run_path}", highlight=False,
-                                        markup=False)
+    for line in (f"run directory: {run_path}", f"report: {run_path / REPORT_HTML}"):
+        (err if json_output else out).print(line, highlight=False, markup=False)
     after_run(run_path, publish=publish, submit=submit, yes=yes,
               json_output=json_output)

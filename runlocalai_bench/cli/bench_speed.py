@@ -43,6 +43,7 @@ def bench_speed(
     """Measure decode and prefill tok/s and TTFT: one warm-up run discarded, then the measured
     runs, each with its own log; writes a run directory like `rla bench SLUG`."""
     from runlocalai_bench.backends.factory import open_streamer
+    from runlocalai_bench.report import REPORT_HTML
     from runlocalai_bench.rig import detect_rig
     from runlocalai_bench.rig.declared import rig_source
     from runlocalai_bench.speed.render import RichSpeedUI
@@ -68,6 +69,8 @@ def bench_speed(
     out, err = ui.stdout_console(), ui.stderr_console()
     outcome = run_speed(config, plan, RichSpeedUI(out, err, json_output=json_output),
                         open_streamer=open_streamer, detect_rig=rig)
-    err.print(f"run directory: {outcome.run.path}", highlight=False, markup=False)
+    for line in (f"run directory: {outcome.run.path}",
+                 f"report: {outcome.run.path / REPORT_HTML}"):
+        err.print(line, highlight=False, markup=False)
     after_run(outcome.run.path, publish=publish, submit=submit, yes=yes,
               json_output=json_output)

@@ -12,6 +12,12 @@ Everything but load.py is a pure function of its inputs. The DOM hooks the brows
 are fixed in docs/report-contract.md.
 """
 
-from runlocalai_bench.report.build import Report, build_report, write_report
+from runlocalai_bench.report.build import (
+    REPORT_HTML,
+    Report,
+    build_report,
+    write_report,
+    write_run_report,
+)
 
-__all__ = ["Report", "build_report", "write_report"]
+__all__ = ["REPORT_HTML", "Report", "build_report", "write_report", "write_run_report"]

@@ -35,6 +35,13 @@ def build_report(runs: list[LoadedRun]) -> Report:
     return Report(title, tuple(views), build_comparison(runs, views))
 
 
+def write_run_report(run_path: Path) -> Path:
+    """A finished run's own report.html, in its run directory."""
+    from runlocalai_bench.report.load import load_path
+
+    return write_report(build_report([load_path(run_path)]), run_path / REPORT_HTML)
+
+
 def write_report(report: Report, path: Path) -> Path:
     """The page, written whole to a temporary file and moved into place."""
     from runlocalai_bench.report.page import render

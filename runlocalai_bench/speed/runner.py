@@ -24,6 +24,7 @@ from runlocalai_bench import __version__
 from runlocalai_bench.backends.base import Experts, SpeedRequest, Streamer
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.errors import ConfigError
+from runlocalai_bench.report import write_run_report
 from runlocalai_bench.results import lifecycle, rundir, runlog, speedlogs
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.rig import bandwidth_ceiling
@@ -166,6 +167,7 @@ def _run(config: RunConfig, plan: SpeedPlan, ui: SpeedUI, streamer: Streamer,
     kind = _SpeedRun(config=config, plan=plan, ui=ui, streamer=streamer, rig=rig,
                      request=request, prefill=prefill, prompt=prompt)
     run, _, finished = lifecycle.execute(config, run_plan, kind)
+    write_run_report(run.path)
     return SpeedOutcome(run=run, record=finished.record)
 
 

@@ -4,7 +4,7 @@ refuses with `error:` + `hint:`."""
 from __future__ import annotations
 
 from runlocalai_bench.results.record import load_record
-from tests.report.conftest import Page
+from tests.report.conftest import Page, page_of
 from tests.review.conftest import copy_run, publish
 from tests.support.cli import assert_user_error, rla
 
@@ -62,3 +62,27 @@ def test_runs_of_different_benchmarks_are_not_compared(mmlu, selfcheck, tmp_path
 def test_a_missing_run_is_a_user_error(tmp_path):
     assert_user_error(rla("report", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.html")))
     assert rla("report").returncode == 2  # a usage error, as typer reports them
+
+
+def test_every_finished_run_has_its_report_and_rla_bench_prints_its_path(tmp_path):
+    from tests.review.conftest import alternating, stub_server
+
+    out = tmp_path / "runs"
+    with stub_server(alternating) as server:
+        code, stdout, stderr = rla("bench", "selfcheck", "--endpoint", server.url,
+                                   "--output-dir", str(out))
+    assert code == 0, stderr
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    assert f"report: {run / 'report.html'}" in stdout.splitlines()
+    page = Page((run / "report.html").read_text())
+    assert page.data() == Page(page_of(run)).data()
+    ((_, attrs, _),) = page.find(id="headline")
+    assert attrs["data-value"] == f"{load_record(run / 'record.json').body.results.score:.4f}"
+
+
+def test_a_speed_run_has_its_report(speed, serving, gpu_rig):
+    from tests.support.streaming import StreamingLlamaServer
+
+    run = speed(serving(StreamingLlamaServer(decode_tps=lambda n: 400.0)).url, gpu_rig).run
+    page = Page((run.path / "report.html").read_text())
+    assert len(page.by_class("measured-run")) == 3 and page.find(id="ceiling-share")
