@@ -64,6 +64,7 @@ def reproduce(
     reproduced, verified on the editor's rig (a quality row; only the hardware differs), not
     reproduced, related benchmark, or invalid. Exits 0 only when reproduced or verified (with
     --queue: every record)."""
+    from runlocalai_bench.report import write_reproduction_report
     from runlocalai_bench.review import queue as q
     from runlocalai_bench.review import reproduce as rep
     from runlocalai_bench.review.report import write_report
@@ -88,15 +89,19 @@ def reproduce(
                 return q.Outcome(ref, q.SKIPPED, why=why), None
             result = rep.reproduce(_part(typed, shown, err, tolerance, data_dir), source, target,
                                    keys_dir=keys_dir(data_home()))
-        where = report_dir or rep.report_dir(result, default_output_dir(output_dir))
-        json_path, md_path = write_report(result, where)
+            where = report_dir or rep.report_dir(result, default_output_dir(output_dir))
+            json_path, md_path = write_report(result, where)
+            names = [md_path.name]
+            rerun = None if result.reproduction is None else Path(result.reproduction["path"])
+            if rerun is not None:  # the original and the re-run compared, as a page
+                names.append(write_reproduction_report(source, rerun, where).name)
         if queue is None:
             if json_output:
                 print_json(out, result.to_json())
             else:
                 out.print(result)
-        err.print(f"report: {json_path} and {md_path.name}", markup=False, highlight=False)
-        rerun = None if result.reproduction is None else Path(result.reproduction["path"])
+        err.print(f"report: {json_path} and {', '.join(names)}", markup=False,
+                  highlight=False)
         return q.outcome_of(ref, result, json_path), rerun
 
     if queue is None:

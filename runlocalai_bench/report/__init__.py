@@ -17,7 +17,9 @@ from runlocalai_bench.report.build import (
     Report,
     build_report,
     write_report,
+    write_reproduction_report,
     write_run_report,
 )
 
-__all__ = ["REPORT_HTML", "Report", "build_report", "write_report", "write_run_report"]
+__all__ = ["REPORT_HTML", "Report", "build_report", "write_report", "write_reproduction_report",
+           "write_run_report"]

@@ -9,8 +9,10 @@ from pathlib import Path
 from runlocalai_bench.report.comparison import Comparison, build_comparison, check_comparable
 from runlocalai_bench.report.load import LoadedRun
 from runlocalai_bench.report.model import RunView, build_run
+from runlocalai_bench.review.source import Source
 
 REPORT_HTML = "report.html"
+REPRODUCTION_HTML = "reproduction.html"  # rla reproduce: the original (A) vs the re-run (B)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ def write_run_report(run_path: Path) -> Path:
     from runlocalai_bench.report.load import load_path
 
     return write_report(build_report([load_path(run_path)]), run_path / REPORT_HTML)
+
+
+def write_reproduction_report(original: Source, rerun: Path, directory: Path) -> Path:
+    """The original run compared with its re-run, beside reproduction.json."""
+    from runlocalai_bench.report.load import load_path, load_source
+
+    report = build_report([load_source(original), load_path(rerun)])
+    return write_report(report, directory / REPRODUCTION_HTML)
 
 
 def write_report(report: Report, path: Path) -> Path:

@@ -24,7 +24,15 @@ from runlocalai_bench.report.load import load_path
 from runlocalai_bench.report.page import render
 from runlocalai_bench.results import rundir
 from runlocalai_bench.rig import detect_rig
-from tests.review.conftest import Policy, copy_run, flags_for, make_run, stub_server
+from tests.review.conftest import (  # noqa: F401 (fixtures)
+    Policy,
+    _original,
+    copy_run,
+    flags_for,
+    make_run,
+    original,
+    stub_server,
+)
 from tests.speed.conftest import cpu_rig, gpu_rig, serving, speed  # noqa: F401 (fixtures)
 
 
