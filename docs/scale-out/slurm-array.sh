@@ -8,8 +8,9 @@
 #
 # Each task serves RLA_GGUF with its own llama-server on the node it lands on (llama-server on
 # PATH), or, without RLA_GGUF, asks the server RLA_ENDPOINT names. Arguments after the slug go
-# to `rla bench` (--config leaderboard, --data-dir …). A shard that failed is run again on its
-# own, resuming where it stopped (docs/scale-out.md, "When a shard fails").
+# to `rla bench` (--config leaderboard, --data-dir …). When some tasks failed, submitting the
+# same command again with RLA_JOB=<the first job's id> finishes that job: each shard that
+# stopped resumes where it stopped, each finished one is left as it is.
 #
 #SBATCH --job-name=rla-shards
 #SBATCH --array=0-3
@@ -19,6 +20,20 @@
 set -euo pipefail
 slug="${1:?usage: sbatch slurm-array.sh SLUG [rla bench options]}"
 shift
+
+# One output folder per array job, so `rla merge rla-runs/JOBID/*` takes exactly its shards,
+# and one run in it per task, named so that a resubmission finds it.
+job="${RLA_JOB:-$SLURM_ARRAY_JOB_ID}"
+export RLA_OUTPUT_DIR="${RLA_OUTPUT_DIR:-$PWD/rla-runs}/$job"
+run="$slug-$job-$SLURM_ARRAY_TASK_ID"
+if [ -f "$RLA_OUTPUT_DIR/$run/record.json" ]; then
+  echo "$run is complete"
+  exit 0
+elif [ -f "$RLA_OUTPUT_DIR/$run/config.json" ]; then
+  set -- --resume --run-id "$RLA_OUTPUT_DIR/$run" "$@"
+else
+  set -- --run-id "$run" "$@"
+fi
 
 if [ -n "${RLA_GGUF:-}" ]; then
   port=$((18080 + SLURM_ARRAY_TASK_ID % 1000))  # tasks sharing a node need ports of their own
@@ -33,8 +48,6 @@ if [ -n "${RLA_GGUF:-}" ]; then
 fi
 : "${RLA_ENDPOINT:?set RLA_GGUF (a model to serve) or RLA_ENDPOINT (a server to ask)}"
 
-# One output folder per array job: `rla merge rla-runs/JOBID/*` then takes exactly its shards.
-export RLA_OUTPUT_DIR="${RLA_OUTPUT_DIR:-$PWD/rla-runs}/$SLURM_ARRAY_JOB_ID"
 # --shard auto: shard (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP of
 # SLURM_ARRAY_TASK_COUNT, so any --array=A-B[:S] range maps onto shards 0 … COUNT-1.
 rla bench "$slug" --shard auto "$@"

@@ -155,13 +155,15 @@ class SlurmCluster:
         return proc
 
     def run_array(self, script: Path, *args: str, tasks: int, cwd: Path,
-                  env: Mapping[str, str] | None = None, timeout: float = 600) -> None:
-        """`sbatch --array=0-(tasks-1) --wait SCRIPT ARGS`: returns once every task has ended,
-        and raises with the logs unless each one exited 0. The tasks inherit os.environ with
-        `env` laid over it (sbatch's default --export=ALL)."""
-        self.client("sbatch", f"--array=0-{tasks - 1}", "--wait", "--chdir", str(cwd),
-                    f"--output={self.jobs_dir}/%x-%A_%a.out", str(script), *args, env=env,
-                    timeout=timeout)
+                  env: Mapping[str, str] | None = None, check: bool = True,
+                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """`sbatch --array=0-(tasks-1) --wait --parsable SCRIPT ARGS`: returns once every task
+        has ended (stdout: the job id), and with `check` raises with the logs unless each one
+        exited 0. The tasks inherit os.environ with `env` laid over it (sbatch's default
+        --export=ALL)."""
+        return self.client("sbatch", f"--array=0-{tasks - 1}", "--wait", "--parsable",
+                           "--chdir", str(cwd), f"--output={self.jobs_dir}/%x-%A_%a.out",
+                           str(script), *args, env=env, check=check, timeout=timeout)
 
     def logs(self) -> str:
         """Every daemon's log and every job's output, each under its name."""
