@@ -24,8 +24,7 @@ def test_console_errors_and_the_ready_mark_are_seen(page: Page, tmp_path: Path) 
     errors = page.console_errors()
     assert len(errors) == 1 and "a broken widget" in errors[0], errors
     assert page.console_errors() == []  # read once
-    shot = page.screenshot(tmp_path / "page.png")
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.screenshot(tmp_path / "page.png").stat().st_size > 0
 
 
 def test_a_page_that_never_gets_ready_times_out(page: Page, tmp_path: Path) -> None:

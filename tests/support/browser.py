@@ -70,6 +70,8 @@ class Page:
         `data-ready="1"`, by the page's own clock."""
         from selenium.webdriver.support.ui import WebDriverWait
 
+        if not path.is_file():
+            raise FileNotFoundError(f"no page to open: {path}")
         self.driver.get(path.resolve().as_uri())
         WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(
             lambda driver: driver.execute_script("return window.__rlaReadyAt") is not None,
@@ -92,6 +94,16 @@ class Page:
 
         Select(self.one(f"#{select_id}")).select_by_value(value)
 
+    def type_into(self, input_id: str, text: str) -> None:
+        """Replace what `<input id=input_id>` holds with `text`, typed key by key."""
+        from selenium.webdriver.common.keys import Keys
+
+        field = self.one(f"#{input_id}")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        if text:
+            field.send_keys(text)
+
     def options(self, select_id: str) -> list[str]:
         """The values `<select id=select_id>` offers, "" (all) included."""
         return [o.get_attribute("value") for o in self.all(f"#{select_id} option")]
@@ -112,8 +124,11 @@ class Page:
                 if entry["level"] == "SEVERE"]
 
     def screenshot(self, path: Path) -> Path:
+        """The window as a PNG at `path`."""
         if not self.driver.save_screenshot(str(path)):
             raise AssertionError(f"Chromium saved no screenshot to {path}")
+        if path.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+            raise AssertionError(f"{path} is not a PNG")
         return path
 
     def close(self) -> None:
