@@ -83,10 +83,11 @@ def build_comparison(runs: list[LoadedRun], views: list[RunView]) -> Comparison:
     lines_a = [line.to_json() for line in a.samples]
     lines_b = [line.to_json() for line in b.samples]
     scores = compare_runs(a.record.body.results, b.record.body.results, lines_a, lines_b)
+    if not scores.comparable:  # flips and paired figures of other prompts mean nothing
+        return Comparison(card, scores, (), (scores.not_comparable(),))
     code = a.record.benchmark.kind == CODE
     flips = tuple(FlipView(f.id, f.subtask, "a-only" if f.direction == "lost" else "b-only",
                            _program_diff(f.a.get("extracted"), f.b.get("extracted"),
                                          va.label, vb.label) if code else None)
                   for f in scores.flips)
-    notices = () if scores.comparable else (scores.not_comparable(),)
-    return Comparison(card, scores, flips, notices)
+    return Comparison(card, scores, flips, ())

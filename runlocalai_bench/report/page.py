@@ -17,6 +17,7 @@ repeats for every question of a subject) is stored once in `prefixes` and refere
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from html import escape
 from importlib import resources
@@ -126,6 +127,11 @@ def delta_section(c: Comparison) -> str:
     if s is None:
         return ""
     h = s.headline
+    if not s.comparable:
+        a, b = (f"{x * 100:.2f}%" if x is not None else "—" for x in (h.a, h.b))
+        return (f'<section id="delta"><h2>A vs B</h2><p>A {a}, B {b}: the runs asked other '
+                "prompts, so no item is compared with itself: no paired test, no flips.</p>"
+                "</section>")
     interval = "" if s.delta_interval_pp is None else \
         f" [{s.delta_interval_pp[0]:+.2f}, {s.delta_interval_pp[1]:+.2f}] (paired bootstrap 95%)"
     delta = "—" if h.delta_pp is None else f"{h.delta_pp:+.2f} pp"
@@ -171,24 +177,30 @@ def samples_section(report: Report) -> str:
         "does not.</p></noscript><div id=\"sample-list\"></div></section>")
 
 
+def _context(prompt: str) -> str:
+    """The prompt up to its last blank line: the header and few-shot examples, if any."""
+    cut = prompt.rfind("\n\n") + 2
+    return prompt[:cut] if cut >= MIN_PREFIX else ""
+
+
 def _sample_row(s: Sample, prefixes: dict[str, int]) -> list[Any]:
-    cut = s.prompt.rfind("\n\n") + 2
-    index = -1
-    if cut >= MIN_PREFIX:
-        index = prefixes.setdefault(s.prompt[:cut], len(prefixes))
-    else:
-        cut = 0
-    return [s.id, s.subject, s.outcome, index, s.prompt[cut:], s.response, s.extracted, s.gold,
+    context = _context(s.prompt)
+    index = prefixes.get(context, -1) if context else -1
+    rest = s.prompt[len(context):] if index >= 0 else s.prompt
+    return [s.id, s.subject, s.outcome, index, rest, s.response, s.extracted, s.gold,
             [list(p) for p in s.logprobs], s.failing_input, s.error]
 
 
 def data_of(report: Report) -> dict[str, Any]:
-    prefixes: dict[str, int] = {}
+    """The page's data; a leading context two or more samples share is stored once."""
+    seen = Counter(_context(s.prompt) for view in report.runs for s in view.samples or ())
+    shared = [context for context, n in seen.items() if context and n > 1]
+    prefixes = {context: i for i, context in enumerate(shared)}
     runs = [[_sample_row(s, prefixes) for s in view.samples or ()] for view in report.runs]
     c = report.comparison
     flips = {} if c is None else {f.id: [f.bucket, f.diff] for f in c.flips}
     return {"mode": "run" if c is None else "compare",
-            "labels": [view.label for view in report.runs], "prefixes": list(prefixes),
+            "labels": [view.label for view in report.runs], "prefixes": shared,
             "runs": runs, "flips": flips}
 
 
@@ -220,8 +232,12 @@ def render(report: Report) -> str:
         body += [_notices(not_comparable, "not-comparable"),
                  _notices([n for n in c.notices if n not in not_comparable]),
                  card_diff(c, *views), *(_run_summary(v, i == 0) for i, v in enumerate(views)),
-                 delta_section(c), '<details class="cards"><summary>Both run cards'
-                 "</summary>", *(run_card(v, None) for v in views), "</details>"]
+                 delta_section(c)]
+        if c.scores is not None and not c.scores.comparable:  # each run's own subjects
+            body += [subjects(v, "subjects" if i == 0 else None) for i, v in enumerate(views)
+                     if v.bars]
+        body += ['<details class="cards"><summary>Both run cards</summary>',
+                 *(run_card(v, None) for v in views), "</details>"]
     body += [samples_section(report), "</main>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

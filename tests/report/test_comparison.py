@@ -56,6 +56,11 @@ def test_other_prompts_are_not_comparable(selfcheck, tmp_path):
     assert text.startswith("not comparable: 12 of 12 shared items were asked with different "
                            "prompts")
     assert "notice" in page.find(id="not-comparable")[0][1]["class"]
+    # no paired figures or flips over other prompts: each run's own subjects instead
+    assert page.data()["flips"] == {}
+    ((_, _, delta),) = page.find(id="delta")
+    assert "no paired test, no flips" in delta and "McNemar" not in delta
+    assert len(page.by_class("subjects")) == 2
 
 
 def test_code_flips_carry_a_diff_of_the_two_programs(humaneval, tmp_path):

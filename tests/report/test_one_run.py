@@ -136,6 +136,7 @@ def test_the_filters_offer_the_subjects_and_the_kinds_outcomes(mmlu, humaneval):
     assert len(options(page, "filter-subject")) == 58
     assert not page.find(id="filter-flip")
     code = Page(page_of(humaneval.path))
+    assert code.data()["prefixes"] == []  # five tasks share no context: each prompt whole
     assert options(code, "filter-outcome") == ["", "correct", "base-fail", "plus-fail",
                                                "timeout", "sandbox-kill", "unparsed", "error"]
 

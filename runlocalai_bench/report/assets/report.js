@@ -87,6 +87,11 @@
     summary.appendChild(el("span", "sample-subject", s[SUBJECT]));
     summary.appendChild(el("span", "outcome o-" + s[OUTCOME], s[OUTCOME]));
     if (b) { summary.appendChild(el("span", "outcome o-" + b[OUTCOME], "B " + b[OUTCOME])); }
+    if (s[EXTRACTED] !== null && s[EXTRACTED].length <= 40) {
+      summary.appendChild(el("span", "sample-answer", "answered " + s[EXTRACTED] +
+        (b && b[EXTRACTED] !== s[EXTRACTED] ? " / B " + b[EXTRACTED] : "") +
+        (s[GOLD].length <= 40 ? ", gold " + s[GOLD] : "")));
+    }
     node.appendChild(summary);
     node.appendChild(prompt(s));
     if (data.mode !== "compare") {
