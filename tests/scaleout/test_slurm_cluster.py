@@ -42,6 +42,7 @@ def test_a_failed_task_fails_the_array_with_every_log(slurm, tmp_path):
     with pytest.raises(SlurmError) as failed:
         slurm.run_array(script, tasks=2, cwd=tmp_path)
     message = str(failed.value)
+    assert "{0: ('COMPLETED', '0:0'), 1: ('FAILED', '3:0')}" in message
     assert "----- slurmctld.log -----" in message and "----- slurmd.log -----" in message
     assert "----- munged.out -----" in message
     assert "task 1 says no" in message and "task 0 says no" in message

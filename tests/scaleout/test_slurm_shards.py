@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from runlocalai_bench.results import rundir
@@ -36,8 +38,8 @@ def samples_by_id(run: rundir.RunDir) -> dict[str, dict]:
     return out
 
 
-def unsharded(tmp_path: Path) -> rundir.RunDir:
-    server = StubLlamaServer(policy=letter).start()
+def unsharded(tmp_path: Path, policy: Callable[[str], str] = letter) -> rundir.RunDir:
+    server = StubLlamaServer(policy=policy).start()
     try:
         whole = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
                     "--output-dir", str(tmp_path / "whole"))
@@ -48,16 +50,17 @@ def unsharded(tmp_path: Path) -> rundir.RunDir:
     return run
 
 
-def task_env(tmp_path: Path, endpoint: str, **more: str) -> dict[str, str]:
+def task_env(tmp_path: Path, **more: str) -> dict[str, str]:
     """The submitter's environment: an `rla` on PATH (this interpreter's, as the nodes would
-    have it installed), the server to ask and where the runs go."""
+    have it installed), where the runs go, and `more` (the server to ask or the model to
+    serve)."""
     folder = tmp_path / "bin"
     if not folder.exists():
         folder.mkdir()
         shim = folder / "rla"
         shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m runlocalai_bench "$@"\n')
         shim.chmod(0o755)
-    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", "RLA_ENDPOINT": endpoint,
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
             "RLA_OUTPUT_DIR": str(tmp_path / "runs"), **more}
 
 
@@ -68,14 +71,16 @@ def shard_runs(tmp_path: Path, job: str, slurm) -> list[rundir.RunDir]:
     return [rundir.RunDir(tmp_path / "runs" / job / name) for name in names]
 
 
-def assert_same_samples(shards: list[rundir.RunDir], whole: rundir.RunDir) -> None:
+def assert_same_samples(shards: list[rundir.RunDir], whole: rundir.RunDir, *,
+                        varied: bool) -> None:
     expected = samples_by_id(whole)
     parts = [samples_by_id(shard) for shard in shards]
     assert sorted(len(part) for part in parts) == [3, 3, 3, 3]
     joined = {key: sample for part in parts for key, sample in part.items()}
     assert sum(map(len, parts)) == len(joined) == len(expected) == 12
     assert joined == expected
-    assert {s["extracted"] for s in expected.values()} == set("ABCD")  # the answers vary
+    if varied:  # a different answer per question, not one letter throughout
+        assert {s["extracted"] for s in expected.values()} == set("ABCD")
 
 
 def test_a_slurm_array_of_shards_is_the_unsharded_run(slurm, tmp_path):
@@ -83,7 +88,7 @@ def test_a_slurm_array_of_shards_is_the_unsharded_run(slurm, tmp_path):
     server = StubLlamaServer(policy=letter).start()
     try:
         job = slurm.run_array(SCRIPT, "selfcheck", "--model", "stub", tasks=4, cwd=tmp_path,
-                              env=task_env(tmp_path, server.url)).stdout.strip()
+                              env=task_env(tmp_path, RLA_ENDPOINT=server.url)).id
     finally:
         server.stop()
     shards = shard_runs(tmp_path, job, slurm)
@@ -91,7 +96,7 @@ def test_a_slurm_array_of_shards_is_the_unsharded_run(slurm, tmp_path):
             if line.startswith("shard ")] == [f"shard      {i}/4 (lpt-v1, from slurm)"
                                               for i in range(4)]
     assert all(shard.record.is_file() for shard in shards)
-    assert_same_samples(shards, whole)
+    assert_same_samples(shards, whole, varied=True)
 
 
 def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
@@ -101,12 +106,12 @@ def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
     server = flaky.start()
     try:
         first = slurm.run_array(SCRIPT, "selfcheck", "--model", "stub", "--retries", "0",
-                                tasks=4, cwd=tmp_path, env=task_env(tmp_path, server.url),
-                                check=False)
+                                tasks=4, cwd=tmp_path, check=False,
+                                env=task_env(tmp_path, RLA_ENDPOINT=server.url))
     finally:
         server.stop()
-    assert first.returncode != 0, slurm.logs()
-    job = first.stdout.strip()
+    job = first.id
+    assert not first.succeeded(4), slurm.logs()
     runs = shard_runs(tmp_path, job, slurm)
     finished = {run.path: run.samples.read_bytes() for run in runs if run.record.exists()}
     assert 2 <= len(finished) <= 3, slurm.logs()  # the failures fell in one or two shards
@@ -116,11 +121,40 @@ def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
     server = healthy.start()
     try:
         slurm.run_array(SCRIPT, "selfcheck", "--model", "stub", "--retries", "0", tasks=4,
-                        cwd=tmp_path, env=task_env(tmp_path, server.url, RLA_JOB=job))
+                        cwd=tmp_path, env=task_env(tmp_path, RLA_ENDPOINT=server.url, RLA_JOB=job))
     finally:
         server.stop()
     assert healthy.completions == 12 - answered  # what the stopped shards had not answered
     shards = shard_runs(tmp_path, job, slurm)
     assert {path: path.joinpath("samples.jsonl").read_bytes() for path in finished} == finished
     assert all(shard.record.is_file() for shard in shards)
-    assert_same_samples(shards, whole)
+    assert_same_samples(shards, whole, varied=True)
+
+
+STAND_IN = """#!/bin/sh
+# llama-server as the script starts it: the arguments noted, then a loopback stand-in on --port
+echo "$@" >> "{log}"
+while [ $# -gt 0 ]; do [ "$1" = --port ] && port=$2; shift; done
+PYTHONPATH="{root}" exec "{python}" -m tests.support.replica_stub --port "$port" --delay 0
+"""
+
+
+def test_each_task_can_serve_the_model_itself(slurm, tmp_path):
+    """RLA_GGUF: every task starts its own llama-server (here a stand-in that answers "A"),
+    waits until it serves, runs its shard against it and stops it."""
+    whole = unsharded(tmp_path, policy=lambda prompt: "A")
+    env = task_env(tmp_path, RLA_GGUF="/models/model-Q4_K_M.gguf")
+    launches = tmp_path / "llama-server.args"
+    server = tmp_path / "bin" / "llama-server"
+    server.write_text(STAND_IN.format(log=launches, root=Path(__file__).parents[2],
+                                      python=sys.executable))
+    server.chmod(0o755)
+    job = slurm.run_array(SCRIPT, "selfcheck", tasks=4, cwd=tmp_path, env=env).id
+    shards = shard_runs(tmp_path, job, slurm)
+    assert_same_samples(shards, whole, varied=False)
+    assert sorted(launches.read_text().splitlines()) == [
+        f"--model /models/model-Q4_K_M.gguf --host 127.0.0.1 --port {18080 + task} --parallel 1"
+        for task in range(4)]
+    for task in range(4):  # each task stopped its server on the way out
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{18080 + task}/health", timeout=5)

@@ -16,18 +16,21 @@ RLA_REQUIRE_TEST_DATA=1 (as `.ci/run` sets), where the same absence fails it.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.data import unavailable
 from tests.support.servers import free_port
 
-BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo", "squeue", "scancel")
+BINARIES = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo", "squeue", "scontrol",
+            "scancel")
 
 
 def require_slurm() -> None:
@@ -42,6 +45,17 @@ def require_slurm() -> None:
 
 class SlurmError(RuntimeError):
     """The cluster did not start, or a job did not finish as asked; carries every log."""
+
+
+@dataclass(frozen=True)
+class ArrayJob:
+    """An ended array job: its id and each task's final (JobState, ExitCode) by task id."""
+
+    id: str
+    tasks: dict[int, tuple[str, str]]
+
+    def succeeded(self, count: int) -> bool:
+        return self.tasks == {task: ("COMPLETED", "0:0") for task in range(count)}
 
 
 class SlurmCluster:
@@ -156,14 +170,28 @@ class SlurmCluster:
 
     def run_array(self, script: Path, *args: str, tasks: int, cwd: Path,
                   env: Mapping[str, str] | None = None, check: bool = True,
-                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
-        """`sbatch --array=0-(tasks-1) --wait --parsable SCRIPT ARGS`: returns once every task
-        has ended (stdout: the job id), and with `check` raises with the logs unless each one
-        exited 0. The tasks inherit os.environ with `env` laid over it (sbatch's default
-        --export=ALL)."""
-        return self.client("sbatch", f"--array=0-{tasks - 1}", "--wait", "--parsable",
-                           "--chdir", str(cwd), f"--output={self.jobs_dir}/%x-%A_%a.out",
-                           str(script), *args, env=env, check=check, timeout=timeout)
+                  timeout: float = 600) -> ArrayJob:
+        """`sbatch --array=0-(tasks-1) SCRIPT ARGS`, returning once every task has ended (a
+        quarter-second poll of squeue: `sbatch --wait` polls every few seconds, up to ten),
+        with `check` raising with the logs unless each one exited 0. The tasks inherit
+        os.environ with `env` laid over it (sbatch's default --export=ALL)."""
+        job = self.client("sbatch", "--parsable", f"--array=0-{tasks - 1}", "--chdir", str(cwd),
+                          f"--output={self.jobs_dir}/%x-%A_%a.out", str(script), *args,
+                          env=env).stdout.strip()
+        deadline = time.monotonic() + timeout
+        while self.client("squeue", "--noheader", f"--jobs={job}", check=False).stdout.strip():
+            if time.monotonic() > deadline:
+                raise SlurmError(f"array job {job} still runs after {timeout:.0f} s\n"
+                                 f"{self.logs()}")
+            time.sleep(0.25)
+        shown = self.client("scontrol", "--oneliner", "show", "job", job).stdout
+        found = re.findall(r"\bArrayTaskId=(\d+) .*?\bJobState=(\S+) .*?\bExitCode=(\S+)",
+                           shown)
+        ended = ArrayJob(job, {int(task): (state, code)
+                               for task, state, code in sorted(found, key=lambda t: int(t[0]))})
+        if check and not ended.succeeded(tasks):
+            raise SlurmError(f"array job {job} did not succeed: {ended.tasks}\n{self.logs()}")
+        return ended
 
     def logs(self) -> str:
         """Every daemon's log and every job's output, each under its name."""
