@@ -39,7 +39,7 @@ app = typer.Typer(
 # the command, or `app` for a group of subcommands. Heavy imports stay inside the functions.
 # No command module imports another; what they share is in _common.py and _publishing.py.
 _COMMANDS = ("bench", "rig", "selftest", "schema", "publish", "submit", "verify", "rescore",
-             "reproduce", "ladder", "duplicates", "report")
+             "reproduce", "ladder", "duplicates", "report", "merge")
 _GROUPS = ("runs", "keys")
 
 

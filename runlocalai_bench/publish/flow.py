@@ -44,6 +44,7 @@ from runlocalai_bench.redact import redact, redact_tree, redact_url
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Gist, GistFile, Record, Scored
+from runlocalai_bench.results.runlog import is_shard_log
 from runlocalai_bench.results.store import RunIndex
 
 README = "README.md"
@@ -83,8 +84,9 @@ def gist_bundle(run: rundir.RunDir, record: Record,
                 max_bytes: int = MAX_RAW_BYTES) -> GistBundle:
     """run.log, record.json, results.json, samples.jsonl (in compact parts when it is over
     `max_bytes`: results/compact.py), record.sig when the run is signed, and README.md; for
-    a speed run, each run's own log in place of results and samples (named by `gist_name`:
-    runs/run-1.log is runs-run-1.log)."""
+    a speed run, each run's own log in place of results and samples, and for a merged run each
+    shard's run.log beside the rest (named by `gist_name`: runs/run-1.log is runs-run-1.log,
+    shards/shard-0.log shards-shard-0.log)."""
     changed = [name for name, sha in record.files.items()
                if not (run.path / name).is_file() or rundir.sha256_file(run.path / name) != sha]
     if changed:
@@ -96,6 +98,8 @@ def gist_bundle(run: rundir.RunDir, record: Record,
     if record.is_speed:
         # no results or samples: each run's own log is the evidence, beside run.log
         names = [rundir.RUN_LOG, rundir.RECORD, *(n for n in record.files if n != rundir.RUN_LOG)]
+    else:  # a merged run: every shard's run.log beside the merged one
+        names += [n for n in record.files if is_shard_log(n)]
     for name in names:
         path = run.path / name
         size = path.stat().st_size

@@ -279,6 +279,13 @@ def _files(record: Record, run_path: Path) -> list[str]:
     out = []
     hashes = record.files
     names = [rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS]
+    if isinstance(record.body, Scored):  # a merged run's shard logs (record.shards)
+        logs = {s.log for s in record.body.shards or ()}
+        strange = [n for n in hashes if n not in names and n not in logs]
+        if strange or logs - set(hashes):
+            return [f"record.json's files are not its run's: {', '.join(strange)}" if strange
+                    else "record.json lists no sha256 of a shard's log it names in shards"]
+        names += sorted(logs)
     if record.is_speed:
         names = [rundir.RUN_LOG, *(n for n in hashes if n != rundir.RUN_LOG)]
         strange = [n for n in names[1:] if not is_speed_run_log(n)]
@@ -306,8 +313,11 @@ def _gist(record: Record) -> list[str]:
     log = gist.files.get(rundir.RUN_LOG)
     if (log.sha256 if log else None) != record.files.get(rundir.RUN_LOG):
         out.append("the Gist's run.log is not this run's run.log (sha256 differs)")
-    if record.is_speed:  # every run's own log is evidence, in the Gist beside run.log
+    if record.is_speed or (isinstance(record.body, Scored) and record.body.shards):
+        # every run's or shard's own log is evidence, in the Gist beside run.log
         for name, sha in record.files.items():
+            if not record.is_speed and name in (rundir.SAMPLES, rundir.RESULTS):
+                continue
             copy = gist.files.get(gist_name(name))
             if name != rundir.RUN_LOG and (copy.sha256 if copy else None) != sha:
                 out.append(f"the Gist lacks {name} as {gist_name(name)} (or its sha256"

@@ -220,6 +220,22 @@ def _scores(rows: Sequence[SubtaskScore]) -> dict[str, dict[str, Any]]:
                      "category": r.category} for r in rows}
 
 
+def results_json(results: Results) -> dict[str, Any]:
+    """record.results: the headline, each subtask's and category's row, the counts."""
+    return {
+        "metric": results.metric,
+        "score": results.score,
+        "stderr": results.stderr,
+        "macro": results.macro,
+        "n": results.n,
+        "expected_n": results.expected_n,
+        "partial": results.partial,
+        "subtasks": _scores(results.subtasks),
+        "categories": _scores(results.categories),
+        "counts": dict(results.counts),
+    }
+
+
 # -- the record ------------------------------------------------------------------------------
 
 
@@ -258,18 +274,7 @@ def build_record(
             "task_spec": f"tasks/{eval_spec.path.name}",
             "runtime_spec": runner_spec(runtime.engine),
         },
-        "results": {
-            "metric": results.metric,
-            "score": results.score,
-            "stderr": results.stderr,
-            "macro": results.macro,
-            "n": results.n,
-            "expected_n": results.expected_n,
-            "partial": results.partial,
-            "subtasks": _scores(results.subtasks),
-            "categories": _scores(results.categories),
-            "counts": dict(results.counts),
-        },
+        "results": results_json(results),
         "model": model_block(runtime.model),
         "runtime": runtime_block,
         "hardware": to_dict(rig),

@@ -49,6 +49,9 @@ _SPEED_HEADLINE = re.compile(r"^speed \((\S+)\)\s+decode (\d+\.\d+)? ?tok/s")
 _LOGS = re.compile(r"^logs sha256 ([0-9a-f]+)\b")
 # A speed run's own logs: the only files besides run.log its record may name.
 RUN_LOG_PATH = re.compile(r"runs/[a-z0-9][a-z0-9-]*\.log")
+# A merged run's copy of each shard's run.log (results/merge.py): the only other files its record
+# may name.
+SHARD_LOG_PATH = re.compile(r"shards/shard-[0-9]+\.log")
 
 
 @dataclass(frozen=True)
@@ -289,3 +292,7 @@ def parse_logs_sha(line: str) -> str | None:
 def is_speed_run_log(name: str) -> bool:
     """`runs/<label>.log`: a path a speed run's record may list besides run.log."""
     return RUN_LOG_PATH.fullmatch(name) is not None
+
+
+def is_shard_log(name: str) -> bool:
+    return SHARD_LOG_PATH.fullmatch(name) is not None

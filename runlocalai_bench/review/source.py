@@ -10,7 +10,8 @@ beside the other files for `rla verify --data-dir` to rebuild.
 A speed run's record lists each run's own log (`runs/run-1.log` …); the Gist holds it under
 `gist_name(path)` (`runs-run-1.log`, GitHub refuses '/' in names). Once record.json is read,
 each listed log is fetched back to its path in the run directory. A listed path that is not
-run.log or `runs/<name>.log` is never written (a hostile record cannot reach outside the
+run.log, `runs/<name>.log` or (a merged run's copy of each shard's run.log, listed the same
+way) `shards/shard-<i>.log` is never written (a hostile record cannot reach outside the
 scratch directory); verify names it as a file a run does not write.
 """
 
@@ -26,7 +27,7 @@ from runlocalai_bench.errors import ConfigError, PublishError, RlaError
 from runlocalai_bench.publish.gist import GistClient, gist_name
 from runlocalai_bench.publish.gistread import gist_files, gist_id_from_url
 from runlocalai_bench.results import compact, rundir
-from runlocalai_bench.results.runlog import is_speed_run_log
+from runlocalai_bench.results.runlog import is_shard_log, is_speed_run_log
 from runlocalai_bench.signing import SIGNATURE
 
 RUN_FILES = (rundir.RECORD, rundir.RUN_LOG, rundir.SAMPLES, rundir.RESULTS, SIGNATURE)
@@ -61,8 +62,9 @@ def local_source(path: Path) -> Source:
 
 
 def is_run_log(name: str) -> bool:
-    """run.log or a speed run's `runs/<name>.log`: the only listed paths rla writes or reads."""
-    return name == rundir.RUN_LOG or is_speed_run_log(name)
+    """run.log, a speed run's `runs/<name>.log` or a merged run's `shards/shard-<i>.log`: the
+    only listed paths rla writes or reads."""
+    return name == rundir.RUN_LOG or is_speed_run_log(name) or is_shard_log(name)
 
 
 def listed_run_logs(record_path: Path) -> list[str]:

@@ -130,6 +130,10 @@ def check_files(source: Source, record: Record) -> list[Finding]:
     listed = record.files
     speed = record.body.speed if isinstance(record.body, Speed) else None
     required: tuple[str, ...] = HASHED
+    shards = record.body.shards if isinstance(record.body, Scored) else None
+    shard_logs = {s.log: s.log_sha256 for s in shards or ()}
+    if shards:  # a merged run: each shard's run.log beside its own
+        required = (*HASHED, *shard_logs)
     if speed is not None:  # run.log and each run's own log; no results or samples
         logs = [e.log for e in _speed_entries(speed)]
         required = (rundir.RUN_LOG, *(name for name in logs if is_run_log(name)))
@@ -139,7 +143,7 @@ def check_files(source: Source, record: Record) -> list[Finding]:
             out.append(Finding("files", "failed", f"record.json lists no sha256 of {name}",
                                rundir.RECORD, f"files.{name}"))
     for name, expected in listed.items():
-        known = is_run_log(name) if speed is not None else name in HASHED
+        known = is_run_log(name) if speed is not None else name in required
         if not known:
             message = (f"record.json lists a file a speed run does not write: {name!r}"
                        if speed is not None else f"record.json lists an unknown file {name!r}")
@@ -158,9 +162,14 @@ def check_files(source: Source, record: Record) -> list[Finding]:
             out.append(Finding("files", "failed", f"{name} does not hash to the sha256 in "
                                "record.json (it changed after the run)", name,
                                f"files.{name}"))
+        elif name in shard_logs and shard_logs[name] != expected:
+            out.append(Finding("files", "failed", f"{name} is not the log its shard's record"
+                               " states (shards[].log_sha256 differs)", rundir.RECORD,
+                               f"files.{name}"))
     if not out:
         shown = (f"run.log and {len(listed) - 1} run logs" if speed is not None
-                 else ", ".join(HASHED))
+                 else ", ".join(HASHED) + (f" and {len(shard_logs)} shard logs" if shards
+                                           else ""))
         out.append(Finding("files", "ok", f"{shown} match their sha256"))
     return out
 
