@@ -3,24 +3,24 @@
 A run comes as a run directory, a record file, or a Gist URL (review/source.py downloads the
 Gist's run files into a scratch directory for the duration). Nothing is guessed: a scored run
 without samples.jsonl, a samples.jsonl that does not hash to the record's `files` entry, a
-Gist missing run files or holding its samples only in compact parts (prompts as sha256) each
-become a notice the page shows, and the samples are then left out rather than shown wrong.
+Gist missing run files each become a notice the page shows, and the samples are then left out
+rather than shown wrong. A Gist holding its samples in compact parts (prompts as sha256) has
+them rebuilt from the pinned data as `rla verify` does (review/rescore.py), or says why not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runlocalai_bench.errors import RlaError
+from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.publish.trust import GateVerdict, check_gate, publishable_specs
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
-from runlocalai_bench.review.source import Source, open_source
+from runlocalai_bench.review.rescore import rebuild_samples
+from runlocalai_bench.review.source import Source
 from runlocalai_bench.signing import SIGNATURE, check_signature, read_signature
 
 
@@ -47,16 +47,34 @@ def _signature(source: Source, record: Record) -> str:
     return f"valid ({check.key_id}" + (f", {check.handle})" if check.handle else ")")
 
 
-def _samples(source: Source, record: Record) -> tuple[tuple[SampleLine, ...] | None, list[str]]:
+def _rebuilt(source: Source, record: Record, data_dir: Path | None,
+             cache_dir: Path | None) -> str | None:
+    """samples.jsonl rebuilt from a Gist's compact parts (each prompt from the pinned data,
+    checked against its sha256), or why it could not be."""
+    try:
+        problems = rebuild_samples(source.run, record, data_dir=data_dir, cache_dir=cache_dir)
+    except DataError as exc:
+        return (f"The Gist holds this run's samples in compact form (each prompt as its "
+                f"sha256) and the data to rebuild the prompts is not here ({exc.message}): "
+                "the sample browser is not shown; pass --data-dir with the pinned data.")
+    if problems:
+        source.run.samples.unlink()
+        return (f"{len(problems)} prompt(s) of the Gist's compact samples do not rebuild from "
+                f"the pinned data to their sha256 (first: {problems[0]}): none are shown.")
+    return None
+
+
+def _samples(source: Source, record: Record, data_dir: Path | None, cache_dir: Path | None
+             ) -> tuple[tuple[SampleLine, ...] | None, list[str]]:
     """The samples to show, or None with the notice saying why not."""
     if not isinstance(record.body, Scored):
         return None, []
     path = source.run.samples
+    if not path.is_file() and compact.part_names(p.name for p in source.run.path.iterdir()):
+        why = _rebuilt(source, record, data_dir, cache_dir)
+        if why is not None:
+            return None, [why]
     if not path.is_file():
-        if compact.part_names(p.name for p in source.run.path.iterdir()):
-            return None, ["The Gist holds this run's samples in compact form (each prompt as "
-                          "its sha256): the sample browser is not shown. `rla verify "
-                          "--data-dir` rebuilds the prompts."]
         return None, [f"This run has no {rundir.SAMPLES}: the scores below are the record's "
                       "own, and the sample browser and outcome counts cannot be shown."]
     claimed = record.files.get(rundir.SAMPLES)
@@ -71,29 +89,23 @@ def _samples(source: Source, record: Record) -> tuple[tuple[SampleLine, ...] | N
     return lines, notices
 
 
-def load_source(source: Source) -> LoadedRun:
+def load_source(source: Source, *, data_dir: Path | None = None,
+                cache_dir: Path | None = None) -> LoadedRun:
+    """`data_dir` and `cache_dir` serve a Gist holding compact samples: their prompts are
+    rebuilt from the data, as `rla verify` does."""
     record = load_record(source.record_path)
     notices = []
     missing = [name for name in source.missing if name != SIGNATURE]  # unsigned: on the card
     if missing:
         notices.append(f"The Gist's evidence is incomplete: it lacks {', '.join(missing)}; "
                        "what those files would show is left out.")
-    samples, more = _samples(source, record)
+    samples, more = _samples(source, record, data_dir, cache_dir)
     try:
         gate = check_gate(record, source.run.path, publishable_specs())
     except RlaError as exc:
         gate = GateVerdict((f"the trust gate could not be checked: {exc.message}",))
     return LoadedRun(origin=source.origin, record=record, samples=samples,
                      notices=(*notices, *more), gate=gate, signature=_signature(source, record))
-
-
-@contextmanager
-def open_runs(refs: Sequence[str], *, api_url: str, token: str | None = None
-              ) -> Iterator[list[LoadedRun]]:
-    """Each ref loaded; Gists stay downloaded until the block ends."""
-    with ExitStack() as stack:
-        yield [load_source(stack.enter_context(open_source(ref, api_url=api_url, token=token)))
-               for ref in refs]
 
 
 def load_path(path: Path) -> LoadedRun:

@@ -86,3 +86,49 @@ def test_a_speed_run_has_its_report(speed, serving, gpu_rig):
     run = speed(serving(StreamingLlamaServer(decode_tps=lambda n: 400.0)).url, gpu_rig).run
     page = Page((run.path / "report.html").read_text())
     assert len(page.by_class("measured-run")) == 3 and page.find(id="ceiling-share")
+
+
+def compact_gist(run, github) -> str:
+    """`run` published with samples.jsonl in compact parts (each prompt as its sha256)."""
+    from runlocalai_bench.publish.flow import publish_run
+    from runlocalai_bench.publish.gist import GistClient
+    from tests.publish.fakes import VALID_TOKEN
+
+    limit = 1 + max((run.path / name).stat().st_size
+                    for name in ("run.log", "record.json", "results.json"))
+    assert run.samples.stat().st_size > limit
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        url = publish_run(run.path, client, max_bytes=limit).url
+    assert "samples.jsonl" not in github.gists[url.rsplit("/", 1)[-1]]
+    return url
+
+
+def test_a_gists_compact_samples_are_rebuilt_from_the_pinned_data(selfcheck, github, tmp_path):
+    run = copy_run(selfcheck, tmp_path / "run")
+    url = compact_gist(run, github)
+    out = tmp_path / "gist.html"
+    code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url)
+    assert code == 0, stderr
+    assert Page(out.read_text()).data()["runs"] == Page(page_of(run.path)).data()["runs"]
+
+
+def test_compact_samples_without_their_data_are_not_shown(tmp_path, github):
+    from tests.report.conftest import bench, by_length
+    from tests.support.data import benchmark_data
+
+    data = benchmark_data("mmlu") / "mmlu"
+    run = bench("mmlu", tmp_path / "runs", by_length, data_dir=data, limit=8)
+    url = compact_gist(run, github)
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "gist.html"
+    code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url,
+                          "--data-dir", str(tmp_path / "empty"))
+    assert code == 0, stderr
+    page = Page(out.read_text())
+    notices = " ".join(text for _, _, text in page.by_class("notice"))
+    assert "compact form" in notices and "pass --data-dir with the pinned data" in notices
+    assert not page.find(id="samples") and page.find(id="headline")
+    # with the data where the run read it, the prompts rebuild
+    code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url)
+    assert code == 0, stderr
+    assert len(Page(out.read_text()).data()["runs"][0]) == 8
