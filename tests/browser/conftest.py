@@ -38,14 +38,24 @@ HUMANEVAL_SAMPLE = (Path(__file__).parents[2] / "runlocalai_bench" / "bundled"
 Env = Mapping[str, str | None]
 
 
-@pytest.fixture(scope="session")
-def _browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+def chromium(tmp_path_factory: pytest.TempPathFactory, *, javascript: bool) -> Iterator[Page]:
     reason = absent()
     if reason is not None:
         unavailable(reason)
-    page = Page(tmp_path_factory.mktemp("chromium-profile"))
+    page = Page(tmp_path_factory.mktemp("chromium-profile"), javascript=javascript)
     yield page
     page.close()
+
+
+@pytest.fixture(scope="session")
+def _browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    yield from chromium(tmp_path_factory, javascript=True)
+
+
+@pytest.fixture(scope="session")
+def page_without_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """A second Chromium, one that runs no page's scripts."""
+    yield from chromium(tmp_path_factory, javascript=False)
 
 
 @pytest.fixture

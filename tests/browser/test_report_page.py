@@ -127,6 +127,24 @@ def test_selfcheck_on_gemma(page: Page, gemma_selfcheck: rundir.RunDir,
     assert page.console_errors() == []
 
 
+def test_the_summary_without_javascript(page_without_js: Page,
+                                        humaneval_failures: rundir.RunDir,
+                                        tmp_path: Path) -> None:
+    """With scripts off the page never marks itself ready, yet its summary shows: the headline,
+    every subject's bar (inline SVG), and a notice that the sample browser needs JavaScript."""
+    page = page_without_js
+    page.load(report(tmp_path, humaneval_failures))
+    assert page.one("html").get_attribute("data-ready") is None
+    assert_headline(page, humaneval_failures)
+    assert_subjects(page, humaneval_failures)
+    chart = page.one("#subjects svg")
+    assert chart.is_displayed() and chart.size["height"] > 0
+    assert page.all("#samples details.sample") == []
+    notices = [n.text for n in page.all(".notice") if n.is_displayed()]
+    assert any("JavaScript" in text for text in notices), notices
+    page.screenshot(tmp_path / "without-js.png")
+
+
 def test_humaneval_failures(page: Page, humaneval_failures: rundir.RunDir,
                             tmp_path: Path) -> None:
     lines = samples(humaneval_failures)

@@ -48,9 +48,10 @@ def absent() -> str | None:
 
 
 class Page:
-    """One Chromium window, opened on local files."""
+    """One Chromium window, opened on local files; `javascript=False` runs none of a page's
+    scripts (as a reader who turned JavaScript off, or a print of the page without it)."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, profile: Path, *, javascript: bool = True) -> None:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -59,6 +60,9 @@ class Page:
         for flag in (*FLAGS, f"--user-data-dir={profile}"):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if not javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2})
         self.profile = profile
         self.driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
                                        options=options)
@@ -70,13 +74,17 @@ class Page:
         `data-ready="1"`, by the page's own clock."""
         from selenium.webdriver.support.ui import WebDriverWait
 
-        if not path.is_file():
-            raise FileNotFoundError(f"no page to open: {path}")
-        self.driver.get(path.resolve().as_uri())
+        self.load(path)
         WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(
             lambda driver: driver.execute_script("return window.__rlaReadyAt") is not None,
             message=f"{path.name}: no <html data-ready=\"1\"> within {timeout:g} s")
         return float(self.driver.execute_script("return window.__rlaReadyAt")) / 1000
+
+    def load(self, path: Path) -> None:
+        """Load `path` (until its load event), whether or not it marks itself ready."""
+        if not path.is_file():
+            raise FileNotFoundError(f"no page to open: {path}")
+        self.driver.get(path.resolve().as_uri())
 
     def one(self, css: str) -> Any:
         from selenium.webdriver.common.by import By
