@@ -48,14 +48,17 @@ class SlurmError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ArrayJob:
-    """An ended array job: its id and each task's final (JobState, ExitCode) by task id."""
+class Job:
+    """An ended job: its id and each task's final (JobState, ExitCode), by array task id (None
+    for a job that is not an array)."""
 
     id: str
-    tasks: dict[int, tuple[str, str]]
+    tasks: dict[int | None, tuple[str, str]]
 
-    def succeeded(self, count: int) -> bool:
-        return self.tasks == {task: ("COMPLETED", "0:0") for task in range(count)}
+    def succeeded(self, tasks: int | None = None) -> bool:
+        """Every one of `tasks` array tasks (or the one plain job) completed with status 0."""
+        expected: list[int | None] = [None] if tasks is None else list(range(tasks))
+        return self.tasks == {task: ("COMPLETED", "0:0") for task in expected}
 
 
 class SlurmCluster:
@@ -170,28 +173,35 @@ class SlurmCluster:
 
     def run_array(self, script: Path, *args: str, tasks: int, cwd: Path,
                   env: Mapping[str, str] | None = None, check: bool = True,
-                  timeout: float = 600) -> ArrayJob:
-        """`sbatch --array=0-(tasks-1) SCRIPT ARGS`, returning once every task has ended (a
-        quarter-second poll of squeue: `sbatch --wait` polls every few seconds, up to ten),
-        with `check` raising with the logs unless each one exited 0. The tasks inherit
-        os.environ with `env` laid over it (sbatch's default --export=ALL)."""
-        job = self.client("sbatch", "--parsable", f"--array=0-{tasks - 1}", "--chdir", str(cwd),
-                          f"--output={self.jobs_dir}/%x-%A_%a.out", str(script), *args,
-                          env=env).stdout.strip()
+                  timeout: float = 600) -> Job:
+        """`sbatch --array=0-(tasks-1) SCRIPT ARGS`, returned once every task has ended; with
+        `check`, raises with the logs unless each one exited 0."""
+        job = self.wait(self.submit(f"--array=0-{tasks - 1}", str(script), *args, cwd=cwd,
+                                    env=env), timeout)
+        if check and not job.succeeded(tasks):
+            raise SlurmError(f"array job {job.id} did not succeed: {job.tasks}\n{self.logs()}")
+        return job
+
+    def submit(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+        """`sbatch ARGS` from `cwd`, each task's output in the jobs folder; the job's id. The
+        tasks inherit os.environ with `env` laid over it (sbatch's default --export=ALL)."""
+        return self.client("sbatch", "--parsable", "--chdir", str(cwd),
+                           f"--output={self.jobs_dir}/%x-%A_%a.out", *args,
+                           env=env).stdout.strip()
+
+    def wait(self, job: str, timeout: float = 600) -> Job:
+        """The job once it has ended: a quarter-second poll of squeue (`sbatch --wait` polls
+        every few seconds, up to ten), then each task's state and exit code from scontrol."""
         deadline = time.monotonic() + timeout
         while self.client("squeue", "--noheader", f"--jobs={job}", check=False).stdout.strip():
             if time.monotonic() > deadline:
-                raise SlurmError(f"array job {job} still runs after {timeout:.0f} s\n"
-                                 f"{self.logs()}")
+                raise SlurmError(f"job {job} still runs after {timeout:.0f} s\n{self.logs()}")
             time.sleep(0.25)
         shown = self.client("scontrol", "--oneliner", "show", "job", job).stdout
-        found = re.findall(r"\bArrayTaskId=(\d+) .*?\bJobState=(\S+) .*?\bExitCode=(\S+)",
-                           shown)
-        ended = ArrayJob(job, {int(task): (state, code)
-                               for task, state, code in sorted(found, key=lambda t: int(t[0]))})
-        if check and not ended.succeeded(tasks):
-            raise SlurmError(f"array job {job} did not succeed: {ended.tasks}\n{self.logs()}")
-        return ended
+        found = re.findall(r"^JobId=\d+ (?:ArrayJobId=\d+ ArrayTaskId=(\d+) )?"
+                           r".*?\bJobState=(\S+) .*?\bExitCode=(\S+)", shown, flags=re.M)
+        tasks = {int(task) if task else None: (state, code) for task, state, code in found}
+        return Job(job, dict(sorted(tasks.items(), key=lambda item: item[0] or 0)))
 
     def logs(self) -> str:
         """Every daemon's log and every job's output, each under its name."""
