@@ -6,6 +6,7 @@ submitting it again, which asks only what failed."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -52,23 +53,22 @@ def unsharded(tmp_path: Path, policy: Callable[[str], str] = letter) -> rundir.R
 
 def task_env(tmp_path: Path, **more: str) -> dict[str, str]:
     """The submitter's environment: an `rla` on PATH (this interpreter's, as the nodes would
-    have it installed), where the runs go, and `more` (the server to ask or the model to
-    serve)."""
+    have it installed) and `more` (the server to ask or the model to serve). The runs go to the
+    script's default, rla-runs/JOBID/ in the folder the job is submitted from."""
     folder = tmp_path / "bin"
     if not folder.exists():
         folder.mkdir()
         shim = folder / "rla"
         shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m runlocalai_bench "$@"\n')
         shim.chmod(0o755)
-    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
-            "RLA_OUTPUT_DIR": str(tmp_path / "runs"), **more}
+    return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", **more}
 
 
 def shard_runs(tmp_path: Path, job: str, slurm) -> list[rundir.RunDir]:
     """The job's four run directories, by task (the script names them SLUG-JOB-TASK)."""
-    names = sorted(p.name for p in (tmp_path / "runs" / job).iterdir())
+    names = sorted(p.name for p in (tmp_path / "rla-runs" / job).iterdir())
     assert names == [f"selfcheck-{job}-{task}" for task in range(4)], slurm.logs()
-    return [rundir.RunDir(tmp_path / "runs" / job / name) for name in names]
+    return [rundir.RunDir(tmp_path / "rla-runs" / job / name) for name in names]
 
 
 def assert_same_samples(shards: list[rundir.RunDir], whole: rundir.RunDir, *,
@@ -83,20 +83,45 @@ def assert_same_samples(shards: list[rundir.RunDir], whole: rundir.RunDir, *,
         assert {s["extracted"] for s in expected.values()} == set("ABCD")
 
 
-def test_a_slurm_array_of_shards_is_the_unsharded_run(slurm, tmp_path):
+def assert_merged_is_whole(merged: Path, shards: list[rundir.RunDir],
+                           whole: rundir.RunDir) -> None:
+    """`rla merge` of the shards: the unsharded run's samples and results, every shard listed."""
+    run = rundir.RunDir(merged)
+    assert samples_by_id(run) == samples_by_id(whole)
+    assert json.loads(run.results.read_text()) == json.loads(whole.results.read_text())
+    record = json.loads(run.record.read_text())
+    assert [(entry["index"], entry["run_id"]) for entry in record["shards"]] == [
+        (i, shard.id) for i, shard in enumerate(shards)]
+
+
+def merge(tmp_path: Path, job: str, shards: list[rundir.RunDir]) -> Path:
+    merged = tmp_path / "rla-runs" / f"{job}-merged"
+    ran = rla("merge", *(str(shard.path) for shard in shards), "-o", str(merged))
+    assert ran.returncode == 0, ran.stderr
+    return merged
+
+
+def test_a_slurm_array_of_shards_merged_is_the_unsharded_run(slurm, tmp_path):
+    """As the script's header says: the array, and a job that merges once it has succeeded."""
     whole = unsharded(tmp_path)
+    env = task_env(tmp_path)
     server = StubLlamaServer(policy=letter).start()
     try:
-        job = slurm.run_array(SCRIPT, "selfcheck", "--model", "stub", tasks=4, cwd=tmp_path,
-                              env=task_env(tmp_path, RLA_ENDPOINT=server.url)).id
+        job = slurm.submit(str(SCRIPT), "selfcheck", "--model", "stub", cwd=tmp_path,
+                           env={**env, "RLA_ENDPOINT": server.url})
+        merging = slurm.submit(f"--dependency=afterok:{job}", "--wrap",
+                               f"rla merge rla-runs/{job}/* -o rla-runs/{job}-merged",
+                               cwd=tmp_path, env=env)
+        assert slurm.wait(merging).succeeded(), slurm.logs()
     finally:
         server.stop()
+    assert slurm.wait(job).succeeded(4), slurm.logs()  # the script's own --array=0-3
     shards = shard_runs(tmp_path, job, slurm)
     assert [line for shard in shards for line in shard.run_log.read_text().splitlines()
             if line.startswith("shard ")] == [f"shard      {i}/4 (lpt-v1, from slurm)"
                                               for i in range(4)]
-    assert all(shard.record.is_file() for shard in shards)
     assert_same_samples(shards, whole, varied=True)
+    assert_merged_is_whole(tmp_path / "rla-runs" / f"{job}-merged", shards, whole)
 
 
 def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
@@ -152,6 +177,7 @@ def test_each_task_can_serve_the_model_itself(slurm, tmp_path):
     job = slurm.run_array(SCRIPT, "selfcheck", tasks=4, cwd=tmp_path, env=env).id
     shards = shard_runs(tmp_path, job, slurm)
     assert_same_samples(shards, whole, varied=False)
+    assert_merged_is_whole(merge(tmp_path, job, shards), shards, whole)
     assert sorted(launches.read_text().splitlines()) == [
         f"--model /models/model-Q4_K_M.gguf --host 127.0.0.1 --port {18080 + task} --parallel 1"
         for task in range(4)]
