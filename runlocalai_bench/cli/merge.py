@@ -26,6 +26,7 @@ def merge(
     that their samples are exactly the selected items, each once; write one run directory
     whose results are recomputed from the joined samples and whose record lists every
     shard."""
+    from runlocalai_bench.report import REPORT_HTML
     from runlocalai_bench.results.merge import merge_shards
 
     merged = merge_shards(shard_dirs, output.expanduser(), argv=("rla", *sys.argv[1:]),
@@ -37,5 +38,6 @@ def merge(
         for line in merged.lines:
             out.print(line, markup=False, highlight=False)
         out.print(results_table(merged.results))
-    (err if json_output else out).print(f"run directory: {merged.run.path}", markup=False,
-                                        highlight=False)
+    for line in (f"run directory: {merged.run.path}",
+                 f"report: {merged.run.path / REPORT_HTML}"):
+        (err if json_output else out).print(line, markup=False, highlight=False)

@@ -31,6 +31,7 @@ from runlocalai_bench.errors import ConfigError, RlaError, RunDirError
 from runlocalai_bench.evals import Eval, load_eval
 from runlocalai_bench.pipeline import read_back, select_items
 from runlocalai_bench.redact import redact
+from runlocalai_bench.report import write_run_report
 from runlocalai_bench.results import rundir, runlog
 from runlocalai_bench.results.record import (
     file_hashes,
@@ -274,6 +275,7 @@ def _write(shards: Sequence[Shard], eval_: Eval, out: Path, argv: Sequence[str])
                                       runlog.closing_line(finished)]) + "\n", encoding="utf-8")
     record = _record(shards, run, results, argv, started, finished)
     rundir.write_json_atomic(run.record, record.to_json())
+    write_run_report(run.path)
     return Merged(run=run, results=results, lines=printed)
 
 

@@ -132,3 +132,23 @@ def test_compact_samples_without_their_data_are_not_shown(tmp_path, github):
     code, _, stderr = rla("report", url, "-o", str(out), "--github-api-url", github.url)
     assert code == 0, stderr
     assert len(Page(out.read_text()).data()["runs"][0]) == 8
+
+
+def test_a_merged_run_has_its_report(tmp_path):
+    from tests.review.conftest import alternating, stub_server
+
+    shards = []
+    with stub_server(alternating) as server:
+        for i in range(2):
+            out = tmp_path / f"s{i}"
+            ran = rla("bench", "selfcheck", "--endpoint", server.url, "--output-dir", str(out),
+                      "--shard", f"{i}/2")
+            assert ran.returncode == 0, ran.stderr
+            shards += [str(p) for p in out.iterdir() if p.is_dir()]
+    merged = tmp_path / "merged"
+    code, stdout, stderr = rla("merge", *shards, "-o", str(merged))
+    assert code == 0, stderr
+    assert f"report: {merged / 'report.html'}" in stdout.splitlines()
+    page = Page((merged / "report.html").read_text())
+    assert len(page.data()["runs"][0]) == 12
+    assert page.data() == Page(page_of(merged)).data()
