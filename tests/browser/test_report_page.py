@@ -145,6 +145,22 @@ def test_the_summary_without_javascript(page_without_js: Page,
     page.screenshot(tmp_path / "without-js.png")
 
 
+def test_printed(page: Page, mmlu_pair: tuple[rundir.RunDir, rundir.RunDir],
+                 tmp_path: Path) -> None:
+    """Printed, the summary stays and the interactive sample browser goes; Chromium prints the
+    page to a PDF without a console error."""
+    a, _ = mmlu_pair
+    page.open(report(tmp_path, a))
+    assert page.one("#samples").is_displayed()
+    with page.as_printed():
+        assert not page.one("#samples").is_displayed()
+        assert_headline(page, a)
+        assert page.one("#subjects svg").is_displayed()
+        assert page.pdf(tmp_path / "report.pdf").stat().st_size > 0
+    assert page.one("#samples").is_displayed()
+    assert page.console_errors() == []
+
+
 def test_humaneval_failures(page: Page, humaneval_failures: rundir.RunDir,
                             tmp_path: Path) -> None:
     lines = samples(humaneval_failures)

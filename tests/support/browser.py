@@ -10,8 +10,11 @@ console's SEVERE entries since the last call.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +133,23 @@ class Page:
         """The console's SEVERE entries since the last call (reading them clears them)."""
         return [entry["message"] for entry in self.driver.get_log("browser")
                 if entry["level"] == "SEVERE"]
+
+    @contextmanager
+    def as_printed(self) -> Iterator[None]:
+        """The page under its print styles (CSS media "print") while the block runs."""
+        self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            yield
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+    def pdf(self, path: Path) -> Path:
+        """The page printed to `path` as Chromium prints it (A4-ish defaults, no header)."""
+        printed = self.driver.execute_cdp_cmd("Page.printToPDF", {"printBackground": False})
+        path.write_bytes(base64.b64decode(printed["data"]))
+        if not path.read_bytes().startswith(b"%PDF-"):
+            raise AssertionError(f"{path} is not a PDF")
+        return path
 
     def screenshot(self, path: Path) -> Path:
         """The window as a PNG at `path`."""
