@@ -64,10 +64,10 @@ def task_env(tmp_path: Path, **more: str) -> dict[str, str]:
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", **more}
 
 
-def shard_runs(tmp_path: Path, job: str, slurm) -> list[rundir.RunDir]:
+def shard_runs(tmp_path: Path, job: str) -> list[rundir.RunDir]:
     """The job's four run directories, by task (the script names them SLUG-JOB-TASK)."""
     names = sorted(p.name for p in (tmp_path / "rla-runs" / job).iterdir())
-    assert names == [f"selfcheck-{job}-{task}" for task in range(4)], slurm.logs()
+    assert names == [f"selfcheck-{job}-{task}" for task in range(4)]
     return [rundir.RunDir(tmp_path / "rla-runs" / job / name) for name in names]
 
 
@@ -112,11 +112,11 @@ def test_a_slurm_array_of_shards_merged_is_the_unsharded_run(slurm, tmp_path):
         merging = slurm.submit(f"--dependency=afterok:{job}", "--wrap",
                                f"rla merge rla-runs/{job}/* -o rla-runs/{job}-merged",
                                cwd=tmp_path, env=env)
-        assert slurm.wait(merging).succeeded(), slurm.logs()
+        assert slurm.wait(merging).succeeded()
     finally:
         server.stop()
-    assert slurm.wait(job).succeeded(4), slurm.logs()  # the script's own --array=0-3
-    shards = shard_runs(tmp_path, job, slurm)
+    assert slurm.wait(job).succeeded(4)  # the script's own --array=0-3
+    shards = shard_runs(tmp_path, job)
     assert [line for shard in shards for line in shard.run_log.read_text().splitlines()
             if line.startswith("shard ")] == [f"shard      {i}/4 (lpt-v1, from slurm)"
                                               for i in range(4)]
@@ -136,10 +136,10 @@ def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
     finally:
         server.stop()
     job = first.id
-    assert not first.succeeded(4), slurm.logs()
-    runs = shard_runs(tmp_path, job, slurm)
+    assert not first.succeeded(4)
+    runs = shard_runs(tmp_path, job)
     finished = {run.path: run.samples.read_bytes() for run in runs if run.record.exists()}
-    assert 2 <= len(finished) <= 3, slurm.logs()  # the failures fell in one or two shards
+    assert 2 <= len(finished) <= 3  # the failures fell in one or two shards
     answered = sum(len(rundir.read_samples(run.samples)) for run in runs)
 
     healthy = StubLlamaServer(policy=letter)
@@ -150,7 +150,7 @@ def test_submitting_again_finishes_a_job_whose_tasks_failed(slurm, tmp_path):
     finally:
         server.stop()
     assert healthy.completions == 12 - answered  # what the stopped shards had not answered
-    shards = shard_runs(tmp_path, job, slurm)
+    shards = shard_runs(tmp_path, job)
     assert {path: path.joinpath("samples.jsonl").read_bytes() for path in finished} == finished
     assert all(shard.record.is_file() for shard in shards)
     assert_same_samples(shards, whole, varied=True)
@@ -175,7 +175,7 @@ def test_each_task_can_serve_the_model_itself(slurm, tmp_path):
                                       python=sys.executable))
     server.chmod(0o755)
     job = slurm.run_array(SCRIPT, "selfcheck", tasks=4, cwd=tmp_path, env=env).id
-    shards = shard_runs(tmp_path, job, slurm)
+    shards = shard_runs(tmp_path, job)
     assert_same_samples(shards, whole, varied=False)
     assert_merged_is_whole(merge(tmp_path, job, shards), shards, whole)
     assert sorted(launches.read_text().splitlines()) == [
