@@ -32,6 +32,7 @@ from runlocalai_bench.results import lifecycle, rundir, runlog
 from runlocalai_bench.results import record as record_mod
 from runlocalai_bench.results.capture import RunLog
 from runlocalai_bench.results.sampleline import SampleLine, iter_sample_lines
+from runlocalai_bench.runtime import greedy
 from runlocalai_bench.scoring import plausibility
 from runlocalai_bench.shards import PARTITION, select_shard
 from runlocalai_bench.types import (
@@ -422,6 +423,12 @@ def _with_partial(results: Results, dataset: Dataset, n_selected: int) -> Result
     return replace(results, partial=partial, expected_n=n_selected)
 
 
+def _batching_value(slots: int | None, concurrency: int) -> str:
+    server = f"the server has {slots} slots, " if slots and slots > 1 else ""
+    return (f"{server}{concurrency} request(s) in flight per endpoint: requests share batches,"
+            " an exploration run, not a leaderboard row")
+
+
 def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: RigInfo,
                   dataset: Dataset, style: str, total: int, done: int) -> list[str]:
     model = runtime.model
@@ -434,6 +441,9 @@ def _header_lines(config: RunConfig, eval_: Eval, runtime: RuntimeInfo, rig: Rig
         *([runlog.field_line("endpoints", f"{len(config.endpoints)} replicas: "
                              + ", ".join(redact(url) for url in config.endpoints))]
           if config.replicas else []),
+        *([runlog.field_line("batching", _batching_value(runtime.slots, config.concurrency))]
+          if greedy.batching(slots=runtime.slots, concurrency=config.concurrency,
+                             endpoints=len(config.endpoints))["batched"] else []),
         runlog.field_line("model", f"{model.id or model.path or '?'}"
                           + (f" ({model.quantization})" if model.quantization else "")),
         runlog.field_line("data", runlog.data_value(pin.dataset, pin.source,

@@ -2,8 +2,8 @@
 
 The leaderboard shows a quality row only when its log is public and the run is comparable:
 greedy and single-sample for real (no server sampler default left non-neutral, one request in
-flight, no prompt cache, one server slot: runtime/greedy.py), the full pinned dataset (the
-samples' ids exactly its item ids: datasets/coverage.py), a
+flight, no prompt cache, one server slot, no batching stated in the record: runtime/greedy.py),
+the full pinned dataset (the samples' ids exactly its item ids: datasets/coverage.py), a
 methodology the leaderboard knows, and the rig fields that make a row. A hardware row (`rla
 bench speed`) needs the same public log and rig fields, and in place of the dataset the capture
 protocol: three counted runs under the 20% spread, each with its own log in the Gist, the
@@ -181,7 +181,18 @@ def _greedy(record: Record) -> list[str]:
                                     record.sampling.sent),
             *greedy.request_reasons(concurrency=runtime.concurrency,
                                     cache_prompt=record.sampling.settings.cache_prompt),
-            *greedy.server_reasons(engine=runtime.engine, slots=runtime.slots)]
+            *greedy.server_reasons(engine=runtime.engine, slots=runtime.slots),
+            *batched_reasons(record)]
+
+
+def batched_reasons(record: Record) -> list[str]:
+    """What the record itself says about batching (version 4): a batched run is never a row,
+    whatever its other fields say."""
+    batching = record.body.batching if isinstance(record.body, Scored) else None
+    if batching is None:
+        return []
+    return greedy.batching_reasons(batched=batching.batched, slots=batching.slots,
+                                   concurrency=batching.concurrency)
 
 
 def _plausible(record: Record, body: Scored, run_path: Path) -> list[str]:

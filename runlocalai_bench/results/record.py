@@ -4,7 +4,8 @@ The shape is `runlocalai_bench/schemas/record-v4.json` (`rla schema record-v4`),
 results/recordtypes.py; `RECORD_VERSION` bumps with every change of shape, and
 `tests/results/test_record.py` builds a record from a real run and validates it against that
 schema. Version 3 added `request` (`request_of`): the run as asked for, which `rla reproduce`
-runs again; version 4 `shard` (`rla bench --shard`) and `shards` (a merged run, cli/merge.py).
+runs again; version 4 `shard` (`rla bench --shard`) and `shards` (a merged run, cli/merge.py),
+`endpoints` (`--endpoint` repeated) and `batching` (runtime/greedy.batching).
 Version 2 and 3 records are still read.
 
 Written by the run with `test_run_log_url`, `gist`, `submitter` and `notes` empty; `rla publish`
@@ -36,6 +37,7 @@ from runlocalai_bench.results.recordtypes import (
     Request,
     SpeedRequest,
 )
+from runlocalai_bench.runtime import greedy
 from runlocalai_bench.runtime.gguf import FILE_TYPES
 from runlocalai_bench.shards import PARTITION
 from runlocalai_bench.types import (
@@ -292,6 +294,9 @@ def build_record(
             "index": config.shard.index, "count": config.shard.count, "partition": PARTITION,
             "source": config.shard.source},
         "shards": None,
+        "endpoints": [redact(url) for url in config.endpoints],
+        "batching": greedy.batching(slots=runtime.slots, concurrency=config.concurrency,
+                                    endpoints=len(config.endpoints)),
         "timings": {
             "started_at": started_at,
             "finished_at": finished_at,

@@ -2,7 +2,7 @@
 
     Record                  record_version … notes, as in both schemas
       body: Scored          results, dataset, timings (with engine_s),    record-v4
-                            shard, shards (version 4)
+                            shard, shards, endpoints, batching (version 4)
           | Speed           speed, timings                                 speed-record-v3
 
 `Record.from_json` checks every field's type while it builds (a RecordError naming the JSON path
@@ -209,6 +209,16 @@ class ShardRun:
 
 
 @dataclass(frozen=True)
+class Batching:
+    """Whether the run's requests could share a server's batches (runtime/greedy.batching)."""
+
+    batched: bool
+    slots: int | None  # the server's (llama-server /props total_slots); null where unreported
+    concurrency: int  # requests in flight per endpoint
+    in_flight: int  # requests in flight across every endpoint
+
+
+@dataclass(frozen=True)
 class Scored:
     results: Results
     dataset: DatasetPin
@@ -216,6 +226,14 @@ class Scored:
     # version 4; absent (None) in older records, null in a version 4 record that is neither
     shard: ShardOf | None = None
     shards: tuple[ShardRun, ...] | None = None
+    # version 4: every endpoint the run sent requests to (redacted; empty in process), and
+    # whether they batched; absent (None) in older records
+    endpoints: tuple[str, ...] | None = None
+    batching: Batching | None = None
+
+
+# The fields version 4 added to a scored record: each required there, absent before.
+SCORED_V4_FIELDS = ("shard", "shards", "endpoints", "batching")
 
 
 # -- a speed run (speed-record-v1) ----------------------------------------------------------
@@ -379,11 +397,12 @@ class Record(Envelope):
             raise RecordError(f"{what} cannot be read: $: missing required field 'request'",
                               hint="a version 3 record states the run's request; the file was"
                               " edited", field="request")
-        missing = [k for k in ("shard", "shards") if k not in data]
+        missing = [k for k in SCORED_V4_FIELDS if k not in data]
         if head.record_version >= 4 and section is Scored and missing:
             raise RecordError(f"{what} cannot be read: $: missing required field"
                               f" {missing[0]!r}", hint="a version 4 record states whether it is"
-                              " a shard or a merged run; the file was edited", field=missing[0])
+                              " a shard or a merged run, its endpoints and their batching; the"
+                              " file was edited", field=missing[0])
         return cls(**vars(head), body=body)
 
     def to_json(self) -> dict[str, Any]:

@@ -9,6 +9,11 @@ their reasons, `rla reproduce` refuses an original they object to.
                            than one request in flight, the prompt cache on
     server_reasons         a server with several slots (or a llama-server whose slots are
                            unknown)
+    batching               what the record states about batching (record.batching, version
+                           4): the server's slots, the requests in flight per endpoint and in
+                           all, and whether requests could share a batch
+    batching_reasons       the gate's line for a run that says it was batched: an exploration or
+                           CI run against llama-server --parallel N or vLLM, never a row
 """
 
 from __future__ import annotations
@@ -78,3 +83,22 @@ def server_reasons(*, engine: str, slots: int | None) -> list[str]:
         return ["the server's slot count (/props total_slots) was not recorded: restart"
                 " llama-server with --parallel 1 and run again"]
     return []
+
+
+def batching(*, slots: int | None, concurrency: int, endpoints: int) -> dict[str, Any]:
+    """record.batching: a run batched when a server has several slots (llama-server
+    --parallel N) or one endpoint had several requests in flight (vLLM batches whatever
+    arrives together; its slots are not reported)."""
+    return {"batched": concurrency > 1 or (slots or 1) > 1, "slots": slots,
+            "concurrency": concurrency, "in_flight": concurrency * max(endpoints, 1)}
+
+
+def batching_reasons(*, batched: bool, slots: int | None, concurrency: int) -> list[str]:
+    """The record says its requests could share batches: results depend on what ran beside
+    them, so the row is refused whatever else it says."""
+    if not batched:
+        return []
+    server = f"{slots} server slots, " if slots else ""
+    return [f"the record states a batched run ({server}{concurrency} request(s) in flight per"
+            " endpoint): a batching server is for exploration and CI runs, not leaderboard rows;"
+            f" {LEADERBOARD_HINT} against a server with one slot"]

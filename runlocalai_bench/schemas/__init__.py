@@ -2,8 +2,9 @@
 
     record-v4.json             record.json of a scored run (multiple choice, code execution)
     speed-record-v3.json       record.json of a `rla bench speed` run (benchmark.kind "speed")
-    record-v3.json, speed-record-v2.json   the same before `shard` and `shards` (record_version
-                               3): still read, verified and reproduced
+    record-v3.json, speed-record-v2.json   the same before `shard`, `shards`, `endpoints` and
+                               `batching` (record_version 3): still read, verified and
+                               reproduced
     record-v2.json, speed-record-v1.json   the same before `request` (record_version 2): still
                                read, verified and reproduced
     submission-v2.json         the payload `rla submit` sends for a scored run, built from the

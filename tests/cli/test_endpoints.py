@@ -1,7 +1,8 @@
 """`rla bench` over several endpoints (`--endpoint` repeated): replicas of one model, probed and
 matched, each item sent to whichever is free; an endpoint that dies mid-run hands its items to
 the others, and the samples log holds every item once. The servers are real processes on
-loopback (tests/support/replica_stub.py) answering one request at a time."""
+loopback (tests/support/replica_stub.py) answering one request at a time. And a batching server
+driven at its slots: recorded as batched, refused by the trust gate."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Batching, Scored
 from tests.cli.test_bench_cli import only_run, selfcheck_questions
 from tests.support.cli import Ran, assert_user_error, rla
 from tests.support.llama_stub import PROPS, StubLlamaServer
@@ -53,6 +57,9 @@ def test_items_go_to_every_endpoint_and_the_record_lists_each(tmp_path, stubs):
     assert sample_ids(tmp_path) == Counter(q["id"] for q in questions)
     run = only_run(tmp_path)
     record = json.loads(run.record.read_text())
+    assert record["endpoints"] == [a.url, b.url]
+    assert record["batching"] == {"batched": False, "slots": 1, "concurrency": 1,
+                                  "in_flight": 2}  # one request at a time at each
     reproduce = record["command"]["reproduce"]
     assert f"--endpoint {a.url} --endpoint {b.url}" in reproduce
     assert f"endpoints  2 replicas: {a.url}, {b.url}" in run.run_log.read_text()
@@ -117,3 +124,32 @@ def test_a_replica_with_other_slots_or_settings_is_refused(tmp_path):
 def test_the_same_endpoint_twice_is_refused(tmp_path):
     ran = bench(["http://127.0.0.1:9", "http://127.0.0.1:9/v1"], tmp_path)
     assert_user_error(ran, "--endpoint http://127.0.0.1:9 is given more than once")
+
+
+def test_a_batching_server_at_its_slots_is_recorded_and_refused_by_the_gate(tmp_path):
+    """llama-server --parallel 2 driven at --concurrency 2: the run finishes, run.log and the
+    record say it was batched, and the trust gate refuses the row for it."""
+    stub = StubLlamaServer(policy=lambda p: "A")
+
+    def two_slots(seen: Seen) -> Reply:
+        if seen.path == "/props":
+            return Reply(body={**PROPS, "total_slots": 2})
+        return stub.handle(seen)
+
+    server = LoopbackServer(two_slots).start()
+    try:
+        ran = bench([server.url], tmp_path, "--concurrency", "2")
+    finally:
+        server.stop()
+    assert ran.returncode == 0, ran.stderr
+    run = only_run(tmp_path)
+    assert ("batching   the server has 2 slots, 2 request(s) in flight per endpoint: requests"
+            " share batches, an exploration run, not a leaderboard row") in run.run_log.read_text()
+    record = load_record(run.record)
+    assert isinstance(record.body, Scored)
+    assert record.body.batching == Batching(batched=True, slots=2, concurrency=2, in_flight=2)
+    reasons = check_gate(record, run.path, publishable_specs()).reasons
+    assert ("the record states a batched run (2 server slots, 2 request(s) in flight per"
+            " endpoint): a batching server is for exploration and CI runs, not leaderboard rows;"
+            " rerun with --config leaderboard against a server with one slot") in reasons
+    assert any(r.startswith("the server has 2 slots") for r in reasons)

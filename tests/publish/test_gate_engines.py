@@ -15,6 +15,7 @@ from runlocalai_bench.config import build_config
 from runlocalai_bench.pipeline import run_benchmark
 from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results.record import load_record
+from runlocalai_bench.results.recordtypes import Batching, Scored
 from runlocalai_bench.rig import detect_rig
 from tests.runtime.fakes import recorded
 from tests.support.servers import Reply, Seen, serve
@@ -113,6 +114,14 @@ def test_vllm_at_concurrency_4_with_a_short_context(tmp_path: Path) -> None:
                           tmp_path, name, concurrency=4)
     assert ("4 requests were in flight at once (--concurrency 4): batching changes results;"
             " rerun with --config leaderboard") in reasons
+    # vLLM reports no slots; four requests in flight at one endpoint are a batched run, and the
+    # record says so
+    assert ("the record states a batched run (4 request(s) in flight per endpoint): a batching"
+            " server is for exploration and CI runs, not leaderboard rows; rerun with --config"
+            " leaderboard against a server with one slot") in reasons
+    record = load_record(next(tmp_path.glob("*/record.json")))
+    assert isinstance(record.body, Scored) and record.body.batching == Batching(
+        batched=True, slots=None, concurrency=4, in_flight=4)
     assert any(r.startswith("12 prompt(s) reached the context of 128 tokens") for r in reasons)
 
 

@@ -12,7 +12,11 @@ import pytest
 from runlocalai_bench import schemas
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.publish.payload import SUBMISSION_VERSION
-from runlocalai_bench.results.recordtypes import READABLE_VERSIONS, RECORD_VERSION
+from runlocalai_bench.results.recordtypes import (
+    READABLE_VERSIONS,
+    RECORD_VERSION,
+    SCORED_V4_FIELDS,
+)
 
 SCHEMA = {
     "type": "object",
@@ -94,18 +98,19 @@ def test_the_shipped_schemas_load_and_match_the_code_versions():
         assert {k: v for k, v in b["properties"].items()
                 if k not in ("request", "record_version")} == \
             {k: v for k, v in a["properties"].items() if k != "record_version"}
-    # version 4 is version 3 with `shard`, `shards` (scored runs) and shard logs among the files
+    # version 4 is version 3 with `shard`, `shards`, `endpoints`, `batching` (scored runs) and
+    # shard logs among the files
     v3, v4 = schemas.load_schema("record-v3"), schemas.load_schema(schemas.RECORD)
-    assert {k: v for k, v in v4["$defs"].items() if k not in ("shard", "shard_run")} == \
-        v3["$defs"]
-    assert [k for k in v4["required"] if k not in ("shard", "shards")] == v3["required"]
+    assert {k: v for k, v in v4["$defs"].items()
+            if k not in ("shard", "shard_run", "batching")} == v3["$defs"]
+    assert [k for k in v4["required"] if k not in SCORED_V4_FIELDS] == v3["required"]
     files = copy.deepcopy(v4["properties"]["files"])
     assert files.pop("patternProperties") == {
         r"^shards/shard-[0-9]+\.log$": {"$ref": "#/$defs/sha256"}}
     files.pop("description")
     assert files == v3["properties"]["files"]
     assert {k: v for k, v in v4["properties"].items()
-            if k not in ("shard", "shards", "record_version", "files")} == \
+            if k not in (*SCORED_V4_FIELDS, "record_version", "files")} == \
         {k: v for k, v in v3["properties"].items() if k not in ("record_version", "files")}
     speed3, speed2 = (schemas.load_schema(n) for n in ("speed-record-v3", "speed-record-v2"))
     assert {k: v for k, v in speed3.items() if k not in ("$id", "title", "description",

@@ -20,6 +20,8 @@ from runlocalai_bench.results.jsontypes import hints
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import (
     RECORD_VERSION,
+    SCORED_V4_FIELDS,
+    Batching,
     Record,
     Scored,
     ShardOf,
@@ -121,7 +123,7 @@ def test_every_schema_property_is_a_field_and_every_field_a_property(name, secti
     if version < 3:
         envelope -= {"request"}
     body = [f for f in dataclasses.fields(section)
-            if version >= 4 or f.name not in ("shard", "shards")]
+            if version >= 4 or f.name not in SCORED_V4_FIELDS]
     assert envelope | {f.name for f in body} == set(schema["required"])
     assert set(schema["properties"]) == set(schema["required"])
     problems = []
@@ -133,6 +135,7 @@ def test_every_schema_property_is_a_field_and_every_field_a_property(name, secti
     if section is Scored and version >= 4:  # inside `oneOf`s the walk above does not enter
         problems += _mismatches(ShardOf, schema["$defs"]["shard"], schema, "$.shard")
         problems += _mismatches(ShardRun, schema["$defs"]["shard_run"], schema, "$.shards[]")
+        problems += _mismatches(Batching, schema["$defs"]["batching"], schema, "$.batching")
     assert problems == []
 
 
@@ -178,18 +181,20 @@ def test_the_request_is_read_as_typed_values_not_from_the_command(run):
 
 def test_a_version_3_record_is_still_read_and_a_version_4_one_needs_shard_and_shards(run,
                                                                                      tmp_path):
-    """Version 3 (before `shard` and `shards`) reads and writes back without them; a version 4
-    record without either is refused, naming it."""
+    """Version 3 (before `shard`, `shards`, `endpoints` and `batching`) reads and writes back
+    without them; a version 4 record without any one of them is refused, naming it."""
     data = json.loads(run.record.read_text(encoding="utf-8"))
     assert data["shard"] is None and data["shards"] is None
-    old = {k: v for k, v in data.items() if k not in ("shard", "shards")} | {"record_version": 3}
+    assert data["endpoints"] == [data["runtime"]["endpoint"]]  # one endpoint, one slot
+    assert data["batching"] == {"batched": False, "slots": 1, "concurrency": 1, "in_flight": 1}
+    old = {k: v for k, v in data.items() if k not in SCORED_V4_FIELDS} | {"record_version": 3}
     (tmp_path / "v3").mkdir()
     text = json.dumps(old, indent=2, ensure_ascii=False) + "\n"
     (tmp_path / "v3" / "record.json").write_text(text, encoding="utf-8")
     record = load_record(tmp_path / "v3" / "record.json")
     assert record.schema == "record-v3" and written(record) == text
     assert schemas.validate(record.to_json(), schemas.load_schema("record-v3")) == []
-    for name in ("shard", "shards"):
+    for name in SCORED_V4_FIELDS:
         edited = {k: v for k, v in data.items() if k != name}
         with pytest.raises(RecordError, match=f"missing required field '{name}'"):
             Record.from_json(edited)
