@@ -62,11 +62,12 @@ def test_a_steady_server_gives_one_warmup_and_three_counted_runs(serving, speed,
     assert s["refusals"] == [] == speed_gate(record)
     assert record["benchmark"]["kind"] == "speed"
     # The quality record's top level (schema record-v4), without dataset and results
-    # and the scored runs' shard and shards.
+    # and the scored runs' shard, shards, endpoints and batching.
     from runlocalai_bench import schemas
 
     required = set(schemas.load_schema(schemas.RECORD)["required"])
-    assert set(record) == required - {"dataset", "results", "shard", "shards"} | {"speed"}
+    assert set(record) == required - {"dataset", "results", "shard", "shards", "endpoints",
+                                      "batching"} | {"speed"}
     assert record["runtime"]["slug"] == "llama.cpp-b9999"
     assert record["files"]["run.log"] == rundir.sha256_file(run.run_log)
     assert "--profile standard --n-predict 8" in record["command"]["reproduce"]
