@@ -9,7 +9,8 @@ directory that publishes, submits and verifies like any other.
       → results.json recomputed from those samples (the shards' own results are not used)
       → shards/shard-<i>.log (each shard's run.log), run.log (what the merge printed)
       → record.json: the shards' common record with the merged run's id, results, files,
-        times and `shards` (each shard's run id, rig and the sha256 of its log, samples, record)
+        times, `shards` (each shard's run id, rig and the sha256 of its log, samples, record)
+        and `endpoints` (every shard's, each once)
 
 The item set is the pinned data's (datasets/coverage.py) for a run of the whole benchmark; a
 run of a slice (--limit, --sample, data rla knows no item set for) is checked against the
@@ -97,6 +98,7 @@ def row_fields(record: Record) -> dict[str, Any]:
         "request.limit": request.limit if request else None,
         "request.limit_per_subtask": request.limit_per_subtask if request else None,
         "request.n_ctx": request.n_ctx if request else None,
+        "batching.batched": body.batching.batched if body.batching else None,
         "shard.count": body.shard.count if body.shard else None,
         "shard.partition": body.shard.partition if body.shard else None,
     }
@@ -324,6 +326,7 @@ def _record(shards: Sequence[Shard], run: rundir.RunDir, results: Results,
                     "invoked": redact(shlex.join(argv)) if argv else None},
         "shard": None,
         "shards": [to_dict(_shard_run(s)) for s in shards],
+        "endpoints": list(dict.fromkeys(url for s in shards for url in s.body.endpoints or ())),
         "timings": {"started_at": started, "finished_at": finished, "wall_s": round(wall, 3),
                     "engine_s": None if any(e is None for e in engine)
                     else round(sum(e or 0.0 for e in engine), 3)},

@@ -74,6 +74,10 @@ def test_merged_shards_equal_the_unsharded_run(runs, tmp_path):
     assert "--shard" not in record.command.reproduce
     assert record.command.reproduce == load_record(runs["whole"].record).command.reproduce
     assert record.request == load_record(runs["whole"].record).request
+    whole_body = load_record(runs["whole"].record).body
+    assert isinstance(whole_body, Scored)
+    assert (record.body.endpoints, record.body.batching) == (whole_body.endpoints,
+                                                             whole_body.batching)
     log = merged.run_log.read_text()
     assert "\nshard      1/3: run " in log and "merged 3 shards" in log
     verified = rla("verify", str(merged.path), "--json")
