@@ -1,4 +1,4 @@
-"""`rla report RUN… [-o FILE]`: one self-contained HTML page of a run, or of two runs compared."""
+"""`rla report RUN… [-o FILE]`: one self-contained HTML page of a run, or of runs compared."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from runlocalai_bench.cli._common import DataDir, GithubApiUrl, cache_home, open
 
 def report(
     runs: list[str] = typer.Argument(..., help="A run directory, record.json, run id or the "
-                                     "URL of a run's Gist; two of one benchmark to compare "
-                                     "them (A the first, B the second)."),
+                                     "URL of a run's Gist; several of one benchmark to "
+                                     "compare the first (A) with each other (B, C, …)."),
     output: Path = typer.Option(Path("report.html"), "-o", "--output",
                                 help="The HTML file to write."),
     data_dir: DataDir = None,
@@ -22,9 +22,10 @@ def report(
 ) -> None:
     """Write one HTML file (no network, data embedded, works opened from disk): the run card,
     the headline with its Wilson 95% interval and the chance level, per-subject bars, a sample
-    browser, a speed run's measured runs against its ceiling; for two runs, what differs in
-    their cards, the paired test (McNemar exact, bootstrap interval) and the flipped items.
-    A Gist's compact samples are rebuilt from the pinned data (--data-dir) to be shown."""
+    browser, a speed run's measured runs against its ceiling; for several runs, what differs in
+    their cards and, A against each other run, the paired test (McNemar exact, bootstrap
+    interval) and the flipped items. A Gist's compact samples are rebuilt from the pinned
+    data (--data-dir) to be shown."""
     from runlocalai_bench.report import build_report, write_report
     from runlocalai_bench.report.load import load_source
 

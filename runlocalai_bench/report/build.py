@@ -6,7 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from runlocalai_bench.report.comparison import Comparison, build_comparison, check_comparable
+from runlocalai_bench.report.comparison import (
+    Comparison,
+    build_comparison,
+    check_comparable,
+    labels,
+)
 from runlocalai_bench.report.load import LoadedRun
 from runlocalai_bench.report.model import RunView, build_run
 from runlocalai_bench.review.source import Source
@@ -23,17 +28,17 @@ class Report:
 
 
 def build_report(runs: list[LoadedRun]) -> Report:
-    """One run's report, or two runs of one benchmark compared (A the first, B the second)."""
+    """One run's report, or runs of one benchmark compared (A the first, then B, C, …)."""
     check_comparable(runs)
-    labels = ["A", "B"] if len(runs) == 2 else [runs[0].record.run_id]
-    views = [build_run(run, label) for run, label in zip(runs, labels, strict=True)]
+    names = labels(len(runs)) if len(runs) > 1 else [runs[0].record.run_id]
+    views = [build_run(run, label) for run, label in zip(runs, names, strict=True)]
     first = runs[0].record
     if len(runs) == 1:
         model = first.model.slug or first.model.name or first.model.id or "model"
         title = f"{first.benchmark.slug}: {model}, run {first.run_id}"
         return Report(title, tuple(views), None)
-    title = (f"{first.benchmark.slug}: {runs[0].record.run_id} (A) vs "
-             f"{runs[1].record.run_id} (B)")
+    title = f"{first.benchmark.slug}: " + " vs ".join(
+        f"{run.record.run_id} ({view.label})" for run, view in zip(runs, views, strict=True))
     return Report(title, tuple(views), build_comparison(runs, views))
 
 

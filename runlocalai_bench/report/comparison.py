@@ -1,12 +1,14 @@
-"""Two runs of one benchmark side by side: what differs in their cards, the paired comparison of
-their scores (review/compare.py: deltas, McNemar exact on each subject's flips, the headline's
-paired bootstrap interval, whether the prompts were the same), and each flipped item with both
-answers; for code, a unified diff of the two programs."""
+"""Runs of one benchmark side by side, the first (A) against each other (B, C, …): what differs
+in their cards, and for each pair the paired comparison of their scores (review/compare.py:
+deltas, McNemar exact on each subject's flips, the headline's paired bootstrap interval,
+whether the prompts were the same) and each flipped item; for code, a unified diff of the two
+programs. The sample browser's flip filter is A against B."""
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from string import ascii_uppercase
 
 from runlocalai_bench.errors import ConfigError
 from runlocalai_bench.report.load import LoadedRun
@@ -19,28 +21,51 @@ from runlocalai_bench.review.compare import RunComparison, compare_runs
 class CardRow:
     key: str
     label: str
-    a: str
-    b: str
+    values: tuple[str, ...]  # one per run, in order
 
     @property
     def differs(self) -> bool:
-        return self.a != self.b
+        return len(set(self.values)) > 1
 
 
 @dataclass(frozen=True)
 class FlipView:
     id: str
     subject: str
-    bucket: str  # a-only: A right, B wrong; b-only: A wrong, B right
+    bucket: str  # a-only: A right, the other wrong; b-only: A wrong, the other right
     diff: str | None  # the two extracted programs, for code
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A against one other run."""
+
+    label: str  # the other run's: B, C, …
+    scores: RunComparison | None  # None: speed runs, or a run without samples
+    flips: tuple[FlipView, ...]
+    notices: tuple[str, ...]
+
+    @property
+    def comparable(self) -> bool:
+        return self.scores is None or self.scores.comparable
 
 
 @dataclass(frozen=True)
 class Comparison:
     card: tuple[CardRow, ...]
-    scores: RunComparison | None  # None: speed runs, or a run without samples
-    flips: tuple[FlipView, ...]
-    notices: tuple[str, ...]
+    pairs: tuple[Pair, ...]  # A and B first
+
+    @property
+    def flips(self) -> tuple[FlipView, ...]:
+        """A against B: what the sample browser's flip filter selects."""
+        return self.pairs[0].flips
+
+
+MAX_RUNS = len(ascii_uppercase)
+
+
+def labels(n: int) -> list[str]:
+    return list(ascii_uppercase[:n])
 
 
 def check_comparable(runs: list[LoadedRun]) -> None:
@@ -50,17 +75,17 @@ def check_comparable(runs: list[LoadedRun]) -> None:
         raise ConfigError(f"cannot compare runs of different benchmarks: {', '.join(slugs)}",
                           hint="compare runs of one benchmark; report each other run on its "
                           "own with `rla report RUN -o FILE`")
-    if len(runs) > 2:
-        raise ConfigError(f"a report compares two runs, {len(runs)} were given",
-                          hint="compare two runs at a time: rla report A B -o FILE")
+    if len(runs) > MAX_RUNS:
+        raise ConfigError(f"a report compares at most {MAX_RUNS} runs, {len(runs)} were given",
+                          hint="compare fewer runs at a time")
 
 
-def card_diff(a: RunView, b: RunView) -> tuple[CardRow, ...]:
-    values_b = {f.key: f.value for f in b.card}
-    rows = [CardRow(f.key, f.label, f.value, values_b.pop(f.key, "—")) for f in a.card]
-    labels = {f.key: f.label for f in b.card}
-    rows += [CardRow(key, labels[key], "—", value) for key, value in values_b.items()]
-    return tuple(rows)
+def card_diff(views: list[RunView]) -> tuple[CardRow, ...]:
+    keys = list(dict.fromkeys(f.key for view in views for f in view.card))
+    label_of = {f.key: f.label for view in reversed(views) for f in view.card}
+    values = [{f.key: f.value for f in view.card} for view in views]
+    return tuple(CardRow(key, label_of[key], tuple(v.get(key, "—") for v in values))
+                 for key in keys)
 
 
 def _program_diff(a: str | None, b: str | None, label_a: str, label_b: str) -> str:
@@ -69,25 +94,29 @@ def _program_diff(a: str | None, b: str | None, label_a: str, label_b: str) -> s
                                         fromfile=label_a, tofile=label_b))
 
 
-def build_comparison(runs: list[LoadedRun], views: list[RunView]) -> Comparison:
-    a, b = runs
-    va, vb = views
-    card = card_diff(va, vb)
+def build_pair(a: LoadedRun, b: LoadedRun, va: RunView, vb: RunView) -> Pair:
     if not (isinstance(a.record.body, Scored) and isinstance(b.record.body, Scored)):
-        return Comparison(card, None, (), ("Speed rows have no paired test: their measured "
-                                           "runs are shown side by side.",))
+        return Pair(vb.label, None, (), ("Speed rows have no paired test: their measured runs "
+                                         "are shown side by side.",))
     if a.samples is None or b.samples is None:
-        return Comparison(card, None, (), ("Without both runs' samples there is no paired "
-                                           "test and no flips: only the two records' scores "
-                                           "are shown.",))
+        return Pair(vb.label, None, (), (f"Without the samples of both {va.label} and "
+                                         f"{vb.label} there is no paired test and no flips: "
+                                         "only the records' scores are shown.",))
     lines_a = [line.to_json() for line in a.samples]
     lines_b = [line.to_json() for line in b.samples]
     scores = compare_runs(a.record.body.results, b.record.body.results, lines_a, lines_b)
     if not scores.comparable:  # flips and paired figures of other prompts mean nothing
-        return Comparison(card, scores, (), (scores.not_comparable(),))
+        return Pair(vb.label, scores, (), (f"{va.label} vs {vb.label}: "
+                                           f"{scores.not_comparable()}",))
     code = a.record.benchmark.kind == CODE
     flips = tuple(FlipView(f.id, f.subtask, "a-only" if f.direction == "lost" else "b-only",
                            _program_diff(f.a.get("extracted"), f.b.get("extracted"),
                                          va.label, vb.label) if code else None)
                   for f in scores.flips)
-    return Comparison(card, scores, flips, ())
+    return Pair(vb.label, scores, flips, ())
+
+
+def build_comparison(runs: list[LoadedRun], views: list[RunView]) -> Comparison:
+    pairs = tuple(build_pair(runs[0], run, views[0], view)
+                  for run, view in zip(runs[1:], views[1:], strict=True))
+    return Comparison(card_diff(views), pairs)

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from runlocalai_bench.report.build import Report
-from runlocalai_bench.report.comparison import Comparison
+from runlocalai_bench.report.comparison import Comparison, Pair
 from runlocalai_bench.report.model import Headline, RunView, Sample, SpeedView
 from runlocalai_bench.report.svg import delta_chart, score_chart
 
@@ -65,15 +65,17 @@ def run_card(view: RunView, ident: str | None) -> str:
             f"{escape(view.origin)}</caption><tbody>{rows}</tbody></table>")
 
 
-def card_diff(c: Comparison, a: RunView, b: RunView) -> str:
+def card_diff(c: Comparison, views: Sequence[RunView]) -> str:
     differs = ' class="differs"'
     rows = "".join(
         f'<tr data-field="{r.key}"{differs if r.differs else ""}>'
-        f'<th scope="row">{escape(r.label)}</th><td>{escape(r.a)}</td><td>{escape(r.b)}</td>'
-        f'<td>{"differs" if r.differs else ""}</td></tr>' for r in c.card)
-    return (f'<table id="card-diff"><caption>Run cards: A {escape(a.origin)}, B '
-            f"{escape(b.origin)}; differing fields highlighted</caption><thead><tr>"
-            f'<th scope="col">field</th><th scope="col">A</th><th scope="col">B</th>'
+        f'<th scope="row">{escape(r.label)}</th>'
+        + "".join(f"<td>{escape(v)}</td>" for v in r.values)
+        + f'<td>{"differs" if r.differs else ""}</td></tr>' for r in c.card)
+    runs = ", ".join(f"{v.label} {v.origin}" for v in views)
+    heads = "".join(f'<th scope="col">{escape(v.label)}</th>' for v in views)
+    return (f'<table id="card-diff"><caption>Run cards: {escape(runs)}; differing fields '
+            f'highlighted</caption><thead><tr><th scope="col">field</th>{heads}'
             f'<th scope="col"></th></tr></thead><tbody>{rows}</tbody></table>')
 
 
@@ -122,26 +124,29 @@ def subjects(view: RunView, ident: str | None) -> str:
             f"95% Wilson whiskers, best first within each category</p>{chart}</section>")
 
 
-def delta_section(c: Comparison) -> str:
-    s = c.scores
+def delta_section(pair: Pair, a: str, first: bool) -> str:
+    """A against one other run; the first pair's section and chart carry the page's ids."""
+    s, b = pair.scores, pair.label
     if s is None:
         return ""
     h = s.headline
+    attr = ' id="delta"' if first else ""
     if not s.comparable:
-        a, b = (f"{x * 100:.2f}%" if x is not None else "—" for x in (h.a, h.b))
-        return (f'<section id="delta"><h2>A vs B</h2><p>A {a}, B {b}: the runs asked other '
-                "prompts, so no item is compared with itself: no paired test, no flips.</p>"
-                "</section>")
+        fa, fb = (f"{x * 100:.2f}%" if x is not None else "—" for x in (h.a, h.b))
+        return (f'<section class="delta"{attr}><h2>{a} vs {b}</h2><p>{a} {fa}, {b} {fb}: the '
+                "runs asked other prompts, so no item is compared with itself: no paired "
+                "test, no flips.</p></section>")
     interval = "" if s.delta_interval_pp is None else \
         f" [{s.delta_interval_pp[0]:+.2f}, {s.delta_interval_pp[1]:+.2f}] (paired bootstrap 95%)"
     delta = "—" if h.delta_pp is None else f"{h.delta_pp:+.2f} pp"
-    chart = delta_chart("chart-delta", s.subtasks, "Per-subject change, B minus A")
-    return (f'<section id="delta"><h2>A vs B</h2><p>{escape(s.method())}</p>'
-            f'<p class="delta">Δ headline <strong data-value="{(h.delta_pp or 0) / 100:.4f}">'
-            f"{delta}</strong>{escape(interval)}; flips: {h.lost} A-only right, {h.gained} "
-            f"B-only right; McNemar exact p = {h.p:.3g}; "
+    chart = delta_chart(f"chart-delta-{b}", s.subtasks, f"Per-subject change, {b} minus {a}")
+    count, sid = (' id="subject-count"', ' id="subjects"') if first else ("", "")
+    return (f'<section class="delta"{attr}><h2>{a} vs {b}</h2><p>{escape(s.method())}</p>'
+            f'<p>Δ headline <strong data-value="{(h.delta_pp or 0) / 100:.4f}">'
+            f"{delta}</strong>{escape(interval)}; flips: {h.lost} right in {a} only, {h.gained} "
+            f"right in {b} only; McNemar exact p = {h.p:.3g}; "
             f"{s.agreeing} of {s.compared} samples identical</p></section>"
-            f'<section id="subjects"><h2>Subjects, B − A</h2><p><span id="subject-count" '
+            f'<section class="subjects"{sid}><h2>Subjects, {b} − {a}</h2><p><span{count} '
             f'data-count="{len(s.subtasks)}">{len(s.subtasks)}</span> subjects</p>{chart}'
             "</section>")
 
@@ -228,15 +233,18 @@ def render(report: Report) -> str:
         if view.bars:
             body.append(subjects(view, "subjects"))
     else:
-        not_comparable = [n for n in c.notices if n.startswith("not comparable")]
-        body += [_notices(not_comparable, "not-comparable"),
-                 _notices([n for n in c.notices if n not in not_comparable]),
-                 card_diff(c, *views), *(_run_summary(v, i == 0) for i, v in enumerate(views)),
-                 delta_section(c)]
-        if c.scores is not None and not c.scores.comparable:  # each run's own subjects
-            body += [subjects(v, "subjects" if i == 0 else None) for i, v in enumerate(views)
+        unpaired = [n for p in c.pairs if not p.comparable for n in p.notices]
+        body += [*(_notices([n], "not-comparable" if k == 0 else None)
+                   for k, n in enumerate(unpaired)),
+                 _notices(list(dict.fromkeys(n for p in c.pairs if p.comparable
+                                             for n in p.notices))),
+                 card_diff(c, views), *(_run_summary(v, i == 0) for i, v in enumerate(views)),
+                 *(delta_section(p, views[0].label, k == 0) for k, p in enumerate(c.pairs))]
+        if unpaired:  # each run's own subjects, beside what could be paired
+            own = "subjects" if not c.pairs[0].comparable else None
+            body += [subjects(v, own if i == 0 else None) for i, v in enumerate(views)
                      if v.bars]
-        body += ['<details class="cards"><summary>Both run cards</summary>',
+        body += ['<details class="cards"><summary>The run cards</summary>',
                  *(run_card(v, None) for v in views), "</details>"]
     body += [samples_section(report), "</main>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -24,7 +24,7 @@ def test_two_runs_show_what_differs_the_paired_test_and_the_flips(selfcheck, tmp
     report = build_report([load_path(selfcheck.path), load_path(other.path)])
     (results_a, samples_a), (results_b, samples_b) = read_run(selfcheck.path), read_run(other.path)
     expected = compare_runs(results_a, results_b, samples_a, samples_b)
-    scores = report.comparison.scores
+    scores = report.comparison.pairs[0].scores
     assert scores.headline == expected.headline
     assert scores.delta_interval_pp == expected.delta_interval_pp
     assert scores.subtasks == expected.subtasks and scores.comparable
@@ -53,7 +53,8 @@ def test_other_prompts_are_not_comparable(selfcheck, tmp_path):
     chat = bench("selfcheck", tmp_path, always_a, prompt_style="chat")
     page = Page(page_of(selfcheck.path, chat.path))
     ((_, _, text),) = page.find(id="not-comparable")
-    assert text.startswith("not comparable: 12 of 12 shared items were asked with different "
+    assert text.startswith("A vs B: not comparable: 12 of 12 shared items were asked with "
+                           "different "
                            "prompts")
     assert "notice" in page.find(id="not-comparable")[0][1]["class"]
     # no paired figures or flips over other prompts: each run's own subjects instead
@@ -84,3 +85,26 @@ def test_speed_runs_are_shown_side_by_side_without_a_paired_test(speed, serving,
     notices = " ".join(text for _, _, text in page.by_class("notice"))
     assert "Speed rows have no paired test" in notices
     assert not page.find(id="samples")
+
+
+def test_several_runs_are_each_compared_with_the_first(selfcheck, tmp_path):
+    other = bench("selfcheck", tmp_path / "b", always_a, model_file="stub-q8_0.gguf")
+    chat = bench("selfcheck", tmp_path / "c", always_a, prompt_style="chat")
+    report = build_report([load_path(p) for p in (selfcheck.path, other.path, chat.path)])
+    assert [v.label for v in report.runs] == ["A", "B", "C"]
+    b, c = report.comparison.pairs
+    assert (b.label, b.comparable, c.label, c.comparable) == ("B", True, "C", False)
+    page = Page(page_of(selfcheck.path, other.path, chat.path))
+    ((_, _, text),) = page.find(id="not-comparable")
+    assert text.startswith("A vs C: not comparable: 12 of 12 shared items")
+    ((_, _, delta),) = page.find(id="delta")
+    assert "A vs B" in delta and "McNemar" in delta
+    assert len(page.by_class("delta")) == 2
+    row = [text for tag, a, text in page.elements
+           if tag == "tr" and a.get("data-field") == "quant"]
+    assert "Q8_0" in row[0] and "differs" in row[0]
+    cells = [t for tag, a, t in page.elements if tag == "td"]
+    assert len(cells) == 4 * len(report.comparison.card) + 3 * len(report.runs[0].card)
+    data = page.data()
+    assert data["labels"] == ["A", "B", "C"] and len(data["runs"]) == 3
+    assert {i for i, _ in data["flips"].items()} == {f.id for f in b.flips}

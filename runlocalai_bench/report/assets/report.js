@@ -14,10 +14,12 @@
   if (!list || !data.runs.length) { ready(); return; }
 
   var samples = data.runs[0];
-  var other = {};
-  if (data.runs.length > 1) {
-    data.runs[1].forEach(function (s) { other[s[ID]] = s; });
-  }
+  // each other run's samples by id (B, C, …), shown beside A's
+  var others = data.runs.slice(1).map(function (run) {
+    var byId = {};
+    run.forEach(function (s) { byId[s[ID]] = s; });
+    return byId;
+  });
   var haystacks = null;
   var matches = [];
   var page = 0;
@@ -81,15 +83,19 @@
     node.setAttribute("data-id", s[ID]);
     node.setAttribute("data-outcome", s[OUTCOME]);
     node.setAttribute("data-subject", s[SUBJECT]);
-    var b = other[s[ID]];
+    var theirs = others.map(function (byId) { return byId[s[ID]]; });
     var summary = el("summary");
     summary.appendChild(el("span", "sample-id", s[ID]));
     summary.appendChild(el("span", "sample-subject", s[SUBJECT]));
     summary.appendChild(el("span", "outcome o-" + s[OUTCOME], s[OUTCOME]));
-    if (b) { summary.appendChild(el("span", "outcome o-" + b[OUTCOME], "B " + b[OUTCOME])); }
+    theirs.forEach(function (o, k) {
+      if (o) {
+        summary.appendChild(el("span", "outcome o-" + o[OUTCOME],
+          data.labels[k + 1] + " " + o[OUTCOME]));
+      }
+    });
     if (s[EXTRACTED] !== null && s[EXTRACTED].length <= 40) {
       summary.appendChild(el("span", "sample-answer", "answered " + s[EXTRACTED] +
-        (b && b[EXTRACTED] !== s[EXTRACTED] ? " / B " + b[EXTRACTED] : "") +
         (s[GOLD].length <= 40 ? ", gold " + s[GOLD] : "")));
     }
     node.appendChild(summary);
@@ -102,8 +108,10 @@
     if (flip) { node.setAttribute("data-flip", flip[0]); }
     var sides = el("div", "sides");
     sides.appendChild(answer(s, data.labels[0]));
-    if (b) { sides.appendChild(answer(b, data.labels[1])); }
-    else { sides.appendChild(el("p", "notice", "not in run " + data.labels[1])); }
+    theirs.forEach(function (o, k) {
+      if (o) { sides.appendChild(answer(o, data.labels[k + 1])); }
+      else { sides.appendChild(el("p", "notice", "not in run " + data.labels[k + 1])); }
+    });
     node.appendChild(sides);
     if (flip && flip[1]) { field(node, "the two programs", "diff", flip[1], true); }
     return node;
