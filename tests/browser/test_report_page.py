@@ -66,11 +66,13 @@ def assert_headline(page: Page, run: rundir.RunDir) -> None:
 
 
 def assert_subjects(page: Page, run: rundir.RunDir) -> None:
-    """The subject count shown is the number of subtasks scored, each with its element."""
+    """The subject count shown is the number of subtasks scored, each with its element, and
+    no chart's label is cut off at its edge."""
     subtasks = [row["name"] for row in results(run)["subtasks"]]
     assert int(page.one("#subject-count").get_attribute("data-count")) == len(subtasks)
     shown = {e.get_attribute("data-subject") for e in page.all("#subjects [data-subject]")}
     assert shown == set(subtasks)
+    assert page.clipped_svg_text() == []
 
 
 def open_first_sample(page: Page, by_id: dict[str, Sample]) -> Sample:

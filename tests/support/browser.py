@@ -129,6 +129,24 @@ class Page:
                 return seen
             time.sleep(0.05)
 
+    def clipped_svg_text(self) -> list[str]:
+        """The text of every inline SVG's label that runs past its drawing's viewBox (cut off
+        on screen and in print), as laid out here."""
+        return list(self.driver.execute_script("""
+            const clipped = [];
+            for (const svg of document.querySelectorAll("svg")) {
+              const box = svg.viewBox.baseVal;
+              if (!box || !box.width) continue;
+              for (const text of svg.querySelectorAll("text")) {
+                const b = text.getBBox();
+                if (b.x < box.x - 0.5 || b.x + b.width > box.x + box.width + 0.5
+                    || b.y < box.y - 0.5 || b.y + b.height > box.y + box.height + 0.5) {
+                  clipped.push(text.textContent);
+                }
+              }
+            }
+            return clipped;"""))
+
     def console_errors(self) -> list[str]:
         """The console's SEVERE entries since the last call (reading them clears them)."""
         return [entry["message"] for entry in self.driver.get_log("browser")
