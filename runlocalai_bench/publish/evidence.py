@@ -147,7 +147,7 @@ def recomputed_results(published: Published) -> tuple[Results, list[str]]:
                     for n, raw in enumerate(data.splitlines(), 1) if raw.strip()]
         else:  # the prompt is not scored: its hash stands in for it here
             raws = [{**{k: v for k, v in line.items() if k != "prompt_sha256"}, "prompt": ""}
-                    for line in compact.lines_of([published.contents[p] for p in parts])]
+                    for line in compact.lines_of({p: published.contents[p] for p in parts})]
         lines = [SampleLine.from_json(raw, f"the Gist's sample {n}")
                  for n, raw in enumerate(raws, 1)]
     except RecordError as exc:

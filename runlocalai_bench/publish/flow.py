@@ -109,8 +109,9 @@ def gist_bundle(run: rundir.RunDir, record: Record,
                 files.update(parts)
                 omitted.append(f"{name} is published in compact form: {size:,} bytes, over the"
                                f" {max_bytes:,} a raw Gist URL serves, so each prompt is"
-                               f" stored as its sha256, in {len(parts)} part(s)"
-                               f" ({', '.join(parts)}); rla verify --data-dir rebuilds them")
+                               f" stored as its sha256 and the lines gzipped in base64, in"
+                               f" {len(parts)} part(s) ({', '.join(parts)}: concatenated,"
+                               " `base64 -d | gunzip`); rla verify --data-dir rebuilds them")
                 continue
             raise PublishError(f"{name} is {size:,} bytes, over the {max_bytes:,} a Gist's raw"
                                " URL serves", hint="the log cannot be published whole")
@@ -126,11 +127,16 @@ def find_secrets(files: Mapping[str, bytes], extra: tuple[str, ...] = ()) -> lis
     """Names of files that still hold something `redact` would hide (a token, a key, the home
     directory). JSON is compared value by value, so escaping cannot fool the check."""
     found = []
-    for name, data in files.items():
+    parts = compact.part_names(files)
+    readable = {n: d for n, d in files.items() if n not in parts}
+    compacted = ", ".join(parts)
+    if parts:  # compact samples (gzipped) are read for what they hold, as one JSON-lines file
+        readable[compacted] = compact.compact_text({n: files[n] for n in parts})
+    for name, data in readable.items():
         text = data.decode("utf-8", "replace")
         if any(secret and secret in text for secret in extra):
             found.append(name)
-        elif name.endswith(".jsonl"):
+        elif name.endswith(".jsonl") or (parts and name == compacted):
             lines = [jsonio.loads(line, f"{name} line") for line in text.splitlines()
                      if line.strip()]
             if any(redact_tree(line, extra=extra) != line for line in lines):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runlocalai_bench import specs
 from runlocalai_bench.datasets import coverage
-from runlocalai_bench.errors import ConfigError, DataError
+from runlocalai_bench.errors import ConfigError, DataError, RecordError
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.recordtypes import Record, Scored
 from runlocalai_bench.results.sampleline import read_sample_lines
@@ -58,6 +58,9 @@ def check_compact(source: Source, record: Record, data_dir: Path | None,
                         f" ({len(parts)} part(s), prompts as sha256) and the data to rebuild it"
                         f" is not here: {exc.message}", rundir.SAMPLES,
                         hint="pass --data-dir with the pinned data", needed=True)]
+    except RecordError as exc:  # parts missing, not base64 or gzip, or expanding too far
+        return [Finding("files", "failed", f"the compact parts cannot be read: {exc.message}",
+                        parts[0], hint=exc.hint)]
     out = [Finding("files", "failed", p, rundir.SAMPLES, "prompt_sha256") for p in problems[:20]]
     if len(problems) > 20:
         out.append(Finding("files", "failed", f"… and {len(problems) - 20} more samples",

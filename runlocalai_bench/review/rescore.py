@@ -197,8 +197,8 @@ def rebuild_samples(run: rundir.RunDir, record: Record, *, data_dir: Path | None
             item = items.get(sample_id)
             return None if item is None else eval_.build_prompt(item, dataset, style).rendered()
 
-        parts = [(run.path / name).read_bytes()
-                 for name in compact.part_names(p.name for p in run.path.iterdir())]
+        parts = {name: (run.path / name).read_bytes()
+                 for name in compact.part_names(p.name for p in run.path.iterdir())}
         data, problems = compact.expand(parts, prompt_of)
     finally:
         eval_.close()

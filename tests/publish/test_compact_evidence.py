@@ -5,8 +5,11 @@ full TurkishMMLU run stands in for full MMLU, with the size limit scaled down.""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -32,6 +35,7 @@ def compact_gist(full_run, github):
     (gist_id,) = github.gists
     names = compact.part_names(github.gists[gist_id])
     assert names and "samples.jsonl" not in github.gists[gist_id]
+    assert all(name.endswith(".jsonl.gz.b64") for name in names)
     assert all(len(github.gists[gist_id][n]) <= limit for n in names)
     return done.url
 
@@ -68,17 +72,34 @@ def test_rla_verify_without_the_data_exits_not_verified(compact_gist, github, tm
     assert "hint: " in proc.stderr
 
 
+def rewrite_compact(files: dict[str, bytes], edit: Callable[[list[dict]], None]) -> None:
+    """A Gist's compact parts decoded, `edit`ed line by line and packed again as rla packs
+    them (every hash a tamperer can recompute is recomputed), in as many parts."""
+    names = compact.part_names(files)
+    lines = [json.loads(raw) for raw in compact.compact_text(
+        {n: files[n] for n in names}).decode().splitlines()]
+    edit(lines)
+    text = "".join(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
+                   for line in lines).encode()
+    stream = base64.b64encode(gzip.compress(text, mtime=0))
+    size = -(-len(stream) // len(names) // 4) * 4
+    for number, name in enumerate(names):
+        files[name] = stream[number * size:(number + 1) * size]
+
+
 def test_a_sample_edited_in_a_compact_part_is_found(compact_gist, github, tmp_path):
     """The answer of one sample changed, its scores left: the prompt still rebuilds, but the
     file no longer hashes as recorded."""
     data = benchmark_data("turkishmmlu") / "turkishmmlu"
     (gist_id,) = github.gists
-    first = compact.part_names(github.gists[gist_id])[0]
-    lines = github.gists[gist_id][first].decode().splitlines(keepends=True)
-    line = json.loads(lines[0])
-    line["prompt_sha256"] = "0" * 64
-    lines[0] = json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n"
-    github.gists[gist_id][first] = "".join(lines).encode()
+    edited: list[dict] = []
+
+    def edit(lines: list[dict]) -> None:
+        lines[0]["prompt_sha256"] = "0" * 64
+        edited.append(lines[0])
+
+    rewrite_compact(github.gists[gist_id], edit)
+    (line,) = edited
     source = download_gist(compact_gist, tmp_path / "gist", api_url=github.url)
     report = verify_source(source, data_dir=data)
     assert not report.ok
@@ -86,6 +107,63 @@ def test_a_sample_edited_in_a_compact_part_is_found(compact_gist, github, tmp_pa
     assert f"sample {line['id']}: the prompt rebuilt from the data does not hash to its" \
         " prompt_sha256" in messages
     assert any("samples.jsonl does not hash" in m for m in messages), messages
+
+
+@pytest.fixture(scope="module")
+def _letter_run(tmp_path_factory):
+    """An MMLU slice scored by the first token's log-probabilities (a letter and a bare space
+    among the alternatives, as llama-server answers), one question per subject."""
+    from tests.publish.conftest import bench
+
+    data = benchmark_data("mmlu") / "mmlu"
+    return bench(tmp_path_factory.mktemp("letters"), "mmlu", "--data-dir", str(data),
+                 "--limit-per-subtask", "1", policy=_guess)
+
+
+@pytest.mark.parametrize("tamper", ["quiet", "decisive"])
+def test_a_tampered_letter_logprob_in_the_gzipped_parts_is_caught(_letter_run, github,
+                                                                  tmp_path, tamper):
+    """quiet: a letter's log-probability nudged, the pick unchanged: only the rebuilt file's
+    hash can tell. decisive: another letter given the top log-probability, the recorded
+    answer left: the rescore finds the letter the scorer now reads, and the hash fails too."""
+    from tests.publish.conftest import copy_run
+
+    data = benchmark_data("mmlu") / "mmlu"
+    run = copy_run(_letter_run, tmp_path / "runs")
+    limit = run.samples.stat().st_size // 3
+    with GistClient(VALID_TOKEN, api_url=github.url) as client:
+        url = publish_run(run.path, client, max_bytes=limit).url
+    (gist_id,) = github.gists
+    assert compact.part_names(github.gists[gist_id]) == ["samples.compact-1.jsonl.gz.b64"]
+    clean = verify_source(download_gist(url, tmp_path / "clean", api_url=github.url),
+                          data_dir=data)
+    assert clean.ok, clean.failures
+    edited: list[dict] = []
+
+    def edit(lines: list[dict]) -> None:
+        line = lines[5]
+        top = line["generation"]["top_logprobs"]
+        (letter,) = [pair for pair in top if pair[0].strip() == line["extracted"]]
+        if tamper == "quiet":
+            letter[1] -= 0.01
+        else:
+            other = "B" if line["extracted"] != "B" else "C"
+            top.insert(0, [f" {other}", 0.0])
+        edited.append(line)
+
+    rewrite_compact(github.gists[gist_id], edit)
+    (line,) = edited
+    report = verify_source(download_gist(url, tmp_path / "gist", api_url=github.url),
+                           data_dir=data)
+    assert not report.ok
+    failed = {(f.check, f.message) for f in report.failures}
+    assert any(check == "files" and "samples.jsonl does not hash" in message
+               for check, message in failed), failed
+    changed = {(f.check, f.field) for f in report.failures if f.check == "rescore"}
+    if tamper == "quiet":
+        assert not changed
+    else:
+        assert ("rescore", f"{line['id']}.extracted") in changed, report.failures
 
 
 def test_submit_recomputes_the_results_from_the_compact_parts(compact_gist, full_run, github):
@@ -145,7 +223,7 @@ def test_full_mmlu_publishes_every_sample_and_reproduces_from_its_gist(github, t
     stored = github.gists[gist_id]
     names = compact.part_names(stored)
     assert names and all(len(stored[n]) <= 10_000_000 for n in names)
-    assert sum(len(compact.lines_of([stored[n]])) for n in names) == 14042
+    assert len(compact.lines_of({n: stored[n] for n in names})) == 14042
     assert len(stored) <= 6 + len(names)
 
     report = verify_source(download_gist(url, tmp_path / "gist", api_url=github.url),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 import shutil
 
 import pytest
 
-from runlocalai_bench.errors import PublishError, RunDirError
+from runlocalai_bench.errors import PublishError, RecordError, RunDirError
 from runlocalai_bench.publish.flow import (
     README,
     find_secrets,
@@ -160,23 +162,77 @@ def test_samples_too_large_for_a_raw_url_are_published_whole_in_compact_parts(se
     bundle = gist_bundle(selfcheck_run, record, max_bytes=limit)
     assert "samples.jsonl" not in bundle.files and "run.log" in bundle.files
     names = compact.part_names(bundle.files)
-    assert names == ["samples.compact-1.jsonl"] and len(bundle.files[names[0]]) <= limit
+    assert names == ["samples.compact-1.jsonl.gz.b64"] and len(bundle.files[names[0]]) <= limit
     assert "samples.jsonl is published in compact form" in bundle.omitted[0]
     assert "samples.jsonl is published in compact form" in bundle.files[README].decode()
+    parts = {n: bundle.files[n] for n in names}
+    # the documented way to read them by hand: concatenate, base64 -d, gunzip
+    text = gzip.decompress(base64.b64decode(b"".join(parts.values()))).decode()
+    assert [json.loads(line)["id"] for line in text.splitlines()] == [
+        json.loads(line)["id"] for line in original.decode().splitlines()]
     prompts = {line["id"]: line["prompt"]
                for line in map(json.loads, original.decode().splitlines())}
-    rebuilt, problems = compact.expand([bundle.files[n] for n in names], prompts.get)
+    rebuilt, problems = compact.expand(parts, prompts.get)
     assert (rebuilt, problems) == (original, [])
-    assert b'"prompt"' not in b"".join(bundle.files[n] for n in names)
+    assert '"prompt"' not in text and '"prompt_sha256"' in text
     split = compact.compact(original, max_bytes=len(bundle.files[names[0]]) // 4)
-    assert compact.part_names(split) == [f"samples.compact-{i}.jsonl" for i in range(1, 6)]
-    assert compact.expand([split[n] for n in compact.part_names(split)], prompts.get) == (
-        original, [])
+    assert compact.part_names(split) == [f"samples.compact-{i}.jsonl.gz.b64"
+                                         for i in range(1, len(split) + 1)]
+    assert len(split) in (4, 5) and all(len(p) <= len(bundle.files[names[0]]) // 4
+                                        for p in split.values())
+    assert compact.expand(split, prompts.get) == (original, [])
     wrong = {**prompts, next(iter(prompts)): "another prompt"}
-    rebuilt, problems = compact.expand([bundle.files[n] for n in names], wrong.get)
+    rebuilt, problems = compact.expand(parts, wrong.get)
     assert rebuilt != original and problems == [
         f"sample {next(iter(prompts))}: the prompt rebuilt from the data does not hash to its"
         " prompt_sha256"]
+
+
+def test_version_1_compact_parts_still_read(selfcheck_run):
+    """Gists published before the gzipped form hold the compact lines as plain parts."""
+    from runlocalai_bench.results import compact
+
+    original = selfcheck_run.samples.read_bytes()
+    lines = compact.compact_lines(original)
+    half = lines.index(b"\n", len(lines) // 2) + 1
+    plain = {"samples.compact-1.jsonl": lines[:half], "samples.compact-2.jsonl": lines[half:]}
+    prompts = {line["id"]: line["prompt"]
+               for line in map(json.loads, original.decode().splitlines())}
+    assert compact.expand(plain, prompts.get) == (original, [])
+    assert compact.compact_text(compact.compact(original, 10_000_000)) == lines
+
+
+def test_unreadable_compact_parts_are_refused_naming_why(selfcheck_run, monkeypatch):
+    from runlocalai_bench.results import compact
+
+    monkeypatch.setattr(compact, "MAX_EXPANDED_BYTES", 100_000)  # a bomb of a test's size
+    original = selfcheck_run.samples.read_bytes()
+    parts = compact.compact(original, 10_000_000)
+    (name,) = parts
+    cases = {
+        "not base64": {name: parts[name][:-3] + b"!!!"},
+        "not a gzip stream": {name: base64.b64encode(b"plain text, not gzip")},
+        "cut short": {name: base64.b64encode(base64.b64decode(parts[name])[:-20])},
+        "expand beyond": {name: base64.b64encode(
+            gzip.compress(b"0" * (compact.MAX_EXPANDED_BYTES + 1)))},
+        "is missing": {"samples.compact-2.jsonl.gz.b64": parts[name]},
+        "both forms": {name: parts[name], "samples.compact-2.jsonl": b"{}\n"},
+    }
+    for why, bad in cases.items():
+        with pytest.raises(RecordError) as caught:
+            compact.compact_text(bad)
+        assert why in caught.value.message and caught.value.hint, why
+
+
+def test_find_secrets_reads_inside_gzipped_compact_parts(tmp_path, monkeypatch):
+    from runlocalai_bench.results import compact
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    line = json.dumps({"id": "a", "prompt": "p", "response": f"see {tmp_path}/home/x"})
+    parts = compact.compact((line + "\n").encode(), 10_000_000)
+    assert find_secrets(parts) == [", ".join(parts)]
+    clean = compact.compact(b'{"id": "a", "prompt": "p", "response": "B"}\n', 10_000_000)
+    assert find_secrets(clean) == []
 
 
 def test_a_refused_run_sends_nothing_and_writes_nothing(selfcheck_run, github, leaderboard):
