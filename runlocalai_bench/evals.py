@@ -64,7 +64,9 @@ class Eval(Protocol):
 
     def score_workers(self) -> int:
         """How many `score` calls run side by side to advantage: the run scores up to that
-        many samples while it sends its next requests."""
+        many samples, each in a worker thread, while it sends its next requests. 0: scoring
+        is cheaper than handing it to a thread, and runs on the event loop as each answer
+        lands."""
         ...
 
     def aggregate(self, samples: Sequence[SampleResult], expected_n: int) -> Results: ...

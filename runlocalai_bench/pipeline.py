@@ -339,7 +339,8 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
     left = len(todo)  # items without an answer or an error row yet
     live = len(endpoints)
     fatal: list[BaseException] = []
-    slots = asyncio.Semaphore(max(concurrency * len(endpoints), eval_.score_workers()))
+    workers = eval_.score_workers()
+    slots = asyncio.Semaphore(max(concurrency * len(endpoints), workers))
     scoring: set[asyncio.Task[None]] = set()
 
     async def settle(item: Item, prompt: Prompt, generation: Generation | None,
@@ -348,8 +349,10 @@ async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
             if generation is None:
                 assert error is not None
                 result = error_row(item, prompt, error)
-            else:
+            elif workers:
                 result = await asyncio.to_thread(eval_.score, item, prompt, generation)
+            else:
+                result = eval_.score(item, prompt, generation)
             samples_log.append(sample_line(result, generation))
             on_sample(result)
         except Exception as exc:
