@@ -30,7 +30,7 @@ from runlocalai_bench import __version__
 from runlocalai_bench.datasets.coverage import ItemSet, Sampled, coverage_reasons, pinned_item_set
 from runlocalai_bench.errors import ConfigError, RlaError, RunDirError
 from runlocalai_bench.evals import Eval, load_eval
-from runlocalai_bench.pipeline import read_back, select_items
+from runlocalai_bench.pipeline import select_items
 from runlocalai_bench.redact import redact
 from runlocalai_bench.report import write_run_report
 from runlocalai_bench.results import rundir, runlog
@@ -41,6 +41,7 @@ from runlocalai_bench.results.record import (
     rla_git_commit,
 )
 from runlocalai_bench.results.recordtypes import Record, Scored, ShardRun
+from runlocalai_bench.results.sampleline import iter_sample_lines
 from runlocalai_bench.types import DataSource, Results, SampleResult, to_dict
 
 SHARD_LOG = "shards/shard-{index}.log"
@@ -205,10 +206,13 @@ def merge_shards(paths: Sequence[Path], out: Path, *, argv: Sequence[str] = (),
     eval_ = load_eval(shards[0].record.benchmark.slug)
     try:
         answers: dict[str, list[Answer]] = {}
+        lines: list[SampleResult] = []  # what aggregation reads: no prompt or response text
         for shard in shards:
-            for line in rundir.iter_samples(shard.run.samples, strict=True):
-                answers.setdefault(line["id"], []).append(Answer(
-                    shard.run.id, line["subtask"], line.get("extracted"), line["score"]))
+            for line in iter_sample_lines(shard.run.samples):
+                result = replace(line.result(), prompt="", response="")
+                lines.append(result)
+                answers.setdefault(result.id, []).append(Answer(
+                    shard.run.id, result.subtask, result.extracted, result.score))
         sampled = [Sampled(id=i, subtask=a[0].subtask) for i, a in answers.items()]
         _refuse("the shards overlap", repeated_items(answers),
                 "each item belongs to one shard: merge one run of each shard index")
@@ -217,7 +221,7 @@ def merge_shards(paths: Sequence[Path], out: Path, *, argv: Sequence[str] = (),
         _refuse("the shards do not cover the selected items",
                 _coverage(shards[0], eval_, sampled, data_dir),
                 "merge every shard of the run, each finished (--resume an unfinished one)")
-        return _write(shards, eval_, out, argv)
+        return _write(shards, eval_, lines, out, argv)
     finally:
         eval_.close()
 
@@ -250,7 +254,9 @@ def _coverage(first: Shard, eval_: Eval, sampled: Sequence[Sampled],
     return selection_reasons(sampled, [i.id for i in items])
 
 
-def _write(shards: Sequence[Shard], eval_: Eval, out: Path, argv: Sequence[str]) -> Merged:
+def _write(shards: Sequence[Shard], eval_: Eval, lines: Sequence[SampleResult], out: Path,
+           argv: Sequence[str]) -> Merged:
+    """The merged run directory; `lines`: the shards' samples in shard order, as written."""
     if out.exists() and any(out.iterdir()):
         raise RunDirError(f"{out} already exists and is not empty",
                           hint="name a new directory with -o")
@@ -263,7 +269,6 @@ def _write(shards: Sequence[Shard], eval_: Eval, out: Path, argv: Sequence[str])
     for shard in shards:
         assert shard.body.shard is not None
         shutil.copyfile(shard.run.run_log, out / SHARD_LOG.format(index=shard.body.shard.index))
-    lines, _ = read_back(run.samples)
     expected_n = sum(s.body.results.expected_n for s in shards)
     results = eval_.aggregate(lines, expected_n=expected_n)
     results = replace(results, expected_n=expected_n,
