@@ -49,6 +49,7 @@ from runlocalai_bench.review.reproduce import (
 from runlocalai_bench.review.rescore import data_source_for, eval_for
 from runlocalai_bench.review.verify import VerifyReport
 from runlocalai_bench.runtime import greedy
+from runlocalai_bench.shards import PARTITION
 from runlocalai_bench.types import RigInfo
 
 # What decides what a scored run computes, as the record states it: the re-run must share each.
@@ -85,6 +86,13 @@ def rerun_flags(record: Record, target: Target) -> tuple[str, dict[str, Any]]:
     })
     if in_process:
         flags["concurrency"] = None  # in-process runs are sequential
+    if scored.shard is not None:  # a shard (record version 4) reruns its own part
+        if scored.shard.partition != PARTITION:
+            raise ConfigError(f"{record.run_id} is a shard of partition"
+                              f" {scored.shard.partition!r}; this rla partitions by {PARTITION}",
+                              hint="reproduce it with the rla version that ran it, or"
+                              " reproduce the merged run")
+        flags["shard"] = f"{scored.shard.index}/{scored.shard.count}"
     return slug, flags
 
 

@@ -128,3 +128,14 @@ def test_a_merged_run_is_reproduced_like_any_run(runs, tmp_path):
     assert result.verdict == "reproduced", result.reasons
     assert result.comparison is not None and result.comparison.compared == 12
     assert result.comparison.agreeing == 12
+
+
+def test_a_shard_is_reproduced_as_that_shard(runs, tmp_path):
+    from tests.review.test_reproduce import rerun
+
+    result = rerun(runs["s1"], tmp_path / "out", policy=lambda p: "AB"[len(p) % 2])
+    assert result.verdict == "reproduced", result.reasons
+    assert result.comparison is not None and result.comparison.compared == 4
+    again = load_record(Path(result.reproduction["path"]) / rundir.RECORD)
+    assert isinstance(again.body, Scored) and again.body.shard is not None
+    assert (again.body.shard.index, again.body.shard.count) == (1, 3)
