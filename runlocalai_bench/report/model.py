@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from runlocalai_bench import specs
-from runlocalai_bench.errors import RlaError
 from runlocalai_bench.report.load import LoadedRun
 from runlocalai_bench.results.recordtypes import Record, Score, Scored, Speed
 from runlocalai_bench.results.sampleline import SampleLine
 from runlocalai_bench.review.source import is_url
+from runlocalai_bench.scoring import plausibility
 from runlocalai_bench.stats import wilson_interval
 
 MC_OUTCOMES = ("correct", "wrong", "unparsed", "error")
@@ -155,15 +155,12 @@ def sample_of(line: SampleLine, kind: str) -> Sample:
                   gold=gold, logprobs=logprobs, failing_input=failing, error=error)
 
 
-def chance_of(slug: str, kind: str) -> float | None:
-    """1 / the number of answer letters of a multiple-choice spec; None for code and speed."""
-    if kind != "multiple_choice":
+def chance_of(slug: str) -> float | None:
+    """The score of guessing (scoring/plausibility.py) by the spec the run names, when this rla
+    has it."""
+    if slug not in specs.spec_names("tasks"):
         return None
-    try:
-        letters = specs.load_spec("tasks", slug).get("prompt", {}).get("letters")
-    except RlaError:
-        return None
-    return 1.0 / len(letters) if letters else None
+    return plausibility.chance_of(specs.load_spec("tasks", slug))
 
 
 def bar(name: str, row: Score) -> Bar:
@@ -239,7 +236,7 @@ def _headline(r: Record, body: Scored, samples: tuple[Sample, ...] | None) -> He
         counts = (("unparsed", res.counts.get("unparsed")), ("error", res.counts.get("error")),
                   ("timeout", None))
     return Headline(res.metric, res.score, res.n, low, high,
-                    chance_of(r.benchmark.slug, r.benchmark.kind), counts)
+                    chance_of(r.benchmark.slug), counts)
 
 
 def _speed(body: Speed) -> SpeedView:
