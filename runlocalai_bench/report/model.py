@@ -38,6 +38,7 @@ class Field:
     label: str
     value: str
     href: str | None = None
+    items: tuple[str, ...] = ()  # shown as a list under the value (the gate's reasons)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def card_of(run: LoadedRun) -> tuple[Field, ...]:
         Field("gist", "Gist", _fmt(gist), href=gist),
         Field("signature", "signature", run.signature),
         Field("gate", "trust gate", "passes" if run.gate.ok else
-              "refused: " + "; ".join(run.gate.reasons)),
+              f"refused ({len(run.gate.reasons)} reasons): " + "; ".join(run.gate.reasons),
+              items=run.gate.reasons),
         Field("command", "reproduce with", r.command.reproduce),
     ]
     return tuple(fields)

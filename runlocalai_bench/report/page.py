@@ -25,7 +25,7 @@ from typing import Any
 
 from runlocalai_bench.report.build import Report
 from runlocalai_bench.report.comparison import Comparison, Pair
-from runlocalai_bench.report.model import Headline, RunView, Sample, SpeedView
+from runlocalai_bench.report.model import Field, Headline, RunView, Sample, SpeedView
 from runlocalai_bench.report.svg import delta_chart, score_chart
 
 OUTCOME_LABELS = {"correct": "correct", "wrong": "wrong", "unparsed": "unparsed",
@@ -57,9 +57,16 @@ def _value(value: str, href: str | None) -> str:
     return escape(value)
 
 
+def _cell(f: Field) -> str:
+    if not f.items:
+        return _value(f.value, f.href)
+    items = "".join(f"<li>{escape(item)}</li>" for item in f.items)
+    return f"{escape(f.value.split(':', 1)[0])}<ul>{items}</ul>"
+
+
 def run_card(view: RunView, ident: str | None) -> str:
     rows = "".join(f'<tr data-field="{f.key}"><th scope="row">{escape(f.label)}</th>'
-                   f"<td>{_value(f.value, f.href)}</td></tr>" for f in view.card)
+                   f"<td>{_cell(f)}</td></tr>" for f in view.card)
     attr = f' id="{ident}"' if ident else ""
     return (f'<table class="run-card"{attr}><caption>Run {escape(view.label)}: '
             f"{escape(view.origin)}</caption><tbody>{rows}</tbody></table>")

@@ -177,3 +177,17 @@ def test_samples_that_are_not_the_scored_ones_are_not_shown(mmlu):
     notices = [text for _, _, text in page.by_class("notice")]
     assert any("does not hash to the sha256 the record states" in n for n in notices), notices
     assert not page.find(id="samples")
+
+
+def test_the_run_card_lists_the_trust_gates_reasons(mmlu):
+    from runlocalai_bench.publish.trust import check_gate, publishable_specs
+
+    verdict = check_gate(load_record(mmlu.record), mmlu.path, publishable_specs())
+    assert not verdict.ok
+    page = Page(page_of(mmlu.path))
+    gate = [i for i, (tag, a, _) in enumerate(page.elements) if a.get("data-field") == "gate"]
+    shown = ["".join(text) for tag, _, text in page.elements[gate[0]:] if tag == "li"]
+    assert shown[:len(verdict.reasons)] == list(verdict.reasons)
+    card = {a["data-field"]: "".join(text) for _, a, text in page.elements
+            if a.get("data-field")}
+    assert card["signature"].endswith("unsigned") and "Q4_K_M" in card["quant"]
