@@ -104,15 +104,20 @@ def test_an_endpoint_that_is_not_a_replica_is_refused_by_name(tmp_path, stubs):
     assert not any(tmp_path.iterdir())
 
 
-def test_a_replica_with_other_slots_or_settings_is_refused(tmp_path):
-    stub = StubLlamaServer(policy=lambda p: "A")
+def with_slots(stub: StubLlamaServer, slots: int) -> LoopbackServer:
+    """`stub` as a llama-server started with --parallel `slots`."""
 
-    def two_slots(seen: Seen) -> Reply:
+    def handle(seen: Seen) -> Reply:
         if seen.path == "/props":
-            return Reply(body={**PROPS, "total_slots": 2})
+            return Reply(body={**PROPS, "total_slots": slots})
         return stub.handle(seen)
 
-    one, two = stub.start(), LoopbackServer(two_slots).start()
+    return LoopbackServer(handle).start()
+
+
+def test_a_replica_with_other_slots_or_settings_is_refused(tmp_path):
+    stub = StubLlamaServer(policy=lambda p: "A")
+    one, two = stub.start(), with_slots(stub, 2)
     try:
         ran = bench([one.url, two.url], tmp_path)
     finally:
@@ -129,14 +134,7 @@ def test_the_same_endpoint_twice_is_refused(tmp_path):
 def test_a_batching_server_at_its_slots_is_recorded_and_refused_by_the_gate(tmp_path):
     """llama-server --parallel 2 driven at --concurrency 2: the run finishes, run.log and the
     record say it was batched, and the trust gate refuses the row for it."""
-    stub = StubLlamaServer(policy=lambda p: "A")
-
-    def two_slots(seen: Seen) -> Reply:
-        if seen.path == "/props":
-            return Reply(body={**PROPS, "total_slots": 2})
-        return stub.handle(seen)
-
-    server = LoopbackServer(two_slots).start()
+    server = with_slots(StubLlamaServer(policy=lambda p: "A"), 2)
     try:
         ran = bench([server.url], tmp_path, "--concurrency", "2")
     finally:
