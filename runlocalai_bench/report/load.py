@@ -15,6 +15,7 @@ from pathlib import Path
 
 from runlocalai_bench.errors import DataError, RlaError
 from runlocalai_bench.publish.trust import GateVerdict, check_gate, publishable_specs
+from runlocalai_bench.redact import redact
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Scored
@@ -26,7 +27,7 @@ from runlocalai_bench.signing import SIGNATURE, check_signature, read_signature
 
 @dataclass(frozen=True)
 class LoadedRun:
-    origin: str  # the path or URL given
+    origin: str  # the path or URL given, redacted (home as ~, no credentials in a URL)
     record: Record
     samples: tuple[SampleLine, ...] | None  # None: none to show (see notices)
     notices: tuple[str, ...]
@@ -104,7 +105,7 @@ def load_source(source: Source, *, data_dir: Path | None = None,
         gate = check_gate(record, source.run.path, publishable_specs())
     except RlaError as exc:
         gate = GateVerdict((f"the trust gate could not be checked: {exc.message}",))
-    return LoadedRun(origin=source.origin, record=record, samples=samples,
+    return LoadedRun(origin=redact(source.origin), record=record, samples=samples,
                      notices=(*notices, *more), gate=gate, signature=_signature(source, record))
 
 

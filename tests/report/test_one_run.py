@@ -191,3 +191,23 @@ def test_the_run_card_lists_the_trust_gates_reasons(mmlu):
     card = {a["data-field"]: "".join(text) for _, a, text in page.elements
             if a.get("data-field")}
     assert card["signature"].endswith("unsigned") and "Q4_K_M" in card["quant"]
+
+
+def test_unreadable_answers_are_their_own_outcome_and_counted(tmp_path):
+    run = bench("selfcheck", tmp_path, lambda prompt: "zzz" if len(prompt) % 2 else "A")
+    results = load_record(run.record).body.results
+    assert results.counts["unparsed"] > 0
+    (view,) = build_report([load_path(run.path)]).runs
+    assert dict(view.headline.counts)["unparsed"] == results.counts["unparsed"]
+    lines = {line["id"]: line for line in rundir.read_samples(run.samples)}
+    assert {s.id for s in view.samples if s.outcome == "unparsed"} == \
+        {i for i, line in lines.items() if line["status"] == "unparsed"}
+    page = Page(page_of(run.path))
+    ((_, _, counts),) = page.by_class("counts")
+    assert f"unparsed {results.counts['unparsed']}" in counts
+
+
+def test_the_page_names_a_run_under_home_with_a_tilde(mmlu):
+    run = copy_run(mmlu, Path.home() / "runs")
+    html = page_of(run.path)
+    assert f"~/runs/{run.id}" in html and str(Path.home()) not in html
