@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from runlocalai_bench import ui
+from runlocalai_bench.cli._common import data_home
 from runlocalai_bench.cli.render import print_json, results_table
 from runlocalai_bench.types import to_dict
 
@@ -28,16 +29,22 @@ def merge(
     shard."""
     from runlocalai_bench.report import REPORT_HTML
     from runlocalai_bench.results.merge import merge_shards
+    from runlocalai_bench.signing import keys_dir, sign_run_if_keyed
 
     merged = merge_shards(shard_dirs, output.expanduser(), argv=("rla", *sys.argv[1:]),
-                          data_dir=data_dir.expanduser().resolve() if data_dir else None)
+                          data_dir=data_dir.expanduser().resolve() if data_dir else None,
+                          index_path=data_home() / "runs.sqlite")
     out, err = ui.stdout_console(), ui.stderr_console()
+    signature = sign_run_if_keyed(merged.run.path, keys_dir(data_home()))  # as rla bench does
     if json_output:
         print_json(out, to_dict(merged.results))
     else:
         for line in merged.lines:
             out.print(line, markup=False, highlight=False)
         out.print(results_table(merged.results))
+    if signature is not None:
+        (err if json_output else out).print(f"record signed by key {signature.key_id}",
+                                            markup=False, highlight=False)
     for line in (f"run directory: {merged.run.path}",
                  f"report: {merged.run.path / REPORT_HTML}"):
         (err if json_output else out).print(line, markup=False, highlight=False)

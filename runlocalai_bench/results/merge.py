@@ -42,6 +42,7 @@ from runlocalai_bench.results.record import (
 )
 from runlocalai_bench.results.recordtypes import Record, Scored, ShardRun
 from runlocalai_bench.results.sampleline import iter_sample_lines
+from runlocalai_bench.results.store import RunIndex, RunRow
 from runlocalai_bench.types import DataSource, Results, SampleResult, to_dict
 
 SHARD_LOG = "shards/shard-{index}.log"
@@ -195,7 +196,9 @@ def read_shard(path: Path) -> Shard:
 
 
 def merge_shards(paths: Sequence[Path], out: Path, *, argv: Sequence[str] = (),
-                 data_dir: Path | None = None) -> Merged:
+                 data_dir: Path | None = None, index_path: Path | None = None) -> Merged:
+    """The merged run directory at `out`, listed in the run index at `index_path` (when given)
+    like a finished `rla bench` run; MergeError naming what keeps the shards from one row."""
     if not paths:
         raise MergeError("no shards to merge", hint="rla merge SHARD_DIR… -o RUN_DIR")
     shards = sorted((read_shard(p) for p in paths),
@@ -221,9 +224,25 @@ def merge_shards(paths: Sequence[Path], out: Path, *, argv: Sequence[str] = (),
         _refuse("the shards do not cover the selected items",
                 _coverage(shards[0], eval_, sampled, data_dir),
                 "merge every shard of the run, each finished (--resume an unfinished one)")
-        return _write(shards, eval_, lines, out, argv)
+        merged = _write(shards, eval_, lines, out, argv)
     finally:
         eval_.close()
+    if index_path is not None:
+        _index(merged, shards, index_path)
+    return merged
+
+
+def _index(merged: Merged, shards: Sequence[Shard], index_path: Path) -> None:
+    record, results = load_record(merged.run.record), merged.results
+    RunIndex(index_path).upsert(RunRow(
+        id=merged.run.id, slug=record.benchmark.slug, path=str(merged.run.path.resolve()),
+        # not resumable, so no settings hash guards it: its record's sha256 names it instead
+        status="complete", fingerprint=rundir.sha256_file(merged.run.record),
+        started_at=min(s.body.timings.started_at for s in shards),
+        finished_at=max(s.body.timings.finished_at for s in shards),
+        model=record.model.id or record.model.path, runtime=record.runtime.slug,
+        hardware=record.hardware.hardware_slug, score=results.score, n=results.n,
+        expected_n=results.expected_n, partial=results.partial))
 
 
 def _refuse(what: str, reasons: Sequence[str], hint: str) -> None:

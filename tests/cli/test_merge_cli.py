@@ -139,3 +139,17 @@ def test_a_shard_is_reproduced_as_that_shard(runs, tmp_path):
     again = load_record(Path(result.reproduction["path"]) / rundir.RECORD)
     assert isinstance(again.body, Scored) and again.body.shard is not None
     assert (again.body.shard.index, again.body.shard.count) == (1, 3)
+
+
+def test_a_merged_run_is_indexed_and_signed_like_a_bench_run(runs, tmp_path):
+    init = rla("keys", "init")
+    assert init.returncode == 0, init.stderr
+    merged = rundir.RunDir(tmp_path / "merged")
+    ran = rla("merge", *(str(runs[f"s{i}"].path) for i in range(3)), "-o", str(merged.path))
+    assert ran.returncode == 0, ran.stderr
+    assert "record signed by key" in ran.stdout and (merged.path / "record.sig").is_file()
+    shown = rla("runs", "show", merged.id)
+    assert shown.returncode == 0, shown.stderr
+    assert str(merged.path.resolve()) in shown.stdout
+    verified = json.loads(rla("verify", str(merged.path), "--json").stdout)
+    assert {f["check"]: f["status"] for f in verified["findings"]}["signature"] == "ok"
