@@ -63,6 +63,8 @@ def test_items_go_to_every_endpoint_and_the_record_lists_each(tmp_path, stubs):
     reproduce = record["command"]["reproduce"]
     assert f"--endpoint {a.url} --endpoint {b.url}" in reproduce
     assert f"endpoints  2 replicas: {a.url}, {b.url}" in run.run_log.read_text()
+    verified = rla("verify", str(run.path), "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"], verified.stdout
 
 
 def test_an_endpoint_killed_mid_run_hands_its_items_to_the_other(tmp_path, stubs):
@@ -93,6 +95,8 @@ def test_every_endpoint_dead_stops_the_run_and_resume_finishes_it_once(tmp_path,
     assert second.returncode == 0, second.stderr
     assert c.stats()["completions"] == len(questions) - 5
     assert sample_ids(tmp_path) == Counter(q["id"] for q in questions)
+    verified = rla("verify", str(only_run(tmp_path).path), "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"], verified.stdout
 
 
 def test_an_endpoint_that_is_not_a_replica_is_refused_by_name(tmp_path, stubs):
