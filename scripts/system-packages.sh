@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests drive for real: Chromium (and its driver) for the HTML report's
-# browser tests, Slurm and munge for the sharded-run test. Installed once; a package already
-# present is not touched. Without root or apt-get the tests that need them skip with the reason.
+# browser tests, Slurm and munge for the sharded-run tests, curl with which the scale-out
+# examples wait for their llama-server. Installed once; a package already present is not
+# touched. Without root or apt-get the tests that need them skip with the reason.
 set -euo pipefail
 
-packages=(chromium chromium-driver slurm-wlm munge)
+packages=(chromium chromium-driver slurm-wlm munge curl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runlocalai_bench.results import rundir
 from tests.support.cli import rla
+from tests.support.data import unavailable
 from tests.support.llama_stub import StubLlamaServer
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -63,7 +65,11 @@ def unsharded(tmp_path: Path, policy: Callable[[str], str], *args: str) -> rundi
 
 def tools_on_path(tmp_path: Path) -> str:
     """A PATH whose `rla` is this interpreter's rla (as the nodes would have it installed) and
-    whose `llama-server` is the stand-in, noting its launches in tmp_path/LAUNCHES."""
+    whose `llama-server` is the stand-in, noting its launches in tmp_path/LAUNCHES. The
+    examples wait for their server with curl: without it the test skips (or fails, in
+    mandatory mode)."""
+    if shutil.which("curl") is None:
+        unavailable("curl is not installed: run scripts/system-packages.sh as root")
     folder = tmp_path / "bin"
     if not folder.exists():
         folder.mkdir()
