@@ -29,7 +29,14 @@ from typing import Any
 from runlocalai_bench import jsonio
 from runlocalai_bench.errors import RlaError
 from runlocalai_bench.results import runlog, speedlogs
-from runlocalai_bench.results.recordtypes import RawRun, Record, Scored, SpeedRun, SpeedSection
+from runlocalai_bench.results.recordtypes import (
+    RawRun,
+    Record,
+    Scored,
+    ShardRun,
+    SpeedRun,
+    SpeedSection,
+)
 from runlocalai_bench.results.runlog import (
     ProgressLine,
     ScoredHeadline,
@@ -125,6 +132,27 @@ def check_log(text: str, record: Record, scored: Scored) -> list[LogFinding]:
                               f"{finals[-1][1]} samples, the record says {n}/{expected_n}"))
 
     return out + _scored_headline(session, slug, scored) + check_closed(session)
+
+
+def check_shard_log(text: str, shard: ShardRun, where: str) -> list[LogFinding]:
+    """A merged run's copy of one shard's run.log (`where`: its shards[] path) against what the
+    merged record says of that shard: its run, rig and part, and that it ran to the end."""
+    lines = text.splitlines()
+    session = runlog.last_session(lines)
+    out = [LogFinding(f"{where}.run_id", f"{shard.log} is a log of run {t.run_id}, not of"
+                      f" {shard.run_id}") for t in runlog.titles(lines) if t.run_id != shard.run_id]
+    if not runlog.titles(lines):
+        out.append(LogFinding(f"{where}.run_id", f"{shard.log} has no title line"))
+    fields = runlog.fields(session, ("rig", "shard"))
+    if fields.get("rig") != shard.rig:
+        out.append(LogFinding(f"{where}.rig", f"{shard.log} ran on `{fields.get('rig')}`, the"
+                              f" record says `{shard.rig}`"))
+    if not fields.get("shard", "").startswith(f"{shard.index}/{shard.count} "):
+        out.append(LogFinding(f"{where}.index", f"{shard.log} ran shard"
+                              f" `{fields.get('shard')}`, the record says"
+                              f" {shard.index}/{shard.count}"))
+    return out + [LogFinding(f"{where}.log", f"{shard.log} {f.message}")
+                  for f in check_closed(session)]
 
 
 def _scored_headline(session: list[str], slug: str, scored: Scored) -> list[LogFinding]:

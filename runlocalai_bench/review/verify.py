@@ -48,7 +48,12 @@ from runlocalai_bench.results.recordtypes import Record, Scored, Speed, SpeedRun
 from runlocalai_bench.results.sampleline import read_sample_lines
 from runlocalai_bench.review.evidence import check_compact, check_coverage
 from runlocalai_bench.review.findings import Finding
-from runlocalai_bench.review.logcheck import check_log, check_run_log, check_speed_run_log
+from runlocalai_bench.review.logcheck import (
+    check_log,
+    check_run_log,
+    check_shard_log,
+    check_speed_run_log,
+)
 from runlocalai_bench.review.rescore import Rescore, eval_for, recorded_aggregate, rescore_run
 from runlocalai_bench.review.scores import results_block, score_mismatches
 from runlocalai_bench.review.source import Source, is_run_log
@@ -313,8 +318,15 @@ def check_log_file(source: Source, record: Record, scored: Scored) -> list[Findi
     text = source.run.run_log.read_text(encoding="utf-8", errors="replace")
     found = check_log(text, record, scored)
     out = [Finding("log", "failed", f.message, rundir.RUN_LOG, f.field) for f in found]
+    for k, shard in enumerate(scored.shards or ()):  # a merged run: each shard's own log
+        path = source.run.path / shard.log
+        if path.is_file():  # else a files finding
+            out += [Finding("log", "failed", f.message, shard.log, f.field) for f in
+                    check_shard_log(path.read_text(encoding="utf-8", errors="replace"), shard,
+                                    f"shards[{k}]")]
+    also = f" and its {len(scored.shards)} shards' logs" if scored.shards else ""
     return out or [Finding("log", "ok", "run.log agrees with the record (version, run, "
-                           "benchmark, rig, data, samples, headline)")]
+                           f"benchmark, rig, data, samples, headline){also}")]
 
 
 def check_signature_file(source: Source,

@@ -153,3 +153,21 @@ def test_a_merged_run_is_indexed_and_signed_like_a_bench_run(runs, tmp_path):
     assert str(merged.path.resolve()) in shown.stdout
     verified = json.loads(rla("verify", str(merged.path), "--json").stdout)
     assert {f["check"]: f["status"] for f in verified["findings"]}["signature"] == "ok"
+
+
+def test_verify_holds_each_shard_log_to_the_shard_the_record_names(runs, tmp_path):
+    """A merged record rewritten consistently (files and shards[].log_sha256) so that shard 1's
+    log is shard 0's: the hashes agree, the log itself does not."""
+    merged = rundir.RunDir(tmp_path / "merged")
+    ran = rla("merge", *(str(runs[f"s{i}"].path) for i in range(3)), "-o", str(merged.path))
+    assert ran.returncode == 0, ran.stderr
+    (merged.path / "shards" / "shard-1.log").write_bytes(runs["s0"].run_log.read_bytes())
+    record = json.loads(merged.record.read_text())
+    sha = rundir.sha256_file(merged.path / "shards" / "shard-1.log")
+    record["files"]["shards/shard-1.log"] = record["shards"][1]["log_sha256"] = sha
+    rundir.write_json_atomic(merged.record, record)
+    report = json.loads(rla("verify", str(merged.path), "--json").stdout)
+    failed = {(f["check"], f["field"]) for f in report["findings"] if f["status"] == "failed"}
+    assert failed == {("log", "shards[1].run_id"), ("log", "shards[1].index")}, failed
+    messages = " ".join(f["message"] for f in report["findings"])
+    assert f"is a log of run {runs['s0'].id}, not of {runs['s1'].id}" in messages
