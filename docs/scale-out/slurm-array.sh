@@ -3,14 +3,15 @@
 # (docs/scale-out.md). Every task should run on the same kind of node: a row is one rig.
 #
 #   jobid=$(RLA_GGUF=/models/model-Q4_K_M.gguf sbatch --parsable slurm-array.sh mmlu)
-#   sbatch --dependency=afterok:"$jobid" \
+#   sbatch --dependency=afterok:"$jobid" --kill-on-invalid-dep=yes \
 #       --wrap "rla merge rla-runs/$jobid/* -o rla-runs/$jobid-merged"
 #
 # Each task serves RLA_GGUF with its own llama-server on the node it lands on (llama-server on
 # PATH), or, without RLA_GGUF, asks the server RLA_ENDPOINT names. Arguments after the slug go
-# to `rla bench` (--config leaderboard, --data-dir …). When some tasks failed, submitting the
-# same command again with RLA_JOB=<the first job's id> finishes that job: each shard that
-# stopped resumes where it stopped, each finished one is left as it is.
+# to `rla bench` (--config leaderboard, --data-dir …). When some tasks failed (the merge job is
+# then cancelled), submitting the same command again with RLA_JOB=<the first job's id> finishes
+# that job: each shard that stopped resumes where it stopped, each finished one is left as it
+# is; then merge rla-runs/<the first job's id>/*.
 #
 #SBATCH --job-name=rla-shards
 #SBATCH --array=0-3

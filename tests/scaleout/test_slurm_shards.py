@@ -47,13 +47,13 @@ def test_a_slurm_array_of_shards_merged_is_the_unsharded_run(slurm, tmp_path):
     try:
         job = slurm.submit(str(SCRIPT), "selfcheck", cwd=tmp_path,
                            env={**env, "RLA_ENDPOINT": server.url})
-        merging = slurm.submit(f"--dependency=afterok:{job}", "--wrap",
-                               f"rla merge rla-runs/{job}/* -o rla-runs/{job}-merged",
+        merging = slurm.submit(f"--dependency=afterok:{job}", "--kill-on-invalid-dep=yes",
+                               "--wrap", f"rla merge rla-runs/{job}/* -o rla-runs/{job}-merged",
                                cwd=tmp_path, env=env)
-        assert slurm.wait(merging).succeeded()
+        assert slurm.wait(job).succeeded(4)  # the script's own --array=0-3
     finally:
         server.stop()
-    assert slurm.wait(job).succeeded(4)  # the script's own --array=0-3
+    assert slurm.wait(merging).succeeded()
     shards = shard_runs(tmp_path, job)
     assert [line for shard in shards for line in shard.run_log.read_text().splitlines()
             if line.startswith("shard ")] == [f"shard      {i}/4 (lpt-v1, from slurm)"
