@@ -276,11 +276,15 @@ def _coverage(first: Shard, eval_: Eval, sampled: Sequence[Sampled],
 def _write(shards: Sequence[Shard], eval_: Eval, lines: Sequence[SampleResult], out: Path,
            argv: Sequence[str]) -> Merged:
     """The merged run directory; `lines`: the shards' samples in shard order, as written."""
-    if out.exists() and any(out.iterdir()):
-        raise RunDirError(f"{out} already exists and is not empty",
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirError(f"{out} already exists and is not an empty directory",
                           hint="name a new directory with -o")
     run = rundir.RunDir(out)
-    (out / "shards").mkdir(parents=True)
+    try:
+        (out / "shards").mkdir(parents=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create {out}: {exc.strerror}",
+                          hint="pass -o with a folder you can write to") from exc
     with run.samples.open("wb") as fh:
         for shard in shards:
             with shard.run.samples.open("rb") as src:

@@ -86,6 +86,13 @@ def test_merged_shards_equal_the_unsharded_run(runs, tmp_path):
     again = rla("merge", str(runs["s0"].path), str(runs["s1"].path), str(runs["s2"].path),
                 "-o", str(merged.path))
     assert_user_error(again, "already exists")
+    (tmp_path / "file").write_text("x")
+    onto_a_file = rla("merge", str(runs["s0"].path), str(runs["s1"].path),
+                      str(runs["s2"].path), "-o", str(tmp_path / "file"))
+    assert_user_error(onto_a_file, "not an empty directory")
+    below_a_file = rla("merge", str(runs["s0"].path), str(runs["s1"].path),
+                       str(runs["s2"].path), "-o", str(tmp_path / "file" / "merged"))
+    assert_user_error(below_a_file, "cannot create")
 
 
 @pytest.mark.parametrize(("names", "needles"), [
