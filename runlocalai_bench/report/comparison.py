@@ -94,10 +94,19 @@ def _program_diff(a: str | None, b: str | None, label_a: str, label_b: str) -> s
                                         fromfile=label_a, tofile=label_b))
 
 
+def _speed_note(va: RunView, vb: RunView) -> str:
+    note = "Speed rows have no paired test: their measured runs are shown side by side"
+    ma = va.speed.median_decode if va.speed else None
+    mb = vb.speed.median_decode if vb.speed else None
+    if ma and mb is not None:
+        note += (f"; median decode {vb.label} against {va.label}: {(mb / ma - 1) * 100:+.1f}% "
+                 "(a reproduction lands within ±10%)")
+    return note + "."
+
+
 def build_pair(a: LoadedRun, b: LoadedRun, va: RunView, vb: RunView) -> Pair:
     if not (isinstance(a.record.body, Scored) and isinstance(b.record.body, Scored)):
-        return Pair(vb.label, None, (), ("Speed rows have no paired test: their measured runs "
-                                         "are shown side by side.",))
+        return Pair(vb.label, None, (), (_speed_note(va, vb),))
     if a.samples is None or b.samples is None:
         return Pair(vb.label, None, (), (f"Without the samples of both {va.label} and "
                                          f"{vb.label} there is no paired test and no flips: "

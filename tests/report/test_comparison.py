@@ -6,6 +6,7 @@ from __future__ import annotations
 from runlocalai_bench.report import build_report
 from runlocalai_bench.report.load import load_path
 from runlocalai_bench.results import rundir
+from runlocalai_bench.results.record import load_record
 from runlocalai_bench.review.compare import compare_runs, read_run
 from tests.report.conftest import Page, bench, canonical, page_of
 
@@ -84,6 +85,8 @@ def test_speed_runs_are_shown_side_by_side_without_a_paired_test(speed, serving,
     assert len(page.find(id="speed")) == 1 and len(page.by_class("speed")) == 2
     notices = " ".join(text for _, _, text in page.by_class("notice"))
     assert "Speed rows have no paired test" in notices
+    medians = [load_record(r.record).body.speed.summary.decode_tps.median for r in runs]
+    assert f"median decode B against A: {(medians[1] / medians[0] - 1) * 100:+.1f}%" in notices
     assert not page.find(id="samples")
 
 

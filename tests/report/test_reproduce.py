@@ -30,3 +30,20 @@ def test_reproduce_writes_the_comparison_page_beside_its_report(original, tmp_pa
     ((_, headline, _),) = page.find(id="headline")
     assert headline["data-value"] == f"{result['comparison']['headline']['a']:.4f}"
     assert not page.find(id="not-comparable")
+
+
+def test_reproducing_a_speed_row_writes_both_speed_tables(speed, serving, tmp_path):
+    from runlocalai_bench.rig import detect_rig
+    from tests.support.streaming import StreamingLlamaServer
+
+    url = serving(StreamingLlamaServer(decode_tps=lambda n: 400.0)).url
+    original = speed(url, detect_rig()).run
+    code, out, err = rla("reproduce", str(original.path), "--endpoint", url, "--output-dir",
+                         str(tmp_path / "out"), "--json")
+    result = json.loads(out)
+    rerun = Path(result["reproduction"]["path"])
+    assert code == 0, err
+    page = Page((rerun / "reproduction.html").read_text())
+    assert len(page.by_class("speed")) == 2 and len(page.by_class("measured-run")) == 6
+    notices = " ".join(text for _, _, text in page.by_class("notice"))
+    assert "Speed rows have no paired test" in notices
