@@ -211,3 +211,24 @@ def test_the_page_names_a_run_under_home_with_a_tilde(mmlu):
     run = copy_run(mmlu, Path.home() / "runs")
     html = page_of(run.path)
     assert f"~/runs/{run.id}" in html and str(Path.home()) not in html
+
+
+def test_an_old_record_without_its_samples_says_what_it_cannot_show(tmp_path):
+    """A version 2 record rla wrote before `request` (tests/fixtures/runlog), alone with its
+    run.log: the record's own scores, and a notice for the samples."""
+    import shutil
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "runlog"
+    scored = shutil.copytree(fixtures / "scored", tmp_path / "scored")
+    record = load_record(scored / "record.json")
+    page = Page(page_of(scored))
+    ((_, attrs, text),) = page.find(id="headline")
+    assert text == f"{record.body.results.score * 100:.2f}%"
+    ((_, count, _),) = page.find(id="subject-count")
+    assert count["data-count"] == str(len(record.body.results.subtasks))
+    notices = " ".join(text for _, _, text in page.by_class("notice"))
+    assert "no samples.jsonl" in notices and not page.find(id="samples")
+    speed = shutil.copytree(fixtures / "speed", tmp_path / "speed")
+    page = Page(page_of(speed))
+    counted = [r for r in load_record(speed / "record.json").body.speed.runs if r.counted]
+    assert len(page.by_class("measured-run")) == len(counted) and page.find(id="ceiling-share")
