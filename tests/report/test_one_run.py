@@ -222,7 +222,7 @@ def test_an_old_record_without_its_samples_says_what_it_cannot_show(tmp_path):
     scored = shutil.copytree(fixtures / "scored", tmp_path / "scored")
     record = load_record(scored / "record.json")
     page = Page(page_of(scored))
-    ((_, attrs, text),) = page.find(id="headline")
+    ((_, _, text),) = page.find(id="headline")
     assert text == f"{record.body.results.score * 100:.2f}%"
     ((_, count, _),) = page.find(id="subject-count")
     assert count["data-count"] == str(len(record.body.results.subtasks))
