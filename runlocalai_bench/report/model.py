@@ -74,6 +74,8 @@ class Sample:
     logprobs: tuple[tuple[str, float], ...]
     failing_input: str | None
     error: str | None
+    expected: str | None = None  # a wrong program output: the reference's value
+    got: str | None = None  # … and the program's
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,10 @@ def _text(value: Any) -> str:
 
 def sample_of(line: SampleLine, kind: str) -> Sample:
     failure = line.details.get("first_failure")
-    failing = error = None
+    failing = error = expected = got = None
     if isinstance(failure, Mapping):
+        expected, got = (None if failure.get(k) is None else str(failure[k])
+                         for k in ("expected", "got"))
         where = f"{failure.get('set')} input {failure.get('index')}"
         failing = f"{where}: {failure.get('input')}" if failure.get("input") is not None \
             else where
@@ -153,7 +157,8 @@ def sample_of(line: SampleLine, kind: str) -> Sample:
     gold = line.target if kind != CODE else f"passes the base and plus tests of {line.target}"
     return Sample(id=line.id, subject=line.subtask, outcome=outcome_of(line, kind),
                   prompt=line.prompt, response=line.response, extracted=line.extracted,
-                  gold=gold, logprobs=logprobs, failing_input=failing, error=error)
+                  gold=gold, logprobs=logprobs, failing_input=failing, error=error,
+                  expected=expected, got=got)
 
 
 def chance_of(slug: str) -> float | None:

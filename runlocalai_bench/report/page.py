@@ -11,7 +11,8 @@ repeats for every question of a subject) is stored once in `prefixes` and refere
             "runs": [[sample, ...], ...],        # one list per run
             "flips": {id: [bucket, diff]}}       # compare mode
     sample = [id, subject, outcome, prefix index (-1: none), prompt after it, response,
-              extracted, gold, [[letter, logprob], ...], failing input, error]
+              extracted, gold, [[letter, logprob], ...], failing input, error,
+              expected output, output got]   # the last four: null where none
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def _sample_row(s: Sample, prefixes: dict[str, int]) -> list[Any]:
     index = prefixes.get(context, -1) if context else -1
     rest = s.prompt[len(context):] if index >= 0 else s.prompt
     return [s.id, s.subject, s.outcome, index, rest, s.response, s.extracted, s.gold,
-            [list(p) for p in s.logprobs], s.failing_input, s.error]
+            [list(p) for p in s.logprobs], s.failing_input, s.error, s.expected, s.got]
 
 
 def data_of(report: Report) -> dict[str, Any]:

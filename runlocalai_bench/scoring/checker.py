@@ -7,9 +7,15 @@ special oracle) stops the job; the verdict says how far it got and why it stoppe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from runlocalai_bench.scoring.code_settings import CodeSettings
-from runlocalai_bench.scoring.outputs import decode_value, outputs_match, poly_root_ok
+from runlocalai_bench.scoring.outputs import (
+    decode_value,
+    outputs_match,
+    poly_root_ok,
+    short_repr,
+)
 from runlocalai_bench.scoring.reference import ExpectedOutputs, Reference
 from runlocalai_bench.scoring.sandbox import Frame, JobEnd
 from runlocalai_bench.types import CodeItem
@@ -24,6 +30,11 @@ class SetVerdict:
     first_failure: int | None = None
     reason: str | None = None
     seconds: float = 0.0
+    expected: str | None = None  # a wrong output: the reference's value and the program's,
+    got: str | None = None  # each as a short repr (outputs.short_repr)
+
+
+_NONE = object()  # no value to show (None is a value a program returns)
 
 
 class Checker:
@@ -38,6 +49,7 @@ class Checker:
         self.oracle = settings.special_oracles.get(item.id)
         self.passed = 0
         self.failure: tuple[int | None, str] | None = None
+        self.shown: tuple[str | None, str | None] = (None, None)  # expected, got
         self.done = False
         self._pending: bytes = b""
 
@@ -47,8 +59,11 @@ class Checker:
         first = self.reference.first_float
         return self.settings.float_atol if first is not None and index >= first else 0.0
 
-    def _fail(self, index: int | None, reason: str) -> bool:
+    def _fail(self, index: int | None, reason: str, *, expected: Any = _NONE,
+              got: Any = _NONE) -> bool:
         self.failure = (index, reason)
+        self.shown = (None if expected is _NONE else short_repr(expected),
+                      None if got is _NONE else short_repr(got))
         return False
 
     def on_frame(self, frame: Frame) -> bool:
@@ -70,18 +85,18 @@ class Checker:
                     and frame.index not in self.reference.nan):
                 self.passed += 1
                 return True
-            expected = self.expected.payload(frame.index)
-            if outputs_match(decode_value(frame.payload), decode_value(expected),
-                             self._atol(frame.index), self.settings.rtol):
+            got, want = decode_value(frame.payload), \
+                decode_value(self.expected.payload(frame.index))
+            if outputs_match(got, want, self._atol(frame.index), self.settings.rtol):
                 self.passed += 1
                 return True
-            return self._fail(frame.index, "wrong output")
+            return self._fail(frame.index, "wrong output", expected=want, got=got)
         # kind == "args": the special oracle's turn
-        if poly_root_ok(decode_value(frame.payload), decode_value(self._pending),
-                        self.item.atol):
+        root = decode_value(self._pending)
+        if poly_root_ok(decode_value(frame.payload), root, self.item.atol):
             self.passed += 1
             return True
-        return self._fail(frame.index, "not a root within atol")
+        return self._fail(frame.index, "not a root within atol", got=root)
 
     def verdict(self, name: str, end: JobEnd) -> SetVerdict:
         n = self.reference.n
@@ -89,7 +104,9 @@ class Checker:
             return SetVerdict(name, "pass", n, n, seconds=end.elapsed)
         if self.failure is not None:
             index, reason = self.failure
-            return SetVerdict(name, "fail", n, self.passed, index, reason, end.elapsed)
+            expected, got = self.shown
+            return SetVerdict(name, "fail", n, self.passed, index, reason, end.elapsed,
+                              expected=expected, got=got)
         if end.reason == "timeout":
             index = end.timed_out_index
             reason = "timed out" if index is not None else "timed out before its first input"

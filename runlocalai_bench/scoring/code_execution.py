@@ -25,6 +25,7 @@ from runlocalai_bench.scoring import metrics
 from runlocalai_bench.scoring.checker import Checker, SetVerdict
 from runlocalai_bench.scoring.code_extraction import extract_program
 from runlocalai_bench.scoring.code_settings import CodeSettings
+from runlocalai_bench.scoring.outputs import short_repr
 from runlocalai_bench.scoring.reference import (
     ExpectedOutputs,
     Reference,
@@ -45,12 +46,6 @@ from runlocalai_bench.types import (
     SampleResult,
     SubtaskScore,
 )
-
-
-def _short_repr(value: Any, limit: int = 300) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
-
 
 # ---------------------------------------------------------------------------------------------
 # The Eval
@@ -131,7 +126,9 @@ class CodeExecutionEval:
             shown = index is not None and 0 <= index < len(inputs)
             details["first_failure"] = {
                 "set": failed.name, "index": index, "reason": failed.reason,
-                "input": _short_repr(inputs[index]) if shown and index is not None else None,
+                "input": short_repr(inputs[index]) if shown and index is not None else None,
+                **{k: v for k, v in (("expected", failed.expected), ("got", failed.got))
+                   if v is not None},
             }
         return sample(extraction.code, "pass" if passed else "fail", details)
 

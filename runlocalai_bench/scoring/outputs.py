@@ -75,6 +75,12 @@ def _unpack_numbers(flags: str, data: str) -> list[Any]:
     return [int(v) if i else v for v, i in zip(values, is_int, strict=True)]
 
 
+def short_repr(value: Any, limit: int = 300) -> str:
+    """A value as a sample's details show it: its repr, cut at `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
 def decode_value(payload: bytes) -> Any:
     """A value from its wire form (see _sandbox_child.encode); garbage decodes to Opaque."""
     try:

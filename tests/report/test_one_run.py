@@ -54,6 +54,11 @@ def test_code_samples_get_their_outcome_failing_input_and_error(humaneval):
     assert samples["HumanEval/2"].error == "wrong output"
     assert "killed by signal 9" in samples["HumanEval/55"].error
     assert samples["HumanEval/32"].failing_input is None
+    # a wrong output: the reference's value and the program's
+    assert (samples["HumanEval/2"].expected, samples["HumanEval/2"].got) == (
+        repr(999.99999 - int(999.99999)), "0.0")
+    assert (samples["HumanEval/63"].expected, samples["HumanEval/63"].got) == ("1", "None")
+    assert samples["HumanEval/55"].got is None  # killed: nothing returned
 
 
 def test_the_page_loads_nothing_from_anywhere(mmlu):
@@ -95,13 +100,14 @@ def test_the_embedded_data_round_trips_each_sample_and_stores_shared_context_onc
     lines = {line["id"]: line for line in rundir.read_samples(mmlu.samples)}
     (samples,) = data["runs"]
     assert len(samples) == 114
-    for sid, subject, outcome, prefix, rest, response, extracted, gold, lps, failing, error \
-            in samples:
+    for sid, subject, outcome, prefix, rest, response, extracted, gold, lps, failing, error, \
+            expected, got in samples:
         line = lines[sid]
         prompt = (data["prefixes"][prefix] if prefix >= 0 else "") + rest
         assert (prompt, response, extracted, gold) == (line["prompt"], line["response"],
                                                        line["extracted"], line["target"])
         assert subject == line["subtask"] and failing is None and error is None
+        assert expected is None and got is None
         assert outcome == ("correct" if line["score"] == 1.0 else "wrong")
         assert dict(lps) == line["details"]["letter_logprobs"]
     # the 5-shot context of each subject once, not once per question

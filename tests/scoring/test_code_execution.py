@@ -112,6 +112,8 @@ def test_find_zero_passes_with_the_intended_oracle(evaluator: CodeExecutionEval,
     wrong = score(evaluator, item, "    return 0.0\n")
     assert wrong.status == "fail" and wrong.details["first_failure"]["reason"] == (
         "not a root within atol")
+    assert wrong.details["first_failure"]["got"] == "0.0"  # the root it claimed
+    assert "expected" not in wrong.details["first_failure"]  # any root within atol would do
 
 
 def test_a_lookup_of_the_base_answers_fails_plus(evaluator: CodeExecutionEval,
@@ -137,7 +139,8 @@ def test_float_outputs_get_the_tasks_tolerance(evaluator: CodeExecutionEval,
     assert wrong.status == "fail" and wrong.details["plus"] is None
     assert wrong.details["first_failure"] == {"set": "base", "index": 0,
                                               "reason": "wrong output",
-                                              "input": repr(item.base_input[0])}
+                                              "input": repr(item.base_input[0]),
+                                              "expected": "0.5", "got": repr(3.5 % 1.0 + 1e-3)}
 
 
 def test_float_tolerance_is_sticky_from_the_first_float_output(

@@ -5,7 +5,7 @@
   "use strict";
   var PAGE = 50;
   var ID = 0, SUBJECT = 1, OUTCOME = 2, PREFIX = 3, PROMPT = 4, RESPONSE = 5, EXTRACTED = 6,
-    GOLD = 7, LOGPROBS = 8, FAILING = 9, ERROR = 10;
+    GOLD = 7, LOGPROBS = 8, FAILING = 9, ERROR = 10, EXPECTED = 11, GOT = 12;
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var $ = function (id) { return document.getElementById(id); };
   var list = $("sample-list");
@@ -74,6 +74,8 @@
       side.appendChild(box);
     }
     field(side, "failing input", "failing-input", s[FAILING], true);
+    field(side, "expected", "expected", s[EXPECTED], true);
+    field(side, "got", "got", s[GOT], true);
     field(side, "error", "error", s[ERROR], true);
     return side;
   }
