@@ -72,6 +72,8 @@ def test_merged_shards_equal_the_unsharded_run(runs, tmp_path):
         assert (merged.path / s.log).read_bytes() == runs[name].run_log.read_bytes()
         assert record.files[s.log] == s.log_sha256
     assert "--shard" not in record.command.reproduce
+    assert record.body.endpoints == load_record(runs["s0"].record).body.endpoints  # one server
+    assert record.body.batching == load_record(runs["whole"].record).body.batching
     assert record.command.reproduce == load_record(runs["whole"].record).command.reproduce
     assert record.request == load_record(runs["whole"].record).request
     whole_body = load_record(runs["whole"].record).body
