@@ -130,10 +130,12 @@ def _engine_shards(env: Mapping[str, str]) -> list[tuple[str, int | None, int | 
 
 def _slurm(env: Mapping[str, str]) -> tuple[int, int | None]:
     """A Slurm array task's position: (ID - MIN) / STEP of SLURM_ARRAY_TASK_COUNT tasks, so
-    `--array=1-4` gives shards 0..3 of 4."""
+    `--array=1-4` gives shards 0..3 of 4. A list (`--array=1,5,9`) states MIN, MAX and COUNT but
+    STEP 1, so its tasks have no such position: it is refused by MAX, which a range's COUNT fits."""
     values = {}
     for name, default in (("SLURM_ARRAY_TASK_ID", None), ("SLURM_ARRAY_TASK_MIN", "0"),
-                          ("SLURM_ARRAY_TASK_STEP", "1"), ("SLURM_ARRAY_TASK_COUNT", None)):
+                          ("SLURM_ARRAY_TASK_STEP", "1"), ("SLURM_ARRAY_TASK_COUNT", None),
+                          ("SLURM_ARRAY_TASK_MAX", None)):
         text = env.get(name, default)
         values[name] = None if text is None else _int(text, f"{name}={text}")
     task, low, step = (values["SLURM_ARRAY_TASK_ID"], values["SLURM_ARRAY_TASK_MIN"],
@@ -142,7 +144,13 @@ def _slurm(env: Mapping[str, str]) -> tuple[int, int | None]:
     if step < 1 or (task - low) % step:
         raise ConfigError(f"Slurm array task {task} is not on the array's range (min {low},"
                           f" step {step})", hint="submit the array as a range: --array=0-N")
-    return (task - low) // step, values["SLURM_ARRAY_TASK_COUNT"]
+    high, count = values["SLURM_ARRAY_TASK_MAX"], values["SLURM_ARRAY_TASK_COUNT"]
+    if high is not None and count is not None and (high - low) // step + 1 != count:
+        raise ConfigError(f"the Slurm array is not a range: {count} tasks from {low} to {high}"
+                          f" (step {step})",
+                          hint="submit the array as a range, --array=0-N or --array=A-B:STEP,"
+                          " not a list of task ids")
+    return (task - low) // step, count
 
 
 def _agree(sources: Sequence[tuple[str, int | None, int | None]], flag: str) -> Shard:

@@ -101,7 +101,8 @@ SLURM = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_MIN": "1",
     ({**SLURM, "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_ID": "0"}, "auto",
      Shard(0, 4, "slurm")),
     ({"SLURM_ARRAY_TASK_ID": "14", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_STEP": "2",
-      "SLURM_ARRAY_TASK_COUNT": "3"}, "auto", Shard(2, 3, "slurm")),  # --array=10-14:2
+      "SLURM_ARRAY_TASK_MAX": "14", "SLURM_ARRAY_TASK_COUNT": "3"}, "auto",
+     Shard(2, 3, "slurm")),  # --array=10-14:2
     (SLURM, "2/4", Shard(2, 4, "flag")),  # the flag agrees with the engine
     ({"JOB_COMPLETION_INDEX": "1", "RLA_SHARD_COUNT": "3"}, "auto", Shard(1, 3, "kubernetes")),
     ({"JOB_COMPLETION_INDEX": "1"}, "auto/3", Shard(1, 3, "kubernetes")),
@@ -125,6 +126,12 @@ def test_shard_from_the_engines_environment(env, flag, expected):
     ({**SLURM, "SLURM_ARRAY_TASK_STEP": "2", "SLURM_ARRAY_TASK_ID": "2"}, "auto",
      "not on the array's range"),
     ({"SLURM_ARRAY_TASK_ID": "1"}, "auto", "slurm gives the shard index but not the number"),
+    # --array=1,5,9 as Slurm states it: task 5 would be shard 4 of 3, task 9 shard 8
+    ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_MAX": "9",
+      "SLURM_ARRAY_TASK_STEP": "1", "SLURM_ARRAY_TASK_COUNT": "3"}, "auto", "not a range"),
+    # --array=0,1,3: task 1 fits a range, but shard 2 would never run
+    ({"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "3",
+      "SLURM_ARRAY_TASK_STEP": "1", "SLURM_ARRAY_TASK_COUNT": "3"}, "auto", "not a range"),
     ({"RLA_SHARD_COUNT": "0", "RLA_SHARD_INDEX": "0"}, "auto", "must be 1 to"),
     ({"JOB_COMPLETION_INDEX": "0"}, "auto/0", "must be 1 to"),
 ])
