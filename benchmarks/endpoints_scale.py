@@ -2,12 +2,13 @@
 
 (a) Several endpoints. Two, then four replica stubs (tests/support/replica_stub.py: processes
     that answer one request at a time after a fixed --delay, since 2 CPU cores cannot show an
-    engine's speed-up), and `rla bench mmlu --limit Q` over all of them at --concurrency 1 per
-    endpoint. Per endpoint its busy share: the seconds it spent answering ÷ the run's wall_s
-    (record timings: the request loop; goal ≥ 0.95 each); the run against the ideal, Q × delay ÷
-    endpoints (goal ≤ 1.05×). Then the same with one endpoint dying a third of the way through
-    its share (the process exits with a request in flight): every question exactly once in
-    samples.jsonl, none an error row, and the run's time beside the ideal for the ones left.
+    engine's speed-up), and `rla bench mmlu --limit Q` over all of them, one request in flight
+    per endpoint (--concurrency). Per endpoint its busy share: the seconds it spent answering ÷
+    the run's wall_s (record timings: the request loop; goal ≥ 0.95 each); the run against the
+    ideal, Q × delay ÷ endpoints (goal ≤ 1.05×). Then the same with one endpoint dying a third
+    of the way through its share (the process exits with a request in flight): every question
+    exactly once in samples.jsonl, none an error row, and the run's time beside the ideal for
+    the ones left.
 (b) A batching server. llama-server --parallel 4 with gemma-3-270m, Q five-shot MMLU questions:
     rla at --concurrency 4 and at 1, and a plain async client (one httpx.AsyncClient, nothing
     built, scored or written) sending the very bodies rla sent (the record's sampling.sent with
@@ -19,8 +20,9 @@
 Each figure is printed and stored with the machine's 1-minute load average when it was taken.
 
     .venv/bin/python benchmarks/endpoints_scale.py [--questions 400] [--delay 0.1]
-        [--endpoints 2 4] [--server-questions 40] [--plain-concurrency 2 4 8] [--no-server]
-        [--data-dir DIR] [--out benchmarks/results/endpoints_scale.json]
+        [--endpoints 2 4] [--concurrency 1] [--server-questions 40]
+        [--plain-concurrency 2 4 8] [--no-server] [--data-dir DIR]
+        [--out benchmarks/results/endpoints_scale.json]
 
 Needs the shared data (../shared/data/mmlu beside the checkout, or --data-dir) and, for (b), a
 llama-server build (scripts/setup.sh --server).
@@ -90,7 +92,7 @@ def run_rla(urls: list[str], data_dir: Path, out: Path, *flags: str) -> dict:
 
 
 def several_endpoints(n: int, questions: int, delay: float, data_dir: Path, tmp: Path, *,
-                      kill: bool) -> dict:
+                      kill: bool, concurrency: int = 1) -> dict:
     share = questions // n
     dying = max(1, share // 3) if kill else None
     stubs = [ReplicaStub(delay=delay, die_after=dying if kill and i == n - 1 else None).start()
@@ -98,7 +100,8 @@ def several_endpoints(n: int, questions: int, delay: float, data_dir: Path, tmp:
     try:
         ran = run_rla([s.url for s in stubs], data_dir,
                       tmp / f"endpoints-{n}{'-kill' if kill else ''}",
-                      "--limit", str(questions), "--concurrency", "1", "--retries", "1")
+                      "--limit", str(questions), "--concurrency", str(concurrency),
+                      "--retries", "1")
         stats = [s.stats() if s.alive else None for s in stubs]
     finally:
         for stub in stubs:
@@ -111,7 +114,8 @@ def several_endpoints(n: int, questions: int, delay: float, data_dir: Path, tmp:
     # The ideal: every question's delay spread evenly over the endpoints that could answer it.
     ideal = (questions - (dying or 0)) * delay / live if kill else questions * delay / n
     result = {
-        "endpoints": n, "questions": questions, "delay_s": delay, "killed": kill,
+        "endpoints": n, "concurrency_per_endpoint": concurrency, "questions": questions,
+        "delay_s": delay, "killed": kill,
         "wall_s": round(wall, 3), "process_wall_s": ran["process_wall_s"],
         "ideal_s": round(ideal, 3), "over_ideal": round(wall / ideal, 4),
         "answered_per_endpoint": answered, "busy_share_per_endpoint": busy,
@@ -222,6 +226,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.1,
                         help="seconds each stub takes per request")
     parser.add_argument("--endpoints", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="requests in flight per endpoint in (a); a stub answers one at a"
+                        " time, so above 1 they queue at it")
     parser.add_argument("--server-questions", type=int, default=40,
                         help="MMLU questions for llama-server (about 3 s each on 2 CPU cores)")
     parser.add_argument("--plain-concurrency", type=int, nargs="+", default=[2, 4, 8])
@@ -241,7 +248,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rla-endpoints-bench-") as name:
         tmp = Path(name)
         result["several_endpoints"] = [
-            several_endpoints(n, args.questions, args.delay, args.data_dir, tmp, kill=kill)
+            several_endpoints(n, args.questions, args.delay, args.data_dir, tmp, kill=kill,
+                              concurrency=args.concurrency)
             for n in args.endpoints for kill in (False, True)]
         if not args.no_server:
             result["batching_server"] = batching_server(args.server_questions,
