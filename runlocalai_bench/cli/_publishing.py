@@ -1,6 +1,5 @@
-"""Publishing and submitting a run, as `rla publish`, `rla submit` and the `--publish` /
-`--submit` of `rla bench` (quality and speed) all do it: settings and tokens from the
-environment, the library call, and what the user reads."""
+"""Publishing and submitting a run, as `rla publish`, `rla submit` and `rla bench --publish
+/ --submit` do it: settings and tokens from the environment, the library call, what is read."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ from runlocalai_bench.results.record import load_record
 
 
 def publish_run(ref: str, github_api_url_flag: str | None, *, data_out: bool = True) -> str:
-    """Publish and report; the URL is the command's data (stdout) unless `data_out` is False
-    (`rla bench --json --publish` keeps stdout for the results)."""
+    """Publish; the URL is the data (stdout) unless `data_out` is False (bench --json)."""
     from runlocalai_bench.publish.flow import publish_run as publish
 
     run_path = resolve_run(ref)
@@ -145,13 +143,15 @@ def _refuse(sub: Submission, *, dry_run_at: str | None = None) -> None:
 
 def after_run(run_path: Path, *, publish: bool, submit: bool, json_output: bool,
               yes: bool = False) -> None:
-    """The end of `rla bench`: sign the record when the operator has a key, then publish and
-    submit when asked (with --json, stdout stays the results')."""
+    """The end of `rla bench`: sign the record when the operator has a key (report.html
+    follows), then publish and submit when asked (with --json, stdout stays the results')."""
+    from runlocalai_bench.report import refresh_run_report
     from runlocalai_bench.signing import keys_dir, sign_run_if_keyed
 
     target = ui.stderr_console() if json_output else ui.stdout_console()
     signature = sign_run_if_keyed(run_path, keys_dir(data_home()))
     if signature is not None:
+        refresh_run_report(run_path)
         target.print(f"record signed by key {signature.key_id}", highlight=False, markup=False)
     if publish or submit:
         publish_run(str(run_path), None, data_out=not json_output)

@@ -39,10 +39,14 @@ def show() -> None:
 
 @app.command("sign")
 def sign(run: Path = typer.Argument(..., help="A finished run's directory.")) -> None:
-    """Sign a run's record.json; the signature goes to record.sig beside it."""
+    """Sign a run's record.json; the signature goes to record.sig beside it (and report.html
+    says so, where the run has one)."""
+    from runlocalai_bench.report import refresh_run_report
+
     directory = signing.keys_dir(data_home())
     key = signing.require_private_key(directory)
     signature = signing.sign_run(run.expanduser(), key, signing.load_handle(directory))
+    refresh_run_report(run.expanduser())
     signer = signature.key_id + (f" as {signature.handle}" if signature.handle else "")
     ui.stdout_console().print(f"signed {run / signing.SIGNATURE} with {signer}",
                               markup=False, highlight=False)

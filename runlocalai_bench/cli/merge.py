@@ -27,7 +27,7 @@ def merge(
     that their samples are exactly the selected items, each once; write one run directory
     whose results are recomputed from the joined samples and whose record lists every
     shard."""
-    from runlocalai_bench.report import REPORT_HTML
+    from runlocalai_bench.report import REPORT_HTML, refresh_run_report
     from runlocalai_bench.results.merge import merge_shards
     from runlocalai_bench.signing import keys_dir, sign_run_if_keyed
 
@@ -36,6 +36,8 @@ def merge(
                           index_path=data_home() / "runs.sqlite")
     out, err = ui.stdout_console(), ui.stderr_console()
     signature = sign_run_if_keyed(merged.run.path, keys_dir(data_home()))  # as rla bench does
+    if signature is not None:
+        refresh_run_report(merged.run.path)
     if json_output:
         print_json(out, to_dict(merged.results))
     else:

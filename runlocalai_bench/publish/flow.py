@@ -41,6 +41,7 @@ from runlocalai_bench.publish.payload import Evidence, build_payload, idempotenc
 from runlocalai_bench.publish.readme import gist_description, render_readme
 from runlocalai_bench.publish.trust import GateVerdict, check_gate
 from runlocalai_bench.redact import redact, redact_tree, redact_url
+from runlocalai_bench.report import refresh_run_report
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Gist, GistFile, Record, Scored
@@ -189,6 +190,7 @@ def publish_run(run_path: Path, client: GistClient, *, secrets: tuple[str, ...] 
                 verified_at=now())
     record = replace(record, test_run_log_url=created.html_url, gist=gist)
     rundir.write_json_atomic(run.record, record.to_json())
+    refresh_run_report(run.path)  # the page names the Gist and the gate's verdict with it
     if index is not None:
         index.update(run.id, gist_url=created.html_url)
     return Published(url=created.html_url, gist_id=created.id,

@@ -17,10 +17,11 @@ from runlocalai_bench.report.build import (
     REPORT_HTML,
     Report,
     build_report,
+    refresh_run_report,
     write_report,
     write_reproduction_report,
     write_run_report,
 )
 
-__all__ = ["REPORT_HTML", "Report", "build_report", "write_report", "write_reproduction_report",
-           "write_run_report"]
+__all__ = ["REPORT_HTML", "Report", "build_report", "refresh_run_report", "write_report",
+           "write_reproduction_report", "write_run_report"]

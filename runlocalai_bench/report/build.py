@@ -49,6 +49,12 @@ def write_run_report(run_path: Path) -> Path:
     return write_report(build_report([load_path(run_path)]), run_path / REPORT_HTML)
 
 
+def refresh_run_report(run_path: Path) -> Path | None:
+    """report.html written again once rla changed the run's record (signed it, published it),
+    so the page never shows a stale signature or Gist; nothing where the run has no report."""
+    return write_run_report(run_path) if (run_path / REPORT_HTML).is_file() else None
+
+
 def write_reproduction_report(original: Source, rerun: Path, directory: Path) -> Path:
     """The original run compared with its re-run, beside reproduction.json."""
     from runlocalai_bench.report.load import load_path, load_source

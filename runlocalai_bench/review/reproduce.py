@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from runlocalai_bench import signing
+from runlocalai_bench.report import refresh_run_report
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.jsontypes import encode
 from runlocalai_bench.results.record import load_record
@@ -206,6 +207,8 @@ def signed_rerun_side(run: rundir.RunDir, record: Mapping[str, Any], keys_dir: P
     """Sign the re-run when this operator has a key; Reproduction.reproduction: run id, path,
     rig and signer, then `headline`."""
     signature = signing.sign_run_if_keyed(run.path, keys_dir)
+    if signature is not None:
+        refresh_run_report(run.path)
     return {"run_id": run.id, "path": str(run.path), "rig": record.get("rig"),
             "signer": signature.key_id if signature else None, **headline}
 

@@ -3,6 +3,7 @@ refuses with `error:` + `hint:`."""
 
 from __future__ import annotations
 
+from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from tests.report.conftest import Page, page_of
 from tests.review.conftest import copy_run, publish
@@ -152,3 +153,26 @@ def test_a_merged_run_has_its_report(tmp_path):
     page = Page((merged / "report.html").read_text())
     assert len(page.data()["runs"][0]) == 12
     assert page.data() == Page(page_of(merged)).data()
+
+
+def test_the_runs_report_follows_its_record_when_signed_and_published(github, tmp_path):
+    from tests.review.conftest import alternating, publish, stub_server
+
+    def card(run) -> dict[str, str]:
+        page = Page((run / "report.html").read_text())
+        return {a["data-field"]: "".join(text) for _, a, text in page.elements
+                if a.get("data-field")}
+
+    code, out, _ = rla("keys", "init")
+    assert code == 0
+    key_id = out.split()[-1]
+    with stub_server(alternating) as server:
+        code, _, stderr = rla("bench", "selfcheck", "--endpoint", server.url,
+                              "--output-dir", str(tmp_path / "runs"))
+    assert code == 0, stderr
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert card(run)["signature"] == f"signaturevalid ({key_id})"
+    assert card(run)["gist"] == "Gist—"
+    url = publish(rundir.RunDir(run), github)
+    assert card(run)["gist"] == f"Gist{url}"
+    assert "test_run_log_url is not set" not in card(run)["gate"]
