@@ -275,6 +275,52 @@ def test_api_key_sent_as_bearer():
     assert server.requests[0].headers["Authorization"] == "Bearer sk-test-123456789"
 
 
+def test_generation_requests_carry_httpx_clients_headers():
+    """Requests go to httpx's connection pool directly (backends/http.py), with the headers an
+    httpx.AsyncClient sends: a server sees the same request."""
+    import httpx
+
+    with serve(lambda seen: Reply(body=LLAMA_COMPLETION)) as server:
+        _generate(OpenAICompatBackend(server.url, "m", LLAMA), Prompt(text="x"))
+    headers = {k.lower(): v for k, v in server.requests[0].headers.items()}
+    for name, value in httpx.AsyncClient().headers.items():
+        assert headers[name] == value, name
+    assert headers["content-type"] == "application/json"
+    assert "authorization" not in headers
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_a_proxy_the_environment_names_carries_the_requests(no_proxy_env):
+    """HTTP_PROXY is honoured as httpx.AsyncClient honours it (NO_PROXY too): the proxy gets
+    the request for the endpoint's own URL."""
+    with serve(lambda seen: Reply(body=LLAMA_COMPLETION)) as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        endpoint = f"http://127.0.0.2:{free_port()}"
+        gen = _generate(OpenAICompatBackend(endpoint, "m", LLAMA), Prompt(text="x"))
+    assert gen.text == " B"
+    assert proxy.requests[0].path == f"{endpoint}/v1/completions"
+
+
+def test_env_proxy_reads_the_environment_as_httpx_does(no_proxy_env):
+    from runlocalai_bench.backends.http import env_proxy
+
+    assert env_proxy("http://127.0.0.1:8080") is None
+    no_proxy_env.setenv("HTTP_PROXY", "proxy.example:3128")
+    no_proxy_env.setenv("NO_PROXY", "gpu-box.lan")
+    assert env_proxy("http://10.0.0.5:8080") == "http://proxy.example:3128"
+    assert env_proxy("http://gpu-box.lan:8080") is None
+    assert env_proxy("https://10.0.0.5") is None
+    no_proxy_env.setenv("ALL_PROXY", "http://all.example:1080")
+    assert env_proxy("https://10.0.0.5") == "http://all.example:1080"
+
+
 def test_ollama_uses_the_native_api_with_num_ctx():
     from runlocalai_bench.backends.ollama import OllamaBackend
 
