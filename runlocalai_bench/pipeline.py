@@ -6,8 +6,9 @@
 The pure parts (item selection, the settings fingerprint, error rows) are plain functions; the
 I/O lives in `run_benchmark` and the helpers it calls. The run directory, index row, run.log
 capture, interrupt and resume are the lifecycle every run shares (results/lifecycle.py); a
-scored run plugs its work and record into it (`_ScoredRun`). The UI is a small protocol so the
-CLI can draw rich progress while tests and scripts pass their own.
+scored run plugs its work and record into it (`_ScoredRun`). Its requests go out over one
+endpoint or several (dispatch.py), its answers are scored here as they land. The UI is a small
+protocol so the CLI can draw rich progress while tests and scripts pass their own.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from runlocalai_bench import dispatch
 from runlocalai_bench.backends import replicas
 from runlocalai_bench.backends.base import Backend
 from runlocalai_bench.config import RunConfig
@@ -209,7 +211,7 @@ def run_benchmark(
         return RunOutcome(run=run, results=work.results, record=finished.record)
     finally:
         if scored is None or not scored.closed:  # they close on the event loop that used them
-            asyncio.run(_close(backends))
+            asyncio.run(dispatch.close(backends))
         eval_.close()
 
 
@@ -251,8 +253,8 @@ class _ScoredRun:
         try:
             asyncio.run(_execute_then_close(
                 todo, lambda item: eval_.build_prompt(item, self.dataset, self.style),
-                _endpoints(self.config, self.backends), eval_, samples_log, self.ui.advance,
-                self.config.concurrency, log.note))
+                dispatch.endpoints_of(self.config.endpoints, self.backends), eval_, samples_log,
+                self.ui.advance, self.config.concurrency, log.note))
             self.closed = True
         finally:
             samples_log.close()
@@ -286,27 +288,8 @@ class _ScoredRun:
             "score": work.results.score, "n": work.results.n, "partial": work.results.partial})
 
 
-@dataclass
-class _Endpoint:
-    """One endpoint's backend in a run, and whether it was retired for failing."""
-
-    backend: Backend
-    label: str  # its URL, redacted, as run.log names it
-    retired: bool = False
-
-
-def _endpoints(config: RunConfig, backends: Sequence[Backend]) -> list[_Endpoint]:
-    urls = config.endpoints or ("in process",)
-    return [_Endpoint(backend, redact(url)) for backend, url in zip(backends, urls, strict=True)]
-
-
-async def _close(backends: Sequence[Backend]) -> None:
-    for backend in backends:
-        await backend.aclose()
-
-
 async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
-                              endpoints: Sequence[_Endpoint], eval_: Eval,
+                              endpoints: Sequence[dispatch.Endpoint], eval_: Eval,
                               samples_log: rundir.SampleLog,
                               on_sample: Callable[[SampleResult], None], concurrency: int,
                               note: Callable[[str], None]) -> None:
@@ -314,99 +297,34 @@ async def _execute_then_close(todo: Sequence[Item], prompt_for: Callable[[Item],
         await _execute(todo, prompt_for, endpoints, eval_, samples_log, on_sample, concurrency,
                        note)
     finally:
-        await _close([endpoint.backend for endpoint in endpoints])
+        await dispatch.close([endpoint.backend for endpoint in endpoints])
 
 
 async def _execute(todo: Sequence[Item], prompt_for: Callable[[Item], Prompt],
-                   endpoints: Sequence[_Endpoint], eval_: Eval, samples_log: rundir.SampleLog,
-                   on_sample: Callable[[SampleResult], None], concurrency: int,
-                   note: Callable[[str], None]) -> None:
-    """Send requests with at most `concurrency` in flight per endpoint, each item to whichever
-    endpoint is free; score and log each as it lands, with up to max(the requests in flight,
-    the eval's score workers) samples scoring at once while the next requests go out (a slow
-    scorer, code execution, no longer holds the engine up). Prompts are built as their item is
-    sent, so a full set never sits in memory as text.
-
-    A request that fails for good (BackendError, not fatal) is an error row. One that fails
-    fatally retires its endpoint: the item goes back to the queue for the others, as does every
-    item a retired endpoint's other workers still held, so only answered items are logged and
-    none twice (backends/replicas.py). With every endpoint retired the run stops."""
-    if not todo:
-        return
-    queue: asyncio.Queue[Item | None] = asyncio.Queue()  # None: no more work, for everyone
-    for item in todo:
-        queue.put_nowait(item)
-    left = len(todo)  # items without an answer or an error row yet
-    live = len(endpoints)
-    fatal: list[BaseException] = []
+                   endpoints: Sequence[dispatch.Endpoint], eval_: Eval,
+                   samples_log: rundir.SampleLog, on_sample: Callable[[SampleResult], None],
+                   concurrency: int, note: Callable[[str], None]) -> None:
+    """Send the items over the endpoints (dispatch.py: at most `concurrency` in flight per
+    endpoint, each item to whichever is free); score and log each as it lands, with up to
+    max(the requests in flight, the eval's score workers) samples scoring at once while the
+    next requests go out (a slow scorer, code execution, no longer holds the engine up). A
+    request that failed for good (BackendError, not fatal) is an error row."""
     workers = eval_.score_workers()
-    slots = asyncio.Semaphore(max(concurrency * len(endpoints), workers))
-    scoring: set[asyncio.Task[None]] = set()
 
     async def settle(item: Item, prompt: Prompt, generation: Generation | None,
                      error: BackendError | None) -> None:
-        try:
-            if generation is None:
-                assert error is not None
-                result = error_row(item, prompt, error)
-            elif workers:
-                result = await asyncio.to_thread(eval_.score, item, prompt, generation)
-            else:
-                result = eval_.score(item, prompt, generation)
-            samples_log.append(sample_line(result, generation))
-            on_sample(result)
-        except Exception as exc:
-            fatal.append(exc)
-            queue.put_nowait(None)
-        finally:
-            slots.release()
-
-    def retire(endpoint: _Endpoint, exc: BackendError) -> None:
-        nonlocal live
-        endpoint.retired = True
-        live -= 1
-        if live == 0:
-            fatal.append(exc if len(endpoints) == 1 else BackendError(
-                f"every one of the {len(endpoints)} endpoints failed (the last,"
-                f" {endpoint.label}: {exc.message})", hint=exc.hint, fatal=True))
-            queue.put_nowait(None)
+        if generation is None:
+            assert error is not None
+            result = error_row(item, prompt, error)
+        elif workers:
+            result = await asyncio.to_thread(eval_.score, item, prompt, generation)
         else:
-            note(runlog.field_line("endpoint", f"{endpoint.label} retired ({exc.message}); its"
-                                   f" items go to the {live} other{'s' if live > 1 else ''}"))
+            result = eval_.score(item, prompt, generation)
+        samples_log.append(sample_line(result, generation))
+        on_sample(result)
 
-    async def worker(endpoint: _Endpoint) -> None:
-        nonlocal left
-        while True:
-            item = await queue.get()
-            if item is None or fatal or endpoint.retired:
-                queue.put_nowait(item)  # for the next worker to see
-                return
-            prompt = prompt_for(item)
-            generation: Generation | None = None
-            error: BackendError | None = None
-            try:
-                generation = await endpoint.backend.generate(prompt)
-            except BackendError as exc:
-                if exc.fatal:
-                    if not endpoint.retired:
-                        retire(endpoint, exc)
-                    queue.put_nowait(item)  # asked again of a live endpoint
-                    return
-                error = exc
-            left -= 1
-            if left == 0:
-                queue.put_nowait(None)
-            await slots.acquire()
-            task = asyncio.create_task(settle(item, prompt, generation, error))
-            scoring.add(task)
-            task.add_done_callback(scoring.discard)
-
-    per_endpoint = min(concurrency, len(todo))
-    await asyncio.gather(*(worker(endpoint) for endpoint in endpoints
-                           for _ in range(per_endpoint)))
-    await asyncio.gather(*scoring)
-    if fatal:
-        raise fatal[0]
+    await dispatch.send_all(todo, prompt_for, endpoints, concurrency, settle=settle,
+                            settling=max(concurrency * len(endpoints), workers), note=note)
 
 
 def read_back(path: Path) -> tuple[list[SampleResult], list[int | None]]:

@@ -9,12 +9,12 @@ model on one kind of rig, each probed, each sent items while it has a free slot.
                       alias) may differ
     check_replicas    a ConfigError naming the first difference, with both values
 
-Dispatch is pipeline._execute's: each endpoint gets --concurrency workers over one shared queue,
-so an item goes to whichever endpoint is free. An endpoint that keeps failing (its FaultBudget
-spent, or a request failed for good: backends/http.py) is retired and the items it had in
-flight go back to the queue for the others; only an answered item is logged, so none is lost or
-asked twice. When every endpoint is retired the run stops, resumable, as a one-endpoint run
-does.
+Sending is runlocalai_bench/dispatch.py's: each endpoint gets --concurrency workers over one
+shared queue, so an item goes to whichever endpoint is free. An endpoint that keeps failing (its
+FaultBudget spent, or a request failed for good: backends/http.py) is retired and the items it
+had in flight go back to the queue for the others; only an answered item is logged, so none is
+lost or asked twice. When every endpoint is retired the run stops, resumable, as a one-endpoint
+run does.
 """
 
 from __future__ import annotations
