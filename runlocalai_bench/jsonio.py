@@ -46,7 +46,8 @@ def loads(data: str | bytes, what: str, *, max_bytes: int = MAX_BYTES,
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
         raise error(f"{what} is not UTF-8 text", hint or "the file was edited or torn") from exc
-    depth = nesting(text)
+    # No deeper than its opening brackets, strings' included: most texts need no closer look.
+    depth = nesting(text) if text.count("[") + text.count("{") > MAX_DEPTH else 0
     if depth > MAX_DEPTH:
         raise error(f"{what} nests {depth:,} levels deep, over the {MAX_DEPTH} rla reads",
                     hint or "this is not a file rla wrote; check where it came from")
