@@ -30,7 +30,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from runlocalai_bench import jsonio
@@ -123,8 +123,20 @@ def _gunzip(packed: bytes, name: str) -> bytes:
 
 def lines_of(parts: Mapping[str, bytes]) -> list[dict[str, Any]]:
     """The compact lines of `parts` (name → bytes, either form), in order, as parsed JSON."""
-    return [jsonio.loads(raw, f"compact sample {n}")
-            for n, raw in enumerate(compact_text(parts).splitlines(), 1) if raw.strip()]
+    return list(iter_lines(parts))
+
+
+def iter_lines(parts: Mapping[str, bytes]) -> Iterator[dict[str, Any]]:
+    """`lines_of` one line at a time: only the text is held whole, not every parsed line."""
+    text = compact_text(parts)
+    start, number = 0, 0
+    while start < len(text):
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end + 1
+        raw, start = text[start:end], end
+        if raw.strip():
+            number += 1
+            yield jsonio.loads(raw, f"compact sample {number}")
 
 
 def expand(parts: Mapping[str, bytes], prompt_of: Callable[[str], str | None]
@@ -134,7 +146,7 @@ def expand(parts: Mapping[str, bytes], prompt_of: Callable[[str], str | None]
     then left empty, so the file will not hash as recorded)."""
     out = bytearray()
     problems: list[str] = []
-    for line in lines_of(parts):
+    for line in iter_lines(parts):
         stated = line.pop("prompt_sha256", None)
         sample_id = str(line.get("id"))
         prompt = prompt_of(sample_id)
