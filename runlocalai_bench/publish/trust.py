@@ -29,7 +29,7 @@ from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
-from runlocalai_bench.results.sampleline import read_sample_lines
+from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 from runlocalai_bench.runtime import greedy, identity
 from runlocalai_bench.scoring import plausibility
 
@@ -73,10 +73,11 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
     if isinstance(record.body, Speed):
         reasons += _speed(record, record.body, data, run_path)
     else:
+        lines = _sample_lines(run_path)  # read once for the items and the context flags
         reasons += _coverage(record.body)
-        reasons += _items(record, record.body, run_path, publishable)
+        reasons += _items(record, record.body, lines, publishable)
         reasons += _greedy(record)
-        reasons += _plausible(record, record.body, run_path)
+        reasons += _plausible(record, record.body, run_path, lines)
     reasons += _files(record, run_path)
     reasons += _gist(record)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
@@ -195,22 +196,33 @@ def batched_reasons(record: Record) -> list[str]:
                                    concurrency=batching.concurrency)
 
 
-def _plausible(record: Record, body: Scored, run_path: Path) -> list[str]:
+def _sample_lines(run_path: Path) -> list[SampleLine] | str | None:
+    """samples.jsonl's lines; why they cannot be read; None without the file."""
+    path = run_path / rundir.SAMPLES
+    if not path.is_file():
+        return None
+    try:
+        return read_sample_lines(path)
+    except RecordError as exc:
+        return f"{rundir.SAMPLES} cannot be read: {exc.message}"
+
+
+def _plausible(record: Record, body: Scored, run_path: Path,
+               lines: list[SampleLine] | str | None) -> list[str]:
     """Results no working setup produces (scoring/plausibility.py): below chance, too many
-    unreadable answers, prompts that reached the context. The samples are read only when they
+    unreadable answers, prompts that reached the context. The samples count only when they
     are the run's own (else _files names them)."""
+    path = run_path / rundir.SAMPLES
+    own = lines is not None and record.files.get(rundir.SAMPLES) == rundir.sha256_file(path)
+    if own and isinstance(lines, str):
+        return []  # _items names the unreadable line
     slug = record.benchmark.slug
     spec = specs.load_spec("tasks", slug) if slug in specs.spec_names("tasks") else {}
-    path = run_path / rundir.SAMPLES
-    own = path.is_file() and record.files.get(rundir.SAMPLES) == rundir.sha256_file(path)
-    samples = path if own else None
     results = body.results
-    try:
-        return plausibility.quality_flags(
-            spec, score=results.score, n=results.n, counts=results.counts, samples=samples,
-            n_ctx=plausibility.context_of(record.runtime.n_ctx, record.sampling.sent))
-    except RecordError:
-        return []  # _items names the unreadable line
+    return plausibility.quality_flags(
+        spec, score=results.score, n=results.n, counts=results.counts,
+        samples=lines if own and not isinstance(lines, str) else None,
+        n_ctx=plausibility.context_of(record.runtime.n_ctx, record.sampling.sent))
 
 
 def _coverage(body: Scored) -> list[str]:
@@ -235,7 +247,7 @@ def _coverage(body: Scored) -> list[str]:
     return out
 
 
-def _items(record: Record, body: Scored, run_path: Path,
+def _items(record: Record, body: Scored, lines: list[SampleLine] | str | None,
            publishable: Mapping[str, str]) -> list[str]:
     """The samples' ids are exactly the pinned dataset's item ids, each once: derived from the
     spec and the pinned data (datasets/coverage.py), not from the record's counters."""
@@ -246,13 +258,10 @@ def _items(record: Record, body: Scored, run_path: Path,
                                         body.dataset.content_sha256)
     if isinstance(expected, str):
         return [expected]
-    path = run_path / rundir.SAMPLES
-    if not path.is_file():
+    if lines is None:
         return []  # _files names it
-    try:
-        lines = read_sample_lines(path)
-    except RecordError as exc:
-        return [f"{rundir.SAMPLES} cannot be read: {exc.message}"]
+    if isinstance(lines, str):
+        return [lines]
     return coverage.coverage_reasons([coverage.Sampled(s.id, s.subtask) for s in lines],
                                      expected)
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runlocalai_bench.results.sampleline import read_sample_lines
+from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
 
 UNPARSED_BOUND = 0.10  # share of answers rla could not read before a run is implausible
 CHANCE_SE = 3.0  # how many of a guesser's standard errors below chance is implausible
@@ -100,16 +100,20 @@ def context_flags(use: ContextUse, n_ctx: int | None) -> list[str]:
             " rla's --n-ctx sets num_ctx)"]
 
 
-def sample_flags(samples: Path | None, n_ctx: int | None) -> list[str]:
-    """The context flags of a run directory's samples.jsonl (none without one)."""
-    lines = read_sample_lines(samples) if samples is not None and samples.is_file() else []
+def sample_flags(samples: Path | Sequence[SampleLine] | None, n_ctx: int | None) -> list[str]:
+    """The context flags of a run directory's samples.jsonl, or of its lines already read
+    (none without them)."""
+    if isinstance(samples, Path):
+        lines: Sequence[SampleLine] = read_sample_lines(samples) if samples.is_file() else []
+    else:
+        lines = samples or []
     use = context_use((line.generation.prompt_tokens if line.generation else None
                        for line in lines), (line.error for line in lines), n_ctx)
     return context_flags(use, n_ctx)
 
 
 def quality_flags(spec: Mapping[str, Any], *, score: float, n: int, counts: Mapping[str, int],
-                  samples: Path | None, n_ctx: int | None) -> list[str]:
+                  samples: Path | Sequence[SampleLine] | None, n_ctx: int | None) -> list[str]:
     """Every implausibility of a finished scored run, one line each naming its likely cause."""
     return [*score_flags(score=score, n=n, counts=counts, chance=chance_of(spec)),
             *sample_flags(samples, n_ctx)]
