@@ -27,13 +27,13 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import measure, rla_argv  # noqa: E402
 from runlocalai_bench.publish.flow import gist_bundle, publish_run  # noqa: E402
 from runlocalai_bench.publish.gist import GistClient  # noqa: E402
 from runlocalai_bench.results import compact, rundir  # noqa: E402
@@ -104,27 +104,21 @@ def gist_figures(run: rundir.RunDir) -> dict[str, Any]:
             "every_file_within_10MB": max(sizes.values()) <= LIMIT, "sizes": sizes}
 
 
-def verify_gist(run: rundir.RunDir, data: Path) -> dict[str, Any]:
+def verify_gist(run: rundir.RunDir, data: Path, scratch: Path) -> dict[str, Any]:
     fake = FakeGitHub()
     loop = fake.start()
     try:
         with GistClient(VALID_TOKEN, api_url=fake.url) as client:
             url = publish_run(run.path, client).url
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "runlocalai_bench", "verify", url, "--data-dir", str(data),
-             "--github-api-url", fake.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        out = child.stdout.read().decode() if child.stdout else ""
-        err = child.stderr.read().decode() if child.stderr else ""
+        ran = measure(rla_argv("verify", url, "--data-dir", str(data), "--github-api-url",
+                               fake.url), scratch / "verify.log",
+                      {**os.environ, "PYTHONPATH": str(ROOT)})
     finally:
         loop.stop()
-    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
-    return {"exit_code": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2),
+    wall, rss_mb = ran.wall_s, ran.peak_rss_mb
+    return {"exit_code": ran.exit_code, "wall_s": round(wall, 2),
             "peak_rss_mb": round(rss_mb, 1), "within_goals": wall < GOAL_WALL_S and
-            rss_mb <= GOAL_RSS_MB, "output_tail": (out + err)[-1500:]}
+            rss_mb <= GOAL_RSS_MB, "output_tail": ran.tail(1500)}
 
 
 def main() -> None:
@@ -155,7 +149,7 @@ def main() -> None:
                   f" {figures[slug]['largest_file_bytes']:,}; load average"
                   f" {os.getloadavg()}")
             if slug == "mmlu":
-                figures["verify_mmlu_gist"] = verify_gist(run, data / folder)
+                figures["verify_mmlu_gist"] = verify_gist(run, data / folder, Path(scratch))
                 v = figures["verify_mmlu_gist"]
                 print(f"rla verify (full MMLU Gist, --data-dir): exit {v['exit_code']},"
                       f" {v['wall_s']} s, peak RSS {v['peak_rss_mb']} MB; load average"

@@ -25,6 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import measure, rla_argv  # noqa: E402
 from runlocalai_bench.results import rundir  # noqa: E402
 from tests.support.llama_stub import StubLlamaServer  # noqa: E402
 
@@ -50,32 +51,16 @@ def bench(url: str, data: Path, out: Path, *extra: str) -> tuple[rundir.RunDir, 
     return rundir.RunDir(run), wall
 
 
-# Runs the merge as its child and reports its wall time and peak RSS. A child forked from this
-# process would count this process's pages (the stub keeps every request body: ~200 MB after
-# a full run) in its peak RSS until it execs, so the merge is forked from a small process.
-MEASURE = """
-import json, resource, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-print(json.dumps({"exit_code": proc.returncode, "wall_s": time.perf_counter() - start,
-                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                  "stderr_tail": proc.stderr.decode(errors="replace")[-1500:]}))
-"""
-
-
 def merge(shards: list[rundir.RunDir], out: Path) -> dict[str, Any]:
     load = os.getloadavg()
-    proc = subprocess.run(
-        [sys.executable, "-c", MEASURE, sys.executable, "-m", "runlocalai_bench", "merge",
-         *(str(s.path) for s in shards), "-o", str(out), "--json"], capture_output=True,
-        text=True, check=True, env=ENV)
-    got = json.loads(proc.stdout)
-    wall, rss_mb = got["wall_s"], got["peak_rss_kib"] / 1024  # KiB on Linux
-    return {"exit_code": got["exit_code"], "wall_s": round(wall, 2),
+    ran = measure(rla_argv("merge", *(str(s.path) for s in shards), "-o", str(out), "--json"),
+                  out.with_suffix(".log"), ENV)
+    wall, rss_mb = ran.wall_s, ran.peak_rss_mb
+    return {"exit_code": ran.exit_code, "wall_s": round(wall, 2),
             "peak_rss_mb": round(rss_mb, 1), "load_average_before": load,
             "load_average_after": os.getloadavg(),
             "within_goals": wall < GOAL_WALL_S and rss_mb <= GOAL_RSS_MB,
-            "stderr_tail": got["stderr_tail"]}
+            "output_tail": ran.tail(1500)}
 
 
 def answers(run: rundir.RunDir) -> dict[str, tuple[Any, ...]]:

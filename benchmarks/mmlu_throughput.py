@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import Measured, measure  # noqa: E402
 from runlocalai_bench import paths  # noqa: E402
 from runlocalai_bench.models import embedded_model_path  # noqa: E402
 from runlocalai_bench.results import rundir  # noqa: E402
@@ -68,21 +68,6 @@ class ChildRun:
     cpu_ms_per_question: float
     peak_rss_mb: float
     load_average: float | None = None  # the 1-minute load average when it started
-
-
-# The kernel's peak RSS of a process that exec'd includes the peak of the image it replaced,
-# so a child started straight from this (large, stub-holding) process would report this
-# process's peak. A small launcher starts `rla` and reports that grandchild's own rusage.
-LAUNCHER = """
-import json, os, subprocess, sys, time
-started = time.perf_counter()
-with open(sys.argv[1], "w") as err:
-    child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err)
-    _, status, usage = os.wait4(child.pid, 0)
-wall = time.perf_counter() - started
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "wall_s": wall,
-                  "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}))
-"""
 
 
 # The plain client: every body rla sent, `concurrency` requests in flight on one AsyncClient,
@@ -125,15 +110,11 @@ class PlainRun:
     load_average: float
 
 
-def launched(args: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
-    """Run `args` through the launcher: exit status, wall, CPU and peak RSS of that child."""
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, str(log), *args], env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"launcher failed:\n{done.stderr[-3000:]}")
-    usage = json.loads(done.stdout)
-    if usage["exit"] != 0:
-        raise SystemExit(f"{args[:4]} failed ({usage['exit']}):\n{log.read_text()[-3000:]}")
+def launched(args: list[str], log: Path, env: dict[str, str] | None = None) -> Measured:
+    """Run `args` measured on its own (benchmarks/measure.py); a failure stops the script."""
+    usage = measure(args, log, env)
+    if usage.exit_code != 0:
+        raise SystemExit(f"{args[:4]} failed ({usage.exit_code}):\n{usage.tail()}")
     return usage
 
 
@@ -144,11 +125,11 @@ def run_plain(url: str, bodies: list, concurrency: int, out: Path) -> PlainRun:
     usage = launched([sys.executable, "-c", PLAIN_CLIENT, url, str(out / "bodies.json"),
                       str(concurrency), str(out / "plain.json")], out / "plain.stderr")
     loop_wall = json.loads((out / "plain.json").read_text())["loop_wall_s"]
-    n, wall = len(bodies), usage["wall_s"]
+    n, wall = len(bodies), usage.wall_s
     return PlainRun(requests=n, process_wall_s=round(wall, 3), loop_wall_s=round(loop_wall, 3),
                     requests_per_s=round(n / wall, 2),
                     loop_requests_per_s=round(n / loop_wall, 2),
-                    cpu_ms_per_request=round(1000 * usage["cpu_s"] / n, 3),
+                    cpu_ms_per_request=round(1000 * usage.cpu_s / n, 3),
                     load_average=round(load, 2))
 
 
@@ -168,13 +149,13 @@ def run_rla(url: str, data_dir: Path, out: Path, *flags: str,
     record = json.loads(run.record.read_text())
     requests = count_requests() - requests_before
     n = len(samples)
-    wall, loop_wall, cpu = usage["wall_s"], float(record["timings"]["wall_s"]), usage["cpu_s"]
+    wall, loop_wall, cpu = usage.wall_s, float(record["timings"]["wall_s"]), usage.cpu_s
     return ChildRun(
         questions=n, requests=requests, requests_per_question=round(requests / n, 4),
         process_wall_s=round(wall, 3), loop_wall_s=round(loop_wall, 3),
         questions_per_s=round(n / wall, 2), loop_questions_per_s=round(n / loop_wall, 2),
         cpu_s=round(cpu, 3), cpu_ms_per_question=round(1000 * cpu / n, 3),
-        peak_rss_mb=round(usage["maxrss_kib"] / 1024.0, 1),  # Linux reports KiB
+        peak_rss_mb=round(usage.peak_rss_mb, 1),
         load_average=round(load, 2),
     ), samples
 

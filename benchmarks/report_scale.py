@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.evidence_size import RealSizedStub  # noqa: E402
+from benchmarks.measure import measure, rla_argv  # noqa: E402
 from runlocalai_bench.results import rundir  # noqa: E402
 from tests.support.browser import Page, absent  # noqa: E402
 from tests.support.data import data_root  # noqa: E402
@@ -51,18 +51,13 @@ def load() -> float:
 
 
 def rla(args: list[str], log: Path, env: dict[str, str]) -> dict[str, Any]:
-    """`python -m runlocalai_bench ARGS` as a child of its own: exit, wall, peak RSS."""
-    started, load_at_start = time.perf_counter(), load()
-    with log.open("w") as err:
-        child = subprocess.Popen([sys.executable, "-m", "runlocalai_bench", *args],
-                                 stdout=err, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-    figures = {"wall_s": round(time.perf_counter() - started, 2),
-               "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
-               "load_average": load_at_start}
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"rla {' '.join(args[:2])} failed:\n{log.read_text()[-3000:]}")
-    return figures
+    """`rla ARGS` measured on its own (benchmarks/measure.py): wall, peak RSS, load."""
+    load_at_start = load()
+    ran = measure(rla_argv(*args), log, env)
+    if ran.exit_code != 0:
+        raise SystemExit(f"rla {' '.join(args[:2])} failed:\n{ran.tail()}")
+    return {"wall_s": round(ran.wall_s, 2), "peak_rss_mb": round(ran.peak_rss_mb, 1),
+            "load_average": load_at_start}
 
 
 def full_run(data: Path, out: Path, limit: int | None, env: dict[str, str]) -> rundir.RunDir:
