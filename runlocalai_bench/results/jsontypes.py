@@ -136,10 +136,20 @@ def _union(options: tuple[Any, ...]) -> Decoder:
 def _tuple(args: tuple[Any, ...]) -> Decoder:
     if len(args) == 2 and args[1] is Ellipsis:
         item = _lazy(args[0])
+        pair = _plain_pair(args[0])
 
         def repeated(value: Any, path: str) -> Any:
             items = _expect(value, list, "array", path)
-            return tuple(item()(v, f"{path}[{i}]") for i, v in enumerate(items))
+            if pair is not None and all(
+                    type(v) is list and len(v) == 2 and type(v[0]) is pair[0]
+                    and (type(v[1]) is pair[1] or (pair[1] is float and type(v[1]) is int))
+                    for v in items):
+                return tuple(map(tuple, items))  # pairs that are what they say
+            decode_item = item()
+            try:  # each item's path is spelled out only to name the one that fails
+                return tuple([decode_item(v, path) for v in items])
+            except Mismatch:
+                return tuple(decode_item(v, f"{path}[{i}]") for i, v in enumerate(items))
         return repeated
     parts = [_lazy(a) for a in args]
 
@@ -150,6 +160,19 @@ def _tuple(args: tuple[Any, ...]) -> Decoder:
         pairs = enumerate(zip(parts, items, strict=True))
         return tuple(part()(v, f"{path}[{i}]") for i, (part, v) in pairs)
     return fixed
+
+
+# Plain JSON types a repeated pair's parts are checked against directly (a token and its
+# log-probability: 20 pairs an answer on every line of a full MMLU run read back).
+_PLAIN: dict[Any, type] = {str: str, float: float}
+
+
+def _plain_pair(tp: Any) -> tuple[type, type] | None:
+    """(first, second) when `tp` is a pair of plain types, such as tuple[str, float]."""
+    args = typing.get_args(tp) if typing.get_origin(tp) is tuple else ()
+    if len(args) == 2 and args[0] in _PLAIN and args[1] in _PLAIN:
+        return _PLAIN[args[0]], _PLAIN[args[1]]
+    return None
 
 
 def _dataclass(cls: type) -> Decoder:

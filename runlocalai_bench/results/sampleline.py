@@ -95,7 +95,12 @@ def read_sample_lines(path: Path) -> list[SampleLine]:
     return list(iter_sample_lines(path))
 
 
-def iter_sample_lines(path: Path) -> Iterator[SampleLine]:
-    """`read_sample_lines` one line at a time."""
+def iter_sample_lines(path: Path, *, alternatives: bool = True) -> Iterator[SampleLine]:
+    """`read_sample_lines` one line at a time. Without `alternatives`, each answer's top
+    log-probabilities (20 a line, most of a multiple-choice line's bytes) are left unread and
+    empty, for a reader that shows or gates the answers but never rescores them."""
     for number, line in enumerate(rundir.iter_samples(path, strict=True), 1):
+        generation = line.get("generation")
+        if not alternatives and isinstance(generation, dict):
+            generation["top_logprobs"] = []
         yield SampleLine.from_json(line, f"{path.name} line {number}")
