@@ -177,6 +177,15 @@ def run_benchmark(
     open_backend: Callable[[RunConfig], Backend],
     detect_rig: Callable[[], RigInfo],
 ) -> RunOutcome:
+    outcome = _run(config, ui, open_backend=open_backend, detect_rig=detect_rig)
+    # written once the run's dataset, prompts and engines are let go: the report reads the
+    # samples back, and a full MMLU run's would otherwise sit in memory beside them
+    write_run_report(outcome.run.path)
+    return outcome
+
+
+def _run(config: RunConfig, ui: RunUI, *, open_backend: Callable[[RunConfig], Backend],
+         detect_rig: Callable[[], RigInfo]) -> RunOutcome:
     eval_ = load_eval(config.slug, cache_dir=config.cache_dir)
     style: PromptStyle = config.prompt_style or eval_.spec.default_style
     backends: list[Backend] = []
@@ -207,7 +216,6 @@ def run_benchmark(
         scored = _ScoredRun(config=config, ui=ui, eval_=eval_, style=style, backends=backends,
                             runtime=runtime, rig=rig, dataset=dataset, items=items, sent=sent)
         run, work, finished = lifecycle.execute(config, plan, scored)
-        write_run_report(run.path)
         return RunOutcome(run=run, results=work.results, record=finished.record)
     finally:
         if scored is None or not scored.closed:  # they close on the event loop that used them

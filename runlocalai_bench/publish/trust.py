@@ -16,7 +16,7 @@ publishable comes in as an argument (`publishable_specs()` reads them from tasks
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from runlocalai_bench.publish.gist import gist_name
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.recordtypes import Record, Scored, Speed
 from runlocalai_bench.results.runlog import is_speed_run_log
-from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from runlocalai_bench.results.sampleline import SampleLine, iter_sample_lines
 from runlocalai_bench.runtime import greedy, identity
 from runlocalai_bench.scoring import plausibility
 
@@ -60,7 +60,10 @@ def publishable_specs() -> dict[str, str]:
     return out
 
 
-def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -> GateVerdict:
+def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str],
+               lines: Sequence[SampleLine] | None = None) -> GateVerdict:
+    """`lines`: the run's samples.jsonl as a caller already read it (rla report), so a full
+    run's samples are not held twice; read here otherwise."""
     reasons: list[str] = []
     data = record.to_json()
     for error in schemas.validate(data, schemas.load_schema(record.schema)):
@@ -73,11 +76,11 @@ def check_gate(record: Record, run_path: Path, publishable: Mapping[str, str]) -
     if isinstance(record.body, Speed):
         reasons += _speed(record, record.body, data, run_path)
     else:
-        lines = _sample_lines(run_path)  # read once for the items and the context flags
+        read = _sample_lines(run_path) if lines is None else lines  # for items and context
         reasons += _coverage(record.body)
-        reasons += _items(record, record.body, lines, publishable)
+        reasons += _items(record, record.body, read, publishable)
         reasons += _greedy(record)
-        reasons += _plausible(record, record.body, run_path, lines)
+        reasons += _plausible(record, record.body, run_path, read)
     reasons += _files(record, run_path)
     reasons += _gist(record)
     return GateVerdict(tuple(dict.fromkeys(reasons)))
@@ -202,13 +205,13 @@ def _sample_lines(run_path: Path) -> list[SampleLine] | str | None:
     if not path.is_file():
         return None
     try:
-        return read_sample_lines(path)
+        return list(iter_sample_lines(path, alternatives=False))  # the gate never rescores
     except RecordError as exc:
         return f"{rundir.SAMPLES} cannot be read: {exc.message}"
 
 
 def _plausible(record: Record, body: Scored, run_path: Path,
-               lines: list[SampleLine] | str | None) -> list[str]:
+               lines: Sequence[SampleLine] | str | None) -> list[str]:
     """Results no working setup produces (scoring/plausibility.py): below chance, too many
     unreadable answers, prompts that reached the context. The samples count only when they
     are the run's own (else _files names them)."""
@@ -247,7 +250,7 @@ def _coverage(body: Scored) -> list[str]:
     return out
 
 
-def _items(record: Record, body: Scored, lines: list[SampleLine] | str | None,
+def _items(record: Record, body: Scored, lines: Sequence[SampleLine] | str | None,
            publishable: Mapping[str, str]) -> list[str]:
     """The samples' ids are exactly the pinned dataset's item ids, each once: derived from the
     spec and the pinned data (datasets/coverage.py), not from the record's counters."""

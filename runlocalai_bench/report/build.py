@@ -65,10 +65,12 @@ def write_reproduction_report(original: Source, rerun: Path, directory: Path) ->
 
 def write_report(report: Report, path: Path) -> Path:
     """The page, written whole to a temporary file and moved into place."""
-    from runlocalai_bench.report.page import render
+    from runlocalai_bench.report.page import render_parts
 
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(path.name + ".tmp")
-    scratch.write_text(render(report), encoding="utf-8")
+    with scratch.open("w", encoding="utf-8") as out:
+        for part in render_parts(report):
+            out.write(part)
     os.replace(scratch, path)
     return path

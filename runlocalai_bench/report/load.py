@@ -19,7 +19,7 @@ from runlocalai_bench.redact import redact
 from runlocalai_bench.results import compact, rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record, Scored
-from runlocalai_bench.results.sampleline import SampleLine, read_sample_lines
+from runlocalai_bench.results.sampleline import SampleLine, iter_sample_lines
 from runlocalai_bench.review.rescore import rebuild_samples
 from runlocalai_bench.review.source import Source
 from runlocalai_bench.signing import SIGNATURE, check_signature, read_signature
@@ -82,7 +82,9 @@ def _samples(source: Source, record: Record, data_dir: Path | None, cache_dir: P
     if claimed is not None and rundir.sha256_file(path) != claimed:
         return None, [f"{rundir.SAMPLES} does not hash to the sha256 the record states: its "
                       "samples are not the ones scored, so none are shown."]
-    lines = tuple(read_sample_lines(path))
+    # what the page shows and pairs, and the trust gate reads: an answer's top
+    # log-probabilities are neither (on full MMLU, most of the memory the lines would take)
+    lines = tuple(iter_sample_lines(path, alternatives=False))
     notices = []
     if len(lines) != record.body.results.n:
         notices.append(f"{rundir.SAMPLES} holds {len(lines)} samples, the record scores "
@@ -102,7 +104,7 @@ def load_source(source: Source, *, data_dir: Path | None = None,
                        "what those files would show is left out.")
     samples, more = _samples(source, record, data_dir, cache_dir)
     try:
-        gate = check_gate(record, source.run.path, publishable_specs())
+        gate = check_gate(record, source.run.path, publishable_specs(), samples)
     except RlaError as exc:
         gate = GateVerdict((f"the trust gate could not be checked: {exc.message}",))
     return LoadedRun(origin=redact(source.origin), record=record, samples=samples,

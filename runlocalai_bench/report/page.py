@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from html import escape
 from importlib import resources
 from typing import Any
@@ -232,6 +232,12 @@ def _run_summary(view: RunView, first: bool) -> str:
 
 
 def render(report: Report) -> str:
+    return "".join(render_parts(report))
+
+
+def render_parts(report: Report) -> Iterator[str]:
+    """The page in the order it is written: a full run's data is one large part, so the page
+    is written part by part rather than joined into one more copy of it first."""
     c = report.comparison
     views = report.runs
     body = [f"<header><h1>{escape(report.title)}</h1></header><main>"]
@@ -255,9 +261,10 @@ def render(report: Report) -> str:
         body += ['<details class="cards"><summary>The run cards</summary>',
                  *(run_card(v, None) for v in views), "</details>"]
     body += [samples_section(report), "</main>"]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(report.title)}</title><style>{asset('report.css')}</style></head>"
-            f"<body>{''.join(body)}"
-            f'<script type="application/json" id="report-data">{embed(data_of(report))}'
-            f"</script><script>{asset('report.js')}</script></body></html>\n")
+    yield ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           '<meta name="viewport" content="width=device-width, initial-scale=1">'
+           f"<title>{escape(report.title)}</title><style>{asset('report.css')}</style></head>"
+           f"<body>{''.join(body)}"
+           '<script type="application/json" id="report-data">')
+    yield embed(data_of(report))
+    yield f"</script><script>{asset('report.js')}</script></body></html>\n"
