@@ -28,9 +28,10 @@ def _pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def _frame(ident: str, height: int, title: str, desc: str, body: list[str]) -> str:
+def _frame(ident: str, height: int, title: str, desc: str, body: list[str],
+           width: int = WIDTH) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-            f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'aria-labelledby="{ident}-title {ident}-desc">'
             f'<title id="{ident}-title">{escape(title)}</title>'
             f'<desc id="{ident}-desc">{escape(desc)}</desc>{"".join(body)}</svg>')
@@ -118,4 +119,6 @@ def delta_chart(ident: str, deltas: Sequence[ScoreDelta], title: str) -> str:
     desc = f"{len(deltas)} subjects, B minus A in percentage points. " + "; ".join(
         f"{d.name} " + ("absent" if d.delta_pp is None else f"{d.delta_pp:+.1f}")
         for d in deltas)
-    return _frame(ident, y + 30, title, desc, ["<g role=\"list\">", *body, "</g>"])
+    # its figures ("+100.0 pp, lost 0, gained 2, p=0.5") run longer than a score's
+    return _frame(ident, y + 30, title, desc, ["<g role=\"list\">", *body, "</g>"],
+                  width=WIDTH + 140)

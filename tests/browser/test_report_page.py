@@ -210,6 +210,7 @@ def test_two_runs_compared(page: Page, mmlu_pair: tuple[rundir.RunDir, rundir.Ru
     differs = {row.get_attribute("data-field") for row in page.all("#card-diff tr.differs")}
     assert "quant" in differs, differs
     assert page.all("#not-comparable") == []
+    assert page.clipped_svg_text() == []  # the delta chart's longer figures included
     narrowing(page, "filter-flip", {k: len(v) for k, v in flips.items()}, len(in_a))
     # A subject and a flip together: the flips of that subject.
     subject, n = Counter(in_a[i]["subtask"] for i in flips["a-only"]).most_common(1)[0]
