@@ -13,7 +13,7 @@ from runlocalai_bench.results.recordtypes import ShardOf
 from tests.cli.test_bench_cli import selfcheck_questions
 from tests.support.cli import assert_user_error, rla
 from tests.support.llama_stub import StubLlamaServer
-from tests.support.servers import Reply
+from tests.support.servers import Reply, serve
 
 
 def runs_in(out: Path) -> list[rundir.RunDir]:
@@ -56,32 +56,19 @@ def test_three_shards_cover_the_items_once_each(tmp_path):
 def test_a_shard_resumes_its_own_part(tmp_path):
     """Two shards interrupted in one output directory and index: --resume --shard 1/2 continues
     shard 1's run, not the later shard 0."""
-    dying = StubLlamaServer(policy=lambda p: "B",
-                            fail=lambda n: Reply(500, {"error": {"message": "gone"}})
-                            if n > 2 else None)
-    server = dying.start()
-    try:
-        first = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
-                    "--output-dir", str(tmp_path), "--retries", "0", "--shard", "1/2")
-        assert_user_error(first, "--resume")
-    finally:
-        server.stop()
-    dying = StubLlamaServer(policy=lambda p: "B",
-                            fail=lambda n: Reply(500, {"error": {"message": "gone"}}))
-    server = dying.start()
-    try:
-        other = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
-                    "--output-dir", str(tmp_path), "--retries", "0", "--shard", "0/2")
-        assert_user_error(other, "--resume")
-    finally:
-        server.stop()
+    def shard(url: str, *flags: str):
+        return rla("bench", "selfcheck", "--endpoint", url, "--model", "stub",
+                   "--output-dir", str(tmp_path), *flags)
+
+    gone = Reply(500, {"error": {"message": "gone"}})
+    dying = StubLlamaServer(policy=lambda p: "B", fail=lambda n: gone if n > 2 else None)
+    with serve(dying.handle) as server:
+        assert_user_error(shard(server.url, "--retries", "0", "--shard", "1/2"), "--resume")
+    with serve(StubLlamaServer(policy=lambda p: "B", fail=lambda n: gone).handle) as server:
+        assert_user_error(shard(server.url, "--retries", "0", "--shard", "0/2"), "--resume")
     healthy = StubLlamaServer(policy=lambda p: "B")
-    server = healthy.start()
-    try:
-        again = rla("bench", "selfcheck", "--endpoint", server.url, "--model", "stub",
-                    "--output-dir", str(tmp_path), "--resume", "--shard", "1/2")
-    finally:
-        server.stop()
+    with serve(healthy.handle) as server:
+        again = shard(server.url, "--resume", "--shard", "1/2")
     assert again.returncode == 0, again.stderr
     assert healthy.completions == 6 - 2
     done = [r for r in runs_in(tmp_path) if r.record.exists()]
