@@ -12,6 +12,11 @@ every item its other workers still hold, and a line in run.log (`note`) says so.
 that got an answer or failed for good reaches `settle`, once, so when the samples log is written
 there nothing is lost or asked twice; with every endpoint retired the run stops (the last
 endpoint's error, fatal: resumable). Which endpoints may share a run is backends/replicas.py's.
+
+An answer is settled in a task of its own, which first runs when its worker next awaits: for an
+http:// endpoint that is after the worker's next request is on the wire (backends/wire.py
+writes it before its first await), so at --concurrency 1 the settling (scoring, the samples
+line, its fsync) overlaps the engine's work instead of delaying the next request.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@
                          llama-server drops one after a response that outlasted its 5 s
                          keep-alive, unannounced) never reached the engine: it is sent again at
                          once, once, and is not a retry. Answers are read through the bounded
-                         JSON reader (jsonio), at most MAX_ANSWER_BYTES.
+                         JSON reader (jsonio), at most MAX_ANSWER_BYTES. Requests to an http://
+                         endpoint go through backends/wire.py's lean HTTP/1.1 pool (the request
+                         on the wire before the event loop runs anything else); https:// ones,
+                         and any behind an https proxy, through httpx's pool.
     FaultBudget          FAULT_BUDGET failed requests in a row, or requests failing in a row for
                          FAULT_WINDOW seconds (--give-up-after), stop the run, whatever --timeout
                          is: a server that stalls or answers nonsense is given up on in bounded
@@ -23,7 +26,7 @@
                          timings), and each goes on a connection of its own (`Connection:
                          close`), so none meets a connection llama-server dropped.
 
-Plain httpx rather than the OpenAI SDK: we must put engine-specific fields on the wire
+Plain HTTP rather than the OpenAI SDK: we must put engine-specific fields on the wire
 (`cache_prompt`, `top_k`), read fields the SDK does not model (llama-server's `timings`, its
 chat-shaped logprobs on /v1/completions) and own the retry policy, so the raw request is the
 simpler tool.
@@ -45,6 +48,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from runlocalai_bench import jsonio
+from runlocalai_bench.backends.wire import Wire, json_body, request_headers
 from runlocalai_bench.errors import BackendError, EndpointError, RlaError
 from runlocalai_bench.redact import redact
 
@@ -197,14 +201,17 @@ class Retrying:
         self.retries = retries
         self.backoff = backoff
         self.budget = FaultBudget(max(fault_budget, retries + 1), fault_window)
-        # Requests go to httpx's pool (the transport) as the client would send them (headers,
-        # timeouts, proxy) less cookies, redirects, auth flows and URL merging: ~5% of rla's CPU.
-        _sniffio_absent_once()
-        self._transport = httpx.AsyncHTTPTransport(proxy=env_proxy(base))
-        self.client = httpx.AsyncClient(base_url=base, headers=auth_headers(api_key),
-                                        timeout=request_timeout(timeout),
-                                        transport=self._transport)
-        self._timeout = self.client.timeout.as_dict()
+        proxy = env_proxy(base)
+        self._wire: Wire | None = None
+        self._transport: httpx.AsyncHTTPTransport | None = None
+        if base.startswith("http://") and (proxy is None or proxy.startswith("http://")):
+            self._wire = Wire(base, headers=auth_headers(api_key), connect_timeout=CONNECT_TIMEOUT,
+                              read_timeout=timeout, max_bytes=MAX_ANSWER_BYTES, proxy=proxy)
+        else:  # TLS, or a proxy spoken to over TLS: httpx's pool
+            _sniffio_absent_once()
+            self._transport = httpx.AsyncHTTPTransport(proxy=proxy)
+            self._headers = httpx.Headers(request_headers(auth_headers(api_key)))
+            self._timeout = request_timeout(timeout).as_dict()
         self._urls: dict[str, httpx.URL] = {}
 
     async def post_json(self, path: str, body: Mapping[str, Any],
@@ -272,8 +279,12 @@ class Retrying:
     async def _send(self, path: str, body: Mapping[str, Any]) -> tuple[int, str | None, bytes]:
         """Status, Retry-After and body, read no further than MAX_ANSWER_BYTES (+1, so an
         answer over it is refused by size)."""
+        if self._wire is not None:
+            answer = await self._wire.post(path, json_body(body))
+            return answer.status, answer.headers.get("retry-after"), answer.content
+        assert self._transport is not None
         url = self._urls.get(path) or self._urls.setdefault(path, httpx.URL(self.base + path))
-        request = httpx.Request("POST", url, headers=self.client.headers, json=body,
+        request = httpx.Request("POST", url, headers=self._headers, content=json_body(body),
                                 extensions={"timeout": self._timeout})
         response = await self._transport.handle_async_request(request)
         response.request = request
@@ -306,7 +317,10 @@ class Retrying:
         return self.backoff * (2**attempt) * (1 + random.random() * 0.25)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._wire is not None:
+            await self._wire.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
 
 def error_text(content: bytes, status: int) -> str:

@@ -275,20 +275,6 @@ def test_api_key_sent_as_bearer():
     assert server.requests[0].headers["Authorization"] == "Bearer sk-test-123456789"
 
 
-def test_generation_requests_carry_httpx_clients_headers():
-    """Requests go to httpx's connection pool directly (backends/http.py), with the headers an
-    httpx.AsyncClient sends: a server sees the same request."""
-    import httpx
-
-    with serve(lambda seen: Reply(body=LLAMA_COMPLETION)) as server:
-        _generate(OpenAICompatBackend(server.url, "m", LLAMA), Prompt(text="x"))
-    headers = {k.lower(): v for k, v in server.requests[0].headers.items()}
-    for name, value in httpx.AsyncClient().headers.items():
-        assert headers[name] == value, name
-    assert headers["content-type"] == "application/json"
-    assert "authorization" not in headers
-
-
 @pytest.fixture
 def no_proxy_env(monkeypatch):
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):

@@ -6,6 +6,7 @@ before each), the way llama-server sends server-sent events and Ollama sends NDJ
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -57,7 +58,8 @@ class LoopbackServer:
     the next request on it is read and dropped unanswered."""
 
     def __init__(self, handler: Handler, *, stale_after: int = 0,
-                 stale_after_stream: bool = False, port: int = 0) -> None:
+                 stale_after_stream: bool = False, port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.handler = handler
         self.requests: list[Seen] = []
         self.dropped: list[Seen] = []
@@ -121,13 +123,17 @@ class LoopbackServer:
                 return None
 
         self._server = _Server(("127.0.0.1", port), _H)
+        self._scheme = "http"
+        if tls is not None:  # https: tests/support/tls.py makes the context
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> LoopbackServer:
         self._thread.start()
@@ -143,8 +149,9 @@ class LoopbackServer:
 
 
 @contextmanager
-def serve(handler: Handler, *, stale_after: int = 0) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(handler, stale_after=stale_after).start()
+def serve(handler: Handler, *, stale_after: int = 0,
+          tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(handler, stale_after=stale_after, tls=tls).start()
     try:
         yield server
     finally:
