@@ -81,9 +81,7 @@ def run_index() -> RunIndex:
 def resolve_run(ref: str) -> Path:
     """A run directory given as a path, a run id or a unique id prefix."""
     path = Path(ref).expanduser()
-    if path.is_dir():
-        return path
-    return Path(run_index().get(ref).path)
+    return path if path.is_dir() else Path(run_index().get(ref).path)
 
 
 @contextmanager
@@ -96,10 +94,16 @@ def open_submission(ref: str, github_api_url_flag: str | None) -> Iterator[Sourc
         yield source
 
 
+def one_endpoint(given: list[str] | None, command: str, hint: str) -> str | None:
+    """A one-server command's --endpoint (a list: a second is refused, not swapped in)."""
+    if given and len(given) > 1:
+        raise ConfigError(f"{command} takes one --endpoint, not {len(given)}", hint=hint)
+    return given[0] if given else None
+
+
 # -- options shared by several commands --------------------------------------------------------
 
-Endpoint = Annotated[str | None,
-                     typer.Option("--endpoint", help="OpenAI-compatible server URL.")]
+Endpoint = Annotated[list[str] | None, typer.Option("--endpoint", help="The server's URL.")]
 Endpoints = Annotated[list[str] | None, typer.Option(
     "--endpoint", help="OpenAI-compatible server URL. Repeat it for replicas of one model on"
     " one kind of rig: each is probed and must match the first, and each item goes to whichever"

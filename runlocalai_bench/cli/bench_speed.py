@@ -59,7 +59,9 @@ def bench_speed(
         raise ConfigError("speed runs send one request at a time (batch 1)",
                           hint="drop --concurrency")
     flags = {
-        "endpoint": endpoint, "model": model, "model_path": model_path, "hardware": hardware,
+        "endpoint": opt.one_endpoint(endpoint, "rla bench speed", "tok/s is one server's: run"
+                                     " `rla bench speed --endpoint URL` once for each"),
+        "model": model, "model_path": model_path, "hardware": hardware,
         "output_dir": output_dir, "concurrency": concurrency, "seed": seed, "n_ctx": n_ctx,
         "n_threads": n_threads, "timeout": timeout, "retries": retries, "run_id": run_id,
     }

@@ -20,6 +20,7 @@ from runlocalai_bench.cli._common import (
     Timeout,
     cache_home,
     data_home,
+    one_endpoint,
     open_submission,
 )
 from runlocalai_bench.cli._common import output_dir as default_output_dir
@@ -76,9 +77,11 @@ def reproduce(
     out, err = ui.stdout_console(), ui.stderr_console()
     # With --json, stdout carries only the report: the re-run's header and table go to stderr.
     shown = err if json_output or queue is not None else out
-    target = rep.Target(endpoint=endpoint, model=model, model_path=model_path, data_dir=data_dir,
-                        output_dir=output_dir, timeout=timeout, cache_dir=cache_home(),
-                        env=os.environ, argv=("rla", *sys.argv[1:]))
+    endpoint_url = one_endpoint(endpoint, "rla reproduce", "a re-run goes to one server:"
+                                " give the --endpoint to re-run on")
+    target = rep.Target(endpoint=endpoint_url, model=model, model_path=model_path,
+                        data_dir=data_dir, output_dir=output_dir, timeout=timeout,
+                        cache_dir=cache_home(), env=os.environ, argv=("rla", *sys.argv[1:]))
 
     def one(ref: str, served: Setup | None) -> tuple[q.Outcome, Path | None]:
         with open_submission(ref, github_api_url) as source:

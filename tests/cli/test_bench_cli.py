@@ -176,6 +176,14 @@ def test_speed_options_go_after_speed():
                       "takes its options after `speed`")
 
 
+@pytest.mark.parametrize("command", [("bench", "speed"), ("reproduce", "record.json")])
+def test_a_command_against_one_server_refuses_a_second_endpoint(command):
+    """Only `rla bench SLUG` takes several endpoints (replicas); a second --endpoint elsewhere
+    is refused, not silently put in the first one's place."""
+    ran = rla(*command, "--endpoint", "http://127.0.0.1:9", "--endpoint", "http://127.0.0.1:10")
+    assert_user_error(ran, "takes one --endpoint, not 2")
+
+
 def test_runs_list_shows_whole_run_ids_at_80_columns(tmp_path):
     from runlocalai_bench.results.store import RunIndex, RunRow
 
