@@ -1,4 +1,4 @@
-"""One HTTP policy for every engine client and for the probe.
+"""One HTTP policy for every engine client's generate requests and for the probe.
 
     normalise_endpoint   the server root of whatever endpoint a user pasted
     client               httpx clients: bearer auth when there is an api key; a generation
@@ -22,9 +22,8 @@
                          FAULT_WINDOW seconds (--give-up-after), stop the run, whatever --timeout
                          is: a server that stalls or answers nonsense is given up on in bounded
                          time, not after one timeout per remaining question.
-    fresh_stream         stream's policy. No request is retried (a retry would hide in the
-                         timings), and each goes on a connection of its own (`Connection:
-                         close`), so none meets a connection llama-server dropped.
+
+Stream's policy (speed runs) is backends/streaming.py's.
 
 Plain HTTP rather than the OpenAI SDK: we must put engine-specific fields on the wire
 (`cache_prompt`, `top_k`), read fields the SDK does not model (llama-server's `timings`, its
@@ -40,8 +39,7 @@ import random
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -354,61 +352,3 @@ def json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "a string" if isinstance(value, str) else "a number"
-
-
-# -- stream: one connection per request, no retries ----------------------------------------
-
-
-class Streaming:
-    """Streamed POSTs against one server root, each on a fresh connection, never retried."""
-
-    def __init__(self, endpoint: str, *, timeout: float, api_key: str | None) -> None:
-        self.base = normalise_endpoint(endpoint)
-        self.client = client(base=self.base, timeout=request_timeout(timeout), api_key=api_key)
-
-    @contextmanager
-    def stream(self, path: str, body: Mapping[str, Any]) -> Iterator[tuple[httpx.Response, float]]:
-        """POST `body` for a streamed answer on a fresh connection: the response (its headers
-        read) and the perf_counter time the request was sent."""
-        request = self.client.build_request("POST", path, json=body,
-                                            headers={"Connection": "close"})
-        started = time.perf_counter()
-        response = self.client.send(request, stream=True)
-        try:
-            yield response, started
-        finally:
-            response.close()
-
-    def fail(self, path: str, exc: Exception) -> BackendError:
-        return BackendError(f"{redact(self.base)}{path}: {type(exc).__name__}: {exc}",
-                            hint="is the server still running? start it and run again",
-                            fatal=True)
-
-    def refused(self, path: str, response: httpx.Response) -> BackendError:
-        response.read()
-        text = response.text[:300].strip() or response.reason_phrase
-        return BackendError(f"HTTP {response.status_code} from {path}: {redact(text)}",
-                            hint="check the server's log; the speed run stopped", fatal=True)
-
-    def unusable(self, path: str, why: str) -> BackendError:
-        return BackendError(f"{redact(self.base)}{path}: {why}", hint=_NOT_THE_SERVER,
-                            fatal=True)
-
-    def event(self, payload: str, path: str) -> dict[str, Any]:
-        """One streamed event (a server-sent event's data, an NDJSON line) through the bounded
-        reader: a JSON object, else a BackendError that stops the speed run."""
-        try:
-            event = jsonio.loads(payload, f"an event {path} streamed",
-                                 max_bytes=MAX_ANSWER_BYTES, error=BackendError)
-        except BackendError as exc:
-            raise self.unusable(path, exc.message) from None
-        if not isinstance(event, dict):
-            raise self.unusable(path, f"an event is {json_kind(event)}, not an object")
-        return event
-
-    def close(self) -> None:
-        self.client.close()
-
-
-_NOT_THE_SERVER = ("is the endpoint the server it claims to be? check its log; the speed run"
-                   " stopped")

@@ -10,7 +10,8 @@ talks native and records the context it asked for. Completion-style prompts go w
                      timed; the final object carries the engine's durations (it may reuse a
                      cached prompt: prompt_eval_count then shows fewer tokens, and is recorded)
 
-The HTTP policy is backends/http.py's, as for every engine.
+The HTTP policy is backends/http.py's (a stream's, backends/streaming.py's), as for every
+engine.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from runlocalai_bench.backends.http import (
     FAULT_WINDOW,
     MAX_ANSWER_BYTES,
     InvalidAnswer,
-    Streaming,
     error_text_of,
     json_kind,
 )
 from runlocalai_bench.backends.openai_compat import OpenAICompatBackend, token_logprob
+from runlocalai_bench.backends.streaming import Streaming
 from runlocalai_bench.errors import BackendError, ConfigError
 from runlocalai_bench.redact import redact
 from runlocalai_bench.speed.measure import OLLAMA, RawRun

@@ -8,8 +8,9 @@
                           cache (`cache_prompt: false` where the engine takes it), so every
                           run prefills.
 
-The HTTP policy (timeouts, retries, keep-alive handling) is backends/http.py's; the fields
-beyond the OpenAI schema each engine gets are backends/fields.py's.
+The HTTP policy (timeouts, retries, keep-alive handling) is backends/http.py's, a stream's
+backends/streaming.py's; the fields beyond the OpenAI schema each engine gets are
+backends/fields.py's.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from runlocalai_bench.backends.http import (
     MAX_ANSWER_BYTES,
     InvalidAnswer,
     Retrying,
-    Streaming,
     error_text_of,
     json_kind,
     normalise_endpoint,
 )
+from runlocalai_bench.backends.streaming import Streaming
 from runlocalai_bench.errors import BackendError
 from runlocalai_bench.speed.measure import LLAMA_CPP, RawRun
 from runlocalai_bench.types import (
