@@ -16,6 +16,7 @@ from runlocalai_bench.backends.http import Retrying
 from runlocalai_bench.backends.openai_compat import OpenAICompatBackend
 from runlocalai_bench.backends.wire import STALE, Wire, json_body
 from runlocalai_bench.types import Prompt, RuntimeInfo
+from tests.backends.test_openai_compat import _generate
 from tests.support.servers import Reply, serve
 from tests.support.tls import loopback_certificate
 
@@ -254,16 +255,6 @@ def test_the_request_is_on_the_wire_before_the_event_loop_runs_anything_else():
 
 
 # -- both transports put the same request on the wire ---------------------------------------
-
-
-def _generate(backend: OpenAICompatBackend, prompt: Prompt):
-    async def go():
-        try:
-            return await backend.generate(prompt)
-        finally:
-            await backend.aclose()
-
-    return asyncio.run(go())
 
 
 COMPLETION = {"choices": [{"text": " B", "finish_reason": "length"}]}
