@@ -37,7 +37,10 @@ else
 fi
 
 if [ -n "${RLA_GGUF:-}" ]; then
-  port=$((18080 + SLURM_ARRAY_TASK_ID % 1000))  # tasks sharing a node need ports of their own
+  # A port the kernel has free now: tasks of any job sharing a node each get their own. (Taken
+  # in the moment before llama-server binds it, the server dies, this task fails, and its
+  # resubmission resumes.)
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   llama-server --model "$RLA_GGUF" --host 127.0.0.1 --port "$port" --parallel 1 &
   server=$!
   trap 'kill "$server"' EXIT
