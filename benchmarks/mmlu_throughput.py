@@ -11,7 +11,9 @@
 - beside each stub run, a plain async client (httpx.AsyncClient, the same number of requests
   in flight) sending the very request bodies rla sent to the same stub, in a process of its
   own: rla's rate ÷ the plain client's is the harness's cost (issue 18: goal ≥ 0.8 at
-  concurrency 8). rla and the plain client alternate, --rounds times, and each figure is
+  concurrency 8); and beside it a raw asyncio client (kept-alive HTTP/1.1 over streams, no
+  HTTP library), the stricter yardstick now that rla no longer uses httpx on http://. rla and
+  the plain clients alternate, --rounds times, and each figure is
   printed with the machine's 1-minute load average when it was taken.
 
     .venv/bin/python benchmarks/mmlu_throughput.py [--server-limit 40] [--stub-limit N]
@@ -97,6 +99,45 @@ with open(out, "w") as f:
 """
 
 
+# The leanest plain client: the same bodies over raw asyncio streams, one kept-alive HTTP/1.1
+# connection per request in flight, each answer read by its Content-Length and parsed as JSON.
+# A stricter yardstick than httpx (whose own cost is most of what rla saves over it).
+RAW_CLIENT = """
+import asyncio, json, sys, time
+from urllib.parse import urlsplit
+url, bodies_path, concurrency, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with open(bodies_path) as f:
+    bodies = json.load(f)
+where = urlsplit(url)
+
+async def main():
+    pending = iter(bodies)
+
+    async def worker():
+        reader, writer = await asyncio.open_connection(where.hostname, where.port)
+        for body in pending:
+            path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            writer.write(b"POST %s HTTP/1.1\\r\\nHost: %s\\r\\nContent-Type: application/json\\r\\n"
+                         b"Content-Length: %d\\r\\n\\r\\n" % (path.encode(), where.netloc.encode(),
+                                                         len(data)) + data)
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            assert head.startswith(b"HTTP/1.1 200"), head[:40]
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\\r\\n")
+                          if line.lower().startswith(b"content-length:"))
+            json.loads(await reader.readexactly(length))
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+wall = asyncio.run(main())
+with open(out, "w") as f:
+    json.dump({"requests": len(bodies), "loop_wall_s": wall}, f)
+"""
+
+
 @dataclass(frozen=True)
 class PlainRun:
     """The plain async client on rla's request bodies, measured as rla is."""
@@ -118,11 +159,12 @@ def launched(args: list[str], log: Path, env: dict[str, str] | None = None) -> M
     return usage
 
 
-def run_plain(url: str, bodies: list, concurrency: int, out: Path) -> PlainRun:
+def run_plain(url: str, bodies: list, concurrency: int, out: Path,
+              client: str = PLAIN_CLIENT) -> PlainRun:
     out.mkdir(parents=True)
     (out / "bodies.json").write_text(json.dumps(bodies))
     load = os.getloadavg()[0]
-    usage = launched([sys.executable, "-c", PLAIN_CLIENT, url, str(out / "bodies.json"),
+    usage = launched([sys.executable, "-c", client, url, str(out / "bodies.json"),
                       str(concurrency), str(out / "plain.json")], out / "plain.stderr")
     loop_wall = json.loads((out / "plain.json").read_text())["loop_wall_s"]
     n, wall = len(bodies), usage.wall_s
@@ -187,8 +229,9 @@ def against_llama_server(data_dir: Path, limit: int, tmp: Path) -> dict:
 
 
 def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path,
-                 rounds: int) -> list[tuple[ChildRun, PlainRun]]:
-    """rla, then the plain client on the bodies rla sent, on one stub; `rounds` times."""
+                 rounds: int) -> list[tuple[ChildRun, PlainRun, PlainRun]]:
+    """rla, then the plain httpx client and the raw one on the bodies rla sent, on one stub;
+    `rounds` times."""
     stub = StubLlamaServer(policy=lambda prompt: "A")
     server = stub.start()
     pairs = []
@@ -201,9 +244,12 @@ def against_stub(data_dir: Path, limit: int | None, concurrency: int, tmp: Path,
             bodies, stub.bodies[:] = list(stub.bodies), []
             plain = run_plain(server.url, bodies, concurrency,
                               tmp / f"plain-c{concurrency}-r{round_}")
+            raw = run_plain(server.url, bodies, concurrency,
+                            tmp / f"raw-c{concurrency}-r{round_}", RAW_CLIENT)
             show(f"stub, concurrency {concurrency}", run)
             show_plain(run, plain)
-            pairs.append((run, plain))
+            show_plain(run, raw, "raw asyncio client")
+            pairs.append((run, plain, raw))
         return pairs
     finally:
         server.stop()
@@ -233,13 +279,20 @@ def show(name: str, run: ChildRun) -> None:
           f"load {run.load_average}")
 
 
-def show_plain(run: ChildRun, plain: PlainRun) -> None:
-    print(f"{'  plain async client':<22} {plain.requests:>6} r  {'':>13}"
+def show_plain(run: ChildRun, plain: PlainRun, name: str = "plain async client") -> None:
+    print(f"{'  ' + name:<22} {plain.requests:>6} r  {'':>13}"
           f"{plain.requests_per_s:8.2f} r/s ({plain.loop_requests_per_s:.2f} in the loop)  "
           f"{plain.cpu_ms_per_request:7.2f} CPU ms/r  load {plain.load_average}")
     print(f"{'  rla ÷ plain':<22} {run.questions_per_s / plain.requests_per_s:.3f} "
           f"(in the loop {run.loop_questions_per_s / plain.loop_requests_per_s:.3f}; "
           f"goal ≥ {GOAL_PLAIN_RATIO} at concurrency 8)")
+
+
+def ratios(run: ChildRun, plain: PlainRun) -> dict:
+    return {**asdict(plain),
+            "rla_over_plain": round(run.questions_per_s / plain.requests_per_s, 3),
+            "rla_over_plain_in_the_loop": round(run.loop_questions_per_s
+                                                / plain.loop_requests_per_s, 3)}
 
 
 def main() -> None:
@@ -269,18 +322,16 @@ def main() -> None:
         tmp = Path(name)
         result["stub_alone_requests_per_s"] = stub_alone()
         print(f"stub alone (plain httpx client): {result['stub_alone_requests_per_s']} req/s")
-        stub_runs, plain_runs = {}, {}
+        stub_runs, plain_runs, raw_runs = {}, {}, {}
         for concurrency in args.concurrency:
             pairs = against_stub(args.data_dir, args.stub_limit, concurrency, tmp, args.rounds)
-            stub_runs[f"concurrency_{concurrency}"] = [asdict(run) for run, _ in pairs]
-            plain_runs[f"concurrency_{concurrency}"] = [
-                {**asdict(plain), "rla_over_plain": round(run.questions_per_s
-                                                          / plain.requests_per_s, 3),
-                 "rla_over_plain_in_the_loop": round(run.loop_questions_per_s
-                                                     / plain.loop_requests_per_s, 3)}
-                for run, plain in pairs]
+            stub_runs[f"concurrency_{concurrency}"] = [asdict(run) for run, _, _ in pairs]
+            plain_runs[f"concurrency_{concurrency}"] = [ratios(run, plain)
+                                                        for run, plain, _ in pairs]
+            raw_runs[f"concurrency_{concurrency}"] = [ratios(run, raw) for run, _, raw in pairs]
         result["stub"] = stub_runs
         result["plain_async_client"] = plain_runs
+        result["raw_asyncio_client"] = raw_runs
         if not args.no_server:
             served = against_llama_server(args.data_dir, args.server_limit, tmp)
             result["llama_server_gemma_3_270m"] = served
