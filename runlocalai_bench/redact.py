@@ -120,9 +120,32 @@ def redact_url(url: str) -> str:
     return _URL.sub(_url_secrets_masked, url)
 
 
+# Short strings (a token and its alternatives, a letter, a details key) come back thousands of
+# times a run: their redacted form is kept, for as long as what redaction depends on (the
+# environment's secrets, the home directory) stays the same.
+_SHORT = 256
+_MEMO_SIZE = 8192
+_memo: dict[str, str] = {}
+_memo_for: tuple[tuple[str, ...], str | None] = ((), None)
+
+
 def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     if not text:
         return text
+    if extra or len(text) > _SHORT:
+        return _redact(text, extra)
+    global _memo_for
+    depends_on = (_env_secrets(), os.environ.get("HOME"))
+    if depends_on != _memo_for or len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+        _memo_for = depends_on
+    done = _memo.get(text)
+    if done is None:
+        done = _memo[text] = _redact(text, ())
+    return done
+
+
+def _redact(text: str, extra: tuple[str, ...]) -> str:
     for secret in (*extra, *_env_secrets()):
         if secret:
             text = text.replace(secret, MASK)

@@ -72,6 +72,23 @@ def test_environment_secrets_and_extra_values(monkeypatch):
                   extra=("other-secret-9",)) == f"sent {MASK} and {MASK}"
 
 
+def test_a_short_string_redacted_again_follows_the_environment(monkeypatch, tmp_path):
+    """Short strings' redacted forms are kept (backends return the same tokens thousands of
+    times); a changed secret or home directory must not be answered from what was kept."""
+    monkeypatch.setenv("RLA_SUBMIT_TOKEN", "plainvalue-123")
+    redact_mod.refresh()
+    assert redact("plainvalue-123") == MASK
+    assert redact("plainvalue-123") == MASK  # kept
+    monkeypatch.delenv("RLA_SUBMIT_TOKEN")
+    redact_mod.refresh()
+    assert redact("plainvalue-123") == "plainvalue-123"
+    monkeypatch.setenv("HOME", str(tmp_path / "one"))
+    assert redact(f"{tmp_path}/one/m.gguf") == "~/m.gguf"
+    monkeypatch.setenv("HOME", str(tmp_path / "two"))  # no refresh: HOME is read each time
+    assert redact(f"{tmp_path}/one/m.gguf") == f"{tmp_path}/one/m.gguf"
+    assert redact(f"{tmp_path}/two/m.gguf") == "~/m.gguf"
+
+
 def test_home_as_given_and_as_resolved(monkeypatch, tmp_path):
     real = tmp_path / "real-home"
     real.mkdir()
