@@ -24,6 +24,7 @@ import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,11 +157,17 @@ def format_question(item: MCItem, fmt: PromptFormat) -> str:
 
 def completion_prompt(item: MCItem, shots: Sequence[MCItem], fmt: PromptFormat) -> str:
     """lm-eval's layout: header, then each shot followed by its answer, then the question."""
-    parts = [fmt.header.format(subject=subject_name(item.subtask))]
+    return fewshot_context(item.subtask, tuple(shots), fmt) + format_question(item, fmt)
+
+
+@lru_cache(maxsize=256)
+def fewshot_context(subtask: str, shots: tuple[MCItem, ...], fmt: PromptFormat) -> str:
+    """The header and each shot with its answer: every question of a subject starts with it,
+    so it is written once per subject, not once per question."""
+    parts = [fmt.header.format(subject=subject_name(subtask))]
     for shot in shots:
         parts.append(format_question(shot, fmt) + fmt.target.format(letter=shot.answer)
                      + fmt.fewshot_separator)
-    parts.append(format_question(item, fmt))
     return "".join(parts)
 
 
