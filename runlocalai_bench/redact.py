@@ -120,25 +120,26 @@ def redact_url(url: str) -> str:
     return _URL.sub(_url_secrets_masked, url)
 
 
-# Short strings (a token and its alternatives, a letter, a details key) come back thousands of
-# times a run: their redacted form is kept, for as long as what redaction depends on (the
-# environment's secrets, the home directory) stays the same.
+# Short strings without a path separator (a token and its alternatives, a letter, a details key)
+# come back thousands of times a run: their redacted form is kept while the environment's
+# secrets stay the same. (Without a separator no home directory can be in them, so HOME, read
+# afresh on each call, does not matter to what is kept.)
 _SHORT = 256
 _MEMO_SIZE = 8192
 _memo: dict[str, str] = {}
-_memo_for: tuple[tuple[str, ...], str | None] = ((), None)
+_memo_for: tuple[str, ...] = ()
 
 
 def redact(text: str, *, extra: tuple[str, ...] = ()) -> str:
     if not text:
         return text
-    if extra or len(text) > _SHORT:
+    if extra or len(text) > _SHORT or "/" in text or "\\" in text:
         return _redact(text, extra)
     global _memo_for
-    depends_on = (_env_secrets(), os.environ.get("HOME"))
-    if depends_on != _memo_for or len(_memo) >= _MEMO_SIZE:
+    secrets = _env_secrets()
+    if secrets is not _memo_for or len(_memo) >= _MEMO_SIZE:
         _memo.clear()
-        _memo_for = depends_on
+        _memo_for = secrets
     done = _memo.get(text)
     if done is None:
         done = _memo[text] = _redact(text, ())
