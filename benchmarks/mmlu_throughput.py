@@ -72,42 +72,49 @@ class ChildRun:
     load_average: float | None = None  # the 1-minute load average when it started
 
 
-# The plain client: every body rla sent, `concurrency` requests in flight on one AsyncClient,
-# each answer read as JSON; no prompts built, nothing scored or written.
-PLAIN_CLIENT = """
-import asyncio, json, sys, time, httpx
+# What each plain client's script starts and ends with: the bodies rla sent, `concurrency`
+# requests in flight from `main()`, the request loop's wall time written out.
+_CLIENT_ARGS = """
+import asyncio, json, sys, time
 url, bodies_path, concurrency, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 with open(bodies_path) as f:
     bodies = json.load(f)
+"""
+_CLIENT_RUN = """
+async def timed():
+    started = time.perf_counter()
+    await main()
+    return time.perf_counter() - started
 
-async def main():
-    pending = iter(bodies)
-    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
-        async def worker():
-            for body in pending:
-                path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
-                response = await client.post(path, json=body)
-                response.raise_for_status()
-                response.json()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started
-
-wall = asyncio.run(main())
+wall = asyncio.run(timed())
 with open(out, "w") as f:
     json.dump({"requests": len(bodies), "loop_wall_s": wall}, f)
 """
 
+# The plain client: one httpx.AsyncClient, each answer read as JSON; no prompts built, nothing
+# scored or written.
+PLAIN_CLIENT = _CLIENT_ARGS + """
+import httpx
+client = httpx.AsyncClient(base_url=url, timeout=600)  # made before the clock starts
+
+async def main():
+    pending = iter(bodies)
+
+    async def worker():
+        for body in pending:
+            path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+            response = await client.post(path, json=body)
+            response.raise_for_status()
+            response.json()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+""" + _CLIENT_RUN
 
 # The leanest plain client: the same bodies over raw asyncio streams, one kept-alive HTTP/1.1
 # connection per request in flight, each answer read by its Content-Length and parsed as JSON.
 # A stricter yardstick than httpx (whose own cost is most of what rla saves over it).
-RAW_CLIENT = """
-import asyncio, json, sys, time
+RAW_CLIENT = _CLIENT_ARGS + """
 from urllib.parse import urlsplit
-url, bodies_path, concurrency, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-with open(bodies_path) as f:
-    bodies = json.load(f)
 where = urlsplit(url)
 
 async def main():
@@ -128,14 +135,8 @@ async def main():
             json.loads(await reader.readexactly(length))
         writer.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started
-
-wall = asyncio.run(main())
-with open(out, "w") as f:
-    json.dump({"requests": len(bodies), "loop_wall_s": wall}, f)
-"""
+""" + _CLIENT_RUN
 
 
 @dataclass(frozen=True)
