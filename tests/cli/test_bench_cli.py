@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runlocalai_bench.results import rundir
-from tests.support.cli import assert_user_error, rla
+from tests.support.cli import assert_user_error, only_run, rla
 from tests.support.llama_stub import PROPS, StubLlamaServer
 from tests.support.servers import LoopbackServer, Reply, Seen, free_port, serve
 
@@ -22,12 +22,6 @@ BUNDLED = Path(__file__).parents[2] / "runlocalai_bench" / "bundled" / "selfchec
 def selfcheck_questions() -> list[dict]:
     rows = [json.loads(line) for line in BUNDLED.read_text().splitlines()]
     return [r for r in rows if "/test/" in r["id"]]
-
-
-def only_run(out: Path) -> rundir.RunDir:
-    runs = [p for p in out.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return rundir.RunDir(runs[0])
 
 
 def test_constant_letter_server_scores_that_letters_share(tmp_path):

@@ -16,8 +16,8 @@ from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Batching, Scored
-from tests.cli.test_bench_cli import only_run, selfcheck_questions
-from tests.support.cli import Ran, assert_user_error, rla
+from tests.cli.test_bench_cli import selfcheck_questions
+from tests.support.cli import Ran, assert_user_error, only_run, rla
 from tests.support.llama_stub import PROPS, StubLlamaServer
 from tests.support.replica_stub import ReplicaStub
 from tests.support.servers import LoopbackServer, Reply, Seen

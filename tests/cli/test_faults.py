@@ -20,8 +20,8 @@ import pytest
 from runlocalai_bench.backends.http import FAULT_BUDGET, FAULT_WINDOW
 from runlocalai_bench.config import RunConfig
 from runlocalai_bench.results import rundir
-from tests.cli.test_bench_cli import only_run, selfcheck_questions
-from tests.support.cli import Ran, assert_user_error, rla
+from tests.cli.test_bench_cli import selfcheck_questions
+from tests.support.cli import Ran, assert_user_error, only_run, rla
 from tests.support.llama_stub import StubLlamaServer
 from tests.support.servers import Reply
 

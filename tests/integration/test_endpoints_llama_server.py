@@ -17,7 +17,7 @@ from runlocalai_bench.publish.trust import check_gate, publishable_specs
 from runlocalai_bench.results import rundir
 from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Batching, Scored
-from tests.support.cli import rla
+from tests.support.cli import only_run, rla
 from tests.support.llama_server import LlamaServer
 
 pytestmark = pytest.mark.integration
@@ -79,8 +79,7 @@ def test_llama_server_parallel_2_at_concurrency_2_is_a_batched_run(gemma_gguf, t
     finally:
         server.stop()
     assert ran.returncode == 0, ran.stderr
-    (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    run = rundir.RunDir(path)
+    run = only_run(tmp_path)
     record = load_record(run.record)
     assert isinstance(record.body, Scored)
     assert record.runtime.slots == 2

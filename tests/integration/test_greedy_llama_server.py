@@ -24,6 +24,7 @@ from runlocalai_bench.results.record import load_record
 from runlocalai_bench.results.recordtypes import Record
 from runlocalai_bench.runtime.probe import probe_endpoint
 from runlocalai_bench.types import Prompt
+from tests.support.cli import only_run
 from tests.support.data import benchmark_data
 from tests.support.llama_server import LlamaServer
 
@@ -91,8 +92,7 @@ def test_prompts_over_the_context_stop_the_run_naming_the_cause(careless_server:
     assert "context" in error
     assert hint.startswith("hint: 2 exceeded the server's context: restart it with a larger"
                            " context"), hint
-    (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    run = rundir.RunDir(path)
+    run = only_run(tmp_path)
     assert not run.record.exists() and not run.results.exists()
     assert [s["status"] for s in rundir.read_samples(run.samples)] == ["error", "error"]
 
@@ -101,8 +101,7 @@ def test_the_gate_names_each_cause_in_one_line(roomy_careless_server: LlamaServe
                                                tmp_path: Path) -> None:
     proc = bench_mmlu(roomy_careless_server, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    run = rundir.RunDir(path)
+    run = only_run(tmp_path)
     record = load_record(run.record)
     assert record.runtime.slots == 4 and record.runtime.n_ctx == 1024  # 4096 over 4 slots
     assert record.runtime.settings["launch"] == (

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from runlocalai_bench import redact
 from runlocalai_bench.cli import main
+from runlocalai_bench.results import rundir
 
 
 class Ran(NamedTuple):
@@ -76,3 +77,10 @@ def assert_user_error(ran: Ran, *needles: str, first: bool = True) -> None:
     assert "Traceback" not in ran.stderr + ran.stdout
     for needle in needles:
         assert needle in ran.stderr, ran.stderr
+
+
+def only_run(out: Path) -> rundir.RunDir:
+    """The one run directory a command made in `out`."""
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return rundir.RunDir(runs[0])
