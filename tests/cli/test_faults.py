@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socketserver
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from runlocalai_bench.backends.http import FAULT_BUDGET, FAULT_WINDOW
@@ -297,3 +299,57 @@ def killed_mid_write(child: subprocess.Popen, stub: StubLlamaServer, out: Path) 
             return None
     child.send_signal(signal.SIGKILL)
     return samples
+
+
+class _GarblingFront(socketserver.StreamRequestHandler):
+    """In front of a stub: everything the probe asks is relayed, and every completion is
+    answered with the bytes in `server.garbage` (not HTTP a client can read), then closed."""
+
+    def handle(self) -> None:
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                chunk = self.rfile.readline()
+                if not chunk:
+                    return
+                head += chunk
+            request_line = head.split(b"\r\n", 1)[0].decode()
+            method, path, _ = request_line.split(" ", 2)
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            body = self.rfile.read(length)
+            if path.startswith("/v1/completions"):
+                self.wfile.write(self.server.garbage)  # type: ignore[attr-defined]
+                return
+            answer = httpx.request(method, self.server.stub_url + path,  # type: ignore[attr-defined]
+                                   content=body or None)
+            self.wfile.write(b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s"
+                             % (answer.status_code, len(answer.content), answer.content))
+
+
+@pytest.mark.parametrize("garbage", [
+    b"SSH-2.0-OpenSSH_9.2p1\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-a-size\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\n{\"choices\": [",  # then the close
+])
+def test_an_answer_that_is_not_http_stops_the_run_with_one_error_line(out, garbage):
+    """rla reads HTTP/1.1 itself on http:// endpoints (backends/wire.py): whatever the server
+    sends instead is one `error:` line naming the protocol fault, a hint, no traceback, nothing
+    scored, and the run left to resume."""
+    stub = StubLlamaServer(policy=lambda p: "B").start()
+    front = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _GarblingFront)
+    front.daemon_threads = True
+    front.garbage, front.stub_url = garbage, stub.url  # type: ignore[attr-defined]
+    threading.Thread(target=front.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        proc = bench(f"http://127.0.0.1:{front.server_address[1]}", out, "--retries", "0")
+    finally:
+        front.shutdown()
+        front.server_close()
+        stub.stop()
+    assert_user_error(proc, "RemoteProtocolError", "--resume")
+    run = only_run(out)
+    assert not run.results.exists() and not run.record.exists()
+    assert index_status(run) == "interrupted"
